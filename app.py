@@ -1,0 +1,41 @@
+"""The frame: page config, the menu built per role, the signed-in user in the sidebar."""
+
+import streamlit as st
+
+from fund.auth import Action, can
+from pages import _ui
+
+st.set_page_config(
+    page_title="デジタル実装推進基金 管理ダッシュボード", page_icon=":material/savings:", layout="wide"
+)
+
+PAGES = [
+    # (file, title, icon, permission)
+    ("pages/home.py", "ホーム", ":material/home:", Action.view_home),
+    ("pages/fund_status.py", "基金の状況", ":material/account_balance:", Action.view_fund),
+    ("pages/proposals.py", "事業提案", ":material/description:", Action.view_proposals),
+    ("pages/screening.py", "審査・採点", ":material/fact_check:", Action.view_screening),
+    ("pages/allocations.py", "年度配分", ":material/table_view:", Action.view_allocations),
+    ("pages/kpi.py", "成果指標", ":material/monitoring:", Action.view_kpi),
+    ("pages/admin.py", "管理", ":material/admin_panel_settings:", Action.view_admin),
+]
+
+_ui.engine()  # opens (and on first start seeds) the database, or stops with a message
+actor = _ui.current_actor()
+
+if actor is None:
+    pg = st.navigation([st.Page("pages/login.py", title="サインイン", icon=":material/login:", default=True)])
+else:
+    allowed = [
+        st.Page(path, title=title, icon=icon, default=(path == "pages/home.py"))
+        for path, title, icon, action in PAGES
+        if can(actor, action)
+    ]
+    pg = st.navigation(allowed)
+    with st.sidebar:
+        st.text(f"{actor.display_name or actor.login}（{actor.role_label}）")  # user text: never markdown
+        if st.button("サインアウト", icon=":material/logout:"):
+            _ui.sign_out()
+            st.rerun()
+
+pg.run()

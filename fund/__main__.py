@@ -1,0 +1,3 @@
+from fund.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,313 @@
+"""Local accounts, roles and the permission matrix every service checks."""
+
+import enum
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from fund import audit
+from fund.db import query_df, write_session
+from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation
+from fund.labels import ROLE
+from fund.models import AppUser, Department, Role
+from fund.settings import get_settings
+
+_HASHER = PasswordHasher()
+LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,59}$")
+
+
+class Action(str, enum.Enum):
+    view_home = "view_home"
+    view_fund = "view_fund"
+    view_proposals = "view_proposals"
+    view_screening = "view_screening"
+    view_allocations = "view_allocations"
+    view_kpi = "view_kpi"
+    view_admin = "view_admin"
+    create_proposal = "create_proposal"
+    edit_proposal = "edit_proposal"
+    submit_proposal = "submit_proposal"
+    change_status = "change_status"
+    score = "score"
+    allocate = "allocate"
+    approve_allocation = "approve_allocation"
+    post_ledger = "post_ledger"
+    close_year = "close_year"
+    enter_kpi_actual = "enter_kpi_actual"
+    export = "export"
+    manage_users = "manage_users"
+
+
+ACTION_LABEL = {
+    Action.view_home: "ホームの閲覧",
+    Action.view_fund: "基金の状況の閲覧",
+    Action.view_proposals: "事業提案の閲覧",
+    Action.view_screening: "審査・採点の閲覧",
+    Action.view_allocations: "年度配分の閲覧",
+    Action.view_kpi: "成果指標の閲覧",
+    Action.view_admin: "管理画面の閲覧",
+    Action.create_proposal: "提案の作成",
+    Action.edit_proposal: "提案の編集",
+    Action.submit_proposal: "提案の提出",
+    Action.change_status: "提案の状態変更",
+    Action.score: "採点",
+    Action.allocate: "配分の登録",
+    Action.approve_allocation: "配分の承認",
+    Action.post_ledger: "基金台帳への記帳",
+    Action.close_year: "年度の決算確定",
+    Action.enter_kpi_actual: "成果指標の実績入力",
+    Action.export: "帳票の出力",
+    Action.manage_users: "利用者の管理",
+}
+
+_VIEW_ALL = {
+    Action.view_home,
+    Action.view_fund,
+    Action.view_proposals,
+    Action.view_screening,
+    Action.view_allocations,
+    Action.view_kpi,
+}
+
+# The one place that says who may do what. Department staff are further limited to their own
+# department by the services (see `require_department`).
+PERMISSIONS: dict[Role, frozenset[Action]] = {
+    Role.department: frozenset(
+        (_VIEW_ALL - {Action.view_screening})
+        | {
+            Action.create_proposal,
+            Action.edit_proposal,
+            Action.submit_proposal,
+            Action.enter_kpi_actual,
+            Action.export,
+        }
+    ),
+    Role.screener: frozenset(
+        _VIEW_ALL
+        | {
+            Action.create_proposal,
+            Action.edit_proposal,
+            Action.submit_proposal,
+            Action.change_status,
+            Action.score,
+            Action.allocate,
+            Action.export,
+        }
+    ),
+    Role.executive: frozenset(_VIEW_ALL | {Action.approve_allocation, Action.export}),
+    Role.admin: frozenset(Action),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: what services receive instead of a UI session."""
+
+    login: str
+    role: Role
+    department_id: int | None = None
+    display_name: str = ""
+
+    @property
+    def role_label(self) -> str:
+        return ROLE[self.role]
+
+
+SYSTEM = Actor(login="system", role=Role.admin, display_name="システム")
+
+
+def can(actor: Actor, action: Action) -> bool:
+    return action in PERMISSIONS[actor.role]
+
+
+def require(actor: Actor, action: Action) -> None:
+    """Raise PermissionDenied (Japanese message) unless the actor's role allows the action."""
+    if not can(actor, action):
+        raise PermissionDenied(f"{actor.role_label}の権限では「{ACTION_LABEL[action]}」はできません。")
+
+
+def require_department(actor: Actor, department_id: int) -> None:
+    """事業担当 may only touch their own department's records."""
+    if actor.role == Role.department and actor.department_id != department_id:
+        raise PermissionDenied("事業担当は自部局の事業のみ閲覧・編集できます。")
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def check_password_strength(password: str) -> None:
+    minimum = get_settings().password_min_length
+    if len(password) < minimum:
+        raise InputInvalid({"password": f"パスワードは{minimum}文字以上にしてください。"})
+    if password.isdigit() or password.isalpha() or len(set(password)) < 5:
+        raise InputInvalid(
+            {"password": "パスワードには英字と数字などを組み合わせ、同じ文字の繰り返しを避けてください。"}
+        )
+
+
+def generate_password() -> str:
+    """A random 20-character password that passes `check_password_strength`."""
+    while True:
+        password = secrets.token_urlsafe(15)
+        if any(c.isdigit() for c in password) and any(c.isalpha() for c in password):
+            return password
+
+
+def create_user(
+    engine: Engine,
+    *,
+    actor: Actor,
+    login: str,
+    role: Role,
+    password: str | None,
+    display_name: str = "",
+    department_name: str | None = None,
+) -> AppUser:
+    """Create a local account. Raises InputInvalid for a bad login, weak password or unknown department."""
+    require(actor, Action.manage_users)
+    errors: dict[str, str] = {}
+    if not LOGIN_PATTERN.match(login):
+        errors["login"] = "ログイン名は英小文字・数字・記号(._-)で3〜60文字にしてください。"
+    if role == Role.department and not department_name:
+        errors["department"] = "事業担当には所管部局の指定が必要です。"
+    if errors:
+        raise InputInvalid(errors)
+    if password is not None:
+        check_password_strength(password)
+    with write_session(engine) as session:
+        if session.exec(select(AppUser).where(AppUser.login == login)).first():
+            raise InputInvalid({"login": f"ログイン名「{login}」は既に使われています。"})
+        department_id = None
+        if department_name:
+            dept = session.exec(select(Department).where(Department.name == department_name)).first()
+            if dept is None:
+                raise InputInvalid({"department": f"所管部局「{department_name}」は登録されていません。"})
+            department_id = dept.id
+        user = AppUser(
+            login=login,
+            display_name=display_name or login,
+            role=role,
+            department_id=department_id,
+            password_hash=hash_password(password) if password else None,
+            password_changed_at=datetime.now(UTC) if password else None,
+        )
+        session.add(user)
+        session.flush()
+        audit.record(
+            session,
+            actor=actor.login,
+            action="user.create",
+            entity="app_user",
+            entity_id=user.id,
+            after=audit.snapshot(user),
+        )
+        session.refresh(user)
+        session.expunge(user)
+    return user
+
+
+def ensure_admin(engine: Engine) -> str | None:
+    """On first start: create `admin` with a random password and return it; None if an admin exists."""
+    with Session(engine) as session:
+        exists = session.exec(
+            select(AppUser.id).where(AppUser.role == Role.admin, AppUser.active == True)  # noqa: E712
+        ).first()
+    if exists:
+        return None
+    password = generate_password()
+    create_user(
+        engine, actor=SYSTEM, login="admin", role=Role.admin, password=password, display_name="管理者"
+    )
+    return password
+
+
+def authenticate(engine: Engine, *, login: str, password: str) -> Actor:
+    """Check a local sign-in. Failed attempts are counted per account and lock it for a while."""
+    settings = get_settings()
+    failure = RuleViolation("ログイン名またはパスワードが正しくありません。")
+    with write_session(engine) as session:
+        user = session.exec(select(AppUser).where(AppUser.login == login)).first()
+        if user is None or not user.active or not user.password_hash:
+            raise failure
+        now = datetime.now(UTC)
+        if user.locked_until is not None and user.locked_until.astimezone(UTC) > now:
+            raise RuleViolation(
+                f"サインインの失敗が続いたため、このアカウントは一時的にロックされています。"
+                f"{settings.lockout_minutes}分ほど待ってから再度お試しください。"
+            )
+        try:
+            _HASHER.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            user.failed_logins += 1
+            if user.failed_logins >= settings.max_failed_logins:
+                user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+                user.failed_logins = 0
+                audit.record(session, actor=login, action="user.lock", entity="app_user", entity_id=user.id)
+            session.add(user)
+            # The failure count must survive the exception, so commit it here.
+            session.commit()
+            raise failure from None
+        user.failed_logins = 0
+        user.locked_until = None
+        session.add(user)
+        audit.record(session, actor=login, action="user.sign_in", entity="app_user", entity_id=user.id)
+        return Actor(
+            login=user.login, role=user.role, department_id=user.department_id, display_name=user.display_name
+        )
+
+
+def set_password(engine: Engine, *, actor: Actor, login: str, new_password: str) -> None:
+    """Reset (administrator) or change (own account) a password; audited without the hash."""
+    if actor.login != login:
+        require(actor, Action.manage_users)
+    check_password_strength(new_password)
+    with write_session(engine) as session:
+        user = session.exec(select(AppUser).where(AppUser.login == login)).first()
+        if user is None:
+            raise NotFound(f"利用者「{login}」は登録されていません。")
+        user.password_hash = hash_password(new_password)
+        user.password_changed_at = datetime.now(UTC)
+        user.failed_logins = 0
+        user.locked_until = None
+        session.add(user)
+        audit.record(
+            session,
+            actor=actor.login,
+            action="user.password",
+            entity="app_user",
+            entity_id=user.id,
+            reason="管理者によるリセット" if actor.login != login else "本人による変更",
+        )
+
+
+def user_frame(engine: Engine) -> pd.DataFrame:
+    """Users for the 管理 page (no password hashes)."""
+    df = query_df(
+        engine,
+        """
+        SELECT u.login, u.display_name, u.role, d.name AS department, u.active, u.is_sample,
+               u.password_hash IS NOT NULL AS local_password
+        FROM app_user u LEFT JOIN department d ON d.id = u.department_id
+        ORDER BY u.id
+        """,
+    )
+    df["role"] = [ROLE[Role(r)] for r in df["role"]]
+    return df.rename(
+        columns={
+            "login": "ログイン名",
+            "display_name": "表示名",
+            "role": "役割",
+            "department": "所管部局",
+            "active": "有効",
+            "is_sample": "サンプル",
+            "local_password": "パスワード設定",
+        }
+    )

@@ -1,0 +1,134 @@
+"""The `fund` command-line tool (also `python -m fund`). Reads FUND_DATABASE_URL like the app."""
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from fund import audit, auth, ledger
+from fund.db import get_engine
+from fund.errors import FundError, InputInvalid
+from fund.fiscal import fiscal_label
+from fund.labels import ROLE
+from fund.models import Role
+from fund.money import format_sen_yen
+from fund.seed import seed
+
+ROLE_CHOICES = {r.value: r for r in Role}
+
+
+def _cmd_seed(args: argparse.Namespace) -> int:
+    report = seed(get_engine())
+    if report.total:
+        for table, n in report.inserted.items():
+            print(f"  {table}: {n}件")
+        print(f"初期データを登録しました（{report.total}件）。")
+    else:
+        print("初期データは登録済みです。変更はありません。")
+    return 0
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    """Schema, seed and, on first start, the administrator account."""
+    engine = get_engine()
+    report = seed(engine)
+    if report.total:
+        print(f"初期データを登録しました（{report.total}件）。")
+    password = auth.ensure_admin(engine)
+    if password:
+        bar = "=" * 64
+        print(
+            f"{bar}\n管理者アカウントを作成しました。この表示は一度だけです。\n"
+            f"  ログイン名: admin\n  パスワード: {password}\n"
+            f"サインイン後、管理画面でパスワードを変更してください。\n{bar}",
+            flush=True,
+        )
+    return 0
+
+
+def _cmd_user_add(args: argparse.Namespace) -> int:
+    if not args.password_stdin:
+        print("パスワードは --password-stdin で標準入力から渡してください。", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\r\n")
+    user = auth.create_user(
+        get_engine(),
+        actor=auth.SYSTEM,
+        login=args.login,
+        role=ROLE_CHOICES[args.role],
+        password=password,
+        display_name=args.name or args.login,
+        department_name=args.department,
+    )
+    print(f"利用者「{user.login}」（{ROLE[user.role]}）を登録しました。")
+    return 0
+
+
+def _cmd_ledger(args: argparse.Namespace) -> int:
+    rf = ledger.roll_forward(get_engine())
+    if args.year is not None:
+        rf = rf[rf["年度"] == args.year]
+        if rf.empty:
+            print(f"{fiscal_label(args.year)}の記帳はありません。")
+            return 0
+    print("基金の年度別増減（単位：千円）")
+    header = ["年度", "前年度末残高", "積立", "運用益", "取崩し", "返還等", "年度末残高"]
+    print("\t".join(header))
+    for row in rf.itertuples(index=False):
+        cells = [fiscal_label(int(row[0]))] + [format_sen_yen(int(v)) for v in row[1:]]
+        print("\t".join(cells))
+    return 0
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    broken = audit.verify_chain(get_engine())
+    if broken is None:
+        print("監査ログの連鎖は正常です。")
+        return 0
+    print(f"監査ログの連鎖が番号 {broken} で途切れています（改ざんまたは破損の可能性）。", file=sys.stderr)
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fund",
+        description="山口県デジタル実装推進基金 管理ツール（FUND_DATABASE_URL のデータベースを操作します）",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser(
+        "seed", help="スキーマを作成し、data/ の初期データを登録する（何度実行しても同じ結果）"
+    ).set_defaults(func=_cmd_seed)
+    sub.add_parser(
+        "init", help="seed に加え、管理者がいなければ作成してパスワードを一度だけ表示する"
+    ).set_defaults(func=_cmd_init)
+
+    user = sub.add_parser("user", help="利用者の管理").add_subparsers(dest="user_command", required=True)
+    add = user.add_parser("add", help="ローカル利用者を追加する")
+    add.add_argument("login")
+    add.add_argument("--role", required=True, choices=sorted(ROLE_CHOICES))
+    add.add_argument("--department", help="所管部局（事業担当は必須）")
+    add.add_argument("--name", help="表示名")
+    add.add_argument("--password-stdin", action="store_true", help="パスワードを標準入力の1行目から読む")
+    add.set_defaults(func=_cmd_user_add)
+
+    led = sub.add_parser("ledger", help="基金の年度別増減（ロールフォワード）を表示する")
+    led.add_argument("--year", type=int, help="西暦の年度（例: 2024）")
+    led.set_defaults(func=_cmd_ledger)
+
+    aud = sub.add_parser("audit", help="監査ログ").add_subparsers(dest="audit_command", required=True)
+    aud.add_parser("verify", help="監査ログのハッシュ連鎖を検証する").set_defaults(func=_cmd_audit_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except InputInvalid as exc:
+        for message in exc.field_errors.values():
+            print(f"エラー: {message}", file=sys.stderr)
+        return 2
+    except FundError as exc:
+        print(f"エラー: {exc.message}", file=sys.stderr)
+        return 2

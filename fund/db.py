@@ -1,0 +1,133 @@
+"""Engine, sessions and the write lock.
+
+DuckDB allows one writing process per file and raises conflicts on concurrent updates of the same
+row, so every write in this process goes through `write_session()`, which holds one lock for the
+whole transaction. On PostgreSQL the same lock is taken together with a transaction-level advisory
+lock, so several app processes serialise their writes too.
+"""
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel import Session, SQLModel, create_engine
+
+from fund import models  # noqa: F401  (registers every table on SQLModel.metadata)
+from fund.errors import DatabaseUnavailable
+from fund.settings import get_settings
+
+WRITE_LOCK = threading.RLock()
+_ADVISORY_LOCK_KEY = 4_000_000  # any constant shared by all app processes
+
+
+def is_duckdb(engine: Engine) -> bool:
+    return engine.dialect.name == "duckdb"
+
+
+def database_path(url: str) -> Path | None:
+    """The file behind a duckdb:/// URL, or None for other engines and :memory:."""
+    prefix = "duckdb:///"
+    if not url.startswith(prefix) or url.endswith(":memory:"):
+        return None
+    return Path(url[len(prefix) :].split("?", 1)[0])
+
+
+def explain_connection_error(url: str, exc: BaseException) -> str:
+    """A Japanese message for the usual ways a database cannot be opened."""
+    detail = str(exc)
+    if "Could not set lock" in detail or "Conflicting lock" in detail:
+        return (
+            "データベースファイルが他のプロセスで使用中のため開けません。"
+            "画面（streamlit）や別のコマンドを終了してから、もう一度お試しください。"
+        )
+    if "version number" in detail or "serialization" in detail.lower():
+        return (
+            "データベースファイルが別のバージョンの DuckDB で作成されているため開けません。"
+            "バックアップから復元してください（README の「バックアップと復元」）。"
+        )
+    if url.startswith("postgresql"):
+        return "PostgreSQL サーバーに接続できません。FUND_DATABASE_URL の接続先と稼働状況を確認してください。"
+    return "データベースを開けません。FUND_DATABASE_URL の設定とファイルの場所を確認してください。"
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def _engine_for(url: str) -> Engine:
+    with WRITE_LOCK:
+        if url not in _ENGINES:
+            path = database_path(url)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            kwargs: dict[str, Any] = {}
+            if url.startswith("postgresql"):
+                kwargs["pool_pre_ping"] = True
+            _ENGINES[url] = create_engine(url, **kwargs)
+        return _ENGINES[url]
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The process-wide engine for `url` (default: FUND_DATABASE_URL). Raises DatabaseUnavailable."""
+    url = url or get_settings().database_url
+    engine = _engine_for(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except (OperationalError, DBAPIError, OSError) as exc:
+        _ENGINES.pop(url, None)
+        engine.dispose()
+        raise DatabaseUnavailable(explain_connection_error(url, exc)) from exc
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests, and before a restore replaces the file)."""
+    with WRITE_LOCK:
+        for engine in _ENGINES.values():
+            engine.dispose()
+        _ENGINES.clear()
+
+
+def create_schema(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine)
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    with Session(engine) as session:
+        yield session
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """One transaction under the process-wide write lock; commits on success, rolls back on error.
+
+    Services put the change and its audit row in the same session so both land or neither does.
+    """
+    with WRITE_LOCK, Session(engine) as session:
+        if not is_duckdb(engine):
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def checkpoint(engine: Engine) -> None:
+    """Flush DuckDB's WAL into the file (after money writes, so a crash cannot lose them)."""
+    if is_duckdb(engine):
+        with WRITE_LOCK, engine.connect() as conn:
+            conn.execute(text("CHECKPOINT"))
+
+
+def query_df(engine: Engine, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Run a read-only SQL statement with bound parameters and return a DataFrame."""
+    with engine.connect() as conn:
+        return pd.read_sql(text(sql), conn, params=params or {})

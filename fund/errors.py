@@ -1,0 +1,37 @@
+"""Domain exceptions. Each carries a Japanese message that pages show as-is."""
+
+
+class FundError(Exception):
+    """A rule was broken; `message` is the Japanese text for the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PermissionDenied(FundError):
+    pass
+
+
+class NotFound(FundError):
+    pass
+
+
+class RuleViolation(FundError):
+    pass
+
+
+class StaleEdit(FundError):
+    """Someone else saved the record after it was opened (optimistic locking)."""
+
+
+class InputInvalid(FundError):
+    """Input failed validation; `field_errors` maps a field name to its Japanese message."""
+
+    def __init__(self, field_errors: dict[str, str]) -> None:
+        super().__init__("入力内容に誤りがあります。" + " / ".join(field_errors.values()))
+        self.field_errors = field_errors
+
+
+class DatabaseUnavailable(FundError):
+    pass

@@ -1,0 +1,111 @@
+"""Exports for Excel users: CSV (UTF-8 with BOM, or cp932) and formatted xlsx. No live formulas, ever."""
+
+import io
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import xlsxwriter
+
+from fund.errors import RuleViolation
+from fund.money import EXCEL_SEN_YEN_FORMAT, to_sen_yen
+
+FORMULA_LEADERS = ("=", "+", "-", "@", "\t", "\r")
+FONT = "Meiryo UI"
+
+
+def neutralise(value: Any) -> Any:
+    """Text that a spreadsheet would read as a formula gets a leading apostrophe; other values pass."""
+    if isinstance(value, str) and value.startswith(FORMULA_LEADERS):
+        return "'" + value
+    return value
+
+
+def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(neutralise)
+    out.columns = [neutralise(str(c)) for c in out.columns]
+    return out
+
+
+def to_csv_bytes(df: pd.DataFrame, *, encoding: str = "utf-8-sig") -> bytes:
+    """Tidy CSV. UTF-8 with BOM by default; cp932 on request, refusing characters cp932 cannot hold."""
+    text: str = neutralise_frame(df).to_csv(index=False, lineterminator="\r\n")
+    if encoding == "cp932":
+        try:
+            return text.encode("cp932")
+        except UnicodeEncodeError as exc:
+            bad = exc.object[exc.start : exc.end]
+            raise RuleViolation(
+                f"文字「{bad}」（U+{ord(bad[0]):04X}）は Shift_JIS（cp932）で保存できません。"
+                "UTF-8（BOM付き）で出力してください。"
+            ) from None
+    if encoding != "utf-8-sig":
+        raise RuleViolation("文字コードは UTF-8（BOM付き）または cp932 を指定してください。")
+    return text.encode("utf-8-sig")
+
+
+def display_width(text: str) -> int:
+    """Excel column width: a full-width character counts as two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def to_xlsx_bytes(
+    df: pd.DataFrame,
+    *,
+    sheet_name: str,
+    title: str | None = None,
+    sen_yen_columns: Sequence[str] = (),
+) -> bytes:
+    """A formatted sheet: optional title row, bold header, 千円 columns with ▲ negatives, fitted
+    widths, frozen header, A4 landscape. Yen columns listed in `sen_yen_columns` must hold yen and
+    are written in 千円."""
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    ws = wb.add_worksheet(sheet_name[:31])
+    base = {"font_name": FONT, "font_size": 10}
+    title_fmt = wb.add_format({**base, "bold": True, "font_size": 12})
+    head_fmt = wb.add_format(
+        {**base, "bold": True, "bg_color": "#DCE6F1", "border": 1, "text_wrap": True, "valign": "vcenter"}
+    )
+    text_fmt = wb.add_format({**base, "border": 1})
+    num_fmt = wb.add_format({**base, "border": 1, "num_format": EXCEL_SEN_YEN_FORMAT})
+    plain_num = wb.add_format({**base, "border": 1, "num_format": "#,##0.##"})
+    row0 = 0
+    if title:
+        ws.write_string(0, 0, neutralise(title), title_fmt)
+        row0 = 2
+    safe = neutralise_frame(df)
+    widths = [display_width(str(c)) for c in safe.columns]
+    for c, name in enumerate(safe.columns):
+        ws.write_string(row0, c, str(name), head_fmt)
+    for r, row in enumerate(safe.itertuples(index=False), start=row0 + 1):
+        for c, value in enumerate(row):
+            column = df.columns[c]
+            if value is None or (not isinstance(value, str) and pd.isna(value)):
+                ws.write_blank(r, c, None, text_fmt)
+            elif column in sen_yen_columns:
+                sen = to_sen_yen(int(value))
+                ws.write_number(r, c, sen, num_fmt)
+                widths[c] = max(widths[c], len(f"{sen:,}") + 2)
+            elif isinstance(value, bool):
+                ws.write_string(r, c, "○" if value else "", text_fmt)
+            elif isinstance(value, int | float):
+                ws.write_number(r, c, value, plain_num)
+                widths[c] = max(widths[c], len(f"{value:,}") + 1)
+            else:
+                text = str(value)
+                ws.write_string(r, c, text, text_fmt)
+                widths[c] = max(widths[c], min(display_width(text), 80))
+    for c, w in enumerate(widths):
+        ws.set_column(c, c, w + 2)
+    ws.freeze_panes(row0 + 1, 0)
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(row0)
+    wb.close()
+    return buf.getvalue()

@@ -1,0 +1,327 @@
+"""基金台帳: append-only postings, balances and the 年度 roll-forward (基金シート form).
+
+Amounts are stored positive; the kind gives the sign. A reversal (取消) carries the amount of the
+entry it reverses and counts against that entry's kind, so the roll-forward shows net figures.
+"""
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+import pandas as pd
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from sqlalchemy import Engine, text
+from sqlmodel import Session, select
+
+from fund import audit
+from fund.auth import Action, Actor, require
+from fund.db import checkpoint, query_df, write_session
+from fund.errors import InputInvalid, NotFound, RuleViolation
+from fund.fiscal import allowed_fiscal_years, fiscal_label
+from fund.labels import LEDGER_KIND
+from fund.models import FiscalYear, LedgerEntry, LedgerKind, Project
+from fund.money import format_yen
+
+MAX_AMOUNT_YEN = 1_000_000_000_000  # 1兆円: anything larger is a typing error
+
+# Signed effect of a row on the balance, in SQL. `e` is the entry, `o` the entry it reverses.
+_EFFECTIVE_KIND = "COALESCE(o.kind, e.kind)"
+_SIGNED_AMOUNT = (
+    "(CASE WHEN COALESCE(o.kind, e.kind) = 'drawdown' THEN -1 ELSE 1 END)"
+    " * (CASE WHEN e.kind = 'reversal' THEN -1 ELSE 1 END) * e.amount_yen"
+)
+_FROM = "FROM ledger_entry e LEFT JOIN ledger_entry o ON o.id = e.reverses_entry_id"
+
+
+class LedgerEntryCreate(BaseModel):
+    """A new posting as typed on the form or the CLI."""
+
+    posted_on: date
+    fiscal_year: int
+    kind: LedgerKind
+    amount_yen: Annotated[int, Field(gt=0, le=MAX_AMOUNT_YEN)]
+    memo: Annotated[str, Field(min_length=1, max_length=500)]
+    project_id: int | None = None
+    allocation_id: int | None = None
+
+    @field_validator("memo")
+    @classmethod
+    def memo_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("blank")
+        return value.strip()
+
+
+_FIELD_MESSAGES = {
+    "amount_yen": "金額は1円以上1兆円以下の整数で入力してください。",
+    "memo": "摘要を入力してください（500文字以内）。",
+    "posted_on": "記帳日を正しい日付で入力してください。",
+    "fiscal_year": "年度を選択してください。",
+    "kind": "区分を選択してください。",
+}
+
+
+def validate_entry(data: dict[str, object]) -> LedgerEntryCreate:
+    """Validate form input; raises InputInvalid with a Japanese message per field."""
+    try:
+        entry = LedgerEntryCreate.model_validate(data)
+    except ValidationError as exc:
+        errors = {}
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "form"
+            errors[name] = _FIELD_MESSAGES.get(name, "入力内容を確認してください。")
+        raise InputInvalid(errors) from None
+    if entry.fiscal_year not in allowed_fiscal_years(entry.posted_on):
+        allowed = "・".join(fiscal_label(y) for y in allowed_fiscal_years(entry.posted_on))
+        raise InputInvalid(
+            {"fiscal_year": f"記帳日 {entry.posted_on:%Y年%m月%d日} は {allowed} にしか計上できません。"}
+        )
+    if entry.kind == LedgerKind.reversal:
+        raise InputInvalid({"kind": "取消は「取消（逆仕訳）」の操作から行ってください。"})
+    return entry
+
+
+def balance(engine: Engine, *, as_of: date | None = None) -> int:
+    """Fund balance in yen, counting entries posted on or before `as_of` (all entries if None)."""
+    where = "WHERE e.posted_on <= :as_of" if as_of else ""
+    df = query_df(
+        engine,
+        f"SELECT COALESCE(SUM({_SIGNED_AMOUNT}), 0) AS b {_FROM} {where}",
+        {"as_of": as_of} if as_of else None,
+    )
+    return int(df["b"].iloc[0])
+
+
+def _check_no_overdraw(session: Session, *, posted_on: date, amount_yen: int) -> None:
+    """Refuse a decrease that would make the balance negative on its date or on any later date."""
+    rows = session.execute(
+        text(f"""
+        WITH daily AS (
+            SELECT e.posted_on AS d, SUM({_SIGNED_AMOUNT}) AS delta {_FROM} GROUP BY e.posted_on
+        ), running AS (
+            SELECT d, SUM(delta) OVER (ORDER BY d) AS bal FROM daily
+        )
+        SELECT
+            COALESCE((SELECT bal FROM running WHERE d <= :p ORDER BY d DESC LIMIT 1), 0),
+            (SELECT MIN(bal) FROM running WHERE d > :p)
+        """),
+        {"p": posted_on},
+    ).one()
+    at_date = int(rows[0])
+    later_min = rows[1]
+    available = at_date if later_min is None else min(at_date, int(later_min))
+    if amount_yen > available:
+        raise RuleViolation(
+            f"残高不足のため記帳できません。{posted_on:%Y年%m月%d日}時点で利用できる残高は {format_yen(available)}、"
+            f"不足額は {format_yen(amount_yen - available)} です。"
+        )
+
+
+def _check_year_open(session: Session, fiscal_year: int) -> None:
+    year = session.get(FiscalYear, fiscal_year)
+    if year is None:
+        raise InputInvalid({"fiscal_year": f"{fiscal_label(fiscal_year)}は登録されていません。"})
+    if year.closed:
+        raise RuleViolation(f"{fiscal_label(fiscal_year)}は決算確定済みのため、記帳できません。")
+
+
+def post_entry(engine: Engine, *, actor: Actor, data: dict[str, object]) -> LedgerEntry:
+    """Validate and append one posting with its audit row. Raises InputInvalid / RuleViolation."""
+    require(actor, Action.post_ledger)
+    entry_in = validate_entry(data)
+    with write_session(engine) as session:
+        _check_year_open(session, entry_in.fiscal_year)
+        if entry_in.project_id is not None and session.get(Project, entry_in.project_id) is None:
+            raise InputInvalid({"project_id": "指定された事業が見つかりません。"})
+        if entry_in.kind == LedgerKind.drawdown:
+            _check_no_overdraw(session, posted_on=entry_in.posted_on, amount_yen=entry_in.amount_yen)
+        entry = LedgerEntry.model_validate(entry_in.model_dump() | {"created_by": actor.login})
+        session.add(entry)
+        session.flush()
+        audit.record(
+            session,
+            actor=actor.login,
+            action="ledger.post",
+            entity="ledger_entry",
+            entity_id=entry.id,
+            after=audit.snapshot(entry),
+        )
+        session.refresh(entry)
+        session.expunge(entry)
+    checkpoint(engine)
+    return entry
+
+
+def reverse_entry(
+    engine: Engine, *, actor: Actor, entry_id: int, posted_on: date, reason: str
+) -> LedgerEntry:
+    """Append a reversing entry for `entry_id`. A reversal, or an entry already reversed, is refused."""
+    require(actor, Action.post_ledger)
+    if not reason.strip():
+        raise InputInvalid({"reason": "取消の理由を入力してください。"})
+    with write_session(engine) as session:
+        original = session.get(LedgerEntry, entry_id)
+        if original is None:
+            raise NotFound(f"台帳番号 {entry_id} の記帳は見つかりません。")
+        if original.kind == LedgerKind.reversal:
+            raise RuleViolation(
+                "取消の記帳をさらに取り消すことはできません。元の記帳を改めて記帳してください。"
+            )
+        already = session.exec(
+            select(LedgerEntry.id).where(LedgerEntry.reverses_entry_id == entry_id)
+        ).first()
+        if already is not None:
+            raise RuleViolation(f"台帳番号 {entry_id} は既に台帳番号 {already} で取り消されています。")
+        fiscal_year = max(y for y in allowed_fiscal_years(posted_on))
+        _check_year_open(session, fiscal_year)
+        if original.kind != LedgerKind.drawdown:  # reversing money in takes money out
+            _check_no_overdraw(session, posted_on=posted_on, amount_yen=original.amount_yen)
+        entry = LedgerEntry(
+            posted_on=posted_on,
+            fiscal_year=fiscal_year,
+            kind=LedgerKind.reversal,
+            amount_yen=original.amount_yen,
+            memo=f"取消: 台帳番号{entry_id}（{reason.strip()}）",
+            project_id=original.project_id,
+            allocation_id=original.allocation_id,
+            reverses_entry_id=entry_id,
+            created_by=actor.login,
+        )
+        session.add(entry)
+        session.flush()
+        audit.record(
+            session,
+            actor=actor.login,
+            action="ledger.reverse",
+            entity="ledger_entry",
+            entity_id=entry.id,
+            after=audit.snapshot(entry),
+            reason=reason.strip(),
+        )
+        session.refresh(entry)
+        session.expunge(entry)
+    checkpoint(engine)
+    return entry
+
+
+def close_year(engine: Engine, *, actor: Actor, fiscal_year: int) -> None:
+    """決算確定: no further postings into the 年度."""
+    require(actor, Action.close_year)
+    with write_session(engine) as session:
+        year = session.get(FiscalYear, fiscal_year)
+        if year is None:
+            raise NotFound(f"{fiscal_label(fiscal_year)}は登録されていません。")
+        if year.closed:
+            raise RuleViolation(f"{fiscal_label(fiscal_year)}は既に決算確定済みです。")
+        before = audit.snapshot(year)
+        year.closed = True
+        year.closed_at = datetime.now(UTC)
+        year.closed_by = actor.login
+        session.add(year)
+        audit.record(
+            session,
+            actor=actor.login,
+            action="fiscal_year.close",
+            entity="fiscal_year",
+            entity_id=fiscal_year,
+            before=before,
+            after=audit.snapshot(year),
+        )
+
+
+ROLL_FORWARD_COLUMNS = ["年度", "前年度末残高", "積立", "運用益", "取崩し", "返還等", "年度末残高"]
+
+
+def roll_forward(engine: Engine) -> pd.DataFrame:
+    """Per 年度 (yen): 前年度末残高, 積立, 運用益, 取崩し, 返還等, 年度末残高.
+
+    年度末 = 前年度末 + 積立 + 運用益 + 返還等 − 取崩し holds by construction for every row.
+    """
+    df = query_df(
+        engine,
+        f"""
+        SELECT e.fiscal_year AS fiscal_year,
+            SUM(CASE WHEN {_EFFECTIVE_KIND} = 'deposit' THEN {_SIGNED_AMOUNT} ELSE 0 END) AS deposit,
+            SUM(CASE WHEN {_EFFECTIVE_KIND} = 'interest' THEN {_SIGNED_AMOUNT} ELSE 0 END) AS interest,
+            -SUM(CASE WHEN {_EFFECTIVE_KIND} = 'drawdown' THEN {_SIGNED_AMOUNT} ELSE 0 END) AS drawdown,
+            SUM(CASE WHEN {_EFFECTIVE_KIND} = 'refund' THEN {_SIGNED_AMOUNT} ELSE 0 END) AS refund
+        {_FROM}
+        GROUP BY e.fiscal_year
+        ORDER BY e.fiscal_year
+        """,
+    )
+    rows = []
+    opening = 0
+    for r in df.itertuples(index=False):
+        closing = opening + int(r.deposit) + int(r.interest) + int(r.refund) - int(r.drawdown)
+        rows.append(
+            [
+                int(r.fiscal_year),
+                opening,
+                int(r.deposit),
+                int(r.interest),
+                int(r.drawdown),
+                int(r.refund),
+                closing,
+            ]
+        )
+        opening = closing
+    return pd.DataFrame(rows, columns=ROLL_FORWARD_COLUMNS).astype("int64")
+
+
+def ledger_frame(
+    engine: Engine,
+    *,
+    fiscal_year: int | None = None,
+    kind: LedgerKind | None = None,
+    department_id: int | None = None,
+    project_id: int | None = None,
+    limit: int = 1000,
+) -> pd.DataFrame:
+    """The ledger list, newest first, with Japanese column names (amounts in yen, signed)."""
+    clauses: list[str] = []
+    params: dict[str, object] = {}
+    if fiscal_year is not None:
+        clauses.append("e.fiscal_year = :fy")
+        params["fy"] = fiscal_year
+    if kind is not None:
+        clauses.append("e.kind = :kind")
+        params["kind"] = kind.value
+    if department_id is not None:
+        clauses.append("p.department_id = :dept")
+        params["dept"] = department_id
+    if project_id is not None:
+        clauses.append("e.project_id = :proj")
+        params["proj"] = project_id
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    params["limit"] = limit
+    df = query_df(
+        engine,
+        f"""
+        SELECT e.id, e.posted_on, e.fiscal_year, e.kind, {_SIGNED_AMOUNT} AS signed_amount,
+               e.memo, p.name AS project, d.name AS department, e.reverses_entry_id,
+               e.is_estimate, e.created_by
+        {_FROM}
+        LEFT JOIN project p ON p.id = e.project_id
+        LEFT JOIN department d ON d.id = p.department_id
+        {where}
+        ORDER BY e.posted_on DESC, e.id DESC
+        LIMIT :limit
+        """,
+        params,
+    )
+    df["kind"] = df["kind"].map(lambda k: LEDGER_KIND[LedgerKind(k)])
+    return df.rename(
+        columns={
+            "id": "台帳番号",
+            "posted_on": "記帳日",
+            "fiscal_year": "年度",
+            "kind": "区分",
+            "signed_amount": "金額（円）",
+            "memo": "摘要",
+            "project": "事業名",
+            "department": "所管部局",
+            "reverses_entry_id": "取消対象",
+            "is_estimate": "推計",
+            "created_by": "記帳者",
+        }
+    )

@@ -1,0 +1,401 @@
+"""SQLModel entities. Money is integer yen in BIGINT columns; ids come from sequences.
+
+No `from __future__ import annotations` here: it breaks SQLModel relationships.
+"""
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Sequence, String, UniqueConstraint
+from sqlalchemy import Enum as SAEnum
+from sqlmodel import Field, SQLModel
+
+
+def id_field(seq_name: str) -> Any:
+    """Integer primary key from a named sequence (DuckDB has no SERIAL; PostgreSQL accepts the same DDL)."""
+    seq = Sequence(seq_name, metadata=SQLModel.metadata)
+    return Field(
+        default=None,
+        primary_key=True,
+        sa_column_args=[seq],
+        sa_column_kwargs={"server_default": seq.next_value()},
+    )
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def enum_column(enum_cls: type[enum.Enum]) -> Any:
+    """Stored as the enum's value in a VARCHAR with a CHECK constraint (portable, readable in SQL)."""
+    return SAEnum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+def yen_field(**kwargs: Any) -> Any:
+    return Field(sa_type=BigInteger, **kwargs)
+
+
+class Role(str, enum.Enum):
+    department = "department"  # 事業担当
+    screener = "screener"  # 審査担当
+    executive = "executive"  # 幹部
+    admin = "admin"  # 管理者
+
+
+class ProposalStatus(str, enum.Enum):
+    draft = "draft"  # 下書き
+    submitted = "submitted"  # 提出済
+    in_review = "in_review"  # 審査中
+    adopted = "adopted"  # 採択
+    rejected = "rejected"  # 不採択
+    on_hold = "on_hold"  # 保留
+    funded = "funded"  # 事業化
+
+
+class BudgetStage(str, enum.Enum):
+    initial = "initial"  # 当初
+    supplementary = "supplementary"  # 補正
+    emergency = "emergency"  # 専決
+
+
+class AllocationStatus(str, enum.Enum):
+    proposed = "proposed"  # 承認待ち
+    approved = "approved"  # 承認済
+
+
+class LedgerKind(str, enum.Enum):
+    deposit = "deposit"  # 積立
+    interest = "interest"  # 運用益
+    drawdown = "drawdown"  # 取崩し
+    refund = "refund"  # 返還・戻入
+    reversal = "reversal"  # 取消（逆仕訳）
+
+
+class KpiKind(str, enum.Enum):
+    output = "output"  # アウトプット
+    outcome = "outcome"  # アウトカム
+    citizen_feel = "citizen_feel"  # 県民実感
+
+
+class Direction(str, enum.Enum):
+    higher_is_better = "higher"
+    lower_is_better = "lower"
+
+
+class Novelty(str, enum.Enum):
+    national_first = "national_first"  # 全国初
+    prefecture_first = "prefecture_first"  # 県内初
+    proven_elsewhere = "proven_elsewhere"  # 他自治体で実績あり
+    expansion = "expansion"  # 既存サービスの拡充
+
+
+# --- Organisation -------------------------------------------------------------------------------
+
+
+class Department(SQLModel, table=True):
+    """所管部局. Kept as data: department names change between years."""
+
+    id: int | None = id_field("department_id_seq")
+    name: str = Field(max_length=60, unique=True)
+    sort_order: int = 0
+
+
+class Category(SQLModel, table=True):
+    """区分. A two-level tree; projects hang on leaves. `heading` is the numbering shown in 帳票."""
+
+    id: int | None = id_field("category_id_seq")
+    code: str = Field(max_length=40, unique=True)
+    name: str = Field(max_length=120)
+    parent_id: int | None = Field(default=None, foreign_key="category.id")
+    heading: str = Field(default="", max_length=10)  # '1', '(1)', '' …
+    sort_order: int = 0
+
+
+class FiscalYear(SQLModel, table=True):
+    """年度. `year` is the Western year in which the 年度 starts (2024 = 令和6年度)."""
+
+    __tablename__ = "fiscal_year"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    closed: bool = False  # 決算確定: no more postings
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    annual_cap_yen: int | None = yen_field(default=None)  # optional cap on the year's 基金充当額
+
+
+class AppUser(SQLModel, table=True):
+    __tablename__ = "app_user"
+    id: int | None = id_field("app_user_id_seq")
+    login: str = Field(max_length=60, unique=True)
+    display_name: str = Field(max_length=60)
+    role: Role = Field(sa_type=enum_column(Role))
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    password_hash: str | None = None  # None: cannot sign in locally (SSO or sample reviewer)
+    oidc_subject: str | None = Field(default=None, max_length=200)
+    active: bool = True
+    is_sample: bool = False
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    password_changed_at: datetime | None = None
+    created_at: datetime = Field(default_factory=now_utc)
+
+
+# --- Projects and proposals ---------------------------------------------------------------------
+
+
+class Project(SQLModel, table=True):
+    """事業: stable across years. 新規 in a 年度 means that 年度 is `first_fiscal_year`."""
+
+    id: int | None = id_field("project_id_seq")
+    name: str = Field(max_length=120, unique=True)
+    department_id: int = Field(foreign_key="department.id")
+    category_id: int = Field(foreign_key="category.id")  # 主たる区分
+    summary: str = ""
+    first_fiscal_year: int
+
+
+class Proposal(SQLModel, table=True):
+    """提案: one project's request for one 年度, with its evidence for the four perspectives."""
+
+    id: int | None = id_field("proposal_id_seq")
+    project_id: int = Field(foreign_key="project.id")
+    fiscal_year: int
+    status: ProposalStatus = Field(default=ProposalStatus.draft, sa_type=enum_column(ProposalStatus))
+    summary: str = ""
+    purpose: str = ""  # 目的
+    problem: str = ""  # 現状・課題
+    meets_req1: bool = False
+    meets_req2: bool = False
+    meets_req3: bool = False
+    req1_reason: str = ""
+    req2_reason: str = ""
+    req3_reason: str = ""
+    project_cost_yen: int = yen_field(default=0)  # 事業費 in the proposal's 年度
+    fund_share_yen: int = yen_field(default=0)  # 基金充当額 in the proposal's 年度
+    national_funds_yen: int = yen_field(default=0)  # 国庫支出金
+    other_funds_yen: int = yen_field(default=0)  # その他財源
+    expected_users: int = Field(default=0, sa_type=BigInteger)  # 人
+    uses_per_user_per_year: float = 0.0  # 回/年
+    procedures_per_year: int = Field(default=0, sa_type=BigInteger)  # 件/年
+    minutes_saved_per_procedure: float = 0.0  # 分/件
+    novelty: Novelty | None = Field(default=None, sa_type=enum_column(Novelty))
+    novelty_note: str = ""
+    is_sample: bool = False  # evidence figures are sample data, not from the seeds
+    version: int = 1  # optimistic locking
+    created_by: str = ""
+    created_at: datetime = Field(default_factory=now_utc)
+    updated_at: datetime = Field(default_factory=now_utc)
+
+
+class ProposalCostLine(SQLModel, table=True):
+    """Multi-year cost profile: 事業費 and 基金充当額 per 年度, running costs included."""
+
+    __tablename__ = "proposal_cost_line"
+
+    __table_args__ = (UniqueConstraint("proposal_id", "fiscal_year"),)
+    id: int | None = id_field("proposal_cost_line_id_seq")
+    proposal_id: int = Field(foreign_key="proposal.id")
+    fiscal_year: int
+    project_cost_yen: int = yen_field(default=0)
+    fund_share_yen: int = yen_field(default=0)
+    note: str = ""
+
+
+class ProposalEvent(SQLModel, table=True):
+    """The proposal's timeline: every status change with who, when and why."""
+
+    __tablename__ = "proposal_event"
+
+    id: int | None = id_field("proposal_event_id_seq")
+    proposal_id: int = Field(foreign_key="proposal.id")
+    from_status: str | None = None
+    to_status: str
+    actor: str
+    reason: str = ""
+    occurred_at: datetime = Field(default_factory=now_utc)
+
+
+# --- Screening -----------------------------------------------------------------------------------
+
+
+class ScreeningRound(SQLModel, table=True):
+    __tablename__ = "screening_round"
+    id: int | None = id_field("screening_round_id_seq")
+    fiscal_year: int
+    name: str = Field(max_length=120)
+    is_sample: bool = False
+
+
+class RubricVersion(SQLModel, table=True):
+    """Weights (percent per perspective, summing to 100) and 1–5 anchors; scores keep their version."""
+
+    __tablename__ = "rubric_version"
+
+    id: int | None = id_field("rubric_version_id_seq")
+    round_id: int = Field(foreign_key="screening_round.id")
+    version: int
+    weights: list[int] = Field(sa_type=JSON)  # [reach, frequency, burden, novelty]
+    anchors: dict[str, list[str]] = Field(sa_type=JSON)  # perspective → 5 descriptions
+    created_by: str = ""
+    created_at: datetime = Field(default_factory=now_utc)
+
+
+class ReviewAssignment(SQLModel, table=True):
+    __tablename__ = "review_assignment"
+    __table_args__ = (UniqueConstraint("round_id", "proposal_id", "reviewer_id"),)
+    id: int | None = id_field("review_assignment_id_seq")
+    round_id: int = Field(foreign_key="screening_round.id")
+    proposal_id: int = Field(foreign_key="proposal.id")
+    reviewer_id: int = Field(foreign_key="app_user.id")
+    recused: bool = False
+    recusal_reason: str = ""
+
+
+class ReviewScore(SQLModel, table=True):
+    """One reviewer's 1–5 score on one perspective (1 reach, 2 frequency, 3 burden, 4 novelty)."""
+
+    __tablename__ = "review_score"
+
+    __table_args__ = (UniqueConstraint("assignment_id", "perspective"),)
+    id: int | None = id_field("review_score_id_seq")
+    assignment_id: int = Field(foreign_key="review_assignment.id")
+    perspective: int
+    score: int
+    comment: str = ""
+    rubric_version_id: int = Field(foreign_key="rubric_version.id")
+    is_sample: bool = False
+    scored_at: datetime = Field(default_factory=now_utc)
+
+
+# --- Allocations and the ledger ---------------------------------------------------------------------
+
+
+class Allocation(SQLModel, table=True):
+    """配分: what the fund pays for one project in one 年度 and budget stage."""
+
+    id: int | None = id_field("allocation_id_seq")
+    project_id: int = Field(foreign_key="project.id")
+    proposal_id: int | None = Field(default=None, foreign_key="proposal.id")
+    fiscal_year: int
+    budget_stage: BudgetStage = Field(default=BudgetStage.initial, sa_type=enum_column(BudgetStage))
+    category_id: int = Field(foreign_key="category.id")
+    project_cost_yen: int = yen_field()  # 事業費 (予算額)
+    fund_share_yen: int = yen_field()  # 基金充当額
+    fund_share_is_estimate: bool = False  # 推計: the seeds give no fund share
+    status: AllocationStatus = Field(default=AllocationStatus.proposed, sa_type=enum_column(AllocationStatus))
+    proposed_by: str = ""
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    created_at: datetime = Field(default_factory=now_utc)
+
+
+class Relisting(SQLModel, table=True):
+    """再掲: a project listed again under a further category, without an amount."""
+
+    __table_args__ = (UniqueConstraint("project_id", "fiscal_year", "category_id"),)
+    id: int | None = id_field("relisting_id_seq")
+    project_id: int = Field(foreign_key="project.id")
+    fiscal_year: int
+    category_id: int = Field(foreign_key="category.id")
+
+
+class LedgerEntry(SQLModel, table=True):
+    """基金台帳. Append-only: never updated or deleted; a mistake gets a reversing entry.
+
+    `amount_yen` is always positive; the kind gives the sign (取崩し subtracts).
+    """
+
+    __tablename__ = "ledger_entry"
+
+    id: int | None = id_field("ledger_entry_id_seq")
+    posted_on: date
+    fiscal_year: int
+    kind: LedgerKind = Field(sa_type=enum_column(LedgerKind))
+    amount_yen: int = yen_field()
+    memo: str = ""
+    project_id: int | None = Field(default=None, foreign_key="project.id")
+    allocation_id: int | None = Field(default=None, foreign_key="allocation.id")
+    reverses_entry_id: int | None = Field(default=None, foreign_key="ledger_entry.id")
+    is_estimate: bool = False  # 推計: amount or date assumed where the seeds are silent
+    created_by: str = ""
+    created_at: datetime = Field(default_factory=now_utc)
+
+
+# --- Outcomes ------------------------------------------------------------------------------------------
+
+
+class KpiIndicator(SQLModel, table=True):
+    __tablename__ = "kpi_indicator"
+    id: int | None = id_field("kpi_indicator_id_seq")
+    project_id: int = Field(foreign_key="project.id")
+    kind: KpiKind = Field(sa_type=enum_column(KpiKind))
+    name: str = Field(max_length=200)
+    unit: str = Field(max_length=20)
+    baseline_value: float | None = None
+    baseline_year: int | None = None
+    direction: Direction = Field(default=Direction.higher_is_better, sa_type=enum_column(Direction))
+    perspectives: list[int] = Field(default_factory=list, sa_type=JSON)  # 1 reach … 4 novelty
+    source_note: str = ""  # where the target is stated (e.g. 'P.36')
+
+
+class KpiTarget(SQLModel, table=True):
+    __tablename__ = "kpi_target"
+    __table_args__ = (UniqueConstraint("indicator_id", "fiscal_year"),)
+    id: int | None = id_field("kpi_target_id_seq")
+    indicator_id: int = Field(foreign_key="kpi_indicator.id")
+    fiscal_year: int
+    target_value: float
+
+
+class KpiActual(SQLModel, table=True):
+    __tablename__ = "kpi_actual"
+    __table_args__ = (UniqueConstraint("indicator_id", "fiscal_year"),)
+    id: int | None = id_field("kpi_actual_id_seq")
+    indicator_id: int = Field(foreign_key="kpi_indicator.id")
+    fiscal_year: int
+    actual_value: float
+    measured_on: date
+    source: str = ""
+    is_sample: bool = False
+    entered_by: str = ""
+    entered_at: datetime = Field(default_factory=now_utc)
+
+
+class Rollout(SQLModel, table=True):
+    """横展開: where a project's result has been rolled out."""
+
+    id: int | None = id_field("rollout_id_seq")
+    project_id: int = Field(foreign_key="project.id")
+    target: str = Field(max_length=120)  # a municipality or a department
+    fiscal_year: int
+    note: str = ""
+    is_sample: bool = False
+
+
+# --- Audit ---------------------------------------------------------------------------------------------
+
+
+class AuditLog(SQLModel, table=True):
+    """Every write and export. Hash-chained: row_hash covers the row and the previous row's hash."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = id_field("audit_log_id_seq")
+    occurred_at: datetime = Field(default_factory=now_utc)
+    actor: str = Field(max_length=60)
+    action: str = Field(max_length=60)
+    entity: str = Field(max_length=60)
+    entity_id: str | None = Field(default=None, sa_type=String(60))
+    before_values: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    after_values: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    reason: str = ""
+    prev_hash: str = ""
+    row_hash: str = ""

@@ -1,0 +1,29 @@
+"""One settings object, read from FUND_* environment variables."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FUND_")
+
+    # duckdb:///path (default, one process) or postgresql+psycopg://user:pass@host/db
+    database_url: str = f"duckdb:///{DATA_DIR / 'fund.duckdb'}"
+    seed_dir: Path = DATA_DIR
+    password_min_length: int = 12
+    # Sessions end after this much inactivity, and in any case after the absolute limit.
+    idle_timeout_minutes: int = 30
+    absolute_timeout_hours: int = 12
+    # Failed local sign-ins before an account is locked for lockout_minutes.
+    max_failed_logins: int = 5
+    lockout_minutes: int = 15
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

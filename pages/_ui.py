@@ -1,0 +1,105 @@
+"""Shared UI pieces: the cached engine, the signed-in actor, and display helpers. No business rules."""
+
+from datetime import UTC, datetime, timedelta
+
+import streamlit as st
+from sqlalchemy import Engine
+
+from fund import auth
+from fund.auth import Action, Actor
+from fund.db import get_engine
+from fund.errors import DatabaseUnavailable, FundError, InputInvalid
+from fund.seed import seed
+from fund.settings import get_settings
+
+ACTOR_KEY = "actor"
+
+
+@st.cache_resource(show_spinner="データベースを準備しています…")
+def _bootstrap(url: str) -> Engine:
+    """Open the database; on first start create and seed it and the administrator account."""
+    engine = get_engine(url)
+    seed(engine)
+    password = auth.ensure_admin(engine)
+    if password:
+        # Printed once in the terminal that runs the app, never shown in the browser.
+        print(f"管理者アカウントを作成しました。ログイン名: admin / パスワード: {password}", flush=True)
+    return engine
+
+
+def engine() -> Engine:
+    """The app's engine. A database that cannot be opened stops the page with a Japanese message."""
+    try:
+        return _bootstrap(get_settings().database_url)
+    except DatabaseUnavailable as exc:
+        st.error(exc.message, icon=":material/database:")
+        st.stop()
+
+
+def sign_in(actor: Actor) -> None:
+    now = datetime.now(UTC)
+    st.session_state[ACTOR_KEY] = actor
+    st.session_state["signed_in_at"] = now
+    st.session_state["last_seen_at"] = now
+
+
+def sign_out(reason: str | None = None) -> None:
+    for key in (ACTOR_KEY, "signed_in_at", "last_seen_at"):
+        st.session_state.pop(key, None)
+    if reason:
+        st.session_state["sign_out_reason"] = reason
+
+
+def current_actor() -> Actor | None:
+    """The signed-in actor, or None. Ends the session after the idle or absolute timeout."""
+    actor: Actor | None = st.session_state.get(ACTOR_KEY)
+    if actor is None:
+        return None
+    settings = get_settings()
+    now = datetime.now(UTC)
+    if now - st.session_state["signed_in_at"] > timedelta(hours=settings.absolute_timeout_hours):
+        sign_out(f"サインインから{settings.absolute_timeout_hours}時間が経過したため、サインアウトしました。")
+        return None
+    if now - st.session_state["last_seen_at"] > timedelta(minutes=settings.idle_timeout_minutes):
+        sign_out(f"{settings.idle_timeout_minutes}分間操作がなかったため、サインアウトしました。")
+        return None
+    st.session_state["last_seen_at"] = now
+    return actor
+
+
+def require_actor(action: Action) -> Actor:
+    """For pages: the signed-in actor, or stop with a Japanese message if not allowed."""
+    actor = current_actor()
+    if actor is None:
+        st.warning("サインインしてください。")
+        st.stop()
+    if not auth.can(actor, action):
+        st.error(f"{actor.role_label}の権限では、このページを表示できません。")
+        st.stop()
+    return actor
+
+
+def show_error(exc: FundError) -> None:
+    if isinstance(exc, InputInvalid):
+        for message in exc.field_errors.values():
+            st.error(message)
+    else:
+        st.error(exc.message)
+
+
+def estimate_note() -> None:
+    st.caption(
+        ":material/info: 「推計」は資料に記載がなく前提を置いた値、「サンプル」は動作確認用の例示データです"
+        "（前提は data/README.md）。"
+    )
+
+
+def flash(message: str) -> None:
+    """A success message that survives the rerun after a write."""
+    st.session_state["flash"] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop("flash", None)
+    if message:
+        st.success(message)

@@ -1,0 +1,83 @@
+"""Shared fixtures: a fresh DuckDB per test, a seeded copy built once from data/, actors, caches."""
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from fund.auth import Actor
+from fund.db import checkpoint, create_schema, dispose_engines, get_engine
+from fund.models import Role
+from fund.seed import seed
+from fund.settings import get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+
+
+def _use_database(monkeypatch: pytest.MonkeyPatch, path: Path) -> str:
+    url = f"duckdb:///{path}"
+    monkeypatch.setenv("FUND_DATABASE_URL", url)
+    get_settings.cache_clear()
+    return url
+
+
+@pytest.fixture(autouse=True)
+def _isolation() -> Iterator[None]:
+    """Every test starts with fresh settings, engines and Streamlit caches."""
+    import streamlit as st
+
+    get_settings.cache_clear()
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    dispose_engines()
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database seeded once from data/; tests get copies of the file."""
+    path = tmp_path_factory.mktemp("template") / "seeded.duckdb"
+    engine = get_engine(f"duckdb:///{path}")
+    seed(engine)
+    checkpoint(engine)
+    dispose_engines()
+    return path
+
+
+@pytest.fixture
+def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """An empty database with the schema, named by FUND_DATABASE_URL."""
+    url = _use_database(monkeypatch, tmp_path / "test.duckdb")
+    eng = get_engine(url)
+    create_schema(eng)
+    return eng
+
+
+@pytest.fixture
+def seeded_engine(seeded_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """A copy of the seeded database, named by FUND_DATABASE_URL."""
+    path = tmp_path / "seeded.duckdb"
+    shutil.copy(seeded_template, path)
+    return get_engine(_use_database(monkeypatch, path))
+
+
+def make_actor(
+    role: Role = Role.admin, *, login: str | None = None, department_id: int | None = None
+) -> Actor:
+    return Actor(
+        login=login or f"test_{role.value}",
+        role=role,
+        department_id=department_id,
+        display_name=f"テスト{role.value}",
+    )
+
+
+@pytest.fixture
+def admin() -> Actor:
+    return make_actor(Role.admin)

@@ -1,0 +1,52 @@
+"""End-to-end in a real browser: sign in, open every page, and try the ledger rules."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import open_page, screenshot, sign_in
+
+pytestmark = pytest.mark.e2e
+
+PAGES = ["ホーム", "基金の状況", "事業提案", "審査・採点", "年度配分", "成果指標", "管理"]
+
+
+def test_admin_signs_in_and_every_page_shows_real_data(page: Page) -> None:
+    sign_in(page, "e2e_admin")
+    expect(page.get_by_text("20.6億円").first).to_be_visible()
+    screenshot(page, "01_home")
+    for i, title in enumerate(PAGES[1:], start=2):
+        open_page(page, title)
+        expect(page.locator("[data-testid='stException']")).to_have_count(0)
+        screenshot(page, f"{i:02d}_{title}")
+    open_page(page, "年度配分")
+    expect(page.get_by_text("令和6年度（2024年度）当初予算における基金活用事業一覧")).to_be_visible()
+
+
+def test_department_user_has_no_admin_or_screening_menu(page: Page) -> None:
+    sign_in(page, "e2e_health")
+    nav = page.get_by_test_id("stSidebarNav")
+    expect(nav.get_by_role("link", name="事業提案")).to_be_visible()
+    expect(nav.get_by_role("link", name="管理")).to_have_count(0)
+    expect(nav.get_by_role("link", name="審査・採点")).to_have_count(0)
+
+
+def test_wrong_password_is_refused_in_japanese(page: Page) -> None:
+    page.get_by_label("ログイン名").fill("e2e_exec")
+    page.get_by_label("パスワード").fill("not-the-password")
+    page.get_by_role("button", name="サインイン").click()
+    expect(page.get_by_text("ログイン名またはパスワードが正しくありません。")).to_be_visible()
+
+
+def test_over_drawdown_is_refused_and_the_balance_is_unchanged(page: Page) -> None:
+    sign_in(page, "e2e_admin")
+    open_page(page, "基金の状況")
+    balance = page.get_by_test_id("stMetric").filter(has_text="現在の基金残高")
+    expect(balance).to_contain_text("20.6億円")
+    page.get_by_label("区分").last.click()
+    page.get_by_role("option", name="取崩し").click()
+    page.get_by_label("金額（円）").fill("3000000000")
+    page.get_by_label("摘要").fill("過大な取崩しの確認")
+    page.get_by_role("button", name="記帳する").click()
+    expect(page.get_by_text("残高不足のため記帳できません。")).to_be_visible()
+    expect(balance).to_contain_text("20.6億円")
+    screenshot(page, "10_overdraw_refused")

@@ -1,0 +1,108 @@
+"""Local accounts: hashing, strength, lockout, audited password changes, role checks."""
+
+import pytest
+from sqlalchemy import Engine
+
+from fund import auth
+from fund.auth import PERMISSIONS, Action, Actor, can, require
+from fund.db import query_df
+from fund.errors import InputInvalid, PermissionDenied, RuleViolation
+from fund.models import Role
+from fund.seed import seed
+from tests.conftest import make_actor
+
+STRONG = "kihon-kikin-2024"
+
+
+def test_password_is_stored_hashed_and_sign_in_works(engine: Engine, admin: Actor) -> None:
+    auth.create_user(engine, actor=admin, login="sato", role=Role.screener, password=STRONG)
+    stored = query_df(engine, "SELECT password_hash FROM app_user WHERE login = 'sato'")[
+        "password_hash"
+    ].iloc[0]
+    assert STRONG not in stored and stored.startswith("$argon2")
+    actor = auth.authenticate(engine, login="sato", password=STRONG)
+    assert actor.role == Role.screener
+
+
+def test_weak_password_is_refused(engine: Engine, admin: Actor) -> None:
+    with pytest.raises(InputInvalid) as exc:
+        auth.create_user(engine, actor=admin, login="sato", role=Role.screener, password="short")
+    assert "12文字以上" in exc.value.field_errors["password"]
+
+
+def test_department_user_needs_a_known_department(seeded_engine: Engine, admin: Actor) -> None:
+    with pytest.raises(InputInvalid):
+        auth.create_user(seeded_engine, actor=admin, login="tanaka", role=Role.department, password=STRONG)
+    with pytest.raises(InputInvalid):
+        auth.create_user(
+            seeded_engine,
+            actor=admin,
+            login="tanaka",
+            role=Role.department,
+            password=STRONG,
+            department_name="存在しない部",
+        )
+    user = auth.create_user(
+        seeded_engine,
+        actor=admin,
+        login="tanaka",
+        role=Role.department,
+        password=STRONG,
+        department_name="健康福祉部",
+    )
+    assert user.department_id is not None
+
+
+def test_repeated_failed_sign_ins_lock_the_account(engine: Engine, admin: Actor) -> None:
+    auth.create_user(engine, actor=admin, login="sato", role=Role.screener, password=STRONG)
+    for _ in range(5):
+        with pytest.raises(RuleViolation, match="正しくありません"):
+            auth.authenticate(engine, login="sato", password="wrong-password-1")
+    with pytest.raises(RuleViolation, match="ロック"):
+        auth.authenticate(engine, login="sato", password=STRONG)
+
+
+def test_password_reset_is_audited_without_the_hash(engine: Engine, admin: Actor) -> None:
+    auth.create_user(engine, actor=admin, login="sato", role=Role.screener, password=STRONG)
+    auth.set_password(engine, actor=admin, login="sato", new_password="another-long-pass-7")
+    log = query_df(engine, "SELECT action, CAST(after_values AS VARCHAR) AS a FROM audit_log ORDER BY id")
+    assert "user.password" in list(log["action"])
+    assert not any("argon2" in str(a) for a in log["a"])
+    assert auth.authenticate(engine, login="sato", password="another-long-pass-7").login == "sato"
+
+
+def test_only_an_administrator_manages_users(engine: Engine) -> None:
+    for role in (Role.department, Role.screener, Role.executive):
+        with pytest.raises(PermissionDenied):
+            auth.create_user(engine, actor=make_actor(role), login="x-user", role=Role.admin, password=STRONG)
+
+
+def test_first_start_creates_one_administrator_once(engine: Engine) -> None:
+    seed(engine)
+    password = auth.ensure_admin(engine)
+    assert password and len(password) >= 12
+    assert auth.ensure_admin(engine) is None
+    assert auth.authenticate(engine, login="admin", password=password).role == Role.admin
+
+
+def test_sample_reviewers_cannot_sign_in(seeded_engine: Engine) -> None:
+    with pytest.raises(RuleViolation):
+        auth.authenticate(seeded_engine, login="sample_screener_a", password="")
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("action", list(Action))
+def test_permission_matrix_allows_or_refuses_in_japanese(role: Role, action: Action) -> None:
+    actor = make_actor(role)
+    if action in PERMISSIONS[role]:
+        require(actor, action)
+        assert can(actor, action)
+    else:
+        with pytest.raises(PermissionDenied) as exc:
+            require(actor, action)
+        assert "権限" in exc.value.message
+
+
+def test_executives_are_read_only_apart_from_approval() -> None:
+    writes = {a for a in PERMISSIONS[Role.executive] if not a.value.startswith("view_")}
+    assert writes == {Action.approve_allocation, Action.export}

@@ -1,0 +1,209 @@
+"""基金台帳 rules: append-only, no overdraw, closed years, reversals, the balance identity."""
+
+import threading
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine
+
+from fund import audit, ledger
+from fund.auth import Actor
+from fund.db import create_schema, query_df, write_session
+from fund.errors import InputInvalid, PermissionDenied, RuleViolation
+from fund.models import FiscalYear, Role
+from tests.conftest import make_actor
+
+
+def _open_years(engine: Engine, *years: int) -> None:
+    with write_session(engine) as s:
+        for y in years:
+            s.add(FiscalYear(year=y))
+
+
+def _post(
+    engine: Engine, actor: Actor, kind: str, amount: int, day: date = date(2025, 7, 1), **kw: object
+) -> int:
+    entry = ledger.post_entry(
+        engine,
+        actor=actor,
+        data={
+            "posted_on": day,
+            "fiscal_year": kw.pop("fiscal_year", day.year if day.month >= 4 else day.year - 1),
+            "kind": kind,
+            "amount_yen": amount,
+            "memo": kw.pop("memo", "テスト"),
+            **kw,
+        },
+    )
+    assert entry.id is not None
+    return entry.id
+
+
+def test_drawdown_larger_than_balance_is_refused_with_balance_and_shortfall(
+    engine: Engine, admin: Actor
+) -> None:
+    _open_years(engine, 2025)
+    _post(engine, admin, "deposit", 1_000_000)
+    with pytest.raises(RuleViolation) as exc:
+        _post(engine, admin, "drawdown", 1_500_000)
+    assert "1,000,000円" in exc.value.message and "500,000円" in exc.value.message
+    assert ledger.balance(engine) == 1_000_000
+    assert int(query_df(engine, "SELECT COUNT(*) AS n FROM ledger_entry")["n"].iloc[0]) == 1
+
+
+def test_backdated_drawdown_cannot_overdraw_a_later_date(engine: Engine, admin: Actor) -> None:
+    _open_years(engine, 2025)
+    _post(engine, admin, "deposit", 1_000, day=date(2025, 6, 1))
+    _post(engine, admin, "drawdown", 800, day=date(2025, 9, 1))
+    with pytest.raises(RuleViolation):
+        _post(engine, admin, "drawdown", 500, day=date(2025, 7, 1))
+
+
+def test_posting_into_a_closed_year_is_refused(engine: Engine, admin: Actor) -> None:
+    _open_years(engine, 2025)
+    ledger.close_year(engine, actor=admin, fiscal_year=2025)
+    with pytest.raises(RuleViolation, match="決算確定"):
+        _post(engine, admin, "deposit", 1_000)
+
+
+def test_only_an_administrator_posts_or_closes(engine: Engine) -> None:
+    _open_years(engine, 2025)
+    for role in (Role.department, Role.screener, Role.executive):
+        with pytest.raises(PermissionDenied):
+            _post(engine, make_actor(role), "deposit", 1_000)
+        with pytest.raises(PermissionDenied):
+            ledger.close_year(engine, actor=make_actor(role), fiscal_year=2025)
+
+
+@pytest.mark.parametrize(
+    ("field", "data"),
+    [
+        ("amount_yen", {"amount_yen": 0}),
+        ("amount_yen", {"amount_yen": -5}),
+        ("amount_yen", {"amount_yen": 10**12 + 1}),
+        ("memo", {"memo": "   "}),
+        ("fiscal_year", {"fiscal_year": 2023}),
+    ],
+)
+def test_bad_input_is_refused_at_the_field_and_writes_nothing(
+    engine: Engine, admin: Actor, field: str, data: dict[str, object]
+) -> None:
+    _open_years(engine, 2023, 2025)
+    base = {
+        "posted_on": date(2025, 7, 1),
+        "fiscal_year": 2025,
+        "kind": "deposit",
+        "amount_yen": 1_000,
+        "memo": "積立",
+    }
+    with pytest.raises(InputInvalid) as exc:
+        ledger.post_entry(engine, actor=admin, data=base | data)
+    assert field in exc.value.field_errors
+    assert int(query_df(engine, "SELECT COUNT(*) AS n FROM ledger_entry")["n"].iloc[0]) == 0
+
+
+def test_settlement_period_posting_may_go_to_the_previous_year(engine: Engine, admin: Actor) -> None:
+    _open_years(engine, 2024, 2025)
+    _post(engine, admin, "deposit", 1_000, day=date(2025, 5, 20), fiscal_year=2024)
+    assert list(ledger.roll_forward(engine)["年度"]) == [2024]
+
+
+def test_reversal_cancels_the_entry_and_cannot_be_repeated(engine: Engine, admin: Actor) -> None:
+    _open_years(engine, 2025)
+    _post(engine, admin, "deposit", 10_000)
+    wrong = _post(engine, admin, "drawdown", 3_000)
+    rev = ledger.reverse_entry(
+        engine, actor=admin, entry_id=wrong, posted_on=date(2025, 7, 2), reason="金額誤り"
+    )
+    assert ledger.balance(engine) == 10_000
+    assert int(ledger.roll_forward(engine)["取崩し"].iloc[0]) == 0
+    with pytest.raises(RuleViolation, match="既に"):
+        ledger.reverse_entry(engine, actor=admin, entry_id=wrong, posted_on=date(2025, 7, 3), reason="再度")
+    assert rev.id is not None
+    with pytest.raises(RuleViolation):
+        ledger.reverse_entry(
+            engine, actor=admin, entry_id=rev.id, posted_on=date(2025, 7, 3), reason="取消の取消"
+        )
+
+
+def test_every_posting_writes_an_audit_row_and_the_chain_verifies(engine: Engine, admin: Actor) -> None:
+    _open_years(engine, 2025)
+    _post(engine, admin, "deposit", 10_000)
+    _post(engine, admin, "interest", 12)
+    actions = list(query_df(engine, "SELECT action FROM audit_log ORDER BY id")["action"])
+    assert actions == ["ledger.post", "ledger.post"]
+    assert audit.verify_chain(engine) is None
+
+
+def test_tampering_with_the_audit_log_is_detected(engine: Engine, admin: Actor) -> None:
+    _open_years(engine, 2025)
+    _post(engine, admin, "deposit", 10_000)
+    _post(engine, admin, "deposit", 20_000)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE audit_log SET actor = 'someone_else' WHERE id = (SELECT MIN(id) FROM audit_log)"
+        )
+    first = int(query_df(engine, "SELECT MIN(id) AS i FROM audit_log")["i"].iloc[0])
+    assert audit.verify_chain(engine) == first
+
+
+def test_two_threads_drawing_the_last_yen_leave_exactly_one_drawdown(engine: Engine, admin: Actor) -> None:
+    _open_years(engine, 2025)
+    _post(engine, admin, "deposit", 1_000)
+    results: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def draw() -> None:
+        barrier.wait()
+        try:
+            _post(engine, admin, "drawdown", 1_000)
+            results.append("ok")
+        except RuleViolation:
+            results.append("refused")
+
+    threads = [threading.Thread(target=draw) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["ok", "refused"]
+    assert ledger.balance(engine) == 0
+
+
+entries = st.lists(
+    st.tuples(
+        st.sampled_from(["deposit", "interest", "drawdown", "refund"]),
+        st.integers(1, 10**9),
+        st.integers(0, 3),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=entries)
+def test_roll_forward_identity_holds_for_random_ledgers(
+    tmp_path_factory: pytest.TempPathFactory, entries: list[tuple[str, int, int]]
+) -> None:
+    from fund.db import dispose_engines, get_engine
+
+    engine = get_engine(f"duckdb:///{tmp_path_factory.mktemp('prop') / 'l.duckdb'}")
+    create_schema(engine)
+    admin = make_actor(Role.admin)
+    _open_years(engine, 2024, 2025, 2026, 2027)
+    for kind, amount, year_offset in entries:
+        try:
+            _post(engine, admin, kind, amount, day=date(2024 + year_offset, 7, 1))
+        except RuleViolation:
+            pass  # an overdraw is refused; the identity must still hold
+    rf = ledger.roll_forward(engine)
+    previous = 0
+    for r in rf.itertuples(index=False):
+        assert r[1] == previous
+        assert r[6] == r[1] + r[2] + r[3] + r[5] - r[4]
+        assert r[6] >= 0
+        previous = r[6]
+    assert previous == ledger.balance(engine)
+    dispose_engines()

@@ -1,0 +1,33 @@
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
+
+from fund.auth import Actor
+from fund.models import Role
+from tests.conftest import APP, make_actor
+
+
+def signed_in_app(actor: Actor, page: str | None = None) -> AppTest:
+    """The app as `actor` sees it, optionally switched to `page` (e.g. 'pages/kpi.py')."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    now = datetime.now(UTC)
+    at.session_state["actor"] = actor
+    at.session_state["signed_in_at"] = now
+    at.session_state["last_seen_at"] = now
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    return at
+
+
+@pytest.fixture
+def app_as(seeded_engine: Engine) -> Callable[..., AppTest]:
+    def open_app(
+        role: Role = Role.admin, page: str | None = None, department_id: int | None = None
+    ) -> AppTest:
+        return signed_in_app(make_actor(role, department_id=department_id), page)
+
+    return open_app

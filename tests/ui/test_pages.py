@@ -1,0 +1,131 @@
+"""AppTest: every page renders real data without an exception, with its Japanese title."""
+
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
+
+from fund import auth, ledger
+from fund.auth import Actor
+from fund.models import Role
+from tests.conftest import APP
+
+PAGES = [
+    ("pages/home.py", "ホーム"),
+    ("pages/fund_status.py", "基金の状況"),
+    ("pages/proposals.py", "事業提案"),
+    ("pages/screening.py", "審査・採点"),
+    ("pages/allocations.py", "年度配分"),
+    ("pages/kpi.py", "成果指標"),
+    ("pages/admin.py", "管理"),
+]
+
+
+@pytest.mark.parametrize(("page", "title"), PAGES)
+def test_every_page_renders_with_its_japanese_title(
+    app_as: Callable[..., AppTest], page: str, title: str
+) -> None:
+    at = app_as(Role.admin, page)
+    assert not at.exception
+    assert [t.value for t in at.title] == [title]
+    assert not at.error
+
+
+def test_signed_out_visitor_sees_only_the_sign_in_form(seeded_engine: Engine) -> None:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert at.title[0].value == "山口県デジタル実装推進基金 管理ダッシュボード"
+    assert [b.label for b in at.button] == ["サインイン"]
+
+
+def test_sign_in_with_wrong_password_shows_a_japanese_error(seeded_engine: Engine, admin: Actor) -> None:
+    auth.create_user(
+        seeded_engine, actor=admin, login="sato", role=Role.screener, password="kihon-kikin-2024"
+    )
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.text_input(key="login_name").input("sato")
+    at.text_input(key="login_password").input("wrong-password")
+    at.button[0].click().run()
+    assert at.error[0].value == "ログイン名またはパスワードが正しくありません。"
+    at.text_input(key="login_password").input("kihon-kikin-2024")
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.session_state["actor"].login == "sato"
+    at.switch_page("pages/home.py").run()
+    assert at.title[0].value == "ホーム"
+
+
+def test_home_shows_the_seeded_balance_and_fy2024_fund_share(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.executive)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["基金残高"] == "20.6億円"
+    assert metrics["令和6年度（2024年度） 基金充当額"] == "11.4億円"
+    assert metrics["基金の使用割合"] == "48.5%"
+
+
+def test_menu_is_built_per_role(seeded_engine: Engine) -> None:
+    from tests.conftest import make_actor
+    from tests.ui.conftest import signed_in_app
+
+    at = signed_in_app(make_actor(Role.department, department_id=1))
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/admin.py")
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/screening.py")
+
+
+def test_allocation_page_shows_the_published_totals(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.screener, "pages/allocations.py")
+    df = at.dataframe[0].value
+    cells = df.astype(str).values.ravel().tolist()
+    assert "9事業計" in cells and "619,616" in cells
+    assert "11事業計" in cells and "1,097,090" in cells
+    assert "合計 24事業" in cells and "2,271,616" in cells
+    assert cells.count("(再掲)") >= 4
+
+
+def test_ledger_form_refuses_a_bad_amount_and_writes_nothing(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    before = ledger.balance(seeded_engine)
+    at = app_as(Role.admin, "pages/fund_status.py")
+    at.date_input(key="post_date").set_value(date(2026, 7, 1)).run()
+    at.text_input(key="post_amount").input("abc")
+    at.text_input(key="post_memo").input("テスト")
+    at.button(key="FormSubmitter:ledger_post-記帳する").click().run()
+    assert "金額は半角数字" in at.error[0].value
+    assert ledger.balance(seeded_engine) == before
+
+
+def test_ledger_form_refuses_an_overdraw_with_the_shortfall(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    at = app_as(Role.admin, "pages/fund_status.py")
+    at.date_input(key="post_date").set_value(date(2026, 7, 1)).run()
+    at.selectbox(key="post_kind").set_value(next(k for k in ledger.LedgerKind if k.value == "drawdown"))
+    at.text_input(key="post_amount").input("3000000000")
+    at.text_input(key="post_memo").input("過大な取崩し")
+    at.button(key="FormSubmitter:ledger_post-記帳する").click().run()
+    assert "残高不足" in at.error[0].value and "940,000,000円" in at.error[0].value
+    assert ledger.balance(seeded_engine) == 2_060_000_000
+
+
+def test_non_admin_sees_no_ledger_form(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.executive, "pages/fund_status.py")
+    assert not at.exception
+    assert "記帳（管理者）" not in [s.value for s in at.subheader]
+
+
+def test_department_user_sees_only_own_department_proposals(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    from fund import reference
+
+    depts = reference.departments(seeded_engine)
+    police = int(depts.loc[depts["name"] == "警察本部", "id"].iloc[0])
+    at = app_as(Role.department, "pages/proposals.py", department_id=police)
+    df = at.dataframe[0].value
+    assert set(df["所管部局"]) == {"警察本部"}
+    assert len(df) == 3

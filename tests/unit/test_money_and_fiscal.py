@@ -1,0 +1,57 @@
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fund.fiscal import allowed_fiscal_years, fiscal_label, fiscal_year_of, wareki
+from fund.money import format_oku_yen, format_sen_yen, format_yen, to_sen_yen
+
+
+def test_sen_yen_uses_thousands_separators_and_triangle_for_negatives() -> None:
+    assert format_sen_yen(2_271_616_000) == "2,271,616"
+    assert format_sen_yen(-1_234_000) == "▲1,234"
+    assert format_sen_yen(0) == "0"
+
+
+def test_sen_yen_rounds_half_away_from_zero() -> None:
+    assert to_sen_yen(1_500) == 2
+    assert to_sen_yen(1_499) == 1
+    assert to_sen_yen(-1_500) == -2
+
+
+@given(st.integers(min_value=-(10**13), max_value=10**13))
+def test_sen_yen_is_within_half_a_thousand_of_the_yen_amount(yen: int) -> None:
+    assert abs(to_sen_yen(yen) * 1000 - yen) <= 500
+
+
+def test_oku_yen_headline_has_one_decimal() -> None:
+    assert format_oku_yen(2_060_000_000) == "20.6億円"
+    assert format_oku_yen(4_000_000_000, 0) == "40億円"
+    assert format_oku_yen(-150_000_000) == "▲1.5億円"
+    assert format_yen(-5) == "▲5円"
+
+
+@pytest.mark.parametrize(
+    ("day", "year"),
+    [
+        (date(2024, 4, 1), 2024),
+        (date(2025, 3, 31), 2024),
+        (date(2024, 12, 31), 2024),
+        (date(2024, 1, 5), 2023),
+    ],
+)
+def test_fiscal_year_starts_in_april(day: date, year: int) -> None:
+    assert fiscal_year_of(day) == year
+
+
+def test_april_and_may_postings_may_belong_to_the_previous_year() -> None:
+    assert allowed_fiscal_years(date(2025, 5, 31)) == (2025, 2024)
+    assert allowed_fiscal_years(date(2025, 6, 1)) == (2025,)
+
+
+def test_wareki_labels_follow_the_reiwa_era() -> None:
+    assert wareki(2024) == "令和6年度"
+    assert wareki(2019) == "令和元年度"
+    assert wareki(2018) == "平成30年度"
+    assert fiscal_label(2024) == "令和6年度（2024年度）"
