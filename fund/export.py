@@ -7,7 +7,11 @@ from typing import Any
 
 import pandas as pd
 import xlsxwriter
+from sqlalchemy import Engine
 
+from fund import audit
+from fund.auth import Action, Actor, require
+from fund.db import write_session
 from fund.errors import RuleViolation
 from fund.money import EXCEL_SEN_YEN_FORMAT, to_sen_yen
 
@@ -109,3 +113,18 @@ def to_xlsx_bytes(
     ws.repeat_rows(row0)
     wb.close()
     return buf.getvalue()
+
+
+def record_export(
+    engine: Engine, *, actor: Actor, what: str, filters: dict[str, Any] | None = None, rows: int | None = None
+) -> None:
+    """Audit an export: who, what and with which filters (exports are disclosures of public money data)."""
+    require(actor, Action.export)
+    with write_session(engine) as session:
+        audit.record(
+            session,
+            actor=actor.login,
+            action="export",
+            entity=what,
+            after={"filters": filters or {}, "rows": rows},
+        )
