@@ -6,7 +6,7 @@ import streamlit as st
 
 from fund import dashboard, ledger
 from fund.auth import Action
-from fund.fiscal import fiscal_label
+from fund.fiscal import fiscal_label, wareki
 from fund.money import format_oku_yen, format_sen_yen
 from pages import _ui
 
@@ -29,7 +29,7 @@ c2.metric(
     help=f"基金規模 {format_sen_yen(h.fund_size_yen)}千円 に対する取崩し累計（返還等を差し引き）",
 )
 c3.metric(
-    f"{fiscal_label(h.reference_year)} 基金充当額",
+    f"{wareki(h.reference_year)} 基金充当額",
     format_oku_yen(h.year_totals["fund_share_yen"]),
     help=f"承認済み配分 {h.year_totals['projects']}事業（うち新規 {h.year_totals['new_projects']}事業）、"
     f"事業費 {format_sen_yen(h.year_totals['project_cost_yen'])}千円",
@@ -45,7 +45,7 @@ with left:
     st.subheader("基金残高の推移（年度末、億円）")
     rf = ledger.roll_forward(engine)
     chart_df = pd.DataFrame(
-        {"年度": [fiscal_label(y) for y in rf["年度"]], "年度末残高（億円）": rf["年度末残高"] / 100_000_000}
+        {"年度": [wareki(y) for y in rf["年度"]], "年度末残高（億円）": rf["年度末残高"] / 100_000_000}
     )
     st.altair_chart(
         alt.Chart(chart_df)

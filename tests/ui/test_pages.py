@@ -61,7 +61,7 @@ def test_home_shows_the_seeded_balance_and_fy2024_fund_share(app_as: Callable[..
     at = app_as(Role.executive)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["基金残高"] == "20.6億円"
-    assert metrics["令和6年度（2024年度） 基金充当額"] == "11.4億円"
+    assert metrics["令和6年度 基金充当額"] == "11.4億円"
     assert metrics["基金の使用割合"] == "48.5%"
 
 
