@@ -1,12 +1,33 @@
 """年度配分: the allocation table per 年度 (as published: 区分 blocks, 再掲 rows, subtotals)."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pandas as pd
+from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import Field as PydanticField
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 
-from fund.db import query_df
-from fund.money import format_oku_yen
+from fund import audit
+from fund.auth import Action, Actor, can, require
+from fund.db import query_df, write_session
+from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation
+from fund.fiscal import fiscal_label
+from fund.labels import ALLOCATION_STATUS, BUDGET_STAGE
+from fund.ledger import MAX_AMOUNT_YEN, balance
+from fund.models import (
+    Allocation,
+    AllocationStatus,
+    BudgetStage,
+    Category,
+    FiscalYear,
+    Project,
+    Proposal,
+    Relisting,
+    Role,
+)
+from fund.money import format_oku_yen, format_yen
 
 TABLE_COLUMNS = [
     "section_code",
@@ -207,3 +228,424 @@ def table_layout(rows: pd.DataFrame) -> list[LayoutRow]:
         )
     )
     return out
+
+
+# --- Ceilings -------------------------------------------------------------------------------------
+
+# Net amount drawn from the fund against each allocation: drawdowns linked to it, minus their reversals.
+_DRAWN_SQL = """
+    SELECT e.allocation_id,
+           SUM(CASE WHEN e.kind = 'reversal' THEN -e.amount_yen ELSE e.amount_yen END) AS drawn_yen
+    FROM ledger_entry e LEFT JOIN ledger_entry o ON o.id = e.reverses_entry_id
+    WHERE e.allocation_id IS NOT NULL AND COALESCE(o.kind, e.kind) = 'drawdown'
+    GROUP BY e.allocation_id
+"""
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """What a 年度 may spend from the fund, in yen.
+
+    `fund_ceiling_yen` = balance + already drawn against this 年度's allocations − committed
+    drawdowns of other 年度 (approved allocations not yet drawn). `ceiling_yen` is the tighter of
+    that and the optional annual cap set by 管理者.
+    """
+
+    fiscal_year: int
+    balance_yen: int
+    drawn_this_year_yen: int
+    committed_other_years_yen: int
+    fund_ceiling_yen: int
+    annual_cap_yen: int | None
+    year_total_yen: int  # 基金充当額 of this 年度: approved + awaiting approval
+    approved_total_yen: int
+
+    @property
+    def ceiling_yen(self) -> int:
+        if self.annual_cap_yen is None:
+            return self.fund_ceiling_yen
+        return min(self.fund_ceiling_yen, self.annual_cap_yen)
+
+    @property
+    def headroom_yen(self) -> int:
+        return self.ceiling_yen - self.year_total_yen
+
+
+def committed_drawdowns(engine: Engine) -> pd.DataFrame:
+    """Approved allocations not yet (fully) drawn, per 年度: `fiscal_year`, `committed_yen`.
+
+    This is the planned drawdown the fund projection reads: only status='approved' counts;
+    allocations awaiting approval never do.
+    """
+    return query_df(
+        engine,
+        f"""
+        WITH drawn AS ({_DRAWN_SQL})
+        SELECT a.fiscal_year,
+               SUM(GREATEST(a.fund_share_yen - COALESCE(d.drawn_yen, 0), 0)) AS committed_yen
+        FROM allocation a LEFT JOIN drawn d ON d.allocation_id = a.id
+        WHERE a.status = 'approved'
+        GROUP BY a.fiscal_year
+        ORDER BY a.fiscal_year
+        """,
+    ).astype("int64")
+
+
+def fund_ceiling(engine: Engine, *, fiscal_year: int, exclude_allocation_id: int | None = None) -> Ceiling:
+    """The 年度's ceilings and current totals (see `Ceiling`). The one place the ceiling rule lives."""
+    df = query_df(
+        engine,
+        f"""
+        WITH drawn AS ({_DRAWN_SQL})
+        SELECT
+            COALESCE(SUM(CASE WHEN a.fiscal_year = :fy THEN COALESCE(d.drawn_yen, 0) ELSE 0 END), 0)
+                AS drawn_this_year,
+            COALESCE(SUM(CASE WHEN a.fiscal_year <> :fy AND a.status = 'approved'
+                         THEN GREATEST(a.fund_share_yen - COALESCE(d.drawn_yen, 0), 0) ELSE 0 END), 0)
+                AS committed_other,
+            COALESCE(SUM(CASE WHEN a.fiscal_year = :fy AND a.id <> :excl THEN a.fund_share_yen ELSE 0 END), 0)
+                AS year_total,
+            COALESCE(SUM(CASE WHEN a.fiscal_year = :fy AND a.status = 'approved' AND a.id <> :excl
+                         THEN a.fund_share_yen ELSE 0 END), 0) AS approved_total,
+            (SELECT annual_cap_yen FROM fiscal_year WHERE year = :fy) AS annual_cap
+        FROM allocation a LEFT JOIN drawn d ON d.allocation_id = a.id
+        """,
+        {"fy": fiscal_year, "excl": exclude_allocation_id if exclude_allocation_id is not None else -1},
+    )
+    r = df.iloc[0]
+    bal = balance(engine)
+    drawn = int(r["drawn_this_year"])
+    committed = int(r["committed_other"])
+    cap = r["annual_cap"]
+    return Ceiling(
+        fiscal_year=fiscal_year,
+        balance_yen=bal,
+        drawn_this_year_yen=drawn,
+        committed_other_years_yen=committed,
+        fund_ceiling_yen=bal + drawn - committed,
+        annual_cap_yen=None if cap is None or pd.isna(cap) else int(cap),
+        year_total_yen=int(r["year_total"]),
+        approved_total_yen=int(r["approved_total"]),
+    )
+
+
+def check_ceiling(ceiling: Ceiling, *, adding_yen: int) -> None:
+    """Refuse (RuleViolation) when the 年度's total plus `adding_yen` exceeds either ceiling."""
+    new_total = ceiling.year_total_yen + adding_yen
+    label = fiscal_label(ceiling.fiscal_year)
+    if new_total > ceiling.fund_ceiling_yen:
+        raise RuleViolation(
+            f"{label}の基金充当額の上限を超えるため登録できません。"
+            f"上限（基金残高 {format_yen(ceiling.balance_yen)} ＋ 当年度の取崩し済み "
+            f"{format_yen(ceiling.drawn_this_year_yen)} − 他年度の承認済み未取崩し "
+            f"{format_yen(ceiling.committed_other_years_yen)}）は {format_yen(ceiling.fund_ceiling_yen)}、"
+            f"現在の合計は {format_yen(ceiling.year_total_yen)}、今回 {format_yen(adding_yen)} を加えると "
+            f"{format_yen(new_total)} となり、{format_yen(new_total - ceiling.fund_ceiling_yen)} 超過します。"
+        )
+    if ceiling.annual_cap_yen is not None and new_total > ceiling.annual_cap_yen:
+        raise RuleViolation(
+            f"{label}の年間上限額（管理者が設定）を超えるため登録できません。"
+            f"上限は {format_yen(ceiling.annual_cap_yen)}、現在の合計は {format_yen(ceiling.year_total_yen)}、"
+            f"今回 {format_yen(adding_yen)} を加えると {format_yen(new_total)} となり、"
+            f"{format_yen(new_total - ceiling.annual_cap_yen)} 超過します。"
+        )
+
+
+def set_annual_cap(
+    engine: Engine, *, actor: Actor, fiscal_year: int, cap_yen: int | None, reason: str = ""
+) -> None:
+    """Set (or clear with None) the 年度's optional cap on 基金充当額. 管理者 only; audited.
+
+    A cap below the 年度's current total is refused: it would leave the year over its own limit.
+    """
+    if actor.role != Role.admin:
+        raise PermissionDenied(f"{actor.role_label}の権限では年間上限額を設定できません（管理者のみ）。")
+    if cap_yen is not None and not 0 < cap_yen <= MAX_AMOUNT_YEN:
+        raise InputInvalid({"annual_cap_yen": "年間上限額は1円以上1兆円以下の整数で入力してください。"})
+    with write_session(engine) as session:
+        year = session.get(FiscalYear, fiscal_year)
+        if year is None:
+            raise NotFound(f"{fiscal_label(fiscal_year)}は登録されていません。")
+        if cap_yen is not None:
+            current = fund_ceiling(engine, fiscal_year=fiscal_year).year_total_yen
+            if cap_yen < current:
+                raise RuleViolation(
+                    f"年間上限額 {format_yen(cap_yen)} は{fiscal_label(fiscal_year)}の現在の基金充当額の合計 "
+                    f"{format_yen(current)} を {format_yen(current - cap_yen)} 下回るため設定できません。"
+                )
+        before = audit.snapshot(year)
+        year.annual_cap_yen = cap_yen
+        session.add(year)
+        audit.record(
+            session,
+            actor=actor.login,
+            action="fiscal_year.annual_cap",
+            entity="fiscal_year",
+            entity_id=fiscal_year,
+            before=before,
+            after=audit.snapshot(year),
+            reason=reason.strip(),
+        )
+
+
+# --- Proposing, re-listing and approving (maker–checker) ------------------------------------------------
+
+
+class AllocationCreate(BaseModel):
+    """A new allocation as typed on the form: amounts in integer yen."""
+
+    project_id: int
+    fiscal_year: int = PydanticField(ge=2000, le=2100)
+    budget_stage: BudgetStage = BudgetStage.initial
+    category_id: int | None = None  # None: the project's main 区分
+    project_cost_yen: int = PydanticField(ge=0, le=MAX_AMOUNT_YEN)
+    fund_share_yen: int = PydanticField(gt=0, le=MAX_AMOUNT_YEN)
+    proposal_id: int | None = None
+    fund_share_is_estimate: bool = False
+
+    @model_validator(mode="after")
+    def share_within_cost(self) -> "AllocationCreate":
+        if self.fund_share_yen > self.project_cost_yen:
+            raise ValueError("share_exceeds_cost")
+        return self
+
+
+_FIELD_MESSAGES = {
+    "project_id": "事業を選択してください。",
+    "fiscal_year": "年度を選択してください。",
+    "budget_stage": "予算の段階（当初・補正・専決）を選択してください。",
+    "project_cost_yen": "事業費は0円以上1兆円以下の整数（円）で入力してください。",
+    "fund_share_yen": "基金充当額は1円以上1兆円以下の整数（円）で入力してください。",
+}
+
+
+def validate_allocation(data: dict[str, object]) -> AllocationCreate:
+    """Validate form input; raises InputInvalid with a Japanese message per field."""
+    try:
+        return AllocationCreate.model_validate(data)
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "fund_share_yen"
+            if "share_exceeds_cost" in str(err.get("msg", "")):
+                errors["fund_share_yen"] = "基金充当額は事業費以下にしてください。"
+            else:
+                errors[name] = _FIELD_MESSAGES.get(name, "入力内容を確認してください。")
+        raise InputInvalid(errors) from None
+
+
+def _open_year(session: Session, fiscal_year: int) -> FiscalYear:
+    year = session.get(FiscalYear, fiscal_year)
+    if year is None:
+        raise InputInvalid({"fiscal_year": f"{fiscal_label(fiscal_year)}は登録されていません。"})
+    if year.closed:
+        raise RuleViolation(f"{fiscal_label(fiscal_year)}は決算確定済みのため、配分を登録・承認できません。")
+    return year
+
+
+def _insert_allocation(
+    session: Session, engine: Engine, *, actor: Actor, alloc_in: AllocationCreate
+) -> Allocation:
+    """Checks and insert shared by `propose_allocation` and scenario promotion (caller holds the session)."""
+    _open_year(session, alloc_in.fiscal_year)
+    project = session.get(Project, alloc_in.project_id)
+    if project is None:
+        raise InputInvalid({"project_id": "指定された事業が見つかりません。"})
+    category_id = alloc_in.category_id or project.category_id
+    if session.get(Category, category_id) is None:
+        raise InputInvalid({"category_id": "指定された区分が見つかりません。"})
+    if alloc_in.proposal_id is not None:
+        proposal = session.get(Proposal, alloc_in.proposal_id)
+        if proposal is None or proposal.project_id != project.id:
+            raise InputInvalid({"proposal_id": "指定された提案はこの事業のものではありません。"})
+    existing = session.exec(
+        select(Allocation).where(
+            Allocation.project_id == project.id,
+            Allocation.fiscal_year == alloc_in.fiscal_year,
+            Allocation.budget_stage == alloc_in.budget_stage,
+        )
+    ).first()
+    if existing is not None:
+        raise RuleViolation(
+            f"「{project.name}」の{fiscal_label(alloc_in.fiscal_year)}{BUDGET_STAGE[alloc_in.budget_stage]}"
+            f"の配分は既に登録されています（配分番号 {existing.id}）。"
+        )
+    check_ceiling(fund_ceiling(engine, fiscal_year=alloc_in.fiscal_year), adding_yen=alloc_in.fund_share_yen)
+    row = Allocation.model_validate(
+        alloc_in.model_dump()
+        | {"category_id": category_id, "status": AllocationStatus.proposed, "proposed_by": actor.login}
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor.login,
+        action="allocation.propose",
+        entity="allocation",
+        entity_id=row.id,
+        after=audit.snapshot(row),
+    )
+    return row
+
+
+def propose_allocation(engine: Engine, *, actor: Actor, data: dict[str, object]) -> Allocation:
+    """Register an allocation awaiting approval (審査担当・管理者). 新規 follows from the project's first 年度.
+
+    Raises InputInvalid (bad input), RuleViolation (closed year, duplicate, ceiling exceeded).
+    """
+    require(actor, Action.allocate)
+    alloc_in = validate_allocation(data)
+    with write_session(engine) as session:
+        row = _insert_allocation(session, engine, actor=actor, alloc_in=alloc_in)
+        session.refresh(row)
+        session.expunge(row)
+    return row
+
+
+def approve_allocation(engine: Engine, *, actor: Actor, allocation_id: int) -> Allocation:
+    """Approve an allocation (幹部・管理者), never one's own; the ceilings are checked again.
+
+    Once approved, the allocation's undrawn 基金充当額 counts as a committed drawdown.
+    """
+    require(actor, Action.approve_allocation)
+    with write_session(engine) as session:
+        row = session.get(Allocation, allocation_id)
+        if row is None:
+            raise NotFound(f"配分番号 {allocation_id} は見つかりません。")
+        if row.status == AllocationStatus.approved:
+            raise RuleViolation(
+                f"配分番号 {allocation_id} は既に承認されています（承認者 {row.approved_by}）。"
+            )
+        if row.proposed_by == actor.login:
+            raise RuleViolation(
+                "自分が登録した配分は承認できません。別の幹部または管理者が承認してください。"
+            )
+        _open_year(session, row.fiscal_year)
+        check_ceiling(
+            fund_ceiling(engine, fiscal_year=row.fiscal_year, exclude_allocation_id=row.id),
+            adding_yen=row.fund_share_yen,
+        )
+        before = audit.snapshot(row)
+        row.status = AllocationStatus.approved
+        row.approved_by = actor.login
+        row.approved_at = datetime.now(UTC)
+        session.add(row)
+        audit.record(
+            session,
+            actor=actor.login,
+            action="allocation.approve",
+            entity="allocation",
+            entity_id=row.id,
+            before=before,
+            after=audit.snapshot(row),
+        )
+        session.refresh(row)
+        session.expunge(row)
+    return row
+
+
+def withdraw_allocation(engine: Engine, *, actor: Actor, allocation_id: int, reason: str) -> None:
+    """Remove an allocation still awaiting approval (差戻し・取下げ), with a reason. Approved ones stay."""
+    if not (can(actor, Action.allocate) or can(actor, Action.approve_allocation)):
+        require(actor, Action.allocate)
+    if not reason.strip():
+        raise InputInvalid({"reason": "差戻し・取下げの理由を入力してください。"})
+    with write_session(engine) as session:
+        row = session.get(Allocation, allocation_id)
+        if row is None:
+            raise NotFound(f"配分番号 {allocation_id} は見つかりません。")
+        if row.status != AllocationStatus.proposed:
+            raise RuleViolation(
+                "承認済みの配分は取り下げられません。減額は補正の配分として登録してください。"
+            )
+        before = audit.snapshot(row)
+        session.delete(row)
+        audit.record(
+            session,
+            actor=actor.login,
+            action="allocation.withdraw",
+            entity="allocation",
+            entity_id=allocation_id,
+            before=before,
+            reason=reason.strip(),
+        )
+
+
+def add_relisting(
+    engine: Engine, *, actor: Actor, project_id: int, fiscal_year: int, category_id: int
+) -> Relisting:
+    """再掲: list the project again under a further 区分, without an amount (it counts once)."""
+    require(actor, Action.allocate)
+    with write_session(engine) as session:
+        project = session.get(Project, project_id)
+        if project is None:
+            raise InputInvalid({"project_id": "指定された事業が見つかりません。"})
+        if session.get(Category, category_id) is None:
+            raise InputInvalid({"category_id": "指定された区分が見つかりません。"})
+        allocs = session.exec(
+            select(Allocation).where(
+                Allocation.project_id == project_id, Allocation.fiscal_year == fiscal_year
+            )
+        ).all()
+        if not allocs:
+            raise RuleViolation(
+                f"「{project.name}」には{fiscal_label(fiscal_year)}の配分がないため再掲できません。"
+            )
+        if category_id in {a.category_id for a in allocs}:
+            raise RuleViolation("主たる区分と同じ区分には再掲できません。")
+        dup = session.exec(
+            select(Relisting).where(
+                Relisting.project_id == project_id,
+                Relisting.fiscal_year == fiscal_year,
+                Relisting.category_id == category_id,
+            )
+        ).first()
+        if dup is not None:
+            raise RuleViolation(f"「{project.name}」はこの区分に既に再掲されています。")
+        row = Relisting(project_id=project_id, fiscal_year=fiscal_year, category_id=category_id)
+        session.add(row)
+        session.flush()
+        audit.record(
+            session,
+            actor=actor.login,
+            action="relisting.add",
+            entity="relisting",
+            entity_id=row.id,
+            after=audit.snapshot(row),
+        )
+        session.refresh(row)
+        session.expunge(row)
+    return row
+
+
+def allocation_frame(
+    engine: Engine, *, fiscal_year: int | None = None, status: AllocationStatus | None = None
+) -> pd.DataFrame:
+    """Allocations as rows for the registration / approval tab (amounts in yen, Japanese labels beside codes)."""
+    clauses = ["TRUE"]
+    params: dict[str, object] = {}
+    if fiscal_year is not None:
+        clauses.append("a.fiscal_year = :fy")
+        params["fy"] = fiscal_year
+    if status is not None:
+        clauses.append("a.status = :st")
+        params["st"] = status.value
+    df = query_df(
+        engine,
+        f"""
+        SELECT a.id, a.fiscal_year, a.budget_stage, p.name AS project, d.name AS department,
+               c.name AS category, (p.first_fiscal_year = a.fiscal_year) AS is_new,
+               a.project_cost_yen, a.fund_share_yen, a.fund_share_is_estimate, a.status,
+               a.proposed_by, a.approved_by, a.approved_at
+        FROM allocation a
+        JOIN project p ON p.id = a.project_id
+        JOIN department d ON d.id = p.department_id
+        JOIN category c ON c.id = a.category_id
+        WHERE {" AND ".join(clauses)}
+        ORDER BY a.fiscal_year DESC, a.status DESC, a.id
+        """,
+        params,
+    )
+    df["stage_label"] = [BUDGET_STAGE[BudgetStage(s)] for s in df["budget_stage"]]
+    df["status_label"] = [ALLOCATION_STATUS[AllocationStatus(s)] for s in df["status"]]
+    return df

@@ -1,0 +1,198 @@
+"""Allocations: ceilings (balance after committed drawdowns, the annual cap) and maker–checker."""
+
+import pytest
+from sqlalchemy import Engine
+
+from fund import allocation, reference
+from fund.db import query_df
+from fund.errors import InputInvalid, PermissionDenied, RuleViolation
+from fund.models import AllocationStatus, Role
+from tests.conftest import make_actor
+
+BALANCE = 2_060_000_000  # seeded balance; every FY2024 allocation is already drawn
+SCREENER = make_actor(Role.screener, login="sato_screener")
+EXEC = make_actor(Role.executive, login="tanaka_exec")
+ADMIN = make_actor(Role.admin, login="suzuki_admin")
+
+
+def _project(engine: Engine, n: int = 0) -> int:
+    return int(reference.projects(engine)["id"].iloc[n])
+
+
+def _propose(engine: Engine, *, year: int, share: int, n: int = 0, cost: int | None = None, actor=SCREENER):  # type: ignore[no-untyped-def]
+    return allocation.propose_allocation(
+        engine,
+        actor=actor,
+        data={
+            "project_id": _project(engine, n),
+            "fiscal_year": year,
+            "project_cost_yen": cost if cost is not None else share * 2,
+            "fund_share_yen": share,
+        },
+    )
+
+
+def _audit_actions(engine: Engine) -> list[str]:
+    return list(query_df(engine, "SELECT action FROM audit_log ORDER BY id")["action"])
+
+
+def test_next_year_ceiling_is_the_balance_when_nothing_is_committed(seeded_engine: Engine) -> None:
+    c = allocation.fund_ceiling(seeded_engine, fiscal_year=2025)
+    assert (c.balance_yen, c.committed_other_years_yen, c.ceiling_yen) == (BALANCE, 0, BALANCE)
+    assert c.year_total_yen == 0
+
+
+def test_drawn_allocations_of_the_year_count_in_its_ceiling_and_total(seeded_engine: Engine) -> None:
+    c = allocation.fund_ceiling(seeded_engine, fiscal_year=2024)
+    assert c.drawn_this_year_yen == 1_135_808_000
+    assert c.year_total_yen == 1_135_808_000
+    assert c.fund_ceiling_yen == BALANCE + 1_135_808_000
+
+
+def test_allocation_above_the_balance_is_refused_with_ceiling_total_and_excess(seeded_engine: Engine) -> None:
+    _propose(seeded_engine, year=2025, share=2_000_000_000, n=0)
+    with pytest.raises(RuleViolation) as exc:
+        _propose(seeded_engine, year=2025, share=100_000_000, n=1)
+    message = exc.value.message
+    assert "上限" in message
+    assert "2,060,000,000円" in message  # the ceiling
+    assert "現在の合計は 2,000,000,000円" in message
+    assert "40,000,000円 超過" in message
+    assert allocation.fund_ceiling(seeded_engine, fiscal_year=2025).year_total_yen == 2_000_000_000
+
+
+def test_approved_later_year_drawdowns_reduce_this_years_ceiling(seeded_engine: Engine) -> None:
+    later = _propose(seeded_engine, year=2026, share=1_500_000_000, n=0)
+    # awaiting approval: not yet a commitment
+    assert allocation.fund_ceiling(seeded_engine, fiscal_year=2025).committed_other_years_yen == 0
+    allocation.approve_allocation(seeded_engine, actor=EXEC, allocation_id=later.id or 0)
+    c = allocation.fund_ceiling(seeded_engine, fiscal_year=2025)
+    assert c.committed_other_years_yen == 1_500_000_000
+    assert c.ceiling_yen == BALANCE - 1_500_000_000
+    _propose(seeded_engine, year=2025, share=560_000_000, n=1)  # exactly the ceiling
+    with pytest.raises(RuleViolation, match="1円 超過"):
+        _propose(seeded_engine, year=2025, share=1, n=2)
+
+
+def test_committed_drawdowns_list_only_approved_allocations(seeded_engine: Engine) -> None:
+    a = _propose(seeded_engine, year=2026, share=300_000_000, n=0)
+    _propose(seeded_engine, year=2026, share=200_000_000, n=1)
+    allocation.approve_allocation(seeded_engine, actor=EXEC, allocation_id=a.id or 0)
+    committed = allocation.committed_drawdowns(seeded_engine)
+    assert dict(zip(committed["fiscal_year"], committed["committed_yen"], strict=True)) == {
+        2024: 0,
+        2026: 300_000_000,
+    }
+
+
+def test_annual_cap_set_by_the_administrator_refuses_an_allocation_above_it(seeded_engine: Engine) -> None:
+    allocation.set_annual_cap(
+        seeded_engine, actor=ADMIN, fiscal_year=2025, cap_yen=100_000_000, reason="財政課協議"
+    )
+    _propose(seeded_engine, year=2025, share=80_000_000, n=0)
+    with pytest.raises(RuleViolation) as exc:
+        _propose(seeded_engine, year=2025, share=30_000_000, n=1)
+    assert "年間上限額" in exc.value.message
+    assert "上限は 100,000,000円" in exc.value.message
+    assert "現在の合計は 80,000,000円" in exc.value.message
+    assert "10,000,000円 超過" in exc.value.message
+    allocation.set_annual_cap(seeded_engine, actor=ADMIN, fiscal_year=2025, cap_yen=None, reason="解除")
+    _propose(seeded_engine, year=2025, share=30_000_000, n=1)
+    assert _audit_actions(seeded_engine).count("fiscal_year.annual_cap") == 2
+
+
+def test_only_the_administrator_sets_the_annual_cap(seeded_engine: Engine) -> None:
+    with pytest.raises(PermissionDenied):
+        allocation.set_annual_cap(seeded_engine, actor=EXEC, fiscal_year=2025, cap_yen=1_000)
+
+
+def test_a_cap_below_the_years_current_total_is_refused(seeded_engine: Engine) -> None:
+    _propose(seeded_engine, year=2025, share=80_000_000)
+    with pytest.raises(RuleViolation, match="20,000,000円 下回る"):
+        allocation.set_annual_cap(seeded_engine, actor=ADMIN, fiscal_year=2025, cap_yen=60_000_000)
+
+
+def test_allocation_is_proposed_then_approved_by_a_different_executive(seeded_engine: Engine) -> None:
+    a = _propose(seeded_engine, year=2025, share=10_000_000)
+    assert a.status == AllocationStatus.proposed and a.proposed_by == SCREENER.login
+    approved = allocation.approve_allocation(seeded_engine, actor=EXEC, allocation_id=a.id or 0)
+    assert approved.status == AllocationStatus.approved
+    assert approved.approved_by == EXEC.login and approved.approved_at is not None
+    assert _audit_actions(seeded_engine)[-2:] == ["allocation.propose", "allocation.approve"]
+
+
+def test_approving_your_own_allocation_is_refused(seeded_engine: Engine) -> None:
+    a = _propose(seeded_engine, year=2025, share=10_000_000, actor=ADMIN)
+    with pytest.raises(RuleViolation, match="自分が登録した配分は承認できません"):
+        allocation.approve_allocation(seeded_engine, actor=ADMIN, allocation_id=a.id or 0)
+    other_admin = make_actor(Role.admin, login="yamada_admin")
+    assert allocation.approve_allocation(
+        seeded_engine, actor=other_admin, allocation_id=a.id or 0
+    ).status == (AllocationStatus.approved)
+
+
+def test_screeners_cannot_approve_and_department_staff_cannot_propose(seeded_engine: Engine) -> None:
+    a = _propose(seeded_engine, year=2025, share=10_000_000)
+    with pytest.raises(PermissionDenied):
+        allocation.approve_allocation(
+            seeded_engine, actor=make_actor(Role.screener, login="x_scr"), allocation_id=a.id or 0
+        )
+    with pytest.raises(PermissionDenied):
+        _propose(
+            seeded_engine, year=2025, share=10_000, n=1, actor=make_actor(Role.department, department_id=1)
+        )
+
+
+def test_approval_checks_the_ceiling_again(seeded_engine: Engine) -> None:
+    this_year = _propose(seeded_engine, year=2025, share=1_000_000_000, n=0)
+    later = _propose(seeded_engine, year=2026, share=1_500_000_000, n=1)
+    allocation.approve_allocation(seeded_engine, actor=EXEC, allocation_id=later.id or 0)
+    # 2026's approved drawdown now leaves 2025 only 560,000,000円
+    with pytest.raises(RuleViolation, match="440,000,000円 超過"):
+        allocation.approve_allocation(seeded_engine, actor=EXEC, allocation_id=this_year.id or 0)
+
+
+def test_fund_share_larger_than_cost_is_refused_at_the_field(seeded_engine: Engine) -> None:
+    with pytest.raises(InputInvalid) as exc:
+        _propose(seeded_engine, year=2025, share=10_000_000, cost=5_000_000)
+    assert exc.value.field_errors == {"fund_share_yen": "基金充当額は事業費以下にしてください。"}
+
+
+def test_allocations_into_a_closed_year_or_twice_for_the_same_stage_are_refused(
+    seeded_engine: Engine,
+) -> None:
+    with pytest.raises(RuleViolation, match="決算確定済み"):
+        _propose(seeded_engine, year=2024, share=1_000)
+    _propose(seeded_engine, year=2025, share=1_000)
+    with pytest.raises(RuleViolation, match="既に登録されています"):
+        _propose(seeded_engine, year=2025, share=2_000)
+
+
+def test_new_is_derived_and_relisting_carries_no_amount(seeded_engine: Engine) -> None:
+    a = _propose(seeded_engine, year=2025, share=10_000_000)
+    allocation.approve_allocation(seeded_engine, actor=EXEC, allocation_id=a.id or 0)
+    cats = reference.leaf_categories(seeded_engine)
+    other = int(cats.loc[cats["id"] != a.category_id, "id"].iloc[0])
+    allocation.add_relisting(
+        seeded_engine, actor=SCREENER, project_id=a.project_id, fiscal_year=2025, category_id=other
+    )
+    rows = allocation.allocation_rows(seeded_engine, fiscal_year=2025)
+    assert list(rows["is_relisting"]) in ([False, True], [True, False])
+    assert rows.loc[rows["is_relisting"], "project_cost_yen"].isna().all()
+    assert not rows["is_new"].any()  # the seeded project started in 2024 or earlier
+    with pytest.raises(RuleViolation, match="主たる区分"):
+        allocation.add_relisting(
+            seeded_engine,
+            actor=SCREENER,
+            project_id=a.project_id,
+            fiscal_year=2025,
+            category_id=a.category_id,
+        )
+    assert "relisting.add" in _audit_actions(seeded_engine)
+
+
+def test_withdrawn_proposal_frees_the_ceiling_and_is_audited(seeded_engine: Engine) -> None:
+    a = _propose(seeded_engine, year=2025, share=2_060_000_000)
+    allocation.withdraw_allocation(seeded_engine, actor=EXEC, allocation_id=a.id or 0, reason="規模を見直し")
+    assert allocation.fund_ceiling(seeded_engine, fiscal_year=2025).year_total_yen == 0
+    assert _audit_actions(seeded_engine)[-1] == "allocation.withdraw"
