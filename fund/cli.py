@@ -3,15 +3,19 @@
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from fund import audit, auth, ledger
-from fund.db import get_engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from fund import audit, auth, backup, ledger
+from fund.db import explain_connection_error, get_engine
 from fund.errors import FundError, InputInvalid
 from fund.fiscal import fiscal_label
 from fund.labels import ROLE
 from fund.models import Role
 from fund.money import format_sen_yen
 from fund.seed import seed
+from fund.settings import get_settings
 
 ROLE_CHOICES = {r.value: r for r in Role}
 
@@ -88,6 +92,36 @@ def _cmd_audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def _progress_bar(step: str, done: int, total: int) -> None:
+    """A one-line progress bar on stderr (backup and restore)."""
+    width = 30
+    filled = width * done // max(total, 1)
+    end = "\n" if done >= total else ""
+    print(
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {step[:40]:<40}", end=end, file=sys.stderr
+    )
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    manifest = backup.backup(get_engine(), out_dir=Path(args.out), progress=_progress_bar)
+    rows = sum(manifest.tables.values())
+    print(
+        f"バックアップを {args.out} に作成しました（{len(manifest.tables)}表、{rows:,}行、目録 manifest.json）。"
+    )
+    return 0
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    report = backup.restore(Path(args.source), force=args.force, progress=_progress_bar)
+    print(
+        f"復元しました（{len(report.tables)}表、{sum(report.tables.values()):,}行）。"
+        "件数とチェックサム、監査ログの連鎖を確認済みです。"
+    )
+    if report.previous_file is not None:
+        print(f"元のデータベースは {report.previous_file.name} として残しています。")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fund",
@@ -117,6 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     aud = sub.add_parser("audit", help="監査ログ").add_subparsers(dest="audit_command", required=True)
     aud.add_parser("verify", help="監査ログのハッシュ連鎖を検証する").set_defaults(func=_cmd_audit_verify)
+
+    bak = sub.add_parser("backup", help="一貫したバックアップ（Parquet と目録 manifest.json）を作成する")
+    bak.add_argument("--out", required=True, help="出力先フォルダ（新規または空）")
+    bak.set_defaults(func=_cmd_backup)
+    res = sub.add_parser("restore", help="バックアップから FUND_DATABASE_URL のデータベースを復元する")
+    res.add_argument("source", help="fund backup で作成したフォルダ")
+    res.add_argument(
+        "--force", action="store_true", help="データのある復元先を置き換える（元は改名して残す）"
+    )
+    res.set_defaults(func=_cmd_restore)
     return parser
 
 
@@ -132,3 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FundError as exc:
         print(f"エラー: {exc.message}", file=sys.stderr)
         return 2
+    except (SQLAlchemyError, OSError) as exc:
+        # A misconfigured URL or an unreadable database: a message, never a traceback.
+        print(f"エラー: {explain_connection_error(get_settings().database_url, exc)}", file=sys.stderr)
+        return 3

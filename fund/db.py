@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine
 
 from fund import models  # noqa: F401  (registers every table on SQLModel.metadata)
@@ -45,6 +45,11 @@ def explain_connection_error(url: str, exc: BaseException) -> str:
             "データベースファイルが他のプロセスで使用中のため開けません。"
             "画面（streamlit）や別のコマンドを終了してから、もう一度お試しください。"
         )
+    if "not a valid DuckDB database file" in detail or "Corrupt database file" in detail:
+        return (
+            "指定されたファイルは DuckDB のデータベースではないか、破損しています。"
+            "FUND_DATABASE_URL のファイル名を確認し、必要ならバックアップから復元してください（README の「セキュリティと運用」）。"
+        )
     if "version number" in detail or "serialization" in detail.lower():
         return (
             "データベースファイルが別のバージョンの DuckDB で作成されているため開けません。"
@@ -74,7 +79,13 @@ def _engine_for(url: str) -> Engine:
 def get_engine(url: str | None = None) -> Engine:
     """The process-wide engine for `url` (default: FUND_DATABASE_URL). Raises DatabaseUnavailable."""
     url = url or get_settings().database_url
-    engine = _engine_for(url)
+    try:
+        engine = _engine_for(url)
+    except (SQLAlchemyError, ValueError) as exc:  # malformed URL or unknown driver
+        raise DatabaseUnavailable(
+            "FUND_DATABASE_URL の形式が正しくありません（例: duckdb:///data/fund.duckdb、"
+            "postgresql+psycopg://利用者@ホスト/データベース名）。"
+        ) from exc
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))

@@ -1,0 +1,144 @@
+"""Backups restore: every table comes back row for row, checksums guard the copy, ids continue."""
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from fund import audit, backup, ledger
+from fund.auth import Actor
+from fund.cli import main
+from fund.db import dispose_engines, get_engine, query_df
+from fund.errors import PermissionDenied, RuleViolation
+from fund.models import LedgerKind, Role
+from tests.conftest import make_actor
+
+
+def _tables(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    out = {}
+    for name in backup.table_names():
+        df = query_df(engine, f'SELECT * FROM "{name}" ORDER BY 1')
+        out[name] = [tuple(str(v) for v in row) for row in df.itertuples(index=False)]
+    return out
+
+
+def _post(engine: Engine, actor: Actor, memo: str, amount: int = 1_000) -> int:
+    entry = ledger.post_entry(
+        engine,
+        actor=actor,
+        data={
+            "posted_on": date(2025, 6, 1),
+            "fiscal_year": 2025,
+            "kind": LedgerKind.deposit,
+            "amount_yen": amount,
+            "memo": memo,
+        },
+    )
+    assert entry.id is not None
+    return entry.id
+
+
+def test_backup_then_restore_into_a_new_file_gives_every_table_back(
+    seeded_engine: Engine, admin: Actor, tmp_path: Path
+) -> None:
+    _post(seeded_engine, admin, "バックアップ前の記帳")
+    before = _tables(seeded_engine)
+    manifest = backup.backup(seeded_engine, out_dir=tmp_path / "bk", actor=admin)
+    assert manifest.tables["ledger_entry"] == len(before["ledger_entry"])
+    saved = json.loads((tmp_path / "bk" / "manifest.json").read_text(encoding="utf-8"))
+    assert saved["app_version"] and saved["created_at"] and saved["format"] == backup.FORMAT_DUCKDB
+    assert set(saved["files"]) >= {"schema.sql", "load.sql", "ledger_entry.parquet"}
+
+    target = tmp_path / "restored.duckdb"
+    report = backup.restore(tmp_path / "bk", url=f"duckdb:///{target}", actor=admin)
+    assert report.previous_file is None
+    restored = get_engine(f"duckdb:///{target}")
+    after = _tables(restored)
+    # The restore adds exactly one audit row recording itself; every other row is identical.
+    assert after["audit_log"][:-1] == before["audit_log"]
+    assert after["audit_log"][-1][3] == "database.restore"
+    assert {k: v for k, v in after.items() if k != "audit_log"} == {
+        k: v for k, v in before.items() if k != "audit_log"
+    }
+    assert audit.verify_chain(restored) is None
+    assert ledger.balance(restored) == ledger.balance(seeded_engine)
+
+
+def test_ids_continue_after_the_largest_restored_id(
+    seeded_engine: Engine, admin: Actor, tmp_path: Path
+) -> None:
+    last = _post(seeded_engine, admin, "最後の記帳")
+    backup.backup(seeded_engine, out_dir=tmp_path / "bk", actor=admin)
+    target = tmp_path / "restored.duckdb"
+    backup.restore(tmp_path / "bk", url=f"duckdb:///{target}", actor=admin)
+    restored = get_engine(f"duckdb:///{target}")
+    assert _post(restored, admin, "復元後の記帳") > last
+    assert audit.verify_chain(restored) is None
+
+
+def test_a_tampered_backup_file_is_refused_before_anything_is_written(
+    seeded_engine: Engine, admin: Actor, tmp_path: Path
+) -> None:
+    backup.backup(seeded_engine, out_dir=tmp_path / "bk", actor=admin)
+    parquet = tmp_path / "bk" / "ledger_entry.parquet"
+    data = bytearray(parquet.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    parquet.write_bytes(bytes(data))
+    target = tmp_path / "restored.duckdb"
+    with pytest.raises(RuleViolation, match="チェックサム"):
+        backup.restore(tmp_path / "bk", url=f"duckdb:///{target}", actor=admin)
+    assert not target.exists()
+
+
+def test_restore_refuses_a_database_with_data_unless_forced(
+    seeded_engine: Engine, admin: Actor, tmp_path: Path
+) -> None:
+    backup.backup(seeded_engine, out_dir=tmp_path / "bk", actor=admin)
+    _post(seeded_engine, admin, "バックアップ後の記帳")
+    balance_after = ledger.balance(seeded_engine)
+    url = str(seeded_engine.url)
+    dispose_engines()
+    with pytest.raises(RuleViolation, match="--force"):
+        backup.restore(tmp_path / "bk", url=url, actor=admin)
+    assert ledger.balance(get_engine(url)) == balance_after
+    dispose_engines()
+    report = backup.restore(tmp_path / "bk", url=url, force=True, actor=admin)
+    assert report.previous_file is not None and report.previous_file.exists()
+    assert ledger.balance(get_engine(url)) == balance_after - 1_000
+
+
+def test_only_the_administrator_may_back_up(seeded_engine: Engine, tmp_path: Path) -> None:
+    with pytest.raises(PermissionDenied):
+        backup.backup(seeded_engine, out_dir=tmp_path / "bk", actor=make_actor(Role.screener))
+
+
+def test_backup_refuses_a_non_empty_output_folder(
+    seeded_engine: Engine, admin: Actor, tmp_path: Path
+) -> None:
+    (tmp_path / "bk").mkdir()
+    (tmp_path / "bk" / "other.txt").write_text("x")
+    with pytest.raises(RuleViolation, match="空ではありません"):
+        backup.backup(seeded_engine, out_dir=tmp_path / "bk", actor=admin)
+
+
+def test_cli_backup_and_restore_round_trip(
+    seeded_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = int(query_df(seeded_engine, "SELECT COUNT(*) AS n FROM ledger_entry")["n"].iloc[0])
+    dispose_engines()
+    assert main(["backup", "--out", str(tmp_path / "bk")]) == 0
+    out = capsys.readouterr()
+    assert "バックアップを" in out.out and "]" in out.err  # the progress bar
+    monkeypatch.setenv("FUND_DATABASE_URL", f"duckdb:///{tmp_path / 'new.duckdb'}")
+    from fund.settings import get_settings
+
+    get_settings.cache_clear()
+    assert main(["restore", str(tmp_path / "bk")]) == 0
+    assert "復元しました" in capsys.readouterr().out
+    restored = get_engine(f"duckdb:///{tmp_path / 'new.duckdb'}")
+    assert int(query_df(restored, "SELECT COUNT(*) AS n FROM ledger_entry")["n"].iloc[0]) == rows
+    dispose_engines()
+    assert main(["restore", str(tmp_path / "bk")]) == 2
+    assert "--force" in capsys.readouterr().err
