@@ -12,11 +12,11 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
-from fund import audit
+from fund import audit, export
 from fund.auth import Action, Actor, require
 from fund.db import checkpoint, query_df, write_session
-from fund.errors import InputInvalid, NotFound, RuleViolation
-from fund.fiscal import allowed_fiscal_years, fiscal_label
+from fund.errors import FundError, InputInvalid, NotFound, RuleViolation
+from fund.fiscal import allowed_fiscal_years, fiscal_label, wareki
 from fund.labels import LEDGER_KIND
 from fund.models import FiscalYear, LedgerEntry, LedgerKind, Project
 from fund.money import format_yen
@@ -58,6 +58,23 @@ _FIELD_MESSAGES = {
     "fiscal_year": "年度を選択してください。",
     "kind": "区分を選択してください。",
 }
+
+
+class LedgerRefused(RuleViolation):
+    """A refused posting, attributed to the form field it concerns (shown next to that field)."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def form_errors(exc: FundError) -> dict[str, str]:
+    """Field name → Japanese message for showing an error next to its field ('form' if none)."""
+    if isinstance(exc, InputInvalid):
+        return dict(exc.field_errors)
+    if isinstance(exc, LedgerRefused):
+        return {exc.field: exc.message}
+    return {"form": exc.message}
 
 
 def validate_entry(data: dict[str, object]) -> LedgerEntryCreate:
@@ -110,9 +127,10 @@ def _check_no_overdraw(session: Session, *, posted_on: date, amount_yen: int) ->
     later_min = rows[1]
     available = at_date if later_min is None else min(at_date, int(later_min))
     if amount_yen > available:
-        raise RuleViolation(
+        raise LedgerRefused(
             f"残高不足のため記帳できません。{posted_on:%Y年%m月%d日}時点で利用できる残高は {format_yen(available)}、"
-            f"不足額は {format_yen(amount_yen - available)} です。"
+            f"不足額は {format_yen(amount_yen - available)} です。",
+            field="amount_yen",
         )
 
 
@@ -121,7 +139,9 @@ def _check_year_open(session: Session, fiscal_year: int) -> None:
     if year is None:
         raise InputInvalid({"fiscal_year": f"{fiscal_label(fiscal_year)}は登録されていません。"})
     if year.closed:
-        raise RuleViolation(f"{fiscal_label(fiscal_year)}は決算確定済みのため、記帳できません。")
+        raise LedgerRefused(
+            f"{fiscal_label(fiscal_year)}は決算確定済みのため、記帳できません。", field="fiscal_year"
+        )
 
 
 def post_entry(engine: Engine, *, actor: Actor, data: dict[str, object]) -> LedgerEntry:
@@ -275,9 +295,11 @@ def ledger_frame(
     kind: LedgerKind | None = None,
     department_id: int | None = None,
     project_id: int | None = None,
-    limit: int = 1000,
+    limit: int | None = 1000,
 ) -> pd.DataFrame:
-    """The ledger list, newest first, with Japanese column names (amounts in yen, signed)."""
+    """The ledger list, newest first, with Japanese column names (amounts in yen, signed).
+
+    `limit=None` returns every matching entry (exports)."""
     clauses: list[str] = []
     params: dict[str, object] = {}
     if fiscal_year is not None:
@@ -293,7 +315,10 @@ def ledger_frame(
         clauses.append("e.project_id = :proj")
         params["proj"] = project_id
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    params["limit"] = limit
+    limit_sql = ""
+    if limit is not None:
+        params["limit"] = limit
+        limit_sql = "LIMIT :limit"
     df = query_df(
         engine,
         f"""
@@ -305,7 +330,7 @@ def ledger_frame(
         LEFT JOIN department d ON d.id = p.department_id
         {where}
         ORDER BY e.posted_on DESC, e.id DESC
-        LIMIT :limit
+        {limit_sql}
         """,
         params,
     )
@@ -325,3 +350,92 @@ def ledger_frame(
             "created_by": "記帳者",
         }
     )
+
+
+def drawdowns_by(engine: Engine, *, by: str) -> pd.DataFrame:
+    """Net drawdown per 年度 and category (`by="category"`) or department (`by="department"`).
+
+    Columns: `年度`, `区分` or `所管部局`, `取崩し（円）`. Drawdowns not tied to a project (the FY2023
+    lump sum) fall under 「事業別内訳なし」.
+    """
+    if by == "category":
+        select_sql = "pc.heading AS h1, c.heading AS h2, c.name AS name, c.sort_order AS sort_key"
+        join_sql = "LEFT JOIN category c ON c.id = p.category_id LEFT JOIN category pc ON pc.id = c.parent_id"
+        group_sql = "pc.heading, c.heading, c.name, c.sort_order"
+        column = "区分"
+    elif by == "department":
+        select_sql = "'' AS h1, '' AS h2, d.name AS name, d.sort_order AS sort_key"
+        join_sql = "LEFT JOIN department d ON d.id = p.department_id"
+        group_sql = "d.name, d.sort_order"
+        column = "所管部局"
+    else:
+        raise ValueError(by)
+    df = query_df(
+        engine,
+        f"""
+        SELECT e.fiscal_year AS fiscal_year, {select_sql}, -SUM({_SIGNED_AMOUNT}) AS yen
+        {_FROM}
+        LEFT JOIN project p ON p.id = e.project_id
+        {join_sql}
+        WHERE {_EFFECTIVE_KIND} = 'drawdown'
+        GROUP BY e.fiscal_year, {group_sql}
+        ORDER BY e.fiscal_year, sort_key
+        """,
+    )
+    labels = []
+    for h1, h2, name in zip(df["h1"], df["h2"], df["name"], strict=True):
+        if name is None or (not isinstance(name, str) and pd.isna(name)):
+            labels.append("事業別内訳なし")
+        else:
+            short = str(name).split("（")[0]  # the bracketed field list makes legends unreadable
+            prefix = f"{h1 or ''}{h2 or ''}"
+            labels.append(f"{prefix} {short}".strip())
+    out = pd.DataFrame(
+        {"年度": df["fiscal_year"].astype("int64"), column: labels, "取崩し（円）": df["yen"].astype("int64")}
+    )
+    out["和暦"] = [wareki(int(y)) for y in out["年度"]]
+    out["取崩し（億円）"] = out["取崩し（円）"] / 100_000_000
+    return out
+
+
+# --- Exports (the roll-forward and the ledger list, exactly as shown) -----------------------------------
+
+
+def roll_forward_export(engine: Engine) -> pd.DataFrame:
+    """The roll-forward with a 和暦 column (yen; the xlsx writes the yen columns in 千円)."""
+    rf = roll_forward(engine)
+    rf.insert(1, "和暦", [fiscal_label(int(y)) for y in rf["年度"]])
+    return rf
+
+
+def ledger_export(
+    engine: Engine,
+    *,
+    fiscal_year: int | None = None,
+    kind: LedgerKind | None = None,
+    department_id: int | None = None,
+    project_id: int | None = None,
+) -> pd.DataFrame:
+    """Every ledger entry matching the filters (no row limit), 推計 as ○, amounts in exact yen."""
+    df = ledger_frame(
+        engine,
+        fiscal_year=fiscal_year,
+        kind=kind,
+        department_id=department_id,
+        project_id=project_id,
+        limit=None,
+    )
+    df["推計"] = ["推計" if bool(v) else "" for v in df["推計"]]
+    df["取消対象"] = [None if pd.isna(v) else int(v) for v in df["取消対象"]]
+    df["記帳日"] = [str(v) for v in df["記帳日"]]
+    return df
+
+
+def export_bytes(df: pd.DataFrame, *, fmt: str, sheet_name: str, title: str, sen_yen: bool) -> bytes:
+    """xlsx (formatted) or csv (UTF-8 with BOM). `sen_yen`: yen columns are written in 千円 in xlsx."""
+    if fmt == "csv":
+        return export.to_csv_bytes(df)
+    if fmt == "xlsx":
+        columns = ROLL_FORWARD_COLUMNS[1:] if sen_yen else []
+        return export.to_xlsx_bytes(df, sheet_name=sheet_name, title=title, sen_yen_columns=columns)
+    raise InputInvalid({"format": "形式は xlsx または csv を指定してください。"})

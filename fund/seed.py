@@ -30,12 +30,14 @@ from fund.models import (
     Novelty,
     Project,
     Proposal,
+    ProposalCostLine,
     ProposalEvent,
     ProposalStatus,
     Relisting,
     ReviewAssignment,
     ReviewScore,
     Role,
+    Rollout,
     RubricVersion,
     ScreeningRound,
 )
@@ -84,8 +86,10 @@ def seed(engine: Engine, seed_dir: Path | None = None) -> SeedReport:
     with write_session(engine) as session:
         _seed_reference(session, seed_dir, report)
         _seed_projects(session, seed_dir, report)
+        _seed_cost_lines(session, seed_dir, report)
         _seed_ledger(session, seed_dir, report)
         _seed_kpis(session, seed_dir, report)
+        _seed_rollouts(session, seed_dir, report)
         _seed_screening(session, seed_dir, report)
         if report.total:
             audit.record(
@@ -241,6 +245,30 @@ def _seed_projects(session: Session, seed_dir: Path, report: SeedReport) -> None
     session.flush()
 
 
+def _seed_cost_lines(session: Session, seed_dir: Path, report: SeedReport) -> None:
+    """Later-year planned costs of seeded proposals (サンプル・推計). Natural key: proposal + 年度."""
+    if not (seed_dir / "proposal_cost_lines.csv").exists():
+        return
+    _, _, projects = _ids(session)
+    proposals = {(p.project_id, p.fiscal_year): p.id for p in session.exec(select(Proposal))}
+    existing = {(c.proposal_id, c.fiscal_year) for c in session.exec(select(ProposalCostLine))}
+    for row in _rows(seed_dir, "proposal_cost_lines.csv"):
+        proposal_id = proposals.get((projects[row["project"]], int(row["proposal_fiscal_year"])))
+        if proposal_id is None or (proposal_id, int(row["fiscal_year"])) in existing:
+            continue
+        session.add(
+            ProposalCostLine(
+                proposal_id=proposal_id,
+                fiscal_year=int(row["fiscal_year"]),
+                project_cost_yen=sen_yen_to_yen(int(row["project_cost_sen_yen"])),
+                fund_share_yen=int(row["fund_share_yen"]),
+                note=row["note"],
+            )
+        )
+        report.add("proposal_cost_line")
+    session.flush()
+
+
 def _seed_ledger(session: Session, seed_dir: Path, report: SeedReport) -> None:
     _, _, projects = _ids(session)
     existing = {
@@ -321,6 +349,30 @@ def _seed_kpis(session: Session, seed_dir: Path, report: SeedReport) -> None:
                 )
             )
             report.add("kpi_actual")
+    session.flush()
+
+
+def _seed_rollouts(session: Session, seed_dir: Path, report: SeedReport) -> None:
+    """横展開 rows from data/rollouts.csv; natural key (project, target, 年度)."""
+    if not (seed_dir / "rollouts.csv").exists():
+        return
+    _, _, projects = _ids(session)
+    existing = {(r.project_id, r.target, r.fiscal_year) for r in session.exec(select(Rollout))}
+    for row in _rows(seed_dir, "rollouts.csv"):
+        key = (projects[row["project"]], row["target"], int(row["fiscal_year"]))
+        if key in existing:
+            continue
+        session.add(
+            Rollout(
+                project_id=key[0],
+                target=key[1],
+                fiscal_year=key[2],
+                note=row["note"],
+                is_sample=_flag(row["is_sample"]),
+            )
+        )
+        existing.add(key)
+        report.add("rollout")
     session.flush()
 
 

@@ -1,0 +1,432 @@
+"""基金の見通し: planned drawdowns per 年度, the projected balance, a stress test and health signals.
+
+The projection starts from the ledger's balance today and walks forward one 年度 at a time:
+
+    年度末残高 = 期首残高 + 運用益 − 取崩し（計画分 + 想定分）
+
+* 計画分 (committed): approved allocations of the 年度, plus the later-year costs (基金充当額) that
+  adopted or funded proposals plan for it (`proposal_cost_line` rows after the proposal's own 年度).
+  A later-year cost is dropped where an approved allocation or a newer adopted/funded proposal of the
+  same project covers that 年度, so nothing counts twice. In the current 年度 only what has not yet
+  been drawn counts.
+* 想定分 (assumed): 年度 without approved allocations are not budgeted yet. By default they are
+  assumed to draw at least the recent pace (the mean drawdown of the last two 年度 with drawdowns),
+  the way new projects have been added every year so far. It can be switched off.
+* 運用益: the interest rate applies to each 年度's opening balance (simple annual interest).
+
+Everything is integer yen; ratios are floats. No streamlit here.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from fund import ledger
+from fund.db import query_df
+from fund.fiscal import fiscal_label, fiscal_year_of, wareki
+from fund.money import format_oku_yen, format_yen
+from fund.seed import load_fund_config
+
+MIN_HORIZON_YEARS = 10  # the projection covers at least this many 年度, the current one included
+DEVIATION_CAUTION = 0.2  # |乖離率| at or above 20% deserves a look
+PACE_YEARS = 2  # the recent pace: mean drawdown of this many latest 年度 with drawdowns
+
+_PLANNING_STATUSES = "('adopted', 'funded')"
+
+
+@dataclass(frozen=True)
+class StressTest:
+    """Stress-test settings. The defaults are the base case."""
+
+    cost_overrun_pct: float = 0.0  # 事業費の上振れ (%), applied to every future drawdown
+    slip_one_year: bool = False  # 計画事業の1年遅れ: committed drawdowns move to the next 年度
+    interest_rate_pct: float = 0.0  # 運用利回り (% per year on the opening balance)
+    assume_recent_pace: bool = True  # unbudgeted 年度 draw at least the recent pace
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The result of `project`: one row per 年度 in `table` (yen), and the headline figures."""
+
+    current_year: int
+    balance_yen: int  # the ledger balance today
+    recent_pace_yen: int  # mean annual drawdown of the latest 年度 with drawdowns
+    table: pd.DataFrame
+    run_out_year: int | None  # first 年度 whose year-end balance would be negative
+    runway_years: float | None  # years from the start of the current 年度 until the money runs out
+    horizon_end: int
+    stress: StressTest = field(default_factory=StressTest)
+
+
+PROJECTION_COLUMNS = [
+    "年度",
+    "期首残高",
+    "計画取崩し",
+    "想定取崩し",
+    "運用益",
+    "年度末残高",
+]
+
+
+def planned_drawdowns(engine: Engine) -> pd.DataFrame:
+    """Planned drawdown per 年度 (yen): `年度`, `配分`, `後年度計画`, `計画計` (all years with a plan)."""
+    alloc = query_df(
+        engine,
+        """
+        SELECT fiscal_year, SUM(fund_share_yen) AS yen
+        FROM allocation WHERE status = 'approved'
+        GROUP BY fiscal_year
+        """,
+    )
+    later = query_df(
+        engine,
+        f"""
+        SELECT l.fiscal_year AS fiscal_year, SUM(l.fund_share_yen) AS yen
+        FROM proposal_cost_line l
+        JOIN proposal p ON p.id = l.proposal_id
+        WHERE p.status IN {_PLANNING_STATUSES}
+          AND l.fiscal_year > p.fiscal_year
+          AND NOT EXISTS (
+              SELECT 1 FROM allocation a
+              WHERE a.project_id = p.project_id AND a.fiscal_year = l.fiscal_year
+                AND a.status = 'approved')
+          AND NOT EXISTS (
+              SELECT 1 FROM proposal q
+              WHERE q.project_id = p.project_id AND q.status IN {_PLANNING_STATUSES}
+                AND q.fiscal_year > p.fiscal_year AND q.fiscal_year <= l.fiscal_year)
+        GROUP BY l.fiscal_year
+        """,
+    )
+    a = {int(r.fiscal_year): int(r.yen) for r in alloc.itertuples(index=False)}
+    b = {int(r.fiscal_year): int(r.yen) for r in later.itertuples(index=False)}
+    years = sorted(set(a) | set(b))
+    df = pd.DataFrame(
+        {
+            "年度": years,
+            "配分": [a.get(y, 0) for y in years],
+            "後年度計画": [b.get(y, 0) for y in years],
+        },
+        dtype="int64",
+    )
+    df["計画計"] = df["配分"] + df["後年度計画"]
+    return df
+
+
+def actual_drawdowns(engine: Engine) -> dict[int, int]:
+    """Net drawdown (取崩し after reversals) per 年度, yen."""
+    rf = ledger.roll_forward(engine)
+    return {int(y): int(d) for y, d in zip(rf["年度"], rf["取崩し"], strict=True)}
+
+
+def recent_pace(engine: Engine) -> int:
+    """Mean net drawdown of the latest `PACE_YEARS` 年度 that have drawdowns (0 if none)."""
+    drawn = [d for _, d in sorted(actual_drawdowns(engine).items()) if d > 0][-PACE_YEARS:]
+    return sum(drawn) // len(drawn) if drawn else 0
+
+
+def _budgeted_years(engine: Engine) -> set[int]:
+    df = query_df(engine, "SELECT DISTINCT fiscal_year FROM allocation WHERE status = 'approved'")
+    return {int(y) for y in df["fiscal_year"]}
+
+
+def committed_remaining(engine: Engine, *, today: date) -> dict[int, int]:
+    """Committed drawdown still to come per 年度 from the current one on (yen, base case)."""
+    current = fiscal_year_of(today)
+    planned = planned_drawdowns(engine)
+    drawn = actual_drawdowns(engine)
+    out: dict[int, int] = {}
+    for r in planned.itertuples(index=False):
+        year, total = int(r[0]), int(r[3])
+        if year < current:
+            continue
+        if year == current:
+            total = max(total - drawn.get(year, 0), 0)
+        out[year] = total
+    return out
+
+
+def project(engine: Engine, *, today: date | None = None, stress: StressTest | None = None) -> Projection:
+    """Walk the balance forward 年度 by 年度 under `stress` (the base case if None)."""
+    today = today or date.today()
+    stress = stress or StressTest()
+    current = fiscal_year_of(today)
+    balance = ledger.balance(engine)
+    pace = recent_pace(engine)
+    committed = committed_remaining(engine, today=today)
+    if stress.slip_one_year:
+        committed = {y + 1: v for y, v in committed.items()}
+    budgeted = _budgeted_years(engine)
+    last_plan = max(committed, default=current)
+    horizon_end = max(current + MIN_HORIZON_YEARS - 1, last_plan)
+    factor = 1 + stress.cost_overrun_pct / 100
+    rate = stress.interest_rate_pct / 100
+
+    rows: list[list[int]] = []
+    run_out: int | None = None
+    runway: float | None = None
+    opening = balance
+    for i, year in enumerate(range(current, horizon_end + 1)):
+        planned = committed.get(year, 0)
+        assumed = 0
+        if stress.assume_recent_pace and year not in budgeted:
+            assumed = max(pace - planned, 0)
+        planned_x = round(planned * factor)
+        assumed_x = round(assumed * factor)
+        interest = round(opening * rate) if opening > 0 else 0
+        closing = opening + interest - planned_x - assumed_x
+        rows.append([year, opening, planned_x, assumed_x, interest, closing])
+        if run_out is None and closing < 0:
+            run_out = year
+            outflow = planned_x + assumed_x - interest
+            runway = round(i + (max(opening, 0) / outflow if outflow > 0 else 0), 1)
+        opening = closing
+        if run_out is not None:
+            break  # past the run-out 年度 the figures only grow more negative
+    table = pd.DataFrame(rows, columns=PROJECTION_COLUMNS).astype("int64")
+    return Projection(
+        current_year=current,
+        balance_yen=balance,
+        recent_pace_yen=pace,
+        table=table,
+        run_out_year=run_out,
+        runway_years=runway,
+        horizon_end=horizon_end,
+        stress=stress,
+    )
+
+
+@dataclass(frozen=True)
+class FundStatus:
+    """Headline figures of the 基金の状況 page (yen unless noted)."""
+
+    fund_size_yen: int
+    balance_yen: int
+    used_ratio: float  # (基金規模 − 残高) ÷ 基金規模
+    current_year: int
+    planned_this_year_yen: int  # the current 年度's planned drawdown (allocations + later-year costs)
+    drawn_this_year_yen: int  # already drawn in the current 年度
+    committed_future_yen: int  # committed drawdowns of the 年度 after the current one
+    projection: Projection  # base case
+
+
+def fund_status(engine: Engine, *, today: date | None = None) -> FundStatus:
+    """The headline: balance, this 年度's plan, later commitments, runway (base case) and % used."""
+    today = today or date.today()
+    current = fiscal_year_of(today)
+    size = int(load_fund_config()["size_yen"])
+    planned = planned_drawdowns(engine)
+    committed = committed_remaining(engine, today=today)
+    p = project(engine, today=today)
+    return FundStatus(
+        fund_size_yen=size,
+        balance_yen=p.balance_yen,
+        used_ratio=(size - p.balance_yen) / size if size else 0.0,
+        current_year=current,
+        planned_this_year_yen=int(planned.loc[planned["年度"] == current, "計画計"].sum()),
+        drawn_this_year_yen=actual_drawdowns(engine).get(current, 0),
+        committed_future_yen=sum(v for y, v in committed.items() if y > current),
+        projection=p,
+    )
+
+
+def projection_display(p: Projection) -> pd.DataFrame:
+    """The projection table for display and export: 和暦 first, yen columns unchanged."""
+    out = p.table.copy()
+    out.insert(1, "和暦", [fiscal_label(int(y)) for y in out["年度"]])
+    out["不足"] = ["不足" if v < 0 else "" for v in out["年度末残高"]]
+    return out
+
+
+def runway_text(p: Projection) -> str:
+    """'2.1年（令和10年度に不足）' or '10年以上' — the runway as an executive reads it."""
+    if p.run_out_year is None or p.runway_years is None:
+        return f"{p.horizon_end - p.current_year + 1}年以上"
+    return f"{p.runway_years:.1f}年"
+
+
+def run_out_text(p: Projection) -> str:
+    if p.run_out_year is None:
+        return f"{wareki(p.horizon_end)}まで不足なし"
+    return f"{wareki(p.run_out_year)}に不足"
+
+
+def balance_path(engine: Engine, p: Projection) -> pd.DataFrame:
+    """Year-end balance per 年度 for the chart: `年度`, `和暦`, `残高（億円）`, `区分` (実績 / 見通し).
+
+    実績 covers the 年度 before the current one (gap years carry the balance forward); 見通し starts
+    at the last actual point so the two lines join.
+    """
+    rf = ledger.roll_forward(engine)
+    closing = {int(y): int(b) for y, b in zip(rf["年度"], rf["年度末残高"], strict=True)}
+    rows: list[tuple[int, int, str]] = []
+    if closing:
+        running = 0
+        for year in range(min(closing), p.current_year):
+            running = closing.get(year, running)
+            rows.append((year, running, "実績"))
+        last_actual = rows[-1] if rows else None
+        if last_actual is not None:
+            rows.append((last_actual[0], last_actual[1], "見通し"))
+    for year, end in zip(p.table["年度"], p.table["年度末残高"], strict=True):
+        rows.append((int(year), int(end), "見通し"))
+    df = pd.DataFrame(rows, columns=["年度", "残高（円）", "区分"])
+    df["和暦"] = [wareki(int(y)) for y in df["年度"]]
+    df["残高（億円）"] = df["残高（円）"] / 100_000_000
+    return df
+
+
+# --- Fund-health signals (as in the national 基金シート) ----------------------------------------
+
+
+class Level(StrEnum):
+    ok = "ok"
+    caution = "caution"  # 注意
+    alert = "alert"  # 警告
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str
+    value: str
+    level: Level
+    explanation: str
+
+
+def signals(engine: Engine, *, today: date | None = None) -> list[Signal]:
+    """The four fund-health signals with a plain-Japanese explanation each (base case)."""
+    today = today or date.today()
+    current = fiscal_year_of(today)
+    balance = ledger.balance(engine)
+    committed = committed_remaining(engine, today=today)
+    need = sum(committed.values())
+    drawn = actual_drawdowns(engine)
+    planned = planned_drawdowns(engine)
+    out: list[Signal] = []
+
+    # 保有割合 = 基金残高 ÷ 計画済みの必要額
+    if need == 0:
+        out.append(
+            Signal(
+                "保有割合",
+                "算定なし",
+                Level.caution,
+                "今年度以降に計画された取崩しがないため算定できません。基金を何に使うかの計画を確認してください。",
+            )
+        )
+    else:
+        ratio = balance / need
+        level = Level.alert if ratio < 1 else Level.ok
+        verdict = (
+            "計画済みの取崩しを賄えません。計画の見直しか財源の確保が必要です。"
+            if ratio < 1
+            else "計画済みの取崩しは賄えます。残りが今後の新規事業に充てられる額です。"
+        )
+        out.append(
+            Signal(
+                "保有割合",
+                f"{ratio:.2f}倍",
+                level,
+                f"基金残高 {format_oku_yen(balance)} ÷ 今年度以降の計画取崩し {format_oku_yen(need)}。"
+                f"1倍未満なら計画分を払いきれません。{verdict}",
+            )
+        )
+
+    # 乖離率 = (実績 − 計画) ÷ 計画, for the latest past 年度 with a plan
+    past = planned[(planned["年度"] < current) & (planned["計画計"] > 0)]
+    if past.empty:
+        out.append(
+            Signal("乖離率", "算定なし", Level.ok, "前年度以前に計画された取崩しがないため算定できません。")
+        )
+    else:
+        row = past.iloc[-1]
+        year, plan = int(row["年度"]), int(row["計画計"])
+        actual = drawn.get(year, 0)
+        rate = (actual - plan) / plan
+        level = Level.caution if abs(rate) >= DEVIATION_CAUTION else Level.ok
+        sign = "▲" if rate < 0 else "+"
+        out.append(
+            Signal(
+                "乖離率",
+                f"{sign}{abs(rate):.1%}",
+                level,
+                f"{fiscal_label(year)}の取崩し実績 {format_oku_yen(actual)} と計画 {format_oku_yen(plan)} の差を"
+                f"計画で割った値です。±{DEVIATION_CAUTION:.0%}以上なら、未記帳、事業の遅れや見積りの"
+                "ずれがないか確認してください。",
+            )
+        )
+
+    # No drawdown in the current 年度
+    drawn_now = drawn.get(current, 0)
+    plan_now = int(planned.loc[planned["年度"] == current, "計画計"].sum())
+    if drawn_now > 0:
+        out.append(
+            Signal(
+                "今年度の取崩し",
+                format_oku_yen(drawn_now),
+                Level.ok,
+                f"{fiscal_label(current)}は取崩しが記帳されています（計画 {format_oku_yen(plan_now)}）。",
+            )
+        )
+    else:
+        out.append(
+            Signal(
+                "今年度の取崩し",
+                "なし",
+                Level.caution,
+                f"{fiscal_label(current)}はまだ取崩しが記帳されていません（計画 {format_oku_yen(plan_now)}）。"
+                "基金が使われないまま積み上がっていないか、記帳漏れがないか確認してください。",
+            )
+        )
+
+    # Balance after this 年度's committed drawdowns vs next 年度's commitments
+    after_this_year = balance - committed.get(current, 0)
+    next_need = committed.get(current + 1, 0)
+    short = after_this_year < next_need
+    out.append(
+        Signal(
+            "翌年度の必要額",
+            "不足" if short else "充足",
+            Level.alert if short else Level.ok,
+            f"今年度の計画取崩し後の残高 {format_oku_yen(after_this_year)} と、"
+            f"{fiscal_label(current + 1)}の計画取崩し {format_oku_yen(next_need)} を比べています。"
+            + (
+                f"不足額は {format_yen(next_need - after_this_year)} です。"
+                if short
+                else "翌年度に計画された取崩しは残高で賄えます。"
+            ),
+        )
+    )
+    return out
+
+
+# --- Breakdowns for the charts ---------------------------------------------------------------------
+
+
+def waterfall(engine: Engine, *, fiscal_year: int) -> pd.DataFrame:
+    """One 年度's roll-forward as waterfall steps (億円): `項目`, `開始`, `終了`, `金額（千円）`, `種別`.
+
+    A 年度 without postings still shows its opening and closing balance.
+    """
+    rf = ledger.roll_forward(engine)
+    earlier = rf[rf["年度"] < fiscal_year]
+    row = rf[rf["年度"] == fiscal_year]
+    if row.empty:
+        opening = int(earlier["年度末残高"].iloc[-1]) if not earlier.empty else 0
+        moves = {"積立": 0, "運用益": 0, "返還等": 0, "取崩し": 0}
+    else:
+        r = row.iloc[0]
+        opening = int(r["前年度末残高"])
+        moves = {k: int(r[k]) for k in ("積立", "運用益", "返還等", "取崩し")}
+    steps: list[tuple[str, float, float, int, str]] = [("前年度末残高", 0.0, opening / 1e8, opening, "残高")]
+    level = opening
+    for name, value in moves.items():
+        delta = -value if name == "取崩し" else value
+        steps.append((name, level / 1e8, (level + delta) / 1e8, delta, "増加" if delta >= 0 else "減少"))
+        level += delta
+    steps.append(("年度末残高", 0.0, level / 1e8, level, "残高"))
+    df = pd.DataFrame(steps, columns=["項目", "開始", "終了", "金額（円）", "種別"])
+    df["金額（千円）"] = [round(v / 1000) for v in df["金額（円）"]]
+    return df
