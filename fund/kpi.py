@@ -1,15 +1,43 @@
-"""成果指標: targets versus actuals, achievement rates and status per indicator and 年度."""
+"""成果指標: targets versus actuals, achievement rates and status per indicator and 年度.
+
+The rules, in one place (the page shows `STATUS_RULE` and `PATH_RULE` word for word):
+
+- Achievement rate: higher is better → actual ÷ target. Lower is better ("800件以下") → the
+  improvement achieved over the improvement planned, (baseline − actual) ÷ (baseline − target),
+  when a baseline above the target is known; otherwise target ÷ actual.
+- A 年度 without a target of its own (between a baseline and a later target, or between two
+  targets) is compared with the straight-line path between the anchor before it (the baseline or an
+  earlier target) and the next target. After the last target year the last target applies; before
+  the first target with no baseline, the first target applies.
+- Status: 達成 ≥ 100%, 順調 ≥ 80%, 遅れ < 80%. Without an actual: 未計測 once the 年度 has ended
+  (31 March has passed), 未到来 while the 年度 is still running or has not begun. Only 未計測 counts
+  as overdue (未報告).
+- The 年度 an indicator is tracked in: every 年度 from the year after the baseline (or the first
+  target year when there is no baseline) to the last target year, plus any 年度 with an actual.
+"""
 
 import enum
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
 import pandas as pd
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Engine
+from sqlmodel import select
 
-from fund.db import query_df
+from fund import audit, export
+from fund.auth import Action, Actor, require, require_department
+from fund.db import checkpoint, query_df, write_session
+from fund.errors import InputInvalid, NotFound
+from fund.fiscal import fiscal_label, fiscal_year_bounds
 from fund.labels import KPI_KIND, PERSPECTIVE
-from fund.models import Direction, KpiKind
+from fund.models import Direction, FiscalYear, KpiActual, KpiIndicator, KpiKind, Project
 
 ON_TRACK_RATE = 0.8  # 順調: at least 80% of the target
+MAX_ACTUAL = 1e12  # anything larger is a typing error
 
 
 class KpiStatus(str, enum.Enum):
@@ -17,12 +45,21 @@ class KpiStatus(str, enum.Enum):
     on_track = "順調"
     behind = "遅れ"
     not_measured = "未計測"
+    not_due = "未到来"
 
+
+JUDGED = (KpiStatus.achieved.value, KpiStatus.on_track.value, KpiStatus.behind.value)
 
 STATUS_RULE = (
-    "達成: 達成度100%以上 / 順調: 80%以上100%未満 / 遅れ: 80%未満 / 未計測: 実績なし。"
-    "「以下」を目指す指標（低いほど良い）は、基準値から目標値までの改善幅に対する実際の改善幅で達成度を計算します"
-    "（基準値がない場合は 目標値÷実績値）。"
+    "達成: 達成度100%以上 / 順調: 80%以上100%未満 / 遅れ: 80%未満 / "
+    "未計測: 年度が終了したのに実績がない（未報告） / 未到来: 年度が終了しておらず実績もまだない。"
+    "達成度は 実績÷目標。「以下」を目指す指標（低いほど良い）は、基準値から目標値までの改善幅に対する"
+    "実際の改善幅で計算します（基準値がない場合は 目標÷実績）。"
+)
+PATH_RULE = (
+    "目標が定められていない年度（例: 令和6年度の基準値と令和8年度の目標の間の令和7年度）は、"
+    "前の基準値または目標から次の目標までを直線で結んだ「経路上の目標」と比べます。"
+    "最後の目標年度より後は最後の目標と、基準値がなく最初の目標年度より前は最初の目標と比べます。"
 )
 
 
@@ -49,6 +86,7 @@ def achievement_rate(
 
 
 def status_of(rate: float | None) -> KpiStatus:
+    """Status from a rate alone (None → 未計測). See `status_for` for the 年度-aware status."""
     if rate is None:
         return KpiStatus.not_measured
     if rate >= 1.0:
@@ -58,61 +96,603 @@ def status_of(rate: float | None) -> KpiStatus:
     return KpiStatus.behind
 
 
-def kpi_frame(engine: Engine, *, department_id: int | None = None) -> pd.DataFrame:
-    """One row per indicator and target 年度 with the actual (if any), achievement rate and status."""
-    params: dict[str, object] = {}
-    where = ""
-    if department_id is not None:
-        where = "WHERE p.department_id = :dept"
-        params["dept"] = department_id
-    df = query_df(
-        engine,
-        f"""
-        SELECT i.id AS indicator_id, p.id AS project_id, p.name AS project, d.name AS department,
-               i.kind, i.name AS indicator, i.unit, i.baseline_value, i.baseline_year, i.direction,
-               i.perspectives, t.fiscal_year, t.target_value, a.actual_value, a.measured_on,
-               a.source, a.is_sample
-        FROM kpi_indicator i
-        JOIN project p ON p.id = i.project_id
-        JOIN department d ON d.id = p.department_id
-        JOIN kpi_target t ON t.indicator_id = i.id
-        LEFT JOIN kpi_actual a ON a.indicator_id = i.id AND a.fiscal_year = t.fiscal_year
-        {where}
-        ORDER BY p.id, i.id, t.fiscal_year
-        """,
-        params,
-    )
-    rates = [
-        achievement_rate(
-            target=float(r.target_value),
-            actual=None if pd.isna(r.actual_value) else float(r.actual_value),
-            direction=Direction(r.direction),
-            baseline=None if pd.isna(r.baseline_value) else float(r.baseline_value),
-        )
-        for r in df.itertuples(index=False)
-    ]
-    df["achievement_rate"] = rates
-    df["status"] = [status_of(r).value for r in rates]
-    df["kind_label"] = [KPI_KIND[KpiKind(k)] for k in df["kind"]]
-    df["perspective_labels"] = [
-        "・".join(PERSPECTIVE[int(p)] for p in (ps if isinstance(ps, list) else _json_list(ps)))
-        for ps in df["perspectives"]
-    ]
-    return df
+def year_finished(fiscal_year: int, *, today: date) -> bool:
+    """True once the 年度 has ended (its 31 March is before today)."""
+    return fiscal_year_bounds(fiscal_year)[1] < today
 
 
-def _json_list(value: object) -> list[int]:
-    import json
+def status_for(*, rate: float | None, fiscal_year: int, today: date) -> KpiStatus:
+    """達成/順調/遅れ from the rate; without an actual, 未計測 for an ended 年度, else 未到来."""
+    if rate is None and not year_finished(fiscal_year, today=today):
+        return KpiStatus.not_due
+    return status_of(rate)
 
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+
+@dataclass(frozen=True)
+class PathTarget:
+    value: float
+    on_path: bool  # True: interpolated (or carried) rather than a target set for this 年度
+    baseline: float | None  # the start of the segment, for lower-is-better rates
+
+
+def path_target(
+    *, fiscal_year: int, targets: dict[int, float], baseline_value: float | None, baseline_year: int | None
+) -> PathTarget | None:
+    """The target that applies to `fiscal_year` (see PATH_RULE), or None when there is no target at all.
+
+    `baseline` in the result is the indicator's baseline for a year with its own target, and the
+    value at the start of the straight-line segment for a year on the path.
+    """
+    if not targets:
+        return None
+    if fiscal_year in targets:
+        return PathTarget(value=targets[fiscal_year], on_path=False, baseline=baseline_value)
+    anchors = sorted(targets.items())
+    if baseline_value is not None and baseline_year is not None and baseline_year not in targets:
+        anchors = sorted([*anchors, (baseline_year, baseline_value)])
+    # A 年度 without its own target can only equal the baseline year among the anchors.
+    before = [a for a in anchors if a[0] <= fiscal_year]
+    after = [a for a in anchors if a[0] > fiscal_year and a[0] in targets]
+    if before and after:
+        (y0, v0), (y1, v1) = before[-1], after[0]
+        value = v0 + (v1 - v0) * (fiscal_year - y0) / (y1 - y0)
+        return PathTarget(value=value, on_path=True, baseline=v0)
+    if after:  # before the first target, no baseline
+        return PathTarget(value=after[0][1], on_path=True, baseline=baseline_value)
+    last_year = max(targets)  # after the last target: the last target holds
+    return PathTarget(value=targets[last_year], on_path=True, baseline=baseline_value)
+
+
+def tracking_years(
+    *, target_years: list[int], baseline_year: int | None, actual_years: list[int]
+) -> list[int]:
+    """The 年度 an indicator is reported in (see the module docstring)."""
+    years = set(actual_years)
+    if target_years:
+        first = min(target_years)
+        if baseline_year is not None:
+            first = min(first, baseline_year + 1)
+        years |= set(range(first, max(target_years) + 1))
+    return sorted(years)
+
+
+def _perspective_list(value: object) -> list[int]:
+    if isinstance(value, list):
+        return [int(v) for v in value]
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return []
     return [int(v) for v in json.loads(str(value))]
 
 
-def status_counts(engine: Engine, *, fiscal_year: int | None = None) -> dict[str, int]:
-    """Number of indicator-years per status, for the headline (all 年度, or one)."""
-    df = kpi_frame(engine)
+def _opt(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+FRAME_COLUMNS = [
+    "indicator_id",
+    "project_id",
+    "project",
+    "department_id",
+    "department",
+    "kind",
+    "kind_label",
+    "indicator",
+    "unit",
+    "baseline_value",
+    "baseline_year",
+    "direction",
+    "perspectives",
+    "perspective_labels",
+    "source_note",
+    "fiscal_year",
+    "target_value",
+    "target_on_path",
+    "actual_value",
+    "measured_on",
+    "source",
+    "is_sample",
+    "entered_by",
+    "achievement_rate",
+    "status",
+    "year_finished",
+]
+
+
+def kpi_frame(
+    engine: Engine,
+    *,
+    department_id: int | None = None,
+    project_id: int | None = None,
+    today: date | None = None,
+) -> pd.DataFrame:
+    """One row per indicator and tracked 年度: target (own or on the path), actual, rate and status."""
+    today = today or date.today()
+    clauses: list[str] = []
+    params: dict[str, object] = {}
+    if department_id is not None:
+        clauses.append("p.department_id = :dept")
+        params["dept"] = department_id
+    if project_id is not None:
+        clauses.append("p.id = :proj")
+        params["proj"] = project_id
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    indicators = query_df(
+        engine,
+        f"""
+        SELECT i.id AS indicator_id, p.id AS project_id, p.name AS project, d.id AS department_id,
+               d.name AS department, i.kind, i.name AS indicator, i.unit, i.baseline_value,
+               i.baseline_year, i.direction, i.perspectives, i.source_note
+        FROM kpi_indicator i
+        JOIN project p ON p.id = i.project_id
+        JOIN department d ON d.id = p.department_id
+        {where}
+        ORDER BY d.id, p.id, i.id
+        """,
+        params,
+    )
+    targets = query_df(
+        engine,
+        f"""
+        SELECT t.indicator_id, t.fiscal_year, t.target_value
+        FROM kpi_target t JOIN kpi_indicator i ON i.id = t.indicator_id JOIN project p ON p.id = i.project_id
+        {where}
+        """,
+        params,
+    )
+    actuals = query_df(
+        engine,
+        f"""
+        SELECT a.indicator_id, a.fiscal_year, a.actual_value, a.measured_on, a.source, a.is_sample,
+               a.entered_by
+        FROM kpi_actual a JOIN kpi_indicator i ON i.id = a.indicator_id JOIN project p ON p.id = i.project_id
+        {where}
+        """,
+        params,
+    )
+    target_map: dict[int, dict[int, float]] = {}
+    for t in targets.itertuples(index=False):
+        target_map.setdefault(int(t.indicator_id), {})[int(t.fiscal_year)] = float(t.target_value)
+    actual_map: dict[int, dict[int, Any]] = {}
+    for a in actuals.itertuples(index=False):
+        actual_map.setdefault(int(a.indicator_id), {})[int(a.fiscal_year)] = a
+
+    rows: list[dict[str, Any]] = []
+    for ind in indicators.itertuples(index=False):
+        ind_id = int(ind.indicator_id)
+        own_targets = target_map.get(ind_id, {})
+        own_actuals = actual_map.get(ind_id, {})
+        baseline = _opt(ind.baseline_value)
+        baseline_year = None if pd.isna(ind.baseline_year) else int(ind.baseline_year)
+        direction = Direction(ind.direction)
+        perspectives = _perspective_list(ind.perspectives)
+        years = tracking_years(
+            target_years=list(own_targets), baseline_year=baseline_year, actual_years=list(own_actuals)
+        )
+        for year in years:
+            target = path_target(
+                fiscal_year=year, targets=own_targets, baseline_value=baseline, baseline_year=baseline_year
+            )
+            act = own_actuals.get(year)
+            actual_value = None if act is None else float(act.actual_value)
+            rate = (
+                None
+                if target is None
+                else achievement_rate(
+                    target=target.value, actual=actual_value, direction=direction, baseline=target.baseline
+                )
+            )
+            rows.append(
+                {
+                    "indicator_id": ind_id,
+                    "project_id": int(ind.project_id),
+                    "project": ind.project,
+                    "department_id": int(ind.department_id),
+                    "department": ind.department,
+                    "kind": ind.kind,
+                    "kind_label": KPI_KIND[KpiKind(ind.kind)],
+                    "indicator": ind.indicator,
+                    "unit": ind.unit,
+                    "baseline_value": baseline,
+                    "baseline_year": baseline_year,
+                    "direction": direction.value,
+                    "perspectives": perspectives,
+                    "perspective_labels": "・".join(PERSPECTIVE[p] for p in perspectives),
+                    "source_note": ind.source_note,
+                    "fiscal_year": year,
+                    "target_value": None if target is None else target.value,
+                    "target_on_path": bool(target is not None and target.on_path),
+                    "actual_value": actual_value,
+                    "measured_on": None if act is None else pd.Timestamp(act.measured_on).date(),
+                    "source": "" if act is None else str(act.source),
+                    "is_sample": bool(act is not None and act.is_sample),
+                    "entered_by": "" if act is None else str(act.entered_by),
+                    "achievement_rate": rate,
+                    "status": status_for(rate=rate, fiscal_year=year, today=today).value,
+                    "year_finished": year_finished(year, today=today),
+                }
+            )
+    df = pd.DataFrame(rows, columns=FRAME_COLUMNS)
+    return df.astype({"fiscal_year": "int64"}) if not df.empty else df
+
+
+def filter_frame(
+    df: pd.DataFrame,
+    *,
+    fiscal_year: int | None = None,
+    department: str | None = None,
+    perspective: int | None = None,
+    status: str | None = None,
+) -> pd.DataFrame:
+    """The page's filters (年度, 所管部局, 観点, 状況) applied to a `kpi_frame` result."""
+    out = df
     if fiscal_year is not None:
-        df = df[df["fiscal_year"] == fiscal_year]
-    counts = df["status"].value_counts()
+        out = out[out["fiscal_year"] == fiscal_year]
+    if department is not None:
+        out = out[out["department"] == department]
+    if perspective is not None:
+        out = out[[perspective in ps for ps in out["perspectives"]]]
+    if status is not None:
+        out = out[out["status"] == status]
+    return out.reset_index(drop=True)
+
+
+def status_counts(
+    engine: Engine, *, fiscal_year: int | None = None, today: date | None = None
+) -> dict[str, int]:
+    """Number of indicator-years per status, for the headline (all 年度, or one). Every status listed."""
+    df = kpi_frame(engine, today=today)
+    return count_statuses(df if fiscal_year is None else df[df["fiscal_year"] == fiscal_year])
+
+
+def count_statuses(df: pd.DataFrame) -> dict[str, int]:
+    counts = df["status"].value_counts() if not df.empty else pd.Series(dtype="int64")
     return {s.value: int(counts.get(s.value, 0)) for s in KpiStatus}
+
+
+# --- Overdue (未報告) --------------------------------------------------------------------------------
+
+
+def overdue_frame(
+    engine: Engine, *, department_id: int | None = None, today: date | None = None
+) -> pd.DataFrame:
+    """Indicators with no actual for an ended 年度, oldest first, for follow-up with the department."""
+    today = today or date.today()
+    df = kpi_frame(engine, department_id=department_id, today=today)
+    late = df[df["status"] == KpiStatus.not_measured.value].copy()
+    late["year_end"] = [fiscal_year_bounds(int(y))[1] for y in late["fiscal_year"]]
+    late["days_overdue"] = [(today - d).days for d in late["year_end"]]
+    return late.sort_values(["fiscal_year", "department_id", "project_id", "indicator_id"]).reset_index(
+        drop=True
+    )
+
+
+# --- Entry of actuals -------------------------------------------------------------------------------
+
+
+class KpiActualIn(BaseModel):
+    """An actual as typed on the form."""
+
+    indicator_id: int
+    fiscal_year: int
+    actual_value: Annotated[float, Field(ge=0, le=MAX_ACTUAL, allow_inf_nan=False)]
+    unit: Annotated[str, Field(min_length=1, max_length=20)]
+    measured_on: date
+    source: Annotated[str, Field(min_length=1, max_length=200)]
+
+    @field_validator("source", "unit")
+    @classmethod
+    def not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("blank")
+        return value.strip()
+
+
+_FIELD_MESSAGES = {
+    "indicator_id": "指標を選択してください。",
+    "fiscal_year": "年度を選択してください。",
+    "actual_value": "実績値は0以上の数値で入力してください。",
+    "unit": "単位を入力してください。",
+    "measured_on": "測定日を正しい日付で入力してください。",
+    "source": "出典（実績の根拠資料）を入力してください（200文字以内）。",
+}
+
+
+def validate_actual(data: dict[str, object]) -> KpiActualIn:
+    """Field checks that need no database; raises InputInvalid with a Japanese message per field."""
+    try:
+        return KpiActualIn.model_validate(data)
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "form"
+            errors.setdefault(name, _FIELD_MESSAGES.get(name, "入力内容を確認してください。"))
+        raise InputInvalid(errors) from None
+
+
+def enter_actual(
+    engine: Engine, *, actor: Actor, data: dict[str, object], today: date | None = None
+) -> KpiActual:
+    """Record (or correct) the actual of one indicator for one 年度, with an audit row holding the
+    values before and after. 事業担当 may enter only for their own department's projects.
+
+    Raises PermissionDenied, NotFound, InputInvalid (unit differs from the indicator's, 年度 not
+    registered, measurement date in the future or before the 年度 began).
+    """
+    require(actor, Action.enter_kpi_actual)
+    today = today or date.today()
+    entry = validate_actual(data)
+    with write_session(engine) as session:
+        indicator = session.get(KpiIndicator, entry.indicator_id)
+        if indicator is None:
+            raise NotFound(f"指標（番号 {entry.indicator_id}）は登録されていません。")
+        project = session.get(Project, indicator.project_id)
+        assert project is not None
+        require_department(actor, project.department_id)
+        errors: dict[str, str] = {}
+        if entry.unit != indicator.unit:
+            errors["unit"] = (
+                f"単位が指標と異なります。この指標の単位は「{indicator.unit}」です（入力: 「{entry.unit}」）。"
+                "換算してから入力してください。"
+            )
+        if session.get(FiscalYear, entry.fiscal_year) is None:
+            errors["fiscal_year"] = f"{fiscal_label(entry.fiscal_year)}は登録されていません。"
+        start = fiscal_year_bounds(entry.fiscal_year)[0]
+        if entry.measured_on > today:
+            errors["measured_on"] = (
+                f"測定日 {entry.measured_on:%Y年%m月%d日} は未来の日付です。"
+                f"本日（{today:%Y年%m月%d日}）以前の日付を入力してください。"
+            )
+        elif entry.measured_on < start:
+            errors["measured_on"] = (
+                f"測定日 {entry.measured_on:%Y年%m月%d日} は{fiscal_label(entry.fiscal_year)}の開始日"
+                f"（{start:%Y年%m月%d日}）より前です。"
+            )
+        if errors:
+            raise InputInvalid(errors)
+        row = session.exec(
+            select(KpiActual).where(
+                KpiActual.indicator_id == entry.indicator_id, KpiActual.fiscal_year == entry.fiscal_year
+            )
+        ).first()
+        before = None
+        if row is None:
+            row = KpiActual(
+                indicator_id=entry.indicator_id,
+                fiscal_year=entry.fiscal_year,
+                actual_value=0.0,
+                measured_on=entry.measured_on,
+            )
+        else:
+            before = audit.snapshot(row)
+        row.actual_value = entry.actual_value
+        row.measured_on = entry.measured_on
+        row.source = entry.source
+        row.is_sample = False
+        row.entered_by = actor.login
+        row.entered_at = datetime.now(UTC)
+        session.add(row)
+        session.flush()
+        audit.record(
+            session,
+            actor=actor.login,
+            action="kpi_actual.update" if before else "kpi_actual.create",
+            entity="kpi_actual",
+            entity_id=row.id,
+            before=before,
+            after=audit.snapshot(row),
+            reason=f"{project.name}／{indicator.name}／{fiscal_label(entry.fiscal_year)}",
+        )
+        session.refresh(row)
+        session.expunge(row)
+    checkpoint(engine)
+    return row
+
+
+def entry_choices(engine: Engine, *, actor: Actor) -> pd.DataFrame:
+    """Indicators the actor may enter actuals for (all for 管理者, own department for 事業担当)."""
+    department_id = actor.department_id if actor.department_id is not None else -1
+    where = "WHERE p.department_id = :dept" if actor.role.value == "department" else ""
+    return query_df(
+        engine,
+        f"""
+        SELECT i.id AS indicator_id, p.name AS project, i.name AS indicator, i.unit
+        FROM kpi_indicator i JOIN project p ON p.id = i.project_id
+        {where}
+        ORDER BY p.department_id, p.id, i.id
+        """,
+        {"dept": department_id} if where else None,
+    )
+
+
+# --- Portfolio roll-up by perspective -----------------------------------------------------------------
+
+REACH_UNIT = "人"
+NOVEL = ("national_first", "prefecture_first")
+
+
+def funded_evidence_by_year(engine: Engine) -> pd.DataFrame:
+    """Per 年度, over funded proposals (事業化, or with an approved allocation for the 年度): projects,
+    expected users (人), touchpoints per year (users × uses), hours saved per year (procedures ×
+    minutes ÷ 60), projects marked 全国初/県内初, and whether any figure is sample data."""
+    return query_df(
+        engine,
+        """
+        SELECT pr.fiscal_year,
+               COUNT(DISTINCT pr.project_id) AS funded_projects,
+               SUM(pr.expected_users) AS expected_users,
+               SUM(pr.expected_users * pr.uses_per_user_per_year) AS touchpoints,
+               SUM(pr.procedures_per_year * pr.minutes_saved_per_procedure) / 60.0 AS hours_saved,
+               SUM(CASE WHEN pr.novelty IN ('national_first', 'prefecture_first') THEN 1 ELSE 0 END)
+                   AS novel_projects,
+               MAX(CASE WHEN pr.is_sample THEN 1 ELSE 0 END) AS any_sample
+        FROM proposal pr
+        WHERE pr.status = 'funded'
+           OR EXISTS (SELECT 1 FROM allocation a WHERE a.project_id = pr.project_id
+                      AND a.fiscal_year = pr.fiscal_year AND a.status = 'approved')
+        GROUP BY pr.fiscal_year
+        ORDER BY pr.fiscal_year
+        """,
+    )
+
+
+def reach_by_year(df: pd.DataFrame) -> pd.DataFrame:
+    """Residents reached per 年度 from perspective-1 indicators counted in 人: target and actual.
+
+    One figure per project and 年度 (the largest, when a project has several such indicators), so
+    the same residents are not counted twice."""
+    reach = df[[1 in ps and u == REACH_UNIT for ps, u in zip(df["perspectives"], df["unit"], strict=True)]]
+    if reach.empty:
+        return pd.DataFrame(columns=["fiscal_year", "reach_target", "reach_actual", "reach_projects"])
+    per_project = reach.groupby(["fiscal_year", "project_id"], as_index=False).agg(
+        reach_target=("target_value", "max"), reach_actual=("actual_value", "max")
+    )
+    return per_project.groupby("fiscal_year", as_index=False).agg(
+        reach_target=("reach_target", "sum"),
+        reach_actual=("reach_actual", "sum"),
+        reach_projects=("project_id", "nunique"),
+    )
+
+
+def projects_on_track(df: pd.DataFrame) -> tuple[int, int]:
+    """(projects judged, projects on track) in `df`: a project is judged when at least one of its
+    indicator-years has an actual, and on track when none of those is 遅れ."""
+    judged = df[df["status"].isin(JUDGED)]
+    if judged.empty:
+        return 0, 0
+    behind = judged.groupby("project_id")["status"].apply(lambda s: bool((s == KpiStatus.behind.value).any()))
+    return int(len(behind)), int((~behind).sum())
+
+
+def portfolio_by_year(engine: Engine, *, today: date | None = None) -> pd.DataFrame:
+    """Per 年度: funded projects, residents reached (KPI target/actual, proposals' expected users),
+    touchpoints per year, hours saved per year, projects judged / on track and the on-track share."""
+    kpis = kpi_frame(engine, today=today)
+    evidence = funded_evidence_by_year(engine)
+    reach = reach_by_year(kpis)
+    years = sorted(set(evidence["fiscal_year"].astype(int)) | set(kpis["fiscal_year"].astype(int)))
+    rows = []
+    for year in years:
+        ev = evidence[evidence["fiscal_year"] == year]
+        rc = reach[reach["fiscal_year"] == year]
+        judged, on_track = projects_on_track(kpis[kpis["fiscal_year"] == year])
+        rows.append(
+            {
+                "fiscal_year": year,
+                "funded_projects": int(ev["funded_projects"].sum()),
+                "reach_target": float(rc["reach_target"].sum()),
+                "reach_actual": float(rc["reach_actual"].sum()),
+                "expected_users": int(ev["expected_users"].sum()),
+                "touchpoints": float(ev["touchpoints"].sum()),
+                "hours_saved": float(ev["hours_saved"].sum()),
+                "novel_projects": int(ev["novel_projects"].sum()),
+                "projects_judged": judged,
+                "projects_on_track": on_track,
+                "on_track_share": on_track / judged if judged else None,
+                "evidence_is_sample": bool(ev["any_sample"].sum() > 0),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def perspective_rollup(
+    engine: Engine, *, fiscal_year: int | None = None, today: date | None = None
+) -> pd.DataFrame:
+    """One row per perspective (1 reach … 4 novelty): indicator-years evidencing it, their statuses,
+    the share judged on track (達成+順調 ÷ 達成+順調+遅れ), and the portfolio measure that goes with it:
+    residents reached (人), touchpoints per year (回), hours saved per year (時間), novel projects (事業)."""
+    kpis = kpi_frame(engine, today=today)
+    if fiscal_year is not None:
+        kpis = kpis[kpis["fiscal_year"] == fiscal_year]
+    evidence = funded_evidence_by_year(engine)
+    if fiscal_year is not None:
+        evidence = evidence[evidence["fiscal_year"] == fiscal_year]
+    reach = reach_by_year(kpis)
+    measures = {
+        1: ("県民への到達（人）：提案の想定利用者数", float(evidence["expected_users"].sum())),
+        2: ("年間の利用回数（回/年）：利用者数×利用頻度", float(evidence["touchpoints"].sum())),
+        3: ("削減される県民の時間（時間/年）：手続件数×短縮時間", float(evidence["hours_saved"].sum())),
+        4: ("全国初・県内初の事業数（事業）", float(evidence["novel_projects"].sum())),
+    }
+    rows = []
+    for p, label in PERSPECTIVE.items():
+        sub = kpis[[p in ps for ps in kpis["perspectives"]]]
+        counts = count_statuses(sub)
+        judged = sum(counts[s] for s in JUDGED)
+        good = counts[KpiStatus.achieved.value] + counts[KpiStatus.on_track.value]
+        measure_label, measure_value = measures[p]
+        rows.append(
+            {
+                "perspective": p,
+                "perspective_label": label,
+                "indicators": int(sub["indicator_id"].nunique()) if not sub.empty else 0,
+                **counts,
+                "on_track_share": good / judged if judged else None,
+                "measure_label": measure_label,
+                "measure_value": measure_value,
+                "reach_actual": float(reach["reach_actual"].sum()) if p == 1 else None,
+                "reach_target": float(reach["reach_target"].sum()) if p == 1 else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --- Export (行政事業レビューシート) ----------------------------------------------------------------
+
+REVIEW_SHEET_COLUMNS = [
+    "事業名",
+    "所管部局",
+    "指標",
+    "単位",
+    "基準値",
+    "基準年度",
+    "年度",
+    "目標値",
+    "実績値",
+    "達成度（%）",
+    "状況",
+    "目標の種類",
+    "指標の種別",
+    "県民実感の観点",
+    "測定日",
+    "実績の出典",
+    "サンプル",
+]
+
+
+def review_sheet(df: pd.DataFrame) -> pd.DataFrame:
+    """A `kpi_frame` result in the column order of the 行政事業レビューシート (成果目標及び成果実績)."""
+    out = pd.DataFrame(
+        {
+            "事業名": df["project"],
+            "所管部局": df["department"],
+            "指標": df["indicator"],
+            "単位": df["unit"],
+            "基準値": df["baseline_value"],
+            "基準年度": [
+                fiscal_label(int(y)) if y is not None and not pd.isna(y) else "" for y in df["baseline_year"]
+            ],
+            "年度": [fiscal_label(int(y)) for y in df["fiscal_year"]],
+            "目標値": [None if v is None or pd.isna(v) else round(float(v), 2) for v in df["target_value"]],
+            "実績値": df["actual_value"],
+            "達成度（%）": [
+                None if r is None or pd.isna(r) else round(float(r) * 100, 1) for r in df["achievement_rate"]
+            ],
+            "状況": df["status"],
+            "目標の種類": ["経路上の目標" if p else "年度目標" for p in df["target_on_path"]],
+            "指標の種別": df["kind_label"],
+            "県民実感の観点": df["perspective_labels"],
+            "測定日": [d.isoformat() if isinstance(d, date) else "" for d in df["measured_on"]],
+            "実績の出典": df["source"],
+            "サンプル": ["サンプル" if s else "" for s in df["is_sample"]],
+        },
+        columns=REVIEW_SHEET_COLUMNS,
+    )
+    return out
+
+
+def review_sheet_bytes(df: pd.DataFrame, *, fmt: str) -> bytes:
+    """The review-sheet table as xlsx ('xlsx') or CSV with BOM ('csv'). Audit with `record_export`."""
+    sheet = review_sheet(df)
+    if fmt == "xlsx":
+        return export.to_xlsx_bytes(sheet, sheet_name="成果指標", title="成果指標（成果目標及び成果実績）")
+    return export.to_csv_bytes(sheet)
