@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from fund import audit, auth, backup, ledger
+from fund import audit, auth, backup, export, ledger
 from fund.db import explain_connection_error, get_engine
 from fund.errors import FundError, InputInvalid
 from fund.fiscal import fiscal_label
@@ -83,6 +83,37 @@ def _cmd_ledger(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ledger_export(args: argparse.Namespace) -> int:
+    """Write the ledger (or the roll-forward) to a file; the export is audited like one from the page."""
+    engine = get_engine()
+    year = args.export_year if args.export_year is not None else args.year
+    if args.table == "roll-forward":
+        df = ledger.roll_forward_export(engine)
+        if year is not None:
+            df = df[df["年度"] == year]
+        data = ledger.export_bytes(
+            df, fmt=args.format, sheet_name="年度別増減", title="基金の年度別増減（単位：千円）", sen_yen=True
+        )
+        what = "基金_年度別増減"
+    else:
+        df = ledger.ledger_export(engine, fiscal_year=year)
+        data = ledger.export_bytes(
+            df, fmt=args.format, sheet_name="基金台帳", title="基金台帳", sen_yen=False
+        )
+        what = "基金台帳"
+    out = Path(args.out)
+    out.write_bytes(data)
+    export.record_export(
+        engine,
+        actor=auth.SYSTEM,
+        what=what,
+        filters={"年度": year, "形式": args.format, "経路": "fund ledger export"},
+        rows=len(df),
+    )
+    print(f"{what}を {out} に保存しました（{len(df):,}行、{args.format}）。")
+    return 0
+
+
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
     broken = audit.verify_chain(get_engine())
     if broken is None:
@@ -122,6 +153,40 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _actor_for(login: str | None) -> auth.Actor:
+    """`--as LOGIN`: act as that active user; without it, the system actor."""
+    if login is None:
+        return auth.SYSTEM
+    from sqlmodel import Session, select
+
+    from fund.models import AppUser
+
+    with Session(get_engine()) as session:
+        user = session.exec(select(AppUser).where(AppUser.login == login)).first()
+    if user is None or not user.active:
+        raise InputInvalid({"as": f"利用者「{login}」は登録されていないか、無効です。"})
+    return auth.Actor(
+        login=user.login, role=user.role, department_id=user.department_id, display_name=user.display_name
+    )
+
+
+def _cmd_export_allocations(args: argparse.Namespace) -> int:
+    from fund import allocation_export
+
+    result = allocation_export.export_allocations(
+        get_engine(),
+        actor=_actor_for(args.as_login),
+        fiscal_year=args.year,
+        fmt=args.format,
+        encoding=args.encoding,
+    )
+    Path(args.out).write_bytes(result.data)
+    print(
+        f"{fiscal_label(args.year)}の基金活用事業一覧（{args.format}、{result.rows}行）を {args.out} に出力しました。"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fund",
@@ -148,6 +213,20 @@ def build_parser() -> argparse.ArgumentParser:
     led = sub.add_parser("ledger", help="基金の年度別増減（ロールフォワード）を表示する")
     led.add_argument("--year", type=int, help="西暦の年度（例: 2024）")
     led.set_defaults(func=_cmd_ledger)
+    led_sub = led.add_subparsers(dest="ledger_command")  # optional: `fund ledger --year N` still works
+    led_exp = led_sub.add_parser("export", help="基金台帳（または年度別増減）を xlsx / CSV に保存する")
+    led_exp.add_argument(
+        "--format", required=True, choices=["xlsx", "csv"], help="xlsx または csv（UTF-8 BOM付き）"
+    )
+    led_exp.add_argument("--out", required=True, help="出力ファイル")
+    led_exp.add_argument(
+        "--table",
+        choices=["entries", "roll-forward"],
+        default="entries",
+        help="entries（台帳、既定）または roll-forward",
+    )
+    led_exp.add_argument("--year", type=int, dest="export_year", help="台帳を西暦の年度で絞り込む")
+    led_exp.set_defaults(func=_cmd_ledger_export)
 
     aud = sub.add_parser("audit", help="監査ログ").add_subparsers(dest="audit_command", required=True)
     aud.add_parser("verify", help="監査ログのハッシュ連鎖を検証する").set_defaults(func=_cmd_audit_verify)
@@ -161,6 +240,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="データのある復元先を置き換える（元は改名して残す）"
     )
     res.set_defaults(func=_cmd_restore)
+
+    exp = sub.add_parser("export", help="帳票の出力（監査ログに記録）").add_subparsers(
+        dest="export_command", required=True
+    )
+    exa = exp.add_parser("allocations", help="基金活用事業一覧（年度配分）を xlsx または CSV で出力する")
+    exa.add_argument("--year", type=int, required=True, help="西暦の年度（例: 2024）")
+    exa.add_argument("--format", required=True, choices=["xlsx", "csv"])
+    exa.add_argument(
+        "--encoding", default="utf-8-sig", choices=["utf-8-sig", "cp932"], help="CSV の文字コード"
+    )
+    exa.add_argument("--out", required=True, help="出力ファイル")
+    exa.add_argument(
+        "--as", dest="as_login", help="出力者として記録する利用者のログイン名（省略時はシステム）"
+    )
+    exa.set_defaults(func=_cmd_export_allocations)
     return parser
 
 

@@ -1,0 +1,356 @@
+"""The published allocation table (基金活用事業一覧) as a formatted xlsx, and the same data as tidy CSV.
+
+The xlsx follows the source document's layout (`allocation.table_layout`): 区分 headings, numbered
+blocks closed by 「N事業計」, (再掲) rows without amounts, section totals and the grand total. Every
+figure is written as a number in 千円 (no live formulas); every text cell is neutralised.
+"""
+
+import io
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import xlsxwriter
+from sqlalchemy import Engine
+
+from fund import allocation
+from fund.auth import Action, Actor, require
+from fund.errors import InputInvalid
+from fund.export import FONT, display_width, neutralise, record_export, to_csv_bytes
+from fund.fiscal import fiscal_label, wareki
+from fund.labels import BUDGET_STAGE, ESTIMATE_MARK
+from fund.models import BudgetStage
+from fund.money import EXCEL_SEN_YEN_FORMAT, to_sen_yen
+
+FORMATS = ("xlsx", "csv")
+ENCODINGS = ("utf-8-sig", "cp932")
+HEADER = ["区分", "事業名【所管部局】", "事業概要", "予算額（千円）", "うち基金充当額（千円）", "備考"]
+HEADER_ROW = 3  # 0-based: title, unit/filters, blank, header
+RELISTING_TEXT = "(再掲)"
+# Column widths in Excel units (a full-width character is about 2).
+WIDTHS = [14, 44, 64, 15, 15, 8]
+
+
+@dataclass(frozen=True)
+class AllocationExport:
+    """One export: the bytes, a file name and what the audit row records."""
+
+    data: bytes
+    file_name: str
+    mime: str
+    rows: int
+    filters: dict[str, Any]
+
+
+def table_title(fiscal_year: int, rows: pd.DataFrame) -> str:
+    """「令和6年度（2024年度）当初予算における基金活用事業一覧」; other stages are named when present."""
+    stages = {s for s in rows.get("budget_stage", pd.Series(dtype=object)).dropna()}
+    if stages and stages != {BudgetStage.initial.value}:
+        names = "・".join(BUDGET_STAGE[s] for s in BudgetStage if s.value in stages)
+        stage = f"予算（{names}）"
+    else:
+        stage = "当初予算"
+    return f"{fiscal_label(fiscal_year)}{stage}における基金活用事業一覧"
+
+
+def tidy_frame(rows: pd.DataFrame, *, fiscal_year: int) -> pd.DataFrame:
+    """One row per listed project and 区分, one value per cell, amounts as integer yen (再掲: empty)."""
+    return pd.DataFrame(
+        {
+            "年度": pd.Series([fiscal_year] * len(rows), dtype="int64"),
+            "年度（和暦）": [wareki(fiscal_year)] * len(rows),
+            "区分": [f"{h} {n}" for h, n in zip(rows["section_heading"], rows["section_name"], strict=True)],
+            "区分（細分）": [
+                f"{h}{n}" for h, n in zip(rows["block_heading"], rows["block_name"], strict=True)
+            ],
+            "事業名": list(rows["project"]),
+            "所管部局": list(rows["department"]),
+            "新規": [bool(v) for v in rows["is_new"]],
+            "再掲": [bool(v) for v in rows["is_relisting"]],
+            "事業概要": list(rows["summary"]),
+            "予算額（円）": pd.array(list(rows["project_cost_yen"]), dtype="Int64"),
+            "基金充当額（円）": pd.array(list(rows["fund_share_yen"]), dtype="Int64"),
+            "基金充当額は推計": [
+                bool(v) and not bool(r)
+                for v, r in zip(rows["fund_share_is_estimate"], rows["is_relisting"], strict=True)
+            ],
+        }
+    )
+
+
+@dataclass(frozen=True)
+class SenRow:
+    """A layout line with its amounts in 千円 as printed. Totals are sums of the printed item amounts,
+    so every subtotal adds up on paper (items are rounded to 千円 one by one)."""
+
+    line: allocation.LayoutRow
+    cost_sen: int | None
+    fund_sen: int | None
+
+
+def sen_rows(layout: list[allocation.LayoutRow]) -> list[SenRow]:
+    """Convert `table_layout` to 千円, totals re-added from the rounded items."""
+    block_of: list[int] = []
+    section_of: list[int] = []
+    block = section = -1
+    for line in layout:
+        if line.kind == "section":
+            section += 1
+        if line.kind == "block":
+            block += 1
+        block_of.append(block)
+        section_of.append(section)
+    cost_b: dict[int, int] = {}
+    fund_b: dict[int, int] = {}
+    cost_s: dict[int, int] = {}
+    fund_s: dict[int, int] = {}
+    for i, line in enumerate(layout):
+        if line.kind == "item":
+            c = to_sen_yen(line.project_cost_yen or 0)
+            f = to_sen_yen(line.fund_share_yen or 0)
+            cost_b[block_of[i]] = cost_b.get(block_of[i], 0) + c
+            fund_b[block_of[i]] = fund_b.get(block_of[i], 0) + f
+            cost_s[section_of[i]] = cost_s.get(section_of[i], 0) + c
+            fund_s[section_of[i]] = fund_s.get(section_of[i], 0) + f
+    out: list[SenRow] = []
+    for i, line in enumerate(layout):
+        if line.kind == "item":
+            out.append(
+                SenRow(line, to_sen_yen(line.project_cost_yen or 0), to_sen_yen(line.fund_share_yen or 0))
+            )
+        elif line.kind in ("block", "subtotal"):
+            if line.project_cost_yen is None:
+                out.append(SenRow(line, None, None))
+            else:
+                out.append(SenRow(line, cost_b.get(block_of[i], 0), fund_b.get(block_of[i], 0)))
+        elif line.kind == "section":
+            out.append(SenRow(line, cost_s.get(section_of[i], 0), fund_s.get(section_of[i], 0)))
+        elif line.kind == "grand_total":
+            out.append(SenRow(line, sum(cost_s.values()), sum(fund_s.values())))
+        else:
+            out.append(SenRow(line, None, None))
+    return out
+
+
+def table_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """The table as the page shows it: amounts as printed text in 千円 (▲ negatives, (再掲))."""
+
+    def text(value: int | None, relisting: bool) -> str:
+        if relisting:
+            return RELISTING_TEXT
+        if value is None:
+            return ""
+        return f"▲{abs(value):,}" if value < 0 else f"{value:,}"
+
+    return pd.DataFrame(
+        [
+            {
+                "区分": r.line.label,
+                "事業名【所管部局】": r.line.name,
+                "事業概要": r.line.summary,
+                "予算額（千円）": text(r.cost_sen, r.line.kind == "relisting"),
+                "うち基金充当額（千円）": text(r.fund_sen, r.line.kind == "relisting"),
+                "備考": ESTIMATE_MARK if r.line.fund_share_is_estimate else "",
+            }
+            for r in sen_rows(allocation.table_layout(rows))
+        ],
+        columns=HEADER,
+    )
+
+
+def _line_count(text: str, width: int) -> int:
+    return max(1, math.ceil(display_width(text) / max(width - 2, 1)))
+
+
+def table_xlsx(rows: pd.DataFrame, *, fiscal_year: int, filter_note: str = "") -> bytes:
+    """The allocation table laid out as published, in 千円, ready to print on A4 landscape."""
+    layout = allocation.table_layout(rows)
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    ws = wb.add_worksheet("基金活用事業一覧")
+    base: dict[str, Any] = {"font_name": FONT, "font_size": 10, "valign": "vcenter"}
+    boxed = {**base, "border": 1}
+    fmt = {
+        "title": wb.add_format({**base, "bold": True, "font_size": 14}),
+        "unit": wb.add_format({**base, "align": "right"}),
+        "note": wb.add_format({**base, "font_color": "#444444"}),
+        "head": wb.add_format(
+            {
+                **boxed,
+                "bold": True,
+                "bg_color": "#1F4E79",
+                "font_color": "#FFFFFF",
+                "align": "center",
+                "text_wrap": True,
+            }
+        ),
+        "section": wb.add_format({**boxed, "bold": True, "bg_color": "#D9E1F2"}),
+        "section_num": wb.add_format(
+            {**boxed, "bold": True, "bg_color": "#D9E1F2", "num_format": EXCEL_SEN_YEN_FORMAT}
+        ),
+        "block": wb.add_format({**boxed, "bold": True, "bg_color": "#F2F2F2"}),
+        "block_num": wb.add_format(
+            {**boxed, "bold": True, "bg_color": "#F2F2F2", "num_format": EXCEL_SEN_YEN_FORMAT}
+        ),
+        "text": wb.add_format({**boxed, "text_wrap": True}),
+        "center": wb.add_format({**boxed, "align": "center"}),
+        "num": wb.add_format({**boxed, "num_format": EXCEL_SEN_YEN_FORMAT}),
+        "relisting": wb.add_format({**boxed, "align": "right"}),
+        "subtotal": wb.add_format({**boxed, "bold": True, "align": "right", "top": 2}),
+        "subtotal_num": wb.add_format({**boxed, "bold": True, "num_format": EXCEL_SEN_YEN_FORMAT, "top": 2}),
+        "total": wb.add_format(
+            {**boxed, "bold": True, "align": "right", "bg_color": "#FCE4D6", "top": 2, "bottom": 6}
+        ),
+        "total_num": wb.add_format(
+            {
+                **boxed,
+                "bold": True,
+                "bg_color": "#FCE4D6",
+                "num_format": EXCEL_SEN_YEN_FORMAT,
+                "top": 2,
+                "bottom": 6,
+            }
+        ),
+    }
+    last_col = len(HEADER) - 1
+    ws.merge_range(0, 0, 0, last_col, neutralise(table_title(fiscal_year, rows)), fmt["title"])
+    ws.set_row(0, 24)
+    if filter_note:
+        ws.merge_range(1, 0, 1, 2, neutralise(filter_note), fmt["note"])
+    ws.merge_range(1, 3, 1, last_col, "（単位：千円）", fmt["unit"])
+    for c, name in enumerate(HEADER):
+        ws.write_string(HEADER_ROW, c, name, fmt["head"])
+    ws.set_row(HEADER_ROW, 30)
+
+    def amount(r: int, c: int, sen: int | None, style: str) -> None:
+        if sen is None:
+            ws.write_blank(r, c, None, fmt[style])
+        else:
+            ws.write_number(r, c, sen, fmt[style])
+
+    r = HEADER_ROW
+    for printed in sen_rows(layout):
+        line = printed.line
+        r += 1
+        if line.kind in ("section", "block"):
+            style = line.kind
+            caption = f"{line.label}　{line.name}" if line.name else line.label
+            ws.merge_range(r, 0, r, 2, neutralise(caption), fmt[style])
+            amount(r, 3, printed.cost_sen, f"{style}_num")
+            amount(r, 4, printed.fund_sen, f"{style}_num")
+            ws.write_blank(r, 5, None, fmt[style])
+        elif line.kind in ("item", "relisting"):
+            ws.write_string(r, 0, neutralise(line.label), fmt["center"])
+            ws.write_string(r, 1, neutralise(line.name), fmt["text"])
+            ws.write_string(r, 2, neutralise(line.summary), fmt["text"])
+            if line.kind == "relisting":
+                ws.write_string(r, 3, RELISTING_TEXT, fmt["relisting"])
+                ws.write_string(r, 4, RELISTING_TEXT, fmt["relisting"])
+            else:
+                amount(r, 3, printed.cost_sen, "num")
+                amount(r, 4, printed.fund_sen, "num")
+            ws.write_string(r, 5, ESTIMATE_MARK if line.fund_share_is_estimate else "", fmt["center"])
+            lines = max(_line_count(line.name, WIDTHS[1]), _line_count(line.summary, WIDTHS[2]))
+            ws.set_row(r, 15 * lines)
+        else:  # subtotal, grand_total
+            style = "subtotal" if line.kind == "subtotal" else "total"
+            ws.merge_range(r, 0, r, 2, neutralise(line.label), fmt[style])
+            amount(r, 3, printed.cost_sen, f"{style}_num")
+            amount(r, 4, printed.fund_sen, f"{style}_num")
+            ws.write_blank(r, 5, None, fmt[style])
+    r += 2
+    ws.write_string(
+        r,
+        0,
+        "※予算額は主たる区分で計上。(再掲) は他の区分に再掲した事業で、小計・合計には含みません。",
+        fmt["note"],
+    )
+    ws.write_string(
+        r + 1,
+        0,
+        f"※金額は千円未満を四捨五入。小計・合計は表示金額の合計です。備考「{ESTIMATE_MARK}」は資料に記載がなく前提を置いた値です。",
+        fmt["note"],
+    )
+    for c, w in enumerate(WIDTHS):
+        ws.set_column(c, c, w)
+    ws.freeze_panes(HEADER_ROW + 1, 0)
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(HEADER_ROW)
+    ws.set_footer("&C&P / &N")
+    wb.close()
+    return buf.getvalue()
+
+
+def build(
+    engine: Engine,
+    *,
+    fiscal_year: int,
+    fmt: str,
+    encoding: str = "utf-8-sig",
+    department_id: int | None = None,
+    category_code: str | None = None,
+    filter_note: str = "",
+) -> AllocationExport:
+    """The export of exactly the rows `allocation_rows` returns for these filters (not yet audited).
+
+    Raises InputInvalid for an unknown format or encoding, RuleViolation when cp932 cannot hold a
+    character (the message names it).
+    """
+    if fmt not in FORMATS:
+        raise InputInvalid({"format": "形式は xlsx または csv を指定してください。"})
+    if encoding not in ENCODINGS:
+        raise InputInvalid(
+            {"encoding": "文字コードは utf-8-sig（BOM付き UTF-8）または cp932 を指定してください。"}
+        )
+    rows = allocation.allocation_rows(
+        engine, fiscal_year=fiscal_year, department_id=department_id, category_code=category_code
+    )
+    filters: dict[str, Any] = {"fiscal_year": fiscal_year, "format": fmt}
+    if department_id is not None:
+        filters["department_id"] = department_id
+    if category_code is not None:
+        filters["category_code"] = category_code
+    stem = f"基金活用事業一覧_{fiscal_year}"
+    if fmt == "xlsx":
+        data = table_xlsx(rows, fiscal_year=fiscal_year, filter_note=filter_note)
+        mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        name = f"{stem}.xlsx"
+    else:
+        filters["encoding"] = encoding
+        data = to_csv_bytes(tidy_frame(rows, fiscal_year=fiscal_year), encoding=encoding)
+        mime = "text/csv"
+        name = f"{stem}{'_sjis' if encoding == 'cp932' else ''}.csv"
+    return AllocationExport(data=data, file_name=name, mime=mime, rows=len(rows), filters=filters)
+
+
+def record(engine: Engine, *, actor: Actor, export: AllocationExport) -> None:
+    """Audit a delivered export (who, what, filters, rows)."""
+    record_export(engine, actor=actor, what="allocation_table", filters=export.filters, rows=export.rows)
+
+
+def export_allocations(
+    engine: Engine,
+    *,
+    actor: Actor,
+    fiscal_year: int,
+    fmt: str,
+    encoding: str = "utf-8-sig",
+    department_id: int | None = None,
+    category_code: str | None = None,
+) -> AllocationExport:
+    """Build and audit in one call (the CLI). Raises PermissionDenied without the export right."""
+    require(actor, Action.export)
+    export = build(
+        engine,
+        fiscal_year=fiscal_year,
+        fmt=fmt,
+        encoding=encoding,
+        department_id=department_id,
+        category_code=category_code,
+    )
+    record(engine, actor=actor, export=export)
+    return export

@@ -1,0 +1,280 @@
+"""The allocation table export: the seed's figures in the right cells, subtotals that add up, CSV, audit."""
+
+import io
+import json
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, text
+
+from fund import allocation, allocation_export
+from fund.allocation import TABLE_COLUMNS
+from fund.cli import main
+from fund.db import query_df
+from fund.errors import RuleViolation
+from fund.models import Role
+from tests.conftest import make_actor
+
+EXEC = make_actor(Role.executive, login="tanaka_exec")
+
+
+def _sheet(data: bytes) -> openpyxl.worksheet.worksheet.Worksheet:
+    return openpyxl.load_workbook(io.BytesIO(data)).active
+
+
+def _row_by_label(ws: openpyxl.worksheet.worksheet.Worksheet, label: str) -> tuple[object, ...]:
+    rows = [r for r in ws.iter_rows(values_only=True) if r[0] == label]
+    assert len(rows) == 1, label
+    return rows[0]
+
+
+def test_exported_xlsx_holds_the_seed_figures_in_the_right_cells(seeded_engine: Engine) -> None:
+    export = allocation_export.build(seeded_engine, fiscal_year=2024, fmt="xlsx")
+    ws = _sheet(export.data)
+    assert ws["A1"].value == "令和6年度（2024年度）当初予算における基金活用事業一覧"
+    assert ws["D2"].value == "（単位：千円）"
+    assert [c.value for c in ws[4]] == allocation_export.HEADER
+    assert _row_by_label(ws, "9事業計")[3] == 619_616
+    assert _row_by_label(ws, "11事業計")[3] == 1_097_090
+    assert _row_by_label(ws, "基盤整備")[3] == 510_994
+    assert _row_by_label(ws, "デジタル人材の育成・確保")[3] == 38_690
+    assert _row_by_label(ws, "誰一人取り残されないための取組")[3] == 5_226
+    assert _row_by_label(ws, "合計 24事業")[3] == 2_271_616
+    relisted = [r for r in ws.iter_rows(values_only=True) if r[3] == "(再掲)"]
+    assert len(relisted) == 4 and all(r[4] == "(再掲)" for r in relisted)
+    assert "やまぐちDX加速化事業【総合企画部】" in [r[1] for r in relisted]
+
+
+def test_xlsx_is_formatted_for_printing_and_has_no_formulas(seeded_engine: Engine) -> None:
+    ws = _sheet(allocation_export.build(seeded_engine, fiscal_year=2024, fmt="xlsx").data)
+    total_row = next(r for r in ws.iter_rows() if r[0].value == "合計 24事業")
+    assert total_row[3].number_format == '#,##0;"▲"#,##0'
+    assert ws.freeze_panes == "A5"
+    assert ws.page_setup.orientation == "landscape"
+    assert int(ws.page_setup.paperSize) == 9  # A4
+    assert ws.print_title_rows == "$4:$4"
+    assert ws.column_dimensions["C"].width > ws.column_dimensions["D"].width
+    assert not any(
+        isinstance(c.value, str) and c.value.startswith("=") for row in ws.iter_rows() for c in row
+    )
+
+
+def test_formula_like_project_names_are_neutralised(seeded_engine: Engine) -> None:
+    with seeded_engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE project SET summary = '=HYPERLINK(\"http://x\")' WHERE name = '県内企業魅力発信事業'"
+            )
+        )
+    export = allocation_export.build(seeded_engine, fiscal_year=2024, fmt="xlsx")
+    cells = [c.value for row in _sheet(export.data).iter_rows() for c in row]
+    assert '\'=HYPERLINK("http://x")' in cells
+    csv = allocation_export.build(seeded_engine, fiscal_year=2024, fmt="csv").data
+    summaries = pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")["事業概要"]
+    assert '\'=HYPERLINK("http://x")' in set(summaries)
+
+
+def test_tidy_csv_has_numbers_as_numbers_and_the_western_year_beside_wareki(seeded_engine: Engine) -> None:
+    export = allocation_export.build(seeded_engine, fiscal_year=2024, fmt="csv")
+    assert export.data.startswith(b"\xef\xbb\xbf")
+    df = pd.read_csv(io.BytesIO(export.data), encoding="utf-8-sig")
+    assert list(df.columns[:2]) == ["年度", "年度（和暦）"]
+    assert set(df["年度"]) == {2024} and set(df["年度（和暦）"]) == {"令和6年度"}
+    primary = df[~df["再掲"]]
+    assert len(primary) == 24 and df["再掲"].sum() == 4
+    assert int(primary["予算額（円）"].sum()) == 2_271_616_000
+    assert df.loc[df["再掲"], "予算額（円）"].isna().all()
+
+
+def test_cp932_export_names_the_character_it_cannot_hold(seeded_engine: Engine) -> None:
+    plain = allocation_export.build(seeded_engine, fiscal_year=2024, fmt="csv", encoding="cp932")
+    assert "やまぐちDX加速化事業".encode("cp932") in plain.data
+    with seeded_engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE project SET summary = summary || '（𠮷野町と連携）' WHERE name = '県内企業魅力発信事業'"
+            )
+        )
+    with pytest.raises(RuleViolation) as exc:
+        allocation_export.build(seeded_engine, fiscal_year=2024, fmt="csv", encoding="cp932")
+    assert "「𠮷」" in exc.value.message and "U+20BB7" in exc.value.message
+
+
+def test_filters_select_the_exported_rows_and_the_export_is_audited(seeded_engine: Engine) -> None:
+    dept = int(query_df(seeded_engine, "SELECT id FROM department WHERE name = '警察本部'")["id"].iloc[0])
+    export = allocation_export.export_allocations(
+        seeded_engine, actor=EXEC, fiscal_year=2024, fmt="xlsx", department_id=dept
+    )
+    ws = _sheet(export.data)
+    assert _row_by_label(ws, "合計 3事業")[3] == 1_466 + 191_153 + 4_169
+    log = query_df(
+        seeded_engine, "SELECT actor, action, entity, after_values FROM audit_log ORDER BY id DESC LIMIT 1"
+    )
+    assert (log["actor"].iloc[0], log["action"].iloc[0], log["entity"].iloc[0]) == (
+        "tanaka_exec",
+        "export",
+        "allocation_table",
+    )
+    after = log["after_values"].iloc[0]
+    after = after if isinstance(after, dict) else json.loads(after)
+    assert after == {"filters": {"fiscal_year": 2024, "format": "xlsx", "department_id": dept}, "rows": 4}
+
+
+def test_cli_exports_the_table_and_records_who(seeded_engine: Engine, tmp_path: Path) -> None:
+    out = tmp_path / "table.xlsx"
+    assert main(["export", "allocations", "--year", "2024", "--format", "xlsx", "--out", str(out)]) == 0
+    assert _row_by_label(_sheet(out.read_bytes()), "合計 24事業")[3] == 2_271_616
+    csv = tmp_path / "table.csv"
+    args = [
+        "export",
+        "allocations",
+        "--year",
+        "2024",
+        "--format",
+        "csv",
+        "--encoding",
+        "cp932",
+        "--out",
+        str(csv),
+    ]
+    assert main(args) == 0
+    assert pd.read_csv(csv, encoding="cp932")["年度"].iloc[0] == 2024
+    actors = query_df(seeded_engine, "SELECT actor FROM audit_log WHERE action = 'export' ORDER BY id")[
+        "actor"
+    ]
+    assert list(actors) == ["system", "system"]
+    assert main([*args, "--as", "nobody"]) == 2
+
+
+# --- Property: in every export, subtotals add up to their totals ------------------------------------------
+
+amounts = st.integers(min_value=-2_000_000_000, max_value=50_000_000_000)
+
+
+@st.composite
+def allocation_tables(draw: st.DrawFn) -> pd.DataFrame:
+    rows = []
+    pid = 0
+    order = 0
+    blocks: list[dict[str, object]] = []
+    for s in range(draw(st.integers(1, 3))):
+        for b in range(draw(st.integers(1, 3))):
+            order += 1
+            numbered = draw(st.booleans())
+            blocks.append(
+                {
+                    "section_code": f"s{s}",
+                    "section_heading": str(s + 1),
+                    "section_name": f"区分{s + 1}",
+                    "block_code": f"s{s}b{b}",
+                    "block_heading": f"({b + 1})" if numbered else "",
+                    "block_name": f"分野{s + 1}-{b + 1}",
+                    "block_order": order,
+                }
+            )
+    projects: list[tuple[int, dict[str, object]]] = []
+    for block in blocks:
+        for _ in range(draw(st.integers(1, 5))):
+            pid += 1
+            cost = draw(amounts)
+            projects.append((pid, block))
+            rows.append(
+                {
+                    **block,
+                    "project_id": pid,
+                    "project": f"事業{pid}",
+                    "department": "総合企画部",
+                    "is_new": draw(st.booleans()),
+                    "summary": "概要",
+                    "project_cost_yen": cost,
+                    "fund_share_yen": draw(st.integers(min_value=0, max_value=abs(cost))),
+                    "fund_share_is_estimate": draw(st.booleans()),
+                    "is_relisting": False,
+                    "status": "approved",
+                    "budget_stage": "initial",
+                }
+            )
+    for project_id, home in projects:
+        others = [b for b in blocks if b is not home]
+        if others and draw(st.integers(0, 4)) == 0:
+            block = draw(st.sampled_from(others))
+            rows.append(
+                {
+                    **block,
+                    "project_id": project_id,
+                    "project": f"事業{project_id}",
+                    "department": "総合企画部",
+                    "is_new": False,
+                    "summary": "概要",
+                    "project_cost_yen": None,
+                    "fund_share_yen": None,
+                    "fund_share_is_estimate": False,
+                    "is_relisting": True,
+                    "status": "approved",
+                    "budget_stage": None,
+                }
+            )
+    df = pd.DataFrame(rows)[TABLE_COLUMNS].sort_values(["block_order", "project_id"]).reset_index(drop=True)
+    for col in ("project_cost_yen", "fund_share_yen"):
+        df[col] = df[col].astype("Int64")
+    return df
+
+
+def _assert_adds_up(printed: list[allocation_export.SenRow], column: str) -> None:
+    sections: list[tuple[int, list[int]]] = []  # (section total, its block totals)
+    items: list[int] = []
+    open_block: int | None = None  # an unnumbered block prints its total on the heading
+
+    def close_block() -> None:
+        nonlocal items, open_block
+        if open_block is not None:
+            assert sum(items) == open_block
+            sections[-1][1].append(open_block)
+        items, open_block = [], None
+
+    grand = None
+    for p in printed:
+        kind, value = p.line.kind, getattr(p, column)
+        if kind == "section":
+            close_block()
+            sections.append((value, []))
+        elif kind == "block":
+            close_block()
+            open_block = value
+        elif kind == "item":
+            items.append(value)
+        elif kind == "subtotal":
+            assert sum(items) == value
+            sections[-1][1].append(value)
+            items = []
+        elif kind == "grand_total":
+            close_block()
+            grand = value
+    for total, blocks in sections:
+        assert sum(blocks) == total
+    assert grand == sum(total for total, _ in sections)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=allocation_tables())
+def test_every_exports_subtotals_add_up_to_its_total(rows: pd.DataFrame) -> None:
+    printed = allocation_export.sen_rows(allocation.table_layout(rows))
+    _assert_adds_up(printed, "cost_sen")
+    _assert_adds_up(printed, "fund_sen")
+    # The xlsx carries exactly these figures, row by row, in columns D and E.
+    first = allocation_export.HEADER_ROW + 2
+    ws = _sheet(allocation_export.table_xlsx(rows, fiscal_year=2025))
+    cells = list(ws.iter_rows(min_row=first, max_row=first + len(printed) - 1, values_only=True))
+    for p, cell in zip(printed, cells, strict=True):
+        relisting = p.line.kind == "relisting"
+        assert cell[3] == ("(再掲)" if relisting else p.cost_sen)
+        assert cell[4] == ("(再掲)" if relisting else p.fund_sen)
+    # The tidy CSV of the same rows sums to the table's exact yen total.
+    csv = allocation_export.to_csv_bytes(allocation_export.tidy_frame(rows, fiscal_year=2025))
+    df = pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")
+    grand = next(p for p in printed if p.line.kind == "grand_total")
+    assert int(df.loc[~df["再掲"], "予算額（円）"].sum()) == grand.line.project_cost_yen
