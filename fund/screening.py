@@ -806,6 +806,7 @@ def export_results(engine: Engine, *, actor: Actor, round_id: int, filters: Resu
 
     Raises PermissionDenied, NotFound, RuleViolation (unknown format).
     """
+    require(actor, Action.view_screening)
     require(actor, Action.export)
     if fmt not in ("xlsx", "csv"):
         raise RuleViolation("出力形式は xlsx または csv を指定してください。")
