@@ -35,6 +35,7 @@ class Action(str, enum.Enum):
     edit_proposal = "edit_proposal"
     submit_proposal = "submit_proposal"
     change_status = "change_status"
+    override_status = "override_status"  # a status change outside the normal workflow
     score = "score"
     allocate = "allocate"
     approve_allocation = "approve_allocation"
@@ -57,6 +58,7 @@ ACTION_LABEL = {
     Action.edit_proposal: "提案の編集",
     Action.submit_proposal: "提案の提出",
     Action.change_status: "提案の状態変更",
+    Action.override_status: "提案の状態の例外変更",
     Action.score: "採点",
     Action.allocate: "配分の登録",
     Action.approve_allocation: "配分の承認",

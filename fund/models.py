@@ -189,6 +189,9 @@ class Proposal(SQLModel, table=True):
     novelty: Novelty | None = Field(default=None, sa_type=enum_column(Novelty))
     novelty_note: str = ""
     is_sample: bool = False  # evidence figures are sample data, not from the seeds
+    # KPIs as proposed (indicator, unit, baseline, targets). Kept here while the proposal is a
+    # draft; on submission they become kpi_indicator/kpi_target rows (see fund.proposals).
+    kpis: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     version: int = 1  # optimistic locking
     created_by: str = ""
     created_at: datetime = Field(default_factory=now_utc)
@@ -336,6 +339,7 @@ class KpiIndicator(SQLModel, table=True):
     __tablename__ = "kpi_indicator"
     id: int | None = id_field("kpi_indicator_id_seq")
     project_id: int = Field(foreign_key="project.id")
+    proposal_id: int | None = Field(default=None, foreign_key="proposal.id")  # set when a proposal created it
     kind: KpiKind = Field(sa_type=enum_column(KpiKind))
     name: str = Field(max_length=200)
     unit: str = Field(max_length=20)
