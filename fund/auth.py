@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from fund import audit
-from fund.db import query_df, write_session
+from fund.db import query_df, read_session, write_session
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation
 from fund.labels import ROLE
 from fund.models import AppUser, Department, Role
@@ -296,7 +296,7 @@ def user_frame(engine: Engine) -> pd.DataFrame:
         engine,
         """
         SELECT u.login, u.display_name, u.role, d.name AS department, u.active, u.is_sample,
-               u.password_hash IS NOT NULL AS local_password
+               u.password_hash IS NOT NULL AS local_password, u.oidc_subject
         FROM app_user u LEFT JOIN department d ON d.id = u.department_id
         ORDER BY u.id
         """,
@@ -311,5 +311,183 @@ def user_frame(engine: Engine) -> pd.DataFrame:
             "active": "有効",
             "is_sample": "サンプル",
             "local_password": "パスワード設定",
+            "oidc_subject": "組織アカウント（SSO）",
         }
     )
+
+
+# --- Single sign-on (OIDC) and account administration --------------------------------------------
+
+OIDC_SUBJECT_MAX = 200
+
+
+def _actor_of(user: AppUser) -> Actor:
+    return Actor(
+        login=user.login, role=user.role, department_id=user.department_id, display_name=user.display_name
+    )
+
+
+def actor_for_oidc(engine: Engine, *, subject: str, email: str | None = None) -> Actor:
+    """Map a signed-in OIDC identity to its user row (audited); refuse identities nobody registered.
+
+    Users are found by `oidc_subject` = the token's `sub`. An administrator who does not know the
+    `sub` yet may register the e-mail address instead: the first sign-in then replaces it with the
+    `sub` (audited), so later sign-ins no longer depend on the address.
+    """
+    subject = (subject or "").strip()
+    email = (email or "").strip() or None
+    who = (email or subject)[:60] or "unknown"
+    if not subject:
+        raise PermissionDenied(
+            "組織アカウントの識別子（sub）を受け取れませんでした。管理者に連絡してください。"
+        )
+    with write_session(engine) as session:
+        user = session.exec(select(AppUser).where(AppUser.oidc_subject == subject)).first()
+        bound_by_email = False
+        if user is None and email:
+            user = session.exec(
+                select(AppUser).where(func.lower(AppUser.oidc_subject) == email.lower())
+            ).first()
+            bound_by_email = user is not None
+        if user is None or not user.active:
+            audit.record(
+                session,
+                actor=who,
+                action="user.sign_in_refused",
+                entity="app_user",
+                entity_id=None if user is None else user.id,
+                reason="未登録の組織アカウント" if user is None else "無効化された利用者",
+            )
+            session.commit()
+            if user is None:
+                raise PermissionDenied(
+                    f"組織アカウント（{who}）はこのダッシュボードに登録されていません。"
+                    "管理者に利用登録を依頼してください。"
+                )
+            raise PermissionDenied("この利用者は無効化されています。管理者に確認してください。")
+        if bound_by_email:
+            before = {"oidc_subject": user.oidc_subject}
+            user.oidc_subject = subject
+            session.add(user)
+            audit.record(
+                session,
+                actor=user.login,
+                action="user.oidc_bind",
+                entity="app_user",
+                entity_id=user.id,
+                before=before,
+                after={"oidc_subject": subject},
+                reason="初回の組織アカウントでのサインイン（メールアドレスで照合）",
+            )
+        audit.record(
+            session,
+            actor=user.login,
+            action="user.sign_in",
+            entity="app_user",
+            entity_id=user.id,
+            reason="SSO",
+        )
+        return _actor_of(user)
+
+
+def _user_by_login(session: Session, login: str) -> AppUser:
+    user = session.exec(select(AppUser).where(AppUser.login == login)).first()
+    if user is None:
+        raise NotFound(f"利用者「{login}」は登録されていません。")
+    return user
+
+
+def link_oidc_subject(engine: Engine, *, actor: Actor, login: str, subject: str | None) -> None:
+    """管理者: link a user to an OIDC `sub` (or e-mail address, see `actor_for_oidc`); empty unlinks."""
+    require(actor, Action.manage_users)
+    value = (subject or "").strip() or None
+    if value is not None and (len(value) > OIDC_SUBJECT_MAX or any(ch.isspace() for ch in value)):
+        raise InputInvalid(
+            {
+                "oidc_subject": f"組織アカウントの識別子は空白を含まない{OIDC_SUBJECT_MAX}文字以内にしてください。"
+            }
+        )
+    with write_session(engine) as session:
+        user = _user_by_login(session, login)
+        if value is not None:
+            other = session.exec(
+                select(AppUser).where(
+                    func.lower(AppUser.oidc_subject) == value.lower(), AppUser.id != user.id
+                )
+            ).first()
+            if other is not None:
+                raise InputInvalid(
+                    {"oidc_subject": f"この識別子は既に利用者「{other.login}」に紐付けられています。"}
+                )
+        before = {"oidc_subject": user.oidc_subject}
+        user.oidc_subject = value
+        session.add(user)
+        audit.record(
+            session,
+            actor=actor.login,
+            action="user.oidc_link" if value else "user.oidc_unlink",
+            entity="app_user",
+            entity_id=user.id,
+            before=before,
+            after={"oidc_subject": value},
+        )
+
+
+def set_user_active(engine: Engine, *, actor: Actor, login: str, active: bool, reason: str = "") -> None:
+    """管理者: deactivate (no sign-in any more, history kept) or reactivate a user."""
+    require(actor, Action.manage_users)
+    if not active and login == actor.login:
+        raise RuleViolation("自分自身を無効化することはできません。")
+    with write_session(engine) as session:
+        user = _user_by_login(session, login)
+        if user.active == active:
+            return
+        if not active and user.role == Role.admin:
+            admins = session.exec(
+                select(func.count())
+                .select_from(AppUser)
+                .where(AppUser.role == Role.admin, AppUser.active == True)  # noqa: E712
+            ).one()
+            if admins <= 1:
+                raise RuleViolation(
+                    "有効な管理者が1人しかいないため、無効化できません。先に別の管理者を登録してください。"
+                )
+        user.active = active
+        if active:
+            user.failed_logins = 0
+            user.locked_until = None
+        session.add(user)
+        audit.record(
+            session,
+            actor=actor.login,
+            action="user.reactivate" if active else "user.deactivate",
+            entity="app_user",
+            entity_id=user.id,
+            before={"active": not active},
+            after={"active": active},
+            reason=reason.strip()[:500],
+        )
+
+
+def change_own_password(engine: Engine, *, actor: Actor, current_password: str, new_password: str) -> None:
+    """Every role: change one's own local password after confirming the current one."""
+    with read_session(engine) as session:
+        user = _user_by_login(session, actor.login)
+        stored = user.password_hash
+    if not stored:
+        raise RuleViolation(
+            "このアカウントはローカルのパスワードを使っていません（組織アカウントでサインインします）。"
+        )
+    try:
+        _HASHER.verify(stored, current_password)
+    except (VerificationError, InvalidHashError):
+        raise InputInvalid({"current_password": "現在のパスワードが正しくありません。"}) from None
+    if current_password == new_password:
+        raise InputInvalid({"password": "新しいパスワードは現在のものと異なるものにしてください。"})
+    set_password(engine, actor=actor, login=actor.login, new_password=new_password)
+
+
+def record_sign_out(engine: Engine, *, actor: Actor, reason: str = "") -> None:
+    """Audit a sign-out (by the user, or by the idle/absolute timeout)."""
+    with write_session(engine) as session:
+        audit.record(session, actor=actor.login, action="user.sign_out", entity="app_user", reason=reason)
