@@ -1,0 +1,201 @@
+"""AppTest for 基金の状況: headline, charts, stress test, field-level refusals, reversal, exports."""
+
+import json
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
+
+from fund import ledger
+from fund.db import query_df
+from fund.models import LedgerKind, Role
+from tests.conftest import make_actor
+
+POST = "FormSubmitter:ledger_post-記帳する"
+REVERSE = "FormSubmitter:ledger_reverse-取り消す"
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _siblings(node: Any, key: str) -> list[Any] | None:
+    """The elements that share a container with the widget `key` (the field and what is shown under it)."""
+    children = list(getattr(node, "children", {}).values())
+    if any(getattr(c, "key", None) == key for c in children):
+        return children
+    for child in children:
+        found = _siblings(child, key)
+        if found is not None:
+            return found
+    return None
+
+
+def _errors_next_to(at: AppTest, key: str) -> list[str]:
+    siblings = _siblings(at._tree, key) or []
+    return [c.value for c in siblings if type(c).__name__ == "Error"]
+
+
+def test_headline_shows_balance_plan_runway_and_share_used(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.executive, "pages/fund_status.py")
+    assert not at.exception
+    metrics = _metrics(at)
+    assert metrics["現在の基金残高"] == "20.6億円"
+    assert metrics["基金の使用割合"] == "48.5%"
+    for label in ("今年度の取崩し予定", "翌年度以降の取崩し予定"):
+        assert metrics[label].endswith("億円")
+    assert metrics["残り年数の目安"].endswith(("年", "年以上"))
+    help_text = next(m.help for m in at.metric if m.label == "現在の基金残高")
+    assert "2,060,000千円" in help_text
+
+
+def test_charts_have_japanese_titles_and_short_year_labels(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.executive, "pages/fund_status.py")
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    text = json.dumps(specs, ensure_ascii=False)
+    for title in (
+        "基金残高の推移（年度末、億円）",
+        "年度別・区分別の取崩し（億円）",
+        "年度別・所管部局別の取崩し（億円）",
+        "の増減（億円）",
+    ):
+        assert title in text
+    assert "令和6年度" in text and "令和6年度（2024年度）" not in text
+
+
+def test_stress_sliders_bring_the_run_out_forward(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.executive, "pages/fund_status.py")
+    base = _metrics(at)["この条件での残り年数"]
+    at.slider(key="stress_overrun").set_value(100).run()
+    harsh = _metrics(at)["この条件での残り年数"]
+    assert float(harsh.rstrip("年")) < float(base.rstrip("年以上"))
+    assert not at.exception
+
+
+def test_health_signals_are_shown_with_explanations(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.executive, "pages/fund_status.py")
+    shown = " ".join(a.value for a in [*at.success, *at.warning])
+    for name in ("保有割合", "乖離率", "今年度の取崩し", "翌年度の必要額"):
+        assert name in shown
+    assert not at.error
+
+
+def test_posting_into_a_closed_year_is_refused_at_the_year_field(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    at = app_as(Role.admin, "pages/fund_status.py")
+    at.date_input(key="post_date").set_value(date(2024, 7, 1)).run()
+    at.text_input(key="post_amount").input("1000")
+    at.text_input(key="post_memo").input("決算確定後の記帳")
+    at.button(key=POST).click().run()
+    assert _errors_next_to(at, "post_year") == ["令和6年度（2024年度）は決算確定済みのため、記帳できません。"]
+    assert len(at.error) == 1
+    assert ledger.balance(seeded_engine) == 2_060_000_000
+
+
+def test_an_overdraw_is_refused_at_the_amount_field(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    at = app_as(Role.admin, "pages/fund_status.py")
+    at.date_input(key="post_date").set_value(date(2026, 7, 1)).run()
+    at.selectbox(key="post_kind").set_value(LedgerKind.drawdown)
+    at.text_input(key="post_amount").input("2060000001")
+    at.text_input(key="post_memo").input("過大な取崩し")
+    at.button(key=POST).click().run()
+    errors = _errors_next_to(at, "post_amount")
+    assert len(errors) == 1 and "不足額は 1円" in errors[0]
+    assert ledger.balance(seeded_engine) == 2_060_000_000
+
+
+def test_missing_memo_is_refused_at_the_memo_field(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    at = app_as(Role.admin, "pages/fund_status.py")
+    at.date_input(key="post_date").set_value(date(2026, 7, 1)).run()
+    at.text_input(key="post_amount").input("1000")
+    at.button(key=POST).click().run()
+    assert _errors_next_to(at, "post_memo") == ["摘要を入力してください（500文字以内）。"]
+    assert ledger.balance(seeded_engine) == 2_060_000_000
+
+
+def test_an_administrator_reverses_an_entry_once(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    entry = ledger.post_entry(
+        seeded_engine,
+        actor=make_actor(Role.admin),
+        data={
+            "posted_on": date(2026, 7, 1),
+            "fiscal_year": 2026,
+            "kind": "deposit",
+            "amount_yen": 5_000_000,
+            "memo": "誤った積立",
+        },
+    )
+    assert ledger.balance(seeded_engine) == 2_065_000_000
+    at = app_as(Role.admin, "pages/fund_status.py")
+    at.number_input(key="reverse_id").set_value(entry.id)
+    at.date_input(key="reverse_date").set_value(date(2026, 7, 2))
+    at.text_input(key="reverse_reason").input("金額誤り")
+    at.button(key=REVERSE).click().run()
+    assert not at.exception
+    assert f"台帳番号 {entry.id} を取り消しました" in at.success[0].value
+    assert ledger.balance(seeded_engine) == 2_060_000_000
+    assert _metrics(at)["現在の基金残高"] == "20.6億円"
+
+    at.number_input(key="reverse_id").set_value(entry.id)
+    at.text_input(key="reverse_reason").input("もう一度")
+    at.button(key=REVERSE).click().run()
+    errors = _errors_next_to(at, "reverse_id")
+    assert len(errors) == 1 and "既に" in errors[0]
+    assert ledger.balance(seeded_engine) == 2_060_000_000
+
+
+def test_an_administrator_closes_a_year_after_confirming(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    at = app_as(Role.admin, "pages/fund_status.py")
+    at.selectbox(key="close_year_pick").set_value(2025)
+    at.button(key="FormSubmitter:close_year-決算確定する").click().run()
+    assert at.error[0].value == "確認のチェックを入れてください。"
+    at.checkbox(key="close_confirm").check()
+    at.button(key="FormSubmitter:close_year-決算確定する").click().run()
+    assert "令和7年度（2025年度）を決算確定しました。" in at.success[0].value
+    closed = query_df(seeded_engine, "SELECT closed FROM fiscal_year WHERE year = 2025")
+    assert bool(closed["closed"].iloc[0])
+
+
+def test_executive_sees_no_posting_reversal_or_closing(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.executive, "pages/fund_status.py")
+    headers = [s.value for s in at.subheader]
+    for name in ("記帳（管理者）", "取消（逆仕訳）", "決算確定（管理者）"):
+        assert name not in headers
+
+
+def test_ledger_filters_narrow_the_list(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.executive, "pages/fund_status.py")
+    assert len(at.dataframe[-1].value) == 26
+    at.selectbox(key="ledger_year").set_value(2024).run()
+    assert len(at.dataframe[-1].value) == 24
+    at.selectbox(key="ledger_kind").set_value(LedgerKind.deposit).run()
+    assert not at.exception
+    assert any("条件に合う記帳はありません。" in i.value for i in at.info)
+
+
+def test_every_download_is_recorded_in_the_audit_log(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    at = app_as(Role.executive, "pages/fund_status.py")
+    at.selectbox(key="ledger_year").set_value(2024).run()
+    at.download_button(key="dl_ledger_csv").click().run()
+    at.download_button(key="dl_rollforward_xlsx").click().run()
+    rows = query_df(
+        seeded_engine, "SELECT actor, entity, after_values FROM audit_log WHERE action = 'export' ORDER BY id"
+    )
+    assert list(rows["entity"]) == ["基金台帳", "基金_年度別増減"]
+    assert set(rows["actor"]) == {"test_executive"}
+    first = rows["after_values"].iloc[0]
+    first = json.loads(first) if isinstance(first, str) else first
+    assert first["filters"]["年度"] == 2024 and first["filters"]["形式"] == "csv" and first["rows"] == 24
