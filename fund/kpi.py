@@ -420,34 +420,46 @@ def enter_actual(
     """
     require(actor, Action.enter_kpi_actual)
     today = today or date.today()
-    entry = validate_actual(data)
+    # Collect every field's message at once: the form checks, then those that need the indicator.
+    entry: KpiActualIn | None = None
+    errors: dict[str, str] = {}
+    try:
+        entry = validate_actual(data)
+    except InputInvalid as exc:
+        errors = dict(exc.field_errors)
+    indicator_id = data.get("indicator_id")
+    if not isinstance(indicator_id, int):
+        raise InputInvalid(errors | {"indicator_id": _FIELD_MESSAGES["indicator_id"]})
     with write_session(engine) as session:
-        indicator = session.get(KpiIndicator, entry.indicator_id)
+        indicator = session.get(KpiIndicator, indicator_id)
         if indicator is None:
-            raise NotFound(f"指標（番号 {entry.indicator_id}）は登録されていません。")
+            raise NotFound(f"指標（番号 {indicator_id}）は登録されていません。")
         project = session.get(Project, indicator.project_id)
         assert project is not None
         require_department(actor, project.department_id)
-        errors: dict[str, str] = {}
-        if entry.unit != indicator.unit:
+        unit = data.get("unit")
+        if "unit" not in errors and isinstance(unit, str) and unit.strip() != indicator.unit:
             errors["unit"] = (
-                f"単位が指標と異なります。この指標の単位は「{indicator.unit}」です（入力: 「{entry.unit}」）。"
+                f"単位が指標と異なります。この指標の単位は「{indicator.unit}」です（入力: 「{unit.strip()}」）。"
                 "換算してから入力してください。"
             )
-        if session.get(FiscalYear, entry.fiscal_year) is None:
-            errors["fiscal_year"] = f"{fiscal_label(entry.fiscal_year)}は登録されていません。"
-        start = fiscal_year_bounds(entry.fiscal_year)[0]
-        if entry.measured_on > today:
-            errors["measured_on"] = (
-                f"測定日 {entry.measured_on:%Y年%m月%d日} は未来の日付です。"
-                f"本日（{today:%Y年%m月%d日}）以前の日付を入力してください。"
-            )
-        elif entry.measured_on < start:
-            errors["measured_on"] = (
-                f"測定日 {entry.measured_on:%Y年%m月%d日} は{fiscal_label(entry.fiscal_year)}の開始日"
-                f"（{start:%Y年%m月%d日}）より前です。"
-            )
-        if errors:
+        year = data.get("fiscal_year")
+        if isinstance(year, int) and session.get(FiscalYear, year) is None:
+            errors["fiscal_year"] = f"{fiscal_label(year)}は登録されていません。"
+        measured_on = data.get("measured_on")
+        if isinstance(measured_on, date) and not isinstance(measured_on, datetime) and isinstance(year, int):
+            start = fiscal_year_bounds(year)[0]
+            if measured_on > today:
+                errors["measured_on"] = (
+                    f"測定日 {measured_on:%Y年%m月%d日} は未来の日付です。"
+                    f"本日（{today:%Y年%m月%d日}）以前の日付を入力してください。"
+                )
+            elif measured_on < start:
+                errors["measured_on"] = (
+                    f"測定日 {measured_on:%Y年%m月%d日} は{fiscal_label(year)}の開始日"
+                    f"（{start:%Y年%m月%d日}）より前です。"
+                )
+        if errors or entry is None:
             raise InputInvalid(errors)
         row = session.exec(
             select(KpiActual).where(

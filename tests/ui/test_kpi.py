@@ -1,0 +1,148 @@
+"""AppTest: the 成果指標 page shows the seeded targets and the rules, and refuses bad entries at the field."""
+
+import json
+from collections.abc import Callable
+from datetime import date, timedelta
+
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
+
+from fund import reference
+from fund.db import query_df
+from fund.models import Role
+
+
+def _dept(engine: Engine, name: str) -> int:
+    d = reference.departments(engine)
+    return int(d.loc[d["name"] == name, "id"].iloc[0])
+
+
+def _indicator(engine: Engine, name: str) -> int:
+    return int(query_df(engine, "SELECT id FROM kpi_indicator WHERE name = :n", {"n": name})["id"].iloc[0])
+
+
+def _metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def _table(at: AppTest) -> object:
+    return next(
+        d.value for d in at.dataframe if "目標の種類" in d.value.columns and "事業名" in d.value.columns
+    )
+
+
+def test_the_page_shows_the_status_counts_and_the_rules(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.executive, "pages/kpi.py")
+    assert not at.exception
+    assert at.title[0].value == "成果指標"
+    for label in ("達成", "順調", "遅れ", "未計測", "未到来"):
+        assert _metric(at, label).endswith("件")
+    texts = " ".join(t.value for t in at.text)
+    assert "80%以上100%未満" in texts and "直線で結んだ" in texts
+
+
+def test_seeded_r6_and_r8_targets_appear_in_the_table_and_the_trend(
+    seeded_engine: Engine, app_as: Callable[..., AppTest]
+) -> None:
+    at = app_as(Role.admin, "pages/kpi.py")
+    table = _table(at)
+    people = table[table["指標"] == "対象者数"].set_index("年度")["目標値"]
+    assert people["令和6年度（2024年度）"] == 1200 and people["令和8年度（2026年度）"] == 9600
+    dogs = table[table["指標"] == "周南市内での苦情・目撃数"].set_index("年度")["目標値"]
+    assert dogs["令和8年度（2026年度）"] == 800
+
+    at.selectbox(key="kpi_indicator").set_value(_indicator(seeded_engine, "対象者数")).run()
+    line = next(t.value for t in at.text if t.value.startswith("目標："))
+    assert "令和6年度 1,200人" in line and "令和8年度 9,600人" in line
+    at.selectbox(key="kpi_indicator").set_value(_indicator(seeded_engine, "周南市内での苦情・目撃数")).run()
+    line = next(t.value for t in at.text if t.value.startswith("目標："))
+    assert "令和8年度 800件/年" in line and "基準値 令和6年度 1,600件/年" in line and "低いほど良い" in line
+
+
+def test_the_trend_chart_uses_untruncated_wareki_labels(
+    seeded_engine: Engine, app_as: Callable[..., AppTest]
+) -> None:
+    at = app_as(Role.admin, "pages/kpi.py")
+    at.selectbox(key="kpi_indicator").set_value(_indicator(seeded_engine, "導入地域数")).run()
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    trend = next(s for s in specs if "導入地域数" in json.dumps(s, ensure_ascii=False))
+    x = trend["encoding"]["x"]
+    assert x["axis"]["labelLimit"] == 0 and x["axis"]["labelAngle"] == 0
+    assert x["sort"] == ["令和6年度", "令和7年度", "令和8年度"]
+
+
+def test_filters_narrow_the_table_to_one_status(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.admin, "pages/kpi.py")
+    at.selectbox(key="kpi_status").set_value("未計測").run()
+    table = _table(at)
+    assert len(table) > 0 and set(table["状況"]) == {"未計測"}
+    at.selectbox(key="kpi_year").set_value(2026).run()
+    assert not at.exception
+    assert any("条件に合う指標はありません" in i.value for i in at.info)
+
+
+def test_department_staff_see_only_their_department(
+    seeded_engine: Engine, app_as: Callable[..., AppTest]
+) -> None:
+    at = app_as(Role.department, "pages/kpi.py", department_id=_dept(seeded_engine, "健康福祉部"))
+    assert not at.exception
+    assert set(_table(at)["所管部局"]) == {"健康福祉部"}
+
+
+def test_executives_see_no_entry_form(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.executive, "pages/kpi.py")
+    assert any("実績を入力できません" in i.value for i in at.info)
+    assert not [b for b in at.button if b.label == "実績を保存"]
+
+
+def _entry_form(seeded_engine: Engine, app_as: Callable[..., AppTest]) -> AppTest:
+    at = app_as(Role.department, "pages/kpi.py", department_id=_dept(seeded_engine, "健康福祉部"))
+    at.selectbox(key="entry_indicator").set_value(_indicator(seeded_engine, "導入地域数")).run()
+    return at
+
+
+def _save(at: AppTest) -> AppTest:
+    return next(b for b in at.button if b.label == "実績を保存").click().run()
+
+
+def test_a_future_measurement_date_is_refused_at_the_field(
+    seeded_engine: Engine, app_as: Callable[..., AppTest]
+) -> None:
+    at = _entry_form(seeded_engine, app_as)
+    at.number_input(key="entry_value").set_value(9)
+    at.date_input(key="entry_measured_on").set_value(date.today() + timedelta(days=3))
+    at.text_input(key="entry_source").input("健康福祉部 実績報告")
+    _save(at)
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("未来の日付" in e for e in errors)
+    assert "入力内容に誤りがあります。各項目のメッセージを確認してください。" in errors
+
+
+def test_a_wrong_unit_and_a_missing_source_are_refused_at_their_fields(
+    seeded_engine: Engine, app_as: Callable[..., AppTest]
+) -> None:
+    at = _entry_form(seeded_engine, app_as)
+    ind = _indicator(seeded_engine, "導入地域数")
+    at.number_input(key="entry_value").set_value(9)
+    at.text_input(key=f"entry_unit_{ind}").input("か所")
+    at.date_input(key="entry_measured_on").set_value(date(2026, 3, 31))
+    _save(at)
+    errors = [e.value for e in at.error]
+    assert any("この指標の単位は「地域」です" in e for e in errors)
+    assert any("出典（実績の根拠資料）を入力してください" in e for e in errors)
+
+
+def test_a_valid_entry_is_saved_and_the_counts_move(
+    seeded_engine: Engine, app_as: Callable[..., AppTest]
+) -> None:
+    at = _entry_form(seeded_engine, app_as)
+    before = int(_metric(at, "未計測").removesuffix("件"))
+    assert at.selectbox(key="entry_year").value == 2025  # the first year without an actual is offered
+    at.number_input(key="entry_value").set_value(9)
+    at.date_input(key="entry_measured_on").set_value(date(2026, 3, 31))
+    at.text_input(key="entry_source").input("健康福祉部 実績報告")
+    _save(at)
+    assert not at.exception
+    assert any("実績を保存しました" in s.value for s in at.success)
+    assert int(_metric(at, "未計測").removesuffix("件")) == before - 1
