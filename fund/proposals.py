@@ -570,6 +570,17 @@ def _submit_in_session(session: Session, *, actor: Actor, proposal: Proposal, re
     )
 
 
+def create_in_session(
+    session: Session, *, actor: Actor, p: ProposalCreate, project: Project | None, submit: bool
+) -> int:
+    """For the bulk intake: create one validated proposal inside the caller's transaction; its id."""
+    proposal = _create_in_session(session, actor=actor, p=p, project=project)
+    if submit:
+        _submit_in_session(session, actor=actor, proposal=proposal)
+    assert proposal.id is not None
+    return proposal.id
+
+
 def _detach(proposal: Proposal, session: Session) -> Proposal:
     session.flush()
     session.refresh(proposal)
