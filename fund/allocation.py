@@ -77,15 +77,17 @@ def allocation_rows(
     sql = f"""
     WITH primary_rows AS (
         SELECT a.project_id, a.category_id,
-               SUM(a.project_cost_yen) AS project_cost_yen, SUM(a.fund_share_yen) AS fund_share_yen,
+               CAST(SUM(a.project_cost_yen) AS BIGINT) AS project_cost_yen,
+               CAST(SUM(a.fund_share_yen) AS BIGINT) AS fund_share_yen,
                BOOL_OR(a.fund_share_is_estimate) AS fund_share_is_estimate,
                MIN(a.status) AS status, MIN(a.budget_stage) AS budget_stage, FALSE AS is_relisting
         FROM allocation a
         WHERE a.fiscal_year = :fy {status}
         GROUP BY a.project_id, a.category_id
     ), relisted AS (
-        SELECT r.project_id, r.category_id, NULL AS project_cost_yen, NULL AS fund_share_yen,
-               FALSE AS fund_share_is_estimate, 'approved' AS status, NULL AS budget_stage, TRUE AS is_relisting
+        SELECT r.project_id, r.category_id, CAST(NULL AS BIGINT) AS project_cost_yen,
+               CAST(NULL AS BIGINT) AS fund_share_yen, FALSE AS fund_share_is_estimate, 'approved' AS status,
+               CAST(NULL AS VARCHAR(20)) AS budget_stage, TRUE AS is_relisting
         FROM relisting r
         WHERE r.fiscal_year = :fy AND r.project_id IN (SELECT project_id FROM primary_rows)
     ), all_rows AS (
