@@ -445,10 +445,16 @@ def _open_year(session: Session, fiscal_year: int) -> FiscalYear:
     return year
 
 
-def _insert_allocation(
-    session: Session, engine: Engine, *, actor: Actor, alloc_in: AllocationCreate
+def insert_allocation(
+    session: Session,
+    engine: Engine,
+    *,
+    actor: Actor,
+    alloc_in: AllocationCreate,
+    with_ceiling_check: bool = True,
 ) -> Allocation:
-    """Checks and insert shared by `propose_allocation` and scenario promotion (caller holds the session)."""
+    """Checks and insert shared by `propose_allocation` and scenario promotion (the caller holds the
+    write session; a caller inserting several rows checks the ceiling once for their sum)."""
     _open_year(session, alloc_in.fiscal_year)
     project = session.get(Project, alloc_in.project_id)
     if project is None:
@@ -472,7 +478,10 @@ def _insert_allocation(
             f"「{project.name}」の{fiscal_label(alloc_in.fiscal_year)}{BUDGET_STAGE[alloc_in.budget_stage]}"
             f"の配分は既に登録されています（配分番号 {existing.id}）。"
         )
-    check_ceiling(fund_ceiling(engine, fiscal_year=alloc_in.fiscal_year), adding_yen=alloc_in.fund_share_yen)
+    if with_ceiling_check:
+        check_ceiling(
+            fund_ceiling(engine, fiscal_year=alloc_in.fiscal_year), adding_yen=alloc_in.fund_share_yen
+        )
     row = Allocation.model_validate(
         alloc_in.model_dump()
         | {"category_id": category_id, "status": AllocationStatus.proposed, "proposed_by": actor.login}
@@ -498,7 +507,7 @@ def propose_allocation(engine: Engine, *, actor: Actor, data: dict[str, object])
     require(actor, Action.allocate)
     alloc_in = validate_allocation(data)
     with write_session(engine) as session:
-        row = _insert_allocation(session, engine, actor=actor, alloc_in=alloc_in)
+        row = insert_allocation(session, engine, actor=actor, alloc_in=alloc_in)
         session.refresh(row)
         session.expunge(row)
     return row
@@ -651,3 +660,8 @@ def allocation_frame(
     df["stage_label"] = [BUDGET_STAGE[BudgetStage(s)] for s in df["budget_stage"]]
     df["status_label"] = [ALLOCATION_STATUS[AllocationStatus(s)] for s in df["status"]]
     return df
+
+
+def project_categories(engine: Engine) -> pd.DataFrame:
+    """Every project's id, name and main 区分 (`project_id`, `name`, `category_id`)."""
+    return query_df(engine, "SELECT id AS project_id, name, category_id FROM project ORDER BY id")

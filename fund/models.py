@@ -403,3 +403,42 @@ class AuditLog(SQLModel, table=True):
     reason: str = ""
     prev_hash: str = ""
     row_hash: str = ""
+
+
+# --- Scenarios (年度配分の案) ------------------------------------------------------------------------------
+
+
+class Scenario(SQLModel, table=True):
+    """A named, saved set of candidate allocations for one 年度 (hand-made, copied or optimised)."""
+
+    id: int | None = id_field("scenario_id_seq")
+    name: str = Field(max_length=120)
+    fiscal_year: int
+    based_on_id: int | None = Field(default=None, foreign_key="scenario.id")  # copied from
+    origin: str = Field(default="manual", max_length=20)  # manual | copy | optimiser
+    objective: str = Field(default="", max_length=20)  # optimiser: score | touchpoints
+    ceiling_yen: int | None = yen_field(default=None)  # the ceiling the optimiser used
+    note: str = ""
+    created_by: str = ""
+    created_at: datetime = Field(default_factory=now_utc)
+    updated_at: datetime = Field(default_factory=now_utc)
+    promoted_at: datetime | None = None  # when it became proposed allocations
+    promoted_by: str | None = None
+
+
+class ScenarioItem(SQLModel, table=True):
+    """One candidate in a scenario: a proposal (or project) with its amounts and whether it is in."""
+
+    __tablename__ = "scenario_item"
+
+    id: int | None = id_field("scenario_item_id_seq")
+    scenario_id: int = Field(foreign_key="scenario.id")
+    proposal_id: int | None = Field(default=None, foreign_key="proposal.id")
+    project_id: int = Field(foreign_key="project.id")
+    category_id: int = Field(foreign_key="category.id")
+    project_cost_yen: int = yen_field(default=0)  # 事業費
+    fund_share_yen: int = yen_field(default=0)  # 基金充当額
+    included: bool = False
+    forced: str = Field(default="", max_length=3)  # '' | in | out (the optimiser must respect it)
+    force_reason: str = ""
+    exclusion_reason: str = ""  # why the optimiser left it out
