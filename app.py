@@ -18,6 +18,7 @@ PAGES = [
     ("pages/allocations.py", "年度配分", ":material/table_view:", Action.view_allocations),
     ("pages/kpi.py", "成果指標", ":material/monitoring:", Action.view_kpi),
     ("pages/admin.py", "管理", ":material/admin_panel_settings:", Action.view_admin),
+    ("pages/account.py", "アカウント", ":material/person:", Action.view_home),
 ]
 
 _ui.engine()  # opens (and on first start seeds) the database, or stops with a message

@@ -487,6 +487,13 @@ def change_own_password(engine: Engine, *, actor: Actor, current_password: str, 
     set_password(engine, actor=actor, login=actor.login, new_password=new_password)
 
 
+def uses_local_password(engine: Engine, *, login: str) -> bool:
+    """Whether the user signs in with a local password (False: organisation account only)."""
+    with read_session(engine) as session:
+        user = session.exec(select(AppUser).where(AppUser.login == login)).first()
+        return user is not None and user.password_hash is not None
+
+
 def record_sign_out(engine: Engine, *, actor: Actor, reason: str = "") -> None:
     """Audit a sign-out (by the user, or by the idle/absolute timeout)."""
     with write_session(engine) as session:

@@ -14,10 +14,11 @@ operators back up and restore the server itself with `pg_dump` / `pg_restore` (s
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from fund.db import (
     write_session,
 )
 from fund.errors import RuleViolation
-from fund.settings import get_settings
+from fund.settings import DATA_DIR, get_settings
 
 MANIFEST = "manifest.json"
 FORMAT_DUCKDB = "duckdb-export-parquet"
@@ -330,3 +331,16 @@ def _restore_note(manifest: Manifest, previous: Path | None) -> dict[str, Any]:
         "rows": sum(manifest.tables.values()),
         "previous_file": previous.name if previous else None,
     }
+
+
+def backup_root() -> Path:
+    """Where the 管理 page writes backups: FUND_BACKUP_DIR, or data/backups next to the seed data."""
+    configured = os.environ.get("FUND_BACKUP_DIR")
+    return Path(configured) if configured else DATA_DIR / "backups"
+
+
+def backup_now(engine: Engine, *, actor: Actor, progress: Progress | None = None) -> tuple[Path, Manifest]:
+    """A backup into a new time-stamped folder under `backup_root()` (JST time in the name)."""
+    stamp = (datetime.now(UTC) + timedelta(hours=9)).strftime("%Y%m%d-%H%M%S")
+    out_dir = backup_root() / f"fund-{stamp}"
+    return out_dir, backup(engine, out_dir=out_dir, actor=actor, progress=progress)

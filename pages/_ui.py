@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 from sqlalchemy import Engine
+from streamlit.errors import StreamlitSecretNotFoundError
 
 from fund import auth
 from fund.auth import Action, Actor
@@ -36,18 +37,46 @@ def engine() -> Engine:
         st.stop()
 
 
-def sign_in(actor: Actor) -> None:
+def sso_provider() -> str | None:
+    """The named provider in `[auth]` of secrets.toml (e.g. [auth.microsoft]), or None for the default."""
+    section = st.secrets.get("auth", {})
+    if "client_id" in section:
+        return None
+    named = [key for key, value in section.items() if hasattr(value, "keys")]
+    return named[0] if named else None
+
+
+def sso_enabled() -> bool:
+    """True when .streamlit/secrets.toml configures OIDC sign-in (an [auth] section)."""
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, StreamlitSecretNotFoundError):
+        return False
+
+
+def sign_in(actor: Actor, *, via_sso: bool = False) -> None:
     now = datetime.now(UTC)
     st.session_state[ACTOR_KEY] = actor
     st.session_state["signed_in_at"] = now
     st.session_state["last_seen_at"] = now
+    st.session_state["via_sso"] = via_sso
 
 
 def sign_out(reason: str | None = None) -> None:
-    for key in (ACTOR_KEY, "signed_in_at", "last_seen_at"):
+    """End the session (audited); with single sign-on also end the identity cookie (st.logout)."""
+    actor: Actor | None = st.session_state.get(ACTOR_KEY)
+    via_sso = bool(st.session_state.get("via_sso"))
+    for key in (ACTOR_KEY, "signed_in_at", "last_seen_at", "via_sso"):
         st.session_state.pop(key, None)
+    if actor is not None:
+        try:
+            auth.record_sign_out(engine(), actor=actor, reason=reason or "")
+        except FundError:
+            pass  # signing out must never fail
     if reason:
         st.session_state["sign_out_reason"] = reason
+    if via_sso and st.user.is_logged_in:
+        st.logout()
 
 
 def current_actor() -> Actor | None:

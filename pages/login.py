@@ -1,4 +1,4 @@
-"""サインイン: local accounts (the embedded default)."""
+"""サインイン: the organisation account (OIDC via st.login) when configured, otherwise local accounts."""
 
 import streamlit as st
 
@@ -11,19 +11,47 @@ reason = st.session_state.pop("sign_out_reason", None)
 if reason:
     st.info(reason)
 
-with st.form("sign_in"):
+if _ui.sso_enabled():
     st.subheader("サインイン")
-    login = st.text_input("ログイン名", key="login_name")
-    password = st.text_input("パスワード", type="password", key="login_password")
-    submitted = st.form_submit_button("サインイン", type="primary")
-
-if submitted:
-    try:
-        actor = auth.authenticate(_ui.engine(), login=login.strip(), password=password)
-    except FundError as exc:
-        st.error(exc.message)
+    if st.user.is_logged_in:
+        claims = st.user.to_dict()
+        try:
+            actor = auth.actor_for_oidc(
+                _ui.engine(),
+                subject=str(claims.get("sub") or ""),
+                email=str(claims.get("email") or "") or None,
+            )
+        except FundError as exc:
+            st.error(exc.message, icon=":material/person_off:")
+            st.button("別のアカウントでサインインし直す", icon=":material/logout:", on_click=st.logout)
+        else:
+            _ui.sign_in(actor, via_sso=True)
+            st.rerun()
     else:
-        _ui.sign_in(actor)
-        st.rerun()
+        st.write("組織アカウント（シングルサインオン）でサインインします。")
+        provider = _ui.sso_provider()
+        if st.button("組織アカウントでサインイン", type="primary", icon=":material/login:"):
+            if provider:
+                st.login(provider)
+            else:
+                st.login()
+        st.caption(
+            "利用登録がない場合はサインイン後に案内が表示されます。利用登録は管理者に依頼してください。"
+        )
+else:
+    with st.form("sign_in"):
+        st.subheader("サインイン")
+        login = st.text_input("ログイン名", key="login_name")
+        password = st.text_input("パスワード", type="password", key="login_password")
+        submitted = st.form_submit_button("サインイン", type="primary")
 
-st.caption("初回起動時の管理者パスワードは、アプリを起動した端末に一度だけ表示されます。")
+    if submitted:
+        try:
+            actor = auth.authenticate(_ui.engine(), login=login.strip(), password=password)
+        except FundError as exc:
+            st.error(exc.message)
+        else:
+            _ui.sign_in(actor)
+            st.rerun()
+
+    st.caption("初回起動時の管理者パスワードは、アプリを起動した端末に一度だけ表示されます。")

@@ -1,0 +1,180 @@
+"""The 管理 page's services: the audit log with filters and export, and the chain check."""
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from fund.audit import verify_chain
+from fund.auth import Action, Actor, require
+from fund.db import query_df
+from fund.errors import InputInvalid
+from fund.export import record_export, to_csv_bytes, to_xlsx_bytes
+
+JST_OFFSET = timedelta(hours=9)
+MAX_ROWS = 5_000
+
+ACTION_LABEL = {
+    "user.sign_in": "サインイン",
+    "user.sign_out": "サインアウト",
+    "user.sign_in_refused": "サインイン拒否",
+    "user.lock": "アカウントのロック",
+    "user.create": "利用者の登録",
+    "user.password": "パスワードの変更・再設定",
+    "user.deactivate": "利用者の無効化",
+    "user.reactivate": "利用者の再有効化",
+    "user.oidc_link": "組織アカウントの紐付け",
+    "user.oidc_unlink": "組織アカウントの紐付け解除",
+    "user.oidc_bind": "組織アカウントの識別子の確定",
+    "ledger.post": "基金台帳への記帳",
+    "ledger.reverse": "記帳の取消",
+    "fiscal_year.close": "年度の決算確定",
+    "export": "出力",
+    "database.backup": "バックアップ",
+    "database.restore": "復元",
+}
+
+COLUMNS = {
+    "id": "番号",
+    "occurred_at": "日時",
+    "actor": "利用者",
+    "action": "操作",
+    "action_label": "操作（説明）",
+    "entity": "対象",
+    "entity_id": "対象ID",
+    "before_values": "変更前",
+    "after_values": "変更後",
+    "reason": "理由",
+}
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    since: date | None = None  # JST dates, inclusive
+    until: date | None = None
+    actor: str = ""  # part of the login
+    action: str | None = None
+    entity: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "actor": self.actor or None,
+            "action": self.action,
+            "entity": self.entity,
+        }
+
+
+@dataclass
+class ChainStatus:
+    rows: int
+    broken_id: int | None
+    broken_row: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_id is None
+
+
+def _utc_bound(day: date) -> datetime:
+    """JST midnight of `day` as the naive UTC timestamp the audit table stores."""
+    return datetime.combine(day, time.min) - JST_OFFSET
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def audit_choices(engine: Engine, *, actor: Actor) -> dict[str, list[str]]:
+    """Distinct actions and entities for the filter boxes."""
+    require(actor, Action.view_admin)
+    actions = query_df(engine, "SELECT DISTINCT action FROM audit_log ORDER BY action")["action"].tolist()
+    entities = query_df(engine, "SELECT DISTINCT entity FROM audit_log ORDER BY entity")["entity"].tolist()
+    return {"action": [str(a) for a in actions], "entity": [str(e) for e in entities]}
+
+
+def _json_text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def audit_search(
+    engine: Engine, *, actor: Actor, filters: AuditFilters, limit: int = MAX_ROWS, row_id: int | None = None
+) -> pd.DataFrame:
+    """Audit rows matching the filters, newest first, times in JST, with Japanese column names."""
+    require(actor, Action.view_admin)
+    if filters.since and filters.until and filters.since > filters.until:
+        raise InputInvalid({"period": "期間の開始日が終了日より後になっています。"})
+    where: list[str] = []
+    params: dict[str, Any] = {"limit": min(max(limit, 1), MAX_ROWS)}
+    if filters.since:
+        where.append("occurred_at >= :since")
+        params["since"] = _utc_bound(filters.since)
+    if filters.until:
+        where.append("occurred_at < :until")
+        params["until"] = _utc_bound(filters.until + timedelta(days=1))
+    if filters.actor.strip():
+        where.append("LOWER(actor) LIKE :actor ESCAPE '\\'")
+        params["actor"] = "%" + _escape_like(filters.actor.strip().lower()) + "%"
+    if filters.action:
+        where.append("action = :action")
+        params["action"] = filters.action
+    if filters.entity:
+        where.append("entity = :entity")
+        params["entity"] = filters.entity
+    if row_id is not None:
+        where.append("id = :row_id")
+        params["row_id"] = row_id
+    clause = ("WHERE " + " AND ".join(where)) if where else ""
+    df = query_df(
+        engine,
+        f"""
+        SELECT id, occurred_at, actor, action, entity, entity_id, before_values, after_values, reason
+        FROM audit_log {clause} ORDER BY id DESC LIMIT :limit
+        """,
+        params,
+    )
+    if not df.empty:
+        df["occurred_at"] = (
+            pd.to_datetime(df["occurred_at"], utc=True)
+            .dt.tz_convert("Asia/Tokyo")
+            .dt.strftime("%Y-%m-%d %H:%M:%S")
+        )
+    df["before_values"] = [_json_text(v) for v in df["before_values"]]
+    df["after_values"] = [_json_text(v) for v in df["after_values"]]
+    df.insert(4, "action_label", [ACTION_LABEL.get(str(a), "") for a in df["action"]])
+    return df.rename(columns=COLUMNS)
+
+
+def export_audit_log(engine: Engine, *, actor: Actor, filters: AuditFilters, fmt: str) -> bytes:
+    """The filtered log as xlsx or CSV (formula-neutralised); the export itself is audited."""
+    require(actor, Action.view_admin)
+    df = audit_search(engine, actor=actor, filters=filters)
+    if fmt == "xlsx":
+        data = to_xlsx_bytes(df, sheet_name="監査ログ", title="監査ログ（日時は日本時間）")
+    elif fmt == "csv":
+        data = to_csv_bytes(df)
+    else:
+        raise InputInvalid({"format": "出力形式は xlsx または CSV を選んでください。"})
+    record_export(
+        engine, actor=actor, what="audit_log", filters={**filters.as_dict(), "format": fmt}, rows=len(df)
+    )
+    return data
+
+
+def chain_status(engine: Engine, *, actor: Actor) -> ChainStatus:
+    """Verify the hash chain; when broken, include the first broken row for display."""
+    require(actor, Action.view_admin)
+    rows = int(query_df(engine, "SELECT COUNT(*) AS n FROM audit_log")["n"].iloc[0])
+    broken = verify_chain(engine)
+    if broken is None:
+        return ChainStatus(rows=rows, broken_id=None)
+    row = audit_search(engine, actor=actor, filters=AuditFilters(), row_id=broken)
+    return ChainStatus(rows=rows, broken_id=broken, broken_row=row)

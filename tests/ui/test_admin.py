@@ -1,0 +1,203 @@
+"""管理 and アカウント pages: user administration, the audit log, chain check, exports, backups, SSO."""
+
+import io
+from pathlib import Path
+
+import openpyxl
+import pytest
+from sqlalchemy import Engine, text
+from streamlit.testing.v1 import AppTest
+
+from fund import auth
+from fund.auth import Actor
+from fund.db import query_df, write_session
+from fund.models import Role
+from tests.conftest import APP, make_actor
+from tests.ui.conftest import signed_in_app
+
+STRONG = "kihon-kikin-2024"
+ADMIN_PAGE = "pages/admin.py"
+
+OIDC_SECRETS = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "test-cookie-secret-0123456789",
+    "client_id": "client",
+    "client_secret": "secret",
+    "server_metadata_url": "https://login.microsoftonline.com/tenant/v2.0/.well-known/openid-configuration",
+}
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    return next(b for b in at.button if b.label == label).click().run()
+
+
+def actions(engine: Engine) -> list[str]:
+    return query_df(engine, "SELECT action FROM audit_log ORDER BY id")["action"].tolist()
+
+
+def add_user(at: AppTest, login: str, role: Role = Role.screener, name: str = "山田 太郎") -> AppTest:
+    at.text_input(key="new_login").input(login)
+    at.text_input(key="new_name").input(name)
+    at.selectbox(key="new_role").select(role)
+    at.text_input(key="new_password").input(STRONG)
+    return click(at, "追加する")
+
+
+@pytest.mark.parametrize("role", [Role.department, Role.screener, Role.executive])
+def test_only_the_administrator_opens_the_admin_page(seeded_engine: Engine, role: Role) -> None:
+    actor = make_actor(role, department_id=1 if role == Role.department else None)
+    at = signed_in_app(actor)
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page(ADMIN_PAGE)
+    # Opened directly, the page itself refuses (not only the menu).
+    direct = AppTest.from_file(str(Path(APP).parent / ADMIN_PAGE), default_timeout=60)
+    direct.session_state["actor"] = actor
+    direct.session_state["signed_in_at"] = at.session_state["signed_in_at"]
+    direct.session_state["last_seen_at"] = at.session_state["last_seen_at"]
+    direct.run()
+    assert not direct.exception
+    assert any("権限では、このページを表示できません" in e.value for e in direct.error)
+    assert not [t for t in direct.title if t.value == "管理"]
+
+
+def test_the_administrator_adds_a_user_and_resets_the_password(app_as, seeded_engine: Engine) -> None:
+    at = add_user(app_as(Role.admin, ADMIN_PAGE), "yamada")
+    assert not at.exception and not at.error
+    assert any("yamada" in s.value for s in at.success)
+    at.selectbox(key="edit_login").select("yamada").run()
+    at.text_input(key="reset_password").input("reset-pass-2025")
+    at = click(at, "再設定する")
+    assert any("再設定しました" in s.value for s in at.success)
+    assert auth.authenticate(seeded_engine, login="yamada", password="reset-pass-2025").login == "yamada"
+    assert "user.password" in actions(seeded_engine)
+
+
+def test_the_administrator_deactivates_and_reactivates_a_user(app_as, seeded_engine: Engine) -> None:
+    at = add_user(app_as(Role.admin, ADMIN_PAGE), "kimura")
+    at.selectbox(key="edit_login").select("kimura").run()
+    at.text_input(key="active_reason").input("異動")
+    at = click(at, "無効化する")
+    assert any("無効にしました" in s.value for s in at.success)
+    active = query_df(seeded_engine, "SELECT active FROM app_user WHERE login = 'kimura'")["active"].iloc[0]
+    assert not active
+    at.selectbox(key="edit_login").select("kimura").run()
+    at = click(at, "再び有効にする")
+    assert any("有効にしました" in s.value for s in at.success)
+    assert actions(seeded_engine)[-2:] == ["user.deactivate", "user.reactivate"]
+
+
+def test_the_administrator_links_an_organisation_account(app_as, seeded_engine: Engine) -> None:
+    at = add_user(app_as(Role.admin, ADMIN_PAGE), "hayashi")
+    at.selectbox(key="edit_login").select("hayashi").run()
+    at.text_input(key="oidc_subject").input("hayashi@pref.example.jp")
+    at = click(at, "紐付けを保存する")
+    assert not at.error
+    assert (
+        auth.actor_for_oidc(seeded_engine, subject="sub-h", email="hayashi@pref.example.jp").login
+        == "hayashi"
+    )
+
+
+def test_the_audit_log_filters_by_user_and_shows_an_empty_state(app_as) -> None:
+    at = app_as(Role.admin, ADMIN_PAGE)
+    at = add_user(at, "ogawa")
+    at.text_input(key="audit_actor").input("test_admin").run()
+    log = at.dataframe[1].value
+    assert len(log) >= 1 and set(log["利用者"]) == {"test_admin"}
+    at.text_input(key="audit_actor").input("nobody-at-all").run()
+    assert any("条件に合う記録はありません" in i.value for i in at.info)
+
+
+def test_audit_log_exports_are_audited_and_hold_no_formulas(app_as, seeded_engine: Engine) -> None:
+    at = add_user(app_as(Role.admin, ADMIN_PAGE), "formula", name="=1+2")
+    at = click(at, "Excel（xlsx）を準備")
+    assert not at.exception
+    fmt, data = at.session_state["audit_export"]
+    assert fmt == "xlsx"
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    cells = [c for ws in book.worksheets for row in ws.iter_rows() for c in row]
+    assert cells and not [c for c in cells if c.data_type == "f"]
+    assert actions(seeded_engine)[-1] == "export"
+    exported = query_df(seeded_engine, "SELECT entity FROM audit_log ORDER BY id DESC LIMIT 1")[
+        "entity"
+    ].iloc[0]
+    assert exported == "audit_log"
+    at = click(at, "CSV を準備")
+    fmt, data = at.session_state["audit_export"]
+    assert fmt == "csv" and data.startswith(b"\xef\xbb\xbf")
+
+
+def test_the_chain_check_reports_the_first_broken_link(app_as, seeded_engine: Engine) -> None:
+    at = add_user(app_as(Role.admin, ADMIN_PAGE), "chain")
+    at = click(at, "連鎖を検証する")
+    assert any("正常" in s.value for s in at.success)
+    first = int(query_df(seeded_engine, "SELECT MIN(id) AS i FROM audit_log")["i"].iloc[0])
+    with write_session(seeded_engine) as session:
+        session.execute(text("UPDATE audit_log SET reason = 'こっそり変更' WHERE id = :i"), {"i": first})
+    at = click(at, "連鎖を検証する")
+    assert any(f"番号 {first} で途切れています" in e.value for e in at.error)
+
+
+def test_the_administrator_takes_a_backup_from_the_page(
+    app_as, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FUND_BACKUP_DIR", str(tmp_path / "backups"))
+    at = click(app_as(Role.admin, ADMIN_PAGE), "今すぐバックアップ")
+    assert not at.exception
+    assert any("保存しました" in s.value for s in at.success)
+    (folder,) = list((tmp_path / "backups").iterdir())
+    assert (folder / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_every_role_has_the_account_page(app_as, role: Role) -> None:
+    at = app_as(role, "pages/account.py", department_id=1 if role == Role.department else None)
+    assert not at.exception
+    assert [t.value for t in at.title] == ["アカウント"]
+
+
+def test_a_user_changes_their_own_password_on_the_account_page(seeded_engine: Engine, admin: Actor) -> None:
+    auth.create_user(seeded_engine, actor=admin, login="nakano", role=Role.executive, password=STRONG)
+    at = signed_in_app(make_actor(Role.executive, login="nakano"), "pages/account.py")
+    at.text_input(key="current_password").input(STRONG)
+    at.text_input(key="new_password").input("atarashii-2025")
+    at.text_input(key="new_password_again").input("atarashii-2025")
+    at = click(at, "変更する")
+    assert not at.error
+    assert any("変更しました" in s.value for s in at.success)
+    assert auth.authenticate(seeded_engine, login="nakano", password="atarashii-2025").login == "nakano"
+
+
+def _sso_app(user: dict[str, object]) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = OIDC_SECRETS
+    at.user = user
+    return at.run()
+
+
+def test_with_sso_configured_the_sign_in_page_offers_the_organisation_account(seeded_engine: Engine) -> None:
+    at = _sso_app({"is_logged_in": False})
+    assert not at.exception
+    labels = [b.label for b in at.button]
+    assert "組織アカウントでサインイン" in labels
+    assert not at.text_input  # no local password form
+
+
+def test_a_linked_organisation_account_is_signed_in_with_its_role(
+    seeded_engine: Engine, admin: Actor
+) -> None:
+    auth.create_user(
+        seeded_engine, actor=admin, login="mori", role=Role.executive, password=None, display_name="森"
+    )
+    auth.link_oidc_subject(seeded_engine, actor=admin, login="mori", subject="entra-oid-1")
+    at = _sso_app({"is_logged_in": True, "sub": "entra-oid-1", "email": "mori@pref.example.jp", "name": "森"})
+    assert not at.exception
+    assert at.session_state["actor"].login == "mori"
+    assert any("森（幹部）" in t.value for t in at.sidebar.text)
+
+
+def test_an_unknown_organisation_account_is_refused_with_a_japanese_message(seeded_engine: Engine) -> None:
+    at = _sso_app({"is_logged_in": True, "sub": "stranger", "email": "stranger@example.com"})
+    assert not at.exception
+    assert any("管理者に利用登録を依頼" in e.value for e in at.error)
+    assert "actor" not in at.session_state
