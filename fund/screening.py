@@ -897,3 +897,19 @@ def perspective_scores_long(df: pd.DataFrame) -> pd.DataFrame:
         for p in PERSPECTIVES
     ]
     return pd.DataFrame(rows, columns=["事業名", "観点", "観点番号", "平均点", "順位"])
+
+
+def ranking_headline(table: pd.DataFrame) -> str:
+    """One line for busy readers: who leads on the raw and on the calibrated total (from `results_table`)."""
+    if table.empty:
+        return ""
+
+    def leader(rank_col: str, total_col: str) -> str:
+        top = table[table[rank_col] == table[rank_col].min()].sort_values("事業名")
+        others = f" ほか{len(top) - 1}件" if len(top) > 1 else ""
+        return f"{top['事業名'].iloc[0]}{others}（{top[total_col].iloc[0]:.2f}点）"
+
+    return (
+        f"素点の1位: {leader('順位（素点）', '加重合計（素点）')}　"
+        f"補正後の1位: {leader('順位（補正後）', '加重合計（補正後）')}"
+    )

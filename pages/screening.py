@@ -135,7 +135,7 @@ if "自分の審査" in tabs:
                                 key=f"score_{assignment_id}_{p}",
                             )
                             comment = st.text_area(
-                                f"{PERSPECTIVE[p]}へのコメント",
+                                f"コメント（{PERSPECTIVE[p]}）",
                                 value=saved[p][1] if p in saved else "",
                                 max_chars=screening.MAX_COMMENT,
                                 height=68,
@@ -170,8 +170,13 @@ if "自分の審査" in tabs:
 
 # --- 結果 ----------------------------------------------------------------------------------------
 with tabs["結果"]:
-    f1, f2, f3 = st.columns([2, 2, 1])
-    departments = f1.multiselect("所管部局", reference.departments(engine)["name"].tolist(), key="res_depts")
+    f1, f2, f3 = st.columns([2, 2, 1.4], vertical_alignment="bottom")
+    departments = f1.multiselect(
+        "所管部局",
+        reference.departments(engine)["name"].tolist(),
+        placeholder="すべての部局",
+        key="res_depts",
+    )
     search = f2.text_input("事業名で絞り込み", key="res_search")
     disagreement_only = f3.checkbox("評価が割れている提案のみ", key="res_disagree")
     filters = screening.ResultFilters(
@@ -188,6 +193,7 @@ with tabs["結果"]:
             "順位が入れ替わる提案（素点と補正後）",
             f"{int((table['順位（素点）'] != table['順位（補正後）']).sum())} 件",
         )
+        st.text(screening.ranking_headline(table))  # project names are user text
         two = {"format": "%.2f"}
         st.dataframe(
             table,
@@ -212,7 +218,7 @@ with tabs["結果"]:
             "付けた全点数の平均と標準偏差で標準化し（z =（点数 − 担当の平均）÷ 担当の標準偏差）、"
             "ラウンド全体の平均と標準偏差で1〜5点の尺度に戻しています（補正点 = 全体の平均 + 全体の標準偏差 × z）。"
         )
-        d1, d2, _ = st.columns([1, 1, 2])
+        d1, d2, _ = st.columns([1, 1, 4])
         round_row = by_id.loc[round_id]
         base_name = f"審査結果_{int(round_row['fiscal_year'])}年度_{round_id}"
         d1.download_button(
@@ -248,12 +254,14 @@ with tabs["結果"]:
         )
         order = table["事業名"].tolist()
         base = alt.Chart(long, title="観点別の平均点（1〜5点、素点順）").encode(
-            y=alt.Y("事業名:N", sort=order, title=None),
+            y=alt.Y("事業名:N", sort=order, title=None, axis=alt.Axis(labelLimit=320)),
             x=alt.X(
                 "観点:N",
                 sort=[PERSPECTIVE[p] for p in screening.PERSPECTIVES],
                 title=None,
-                axis=alt.Axis(labelAngle=0, orient="top"),
+                axis=alt.Axis(
+                    labelAngle=0, orient="top", labelLimit=160, labelOverlap=False, labelFontSize=11
+                ),
             ),
         )
         heat = base.mark_rect().encode(

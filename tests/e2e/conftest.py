@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import Engine
 
-from fund.auth import SYSTEM, create_user
+from fund import proposals, reference, screening
+from fund.auth import SYSTEM, Actor, create_user
 from fund.db import dispose_engines, get_engine
 from fund.models import Role
 from fund.seed import seed
@@ -39,6 +41,60 @@ USERS = {
 }
 
 
+SCREENING_PROJECT = "E2E 子育て手続オンライン化事業"
+SCREENING_ROUND = "E2E 当初予算 基金充当事業 審査"
+
+
+def prepare_screening(engine: Engine) -> None:
+    """Before the server starts: a submitted 健康福祉部 proposal for the current 年度, a screening round
+    for that 年度 and e2e_screener assigned to it (all through the services)."""
+    year = proposals.proposal_years(engine)[0]
+    health = int(reference.departments(engine).query("name == '健康福祉部'")["id"].iloc[0])
+    category = int(reference.leaf_categories(engine)["id"].iloc[0])
+    proposal = proposals.save_proposal(
+        engine,
+        actor=Actor(login="e2e_health", role=Role.department, department_id=health),
+        submit=True,
+        data={
+            "project_name": SCREENING_PROJECT,
+            "department_id": health,
+            "category_id": category,
+            "fiscal_year": year,
+            "meets_req1": True,
+            "req1_reason": "子育て関連の申請をオンラインで完結させる",
+            "summary": "児童手当などの申請をスマートフォンで完結させる。",
+            "purpose": "来庁の負担をなくす。",
+            "problem": "平日の来庁が必要で、書類の不備による再来庁も多い。",
+            "cost_lines": [
+                {"fiscal_year": year, "project_cost_yen": 30_000_000, "fund_share_yen": 20_000_000}
+            ],
+            "expected_users": 12_000,
+            "uses_per_user_per_year": 2,
+            "procedures_per_year": 15_000,
+            "minutes_saved_per_procedure": 60,
+            "novelty": "prefecture_first",
+            "kpis": [
+                {
+                    "name": "オンライン申請件数",
+                    "unit": "件",
+                    "baseline": 0,
+                    "target_first": 5000,
+                    "target_later": 15000,
+                }
+            ],
+        },
+    )
+    created = screening.create_round(engine, actor=SYSTEM, fiscal_year=year, name=SCREENING_ROUND)
+    screener = int(screening.reviewers(engine).query("login == 'e2e_screener'")["id"].iloc[0])
+    screening.assign_reviewers(
+        engine,
+        actor=SYSTEM,
+        round_id=created.id or 0,
+        proposal_ids=[proposal.id or 0],
+        reviewer_ids=[screener],
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -61,6 +117,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             department_name=dept,
             display_name=login,
         )
+    prepare_screening(engine)
     dispose_engines()  # release the file: the server process opens it
     port = _free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,174 @@
+"""AppTest: the 審査・採点 page for screeners, executives and administrators on the seeded database."""
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
+
+from fund import auth, screening
+from fund.auth import Actor
+from fund.db import query_df
+from fund.models import Role
+from tests.conftest import make_actor
+from tests.ui.conftest import signed_in_app
+
+PAGE = "pages/screening.py"
+
+
+def _button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
+    return next(b for b in at.button if b.label == label)
+
+
+@pytest.fixture
+def assigned_screener(seeded_engine: Engine, admin: Actor) -> tuple[Actor, int]:
+    """A 審査担当 in 総合企画部 assigned to one 警察本部 proposal of the seeded sample round."""
+    user = auth.create_user(
+        seeded_engine,
+        actor=admin,
+        login="yamada",
+        role=Role.screener,
+        password=None,
+        display_name="山田",
+        department_name="総合企画部",
+    )
+    round_id = int(screening.rounds(seeded_engine)["id"].iloc[0])
+    proposal_id = int(
+        screening.round_proposals(seeded_engine, round_id=round_id)
+        .query("project == '映像解析等支援システム事業'")["id"]
+        .iloc[0]
+    )
+    screening.assign_reviewers(
+        seeded_engine, actor=admin, round_id=round_id, proposal_ids=[proposal_id], reviewer_ids=[user.id or 0]
+    )
+    assignment = screening.my_queue(
+        seeded_engine, actor=make_actor(Role.screener, login="yamada"), round_id=round_id
+    )
+    return make_actor(Role.screener, login="yamada"), int(assignment["assignment_id"].iloc[0])
+
+
+def test_executive_sees_results_and_sensitivity_but_no_scoring(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.executive, PAGE)
+    assert not at.exception
+    assert [t.label for t in at.tabs] == ["結果", "感度分析"]
+    assert any("サンプル" in w.value for w in at.warning)
+    ranking = at.dataframe[0].value
+    assert len(ranking) == 24
+    assert {"加重合計（素点）", "加重合計（補正後）", "順位（補正後）"} <= set(ranking.columns)
+    assert not [b for b in at.button if b.label == "採点を保存"]
+
+
+def test_a_screener_without_assignments_sees_an_empty_queue(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.screener, PAGE)
+    assert not at.exception
+    assert [t.label for t in at.tabs] == ["自分の審査", "結果", "感度分析", "設定"]
+    assert any("自分に割り当てられた提案はありません" in i.value for i in at.info)
+
+
+def test_saving_without_scores_shows_a_japanese_error_per_perspective_then_saves(
+    seeded_engine: Engine, assigned_screener: tuple[Actor, int]
+) -> None:
+    actor, assignment_id = assigned_screener
+    at = signed_in_app(actor, PAGE)
+    assert not at.exception
+    assert at.metric[0].value == "0 / 1 件"
+    _button(at, "採点を保存").click().run()
+    assert [e.value for e in at.error] == [
+        "「多くの人が利用する」の点数を1〜5の整数で選んでください。",
+        "「ひとりが頻繁に利用する」の点数を1〜5の整数で選んでください。",
+        "「面倒な手続をデジタル化する」の点数を1〜5の整数で選んでください。",
+        "「興味・関心を喚起する画期性」の点数を1〜5の整数で選んでください。",
+    ]
+    assert (
+        query_df(
+            seeded_engine,
+            "SELECT COUNT(*) AS n FROM review_score WHERE assignment_id = :a",
+            {"a": assignment_id},
+        )["n"].iloc[0]
+        == 0
+    )
+    radio = at.radio(key=f"score_{assignment_id}_1")
+    assert radio.options[4] == "5点：県民の大多数が利用しうる（10万人以上）"  # the anchored description
+    for p, score in zip((1, 2, 3, 4), (5, 4, 3, 2), strict=True):
+        at.radio(key=f"score_{assignment_id}_{p}").set_value(score)
+    at.text_area(key=f"comment_{assignment_id}_1").input("県内全域の警察署で利用")
+    _button(at, "採点を保存").click().run()
+    assert not at.error
+    assert at.success[0].value == "「映像解析等支援システム事業」の採点を保存しました（4観点を更新）。"
+    assert at.metric[0].value == "1 / 1 件"
+    assert screening.assignment_scores(seeded_engine, actor=actor, assignment_id=assignment_id) == {
+        1: (5, "県内全域の警察署で利用"),
+        2: (4, ""),
+        3: (3, ""),
+        4: (2, ""),
+    }
+
+
+def test_a_declared_conflict_needs_a_reason_and_then_blocks_scoring(
+    seeded_engine: Engine, assigned_screener: tuple[Actor, int]
+) -> None:
+    actor, assignment_id = assigned_screener
+    at = signed_in_app(actor, PAGE)
+    _button(at, "申し出て除斥する").click().run()
+    assert [e.value for e in at.error] == ["利益相反の理由を500文字以内で入力してください。"]
+    at.text_area(key=f"conflict_reason_{assignment_id}").input("委託先候補に前職の同僚がいる")
+    _button(at, "申し出て除斥する").click().run()
+    assert at.success[0].value == "「映像解析等支援システム事業」の審査から除斥しました。"
+    assert any("除斥されています（理由: 委託先候補に前職の同僚がいる）" in w.value for w in at.warning)
+    assert not [b for b in at.button if b.label == "採点を保存"]
+    assert at.metric[1].value == "1 件"
+
+
+def test_results_filters_narrow_the_ranking(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.executive, PAGE)
+    at.multiselect(key="res_depts").set_value(["警察本部"]).run()
+    ranking = at.dataframe[0].value
+    assert set(ranking["所管部局"]) == {"警察本部"}
+    assert 0 < len(ranking) < 24
+    at.text_input(key="res_search").input("該当なしの事業名").run()
+    assert any("表示できる採点結果はありません" in i.value for i in at.info)
+
+
+def test_sensitivity_tab_counts_robust_and_borderline(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.executive, PAGE)
+    metrics = {m.label: m.value for m in at.metric}
+    robust = int(metrics["安定（区分が変わらない）"].split()[0])
+    borderline = int(metrics["境界（区分が変わりうる）"].split()[0])
+    assert robust + borderline == 24
+    at.slider(key="sens_step").set_value(1).run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["境界（区分が変わりうる）"].split()[0]) <= borderline
+
+
+def test_weights_not_summing_to_100_are_refused_on_the_settings_tab(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.admin, PAGE)
+    round_id = at.selectbox(key="round").value
+    at.number_input(key=f"rubric_w1_{round_id}").set_value(35)
+    _button(at, "新しい版として保存").click().run()
+    assert [e.value for e in at.error] == ["重みの合計は100%にしてください（現在の合計は110%です）。"]
+    at.number_input(key=f"rubric_w2_{round_id}").set_value(15)
+    _button(at, "新しい版として保存").click().run()
+    assert not at.error
+    assert at.success[0].value == "評価基準の第2版を保存しました。"
+    assert "重み: 多くの人が利用する 35% / ひとりが頻繁に利用する 15%" in at.caption[0].value
+
+
+def test_an_administrator_assigns_a_reviewer_and_same_department_is_recused(
+    seeded_engine: Engine, app_as: Callable[..., AppTest], admin: Actor
+) -> None:
+    user = auth.create_user(
+        seeded_engine,
+        actor=admin,
+        login="keisatsu",
+        role=Role.screener,
+        password=None,
+        department_name="警察本部",
+    )
+    at = app_as(Role.admin, PAGE)
+    round_id = at.selectbox(key="round").value
+    proposals = screening.round_proposals(seeded_engine, round_id=round_id)
+    police = proposals[proposals["department"] == "警察本部"]["id"].tolist()
+    at.multiselect(key="assign_p").set_value(police[:2])
+    at.multiselect(key="assign_r").set_value([user.id])
+    _button(at, "割り当てる").click().run()
+    assert at.success[0].value == "2件を割り当てました（うち自動除斥 2件、割当済みのため省略 0件）。"
