@@ -1,0 +1,151 @@
+"""事業提案 page: the form's messages appear at their fields, a submission reaches the list, status actions."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
+
+from fund import proposals
+from fund.db import query_df, write_session
+from fund.fiscal import fiscal_year_of
+from fund.models import FiscalYear, Role
+from tests.conftest import make_actor
+
+PAGE = "pages/proposals.py"
+
+
+@pytest.fixture
+def health_id(seeded_engine: Engine) -> int:
+    fy = fiscal_year_of(datetime.now(UTC).date()) + 1
+    with write_session(seeded_engine) as session:
+        if session.get(FiscalYear, fy) is None:
+            session.add(FiscalYear(year=fy))
+    return int(query_df(seeded_engine, "SELECT id FROM department WHERE name = '健康福祉部'")["id"].iloc[0])
+
+
+def press(at: AppTest, label: str) -> AppTest:
+    next(b for b in at.button if b.label == label).click()
+    return at.run()
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def fill_valid(at: AppTest, name: str) -> None:
+    at.text_input(key="pf_name").input(name)
+    at.checkbox(key="pf_req1").check()
+    at.text_area(key="pf_req1_reason").input("手続をオンラインで完結させる")
+    at.text_area(key="pf_summary").input("健診予約をスマートフォンで完結させる")
+    at.text_area(key="pf_purpose").input("受診率の向上")
+    at.text_area(key="pf_problem").input("電話予約がつながりにくい")
+    at.number_input(key="pf_cost0_cost").set_value(30000)
+    at.number_input(key="pf_cost0_fund").set_value(20000)
+    at.number_input(key="pf_users").set_value(40000)
+    at.number_input(key="pf_uses").set_value(1.5)
+    at.selectbox(key="pf_novelty").select_index(2)
+    at.text_input(key="pf_kpi0_name").input("オンライン予約率")
+    at.text_input(key="pf_kpi0_unit").input("%")
+    at.number_input(key="pf_kpi0_first").set_value(20.0)
+    at.number_input(key="pf_kpi0_later").set_value(50.0)
+
+
+def test_submitting_an_empty_form_shows_japanese_messages_at_the_fields(
+    app_as: Callable[..., AppTest], health_id: int
+) -> None:
+    at = app_as(Role.department, PAGE, department_id=health_id)
+    assert not at.exception
+    at = press(at, "提出する")
+    messages = errors(at)
+    assert any("入力内容に誤りがあります" in m for m in messages)
+    assert "事業名を入力してください。" in messages
+    assert "充当要件①②③のうち、該当するものを1つ以上選んでください。" in messages
+    assert "事業概要を入力してください。" in messages
+    assert "新規性を選択してください。" in messages
+
+
+def test_fund_share_above_project_cost_is_shown_under_the_cost_row(
+    app_as: Callable[..., AppTest], health_id: int
+) -> None:
+    at = app_as(Role.department, PAGE, department_id=health_id)
+    fill_valid(at, "UI確認用の過大充当事業")
+    at.number_input(key="pf_cost0_fund").set_value(40000)
+    at = press(at, "下書き保存")
+    assert any("基金充当額（40,000千円）が事業費（30,000千円）を超えています" in m for m in errors(at))
+
+
+def test_a_valid_submission_appears_in_the_list(app_as: Callable[..., AppTest], health_id: int) -> None:
+    at = app_as(Role.department, PAGE, department_id=health_id)
+    fill_valid(at, "UI確認用のオンライン健診予約事業")
+    at = press(at, "提出する")
+    assert not at.exception
+    assert not errors(at)
+    assert any("を提出しました" in s.value for s in at.success)
+    listed = at.dataframe[0].value
+    row = listed[listed["事業名"] == "UI確認用のオンライン健診予約事業"]
+    assert row["状態"].tolist() == ["提出済"]
+    assert row["新規"].tolist() == ["新規"]
+
+
+def test_a_saved_draft_can_be_resumed_in_the_form(app_as: Callable[..., AppTest], health_id: int) -> None:
+    at = app_as(Role.department, PAGE, department_id=health_id)
+    at.text_input(key="pf_name").input("UI確認用の下書き事業")
+    at.text_area(key="pf_summary").input("途中まで書いた概要")
+    at = press(at, "下書き保存")
+    assert any("下書きとして保存しました" in s.value for s in at.success)
+    assert at.text_input(key="pf_name").value == ""
+    picker = at.selectbox(key="pf_pick")
+    draft_id = next(int(o.split(":")[0]) for o in picker.options if "UI確認用の下書き事業" in o)
+    at = picker.select(draft_id).run()
+    assert at.text_input(key="pf_name").value == "UI確認用の下書き事業"
+    assert at.text_area(key="pf_summary").value == "途中まで書いた概要"
+
+
+def test_executives_only_see_the_list(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.executive, PAGE)
+    assert not at.exception
+    assert [t.label for t in at.tabs] == ["一覧"]
+
+
+def test_a_screener_moves_a_submitted_proposal_into_review(
+    app_as: Callable[..., AppTest], health_id: int, seeded_engine: Engine
+) -> None:
+    year = fiscal_year_of(datetime.now(UTC).date()) + 1
+    lines = [{"fiscal_year": year, "project_cost_yen": 10_000_000, "fund_share_yen": 5_000_000, "note": ""}]
+    saved = proposals.save_proposal(
+        seeded_engine,
+        actor=make_actor(Role.department, department_id=health_id),
+        data={
+            "project_name": "UI確認用の審査対象事業",
+            "department_id": health_id,
+            "category_id": int(
+                query_df(seeded_engine, "SELECT id FROM category WHERE code = 'social_issue_life'")[
+                    "id"
+                ].iloc[0]
+            ),
+            "fiscal_year": year,
+            "meets_req1": True,
+            "req1_reason": "理由",
+            "summary": "概要",
+            "purpose": "目的",
+            "problem": "課題",
+            "cost_lines": lines,
+            "novelty": "expansion",
+            "kpis": [{"name": "利用者数", "unit": "人", "target_first": 1, "target_later": 2}],
+        },
+        submit=True,
+    )
+    at = app_as(Role.screener, PAGE)
+    at.selectbox(key="prop_detail").select(saved.id).run()
+    assert not at.exception
+    assert [m.label for m in at.metric][:3] == [
+        "県民接点（回/年）",
+        "削減時間（時間/年）",
+        "1,000接点あたり基金充当額",
+    ]
+    at = press(at, "状態を変更する")
+    assert any("「審査中」にしました" in s.value for s in at.success)
+    timeline = at.dataframe[-1].value
+    assert timeline["変更後"].tolist() == ["下書き", "提出済", "審査中"]
