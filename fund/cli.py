@@ -187,6 +187,20 @@ def _cmd_export_allocations(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export_screening(args: argparse.Namespace) -> int:
+    from fund import screening
+
+    filters = screening.ResultFilters(
+        departments=tuple(args.department or ()), disagreement_only=args.disagreement_only, search=args.search
+    )
+    data = screening.export_results(
+        get_engine(), actor=_actor_for(args.as_login), round_id=args.round, filters=filters, fmt=args.format
+    )
+    Path(args.out).write_bytes(data)
+    print(f"審査ラウンド {args.round} の審査結果（{args.format}）を {args.out} に出力しました。")
+    return 0
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     from fund import generate
 
@@ -304,6 +318,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--as", dest="as_login", help="出力者として記録する利用者のログイン名（省略時はシステム）"
     )
     exa.set_defaults(func=_cmd_export_allocations)
+    exs = exp.add_parser("screening", help="審査結果（素点・補正後の順位）を xlsx または CSV で出力する")
+    exs.add_argument("--round", type=int, required=True, help="審査ラウンドの番号")
+    exs.add_argument(
+        "--format", required=True, choices=["xlsx", "csv"], help="xlsx または csv（UTF-8 BOM付き）"
+    )
+    exs.add_argument("--out", required=True, help="出力ファイル")
+    exs.add_argument("--department", action="append", help="所管部局で絞り込む（複数指定可）")
+    exs.add_argument("--search", default="", help="事業名に含まれる文字で絞り込む")
+    exs.add_argument("--disagreement-only", action="store_true", help="評価が割れている提案だけを出力する")
+    exs.add_argument(
+        "--as", dest="as_login", help="出力者として記録する利用者のログイン名（省略時はシステム）"
+    )
+    exs.set_defaults(func=_cmd_export_screening)
     return parser
 
 

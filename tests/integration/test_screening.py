@@ -4,6 +4,7 @@ weight sensitivity and the export, against a fresh DuckDB."""
 import io
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import openpyxl
 import pandas as pd
@@ -592,3 +593,18 @@ def test_assignments_are_unique_per_round_proposal_and_reviewer(world: World) ->
     _assign(world, "県民アプリ", "sato")
     with Session(world.engine) as session:
         assert len(session.exec(select(ReviewAssignment)).all()) == 1
+
+
+def test_the_cli_exports_the_filtered_ranking_and_audits_it(seeded_engine: Engine, tmp_path: Path) -> None:
+    from fund import cli
+
+    round_id = int(screening.rounds(seeded_engine)["id"].iloc[0])
+    out = tmp_path / "審査結果.csv"
+    args = ["export", "screening", "--round", str(round_id), "--format", "csv", "--out", str(out)]
+    assert cli.main([*args, "--department", "警察本部", "--disagreement-only"]) == 0
+    exported = pd.read_csv(out, encoding="utf-8-sig")
+    filters = screening.ResultFilters(departments=("警察本部",), disagreement_only=True)
+    expected = screening.filtered_results_table(seeded_engine, round_id=round_id, filters=filters)
+    assert exported["事業名"].tolist() == expected["事業名"].tolist()
+    audits = query_df(seeded_engine, "SELECT actor, entity FROM audit_log WHERE action = 'export'")
+    assert audits.values.tolist() == [["system", "screening_results.csv"]]
