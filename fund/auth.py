@@ -20,6 +20,7 @@ from fund.models import AppUser, Department, Role
 from fund.settings import get_settings
 
 _HASHER = PasswordHasher()
+DISPLAY_NAME_MAX = 60
 LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,59}$")
 
 
@@ -180,6 +181,10 @@ def create_user(
         errors["login"] = "ログイン名は英小文字・数字・記号(._-)で3〜60文字にしてください。"
     if role == Role.department and not department_name:
         errors["department"] = "事業担当には所管部局の指定が必要です。"
+    if len(display_name) > DISPLAY_NAME_MAX:
+        errors["display_name"] = (
+            f"表示名は{DISPLAY_NAME_MAX}文字以内にしてください（{len(display_name):,}文字）。"
+        )
     if errors:
         raise InputInvalid(errors)
     if password is not None:
