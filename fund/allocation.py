@@ -665,3 +665,23 @@ def allocation_frame(
 def project_categories(engine: Engine) -> pd.DataFrame:
     """Every project's id, name and main 区分 (`project_id`, `name`, `category_id`)."""
     return query_df(engine, "SELECT id AS project_id, name, category_id FROM project ORDER BY id")
+
+
+def category_choices(engine: Engine) -> pd.DataFrame:
+    """区分 for the filter: each section followed by its leaves (`code`, `label`), in print order."""
+    df = query_df(
+        engine,
+        """
+        SELECT c.code, c.heading, c.name, c.parent_id, COALESCE(p.sort_order, c.sort_order) AS section_order,
+               c.sort_order, p.heading AS parent_heading
+        FROM category c LEFT JOIN category p ON p.id = c.parent_id
+        ORDER BY section_order, c.parent_id IS NOT NULL, c.sort_order
+        """,
+    )
+    df["label"] = [
+        f"{h} {n}" if pd.isna(pid) else f"　{ph}{h} {n}".replace("  ", " ")
+        for h, n, pid, ph in zip(
+            df["heading"], df["name"], df["parent_id"], df["parent_heading"], strict=True
+        )
+    ]
+    return df[["code", "label"]]

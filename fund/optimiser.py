@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 
 from fund import allocation, proposals, screening
 from fund.auth import Actor
+from fund.db import query_df
 from fund.errors import InputInvalid, RuleViolation
 from fund.money import format_yen
 
@@ -277,3 +278,37 @@ def candidates_from(
             )
         )
     return out
+
+
+FORCE_CHOICES = {"": "指定なし", "in": "必ず採択", "out": "除外"}
+
+
+def forced_from_table(table: pd.DataFrame) -> dict[int, tuple[str, str]]:
+    """{proposal id: (in|out, reason)} from an on-screen table with `id`, `force` (label) and `reason`."""
+    by_label = {label: code for code, label in FORCE_CHOICES.items()}
+    out: dict[int, tuple[str, str]] = {}
+    for r in table.itertuples(index=False):
+        code = by_label.get(str(r.force), "") if isinstance(r.force, str) else ""
+        if code:
+            out[int(r.id)] = (code, str(r.reason) if isinstance(r.reason, str) else "")
+    return out
+
+
+def shares_from_table(table: pd.DataFrame) -> list[CategoryShare]:
+    """Category shares from an on-screen table with `category_id`, `label`, `min_pct`, `max_pct` (0–100, blank = none)."""
+    shares = []
+    for r in table.itertuples(index=False):
+        lo = None if pd.isna(r.min_pct) else float(r.min_pct) / 100
+        hi = None if pd.isna(r.max_pct) else float(r.max_pct) / 100
+        if lo is not None or hi is not None:
+            shares.append(CategoryShare(int(r.category_id), str(r.label), min_share=lo, max_share=hi))
+    return shares
+
+
+def proposal_years(engine: Engine) -> list[int]:
+    """年度 that have proposals the optimiser could choose, oldest first."""
+    statuses = ", ".join(f"'{s}'" for s in CANDIDATE_STATUSES)
+    df = query_df(
+        engine, f"SELECT DISTINCT fiscal_year FROM proposal WHERE status IN ({statuses}) ORDER BY 1"
+    )
+    return [int(y) for y in df["fiscal_year"]]

@@ -405,3 +405,25 @@ def compare(engine: Engine, *, a_id: int, b_id: int) -> Comparison:
         index=["a", "b"],
     )
     return Comparison(rows=frame.reset_index(drop=True), totals=totals)
+
+
+def changes_from_edit(original: pd.DataFrame, edited: pd.DataFrame) -> list[dict[str, Any]]:
+    """The `update_items` changes between a scenario's items and the same rows as edited on screen
+    (columns item_id, included, project_cost_yen, fund_share_yen)."""
+    keys = ("included", "project_cost_yen", "fund_share_yen")
+    before = original.set_index("item_id")
+    changes = []
+    for row in edited.itertuples(index=False):
+        item_id = int(row.item_id)
+        change: dict[str, Any] = {"item_id": item_id}
+        for key in keys:
+            new = getattr(row, key)
+            old = before.at[item_id, key]
+            if pd.isna(new):
+                continue
+            new_value: Any = bool(new) if key == "included" else int(new)
+            if new_value != (bool(old) if key == "included" else int(old)):
+                change[key] = new_value
+        if len(change) > 1:
+            changes.append(change)
+    return changes

@@ -1,0 +1,142 @@
+"""AppTest: the 年度配分 page — table and filters, maker–checker, the annual cap, scenarios, the optimiser."""
+
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
+
+from fund import allocation, reference, scenario
+from fund.db import query_df
+from fund.models import AllocationStatus, Role
+
+PAGE = "pages/allocations.py"
+PROPOSE = "FormSubmitter:propose_form-承認待ちとして登録"
+
+
+def _cells(at: AppTest, n: int = 0) -> list[str]:
+    return at.dataframe[n].value.astype(str).values.ravel().tolist()
+
+
+def _propose(at: AppTest, *, year: int, share: int) -> AppTest:
+    at.selectbox(key="reg_year").set_value(year).run()
+    at.number_input(key="reg_cost").set_value(share * 2)
+    at.number_input(key="reg_share").set_value(share)
+    return at.button(key=PROPOSE).click().run()
+
+
+def test_page_shows_the_table_with_amount_columns_and_the_seed_figures(
+    app_as: Callable[..., AppTest],
+) -> None:
+    at = app_as(Role.executive, PAGE)
+    assert not at.exception
+    assert at.title[0].value == "年度配分"
+    assert at.subheader[0].value == "令和6年度（2024年度）当初予算における基金活用事業一覧"
+    table = at.dataframe[0].value
+    assert list(table.columns) == [
+        "区分",
+        "事業名【所管部局】",
+        "事業概要",
+        "予算額（千円）",
+        "うち基金充当額（千円）",
+        "備考",
+    ]
+    cells = _cells(at)
+    for figure in ("619,616", "1,097,090", "510,994", "38,690", "5,226", "2,271,616"):
+        assert figure in cells
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["事業数"] == "24事業"
+
+
+def test_filters_narrow_the_table_to_a_department_and_a_category(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    at = app_as(Role.executive, PAGE)
+    police = int(reference.departments(seeded_engine).set_index("name").at["警察本部", "id"])
+    at.selectbox(key="alloc_dept").set_value(police).run()
+    assert {m.label: m.value for m in at.metric}["事業数"] == "3事業"
+    assert "合計 3事業" in _cells(at)
+    at.selectbox(key="alloc_dept").set_value(None).run()
+    at.selectbox(key="alloc_cat").set_value("foundation").run()
+    cells = _cells(at)
+    assert "合計 4事業" in cells and "554,910" in cells
+    assert "9事業計" not in cells
+
+
+def test_department_staff_see_the_table_but_no_registration_tabs(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.department, PAGE, department_id=1)
+    assert not at.exception
+    assert [t.label for t in at.tabs] == ["配分表"]
+
+
+def test_screener_proposes_and_a_different_executive_approves(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    at = _propose(app_as(Role.screener, PAGE), year=2025, share=10_000_000)
+    assert not at.error
+    assert "承認待ちとして登録しました" in at.success[0].value
+    assert "承認する" not in [b.label for b in at.button]  # a screener cannot approve
+    at = app_as(Role.executive, PAGE)
+    at.selectbox(key="reg_year").set_value(2025).run()
+    at.button(key="approve_btn").click().run()
+    assert not at.error
+    assert "承認しました" in at.success[0].value
+    approved = allocation.allocation_frame(seeded_engine, fiscal_year=2025, status=AllocationStatus.approved)
+    assert list(approved["proposed_by"]) == ["test_screener"] and list(approved["approved_by"]) == [
+        "test_executive"
+    ]
+
+
+def test_approving_your_own_allocation_shows_the_refusal(app_as: Callable[..., AppTest]) -> None:
+    at = _propose(app_as(Role.admin, PAGE), year=2025, share=10_000_000)
+    at.button(key="approve_btn").click().run()
+    assert "自分が登録した配分は承認できません" in at.error[0].value
+
+
+def test_allocation_over_the_annual_cap_is_refused_with_the_figures(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    at = app_as(Role.admin, PAGE)
+    at.selectbox(key="reg_year").set_value(2025).run()
+    at.number_input(key="cap_sen").set_value(5_000)
+    at.text_input(key="cap_reason").input("財政課協議")
+    at.button(key="cap_set").click().run()
+    assert "年間上限額を 5,000千円 に設定しました" in at.success[0].value
+    assert {m.label: m.value for m in at.metric}["年間上限額（管理者設定）"] == "0.1億円"
+    at = _propose(at, year=2025, share=6_000_000)
+    message = at.error[0].value
+    assert "上限は 5,000,000円" in message and "現在の合計は 0円" in message and "1,000,000円 超過" in message
+    assert allocation.allocation_frame(seeded_engine, fiscal_year=2025).empty
+
+
+def test_optimiser_runs_shows_the_objective_budget_and_reasons_and_saves_a_scenario(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    at = app_as(Role.screener, PAGE)
+    at.number_input(key="opt_ceiling").set_value(500_000)  # 千円
+    at.text_input(key="opt_name").input("5億円の案")
+    at.button(key="opt_run").click().run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["目的値（重み付き合計点（審査））"].endswith("点")
+    used = int(metrics["使用額 / 上限"].removesuffix("千円").replace(",", ""))
+    assert 0 < used <= 500_000
+    reasons = at.dataframe[-1].value
+    assert list(reasons.columns) == ["事業名", "所管部局", "基金充当額（千円）", "理由"]
+    assert all(r.startswith("予算") for r in reasons["理由"])
+    saved = scenario.scenario_list(seeded_engine, fiscal_year=2024)
+    assert list(saved["name"]) == ["5億円の案"] and list(saved["origin"]) == ["optimiser"]
+
+
+def test_scenario_is_created_copied_and_compared(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    at = app_as(Role.screener, PAGE)
+    at.text_input(key="scn_new_name").input("手動案")
+    at.button(key="scn_create").click().run()
+    assert "シナリオ「手動案」を作成しました" in at.success[0].value
+    at.text_input(key="scn_copy_name").input("手動案の複製")
+    at.button(key="scn_copy").click().run()
+    assert "「手動案の複製」として複製しました" in at.success[0].value
+    assert "採択する提案と金額に違いはありません。" in [i.value for i in at.info]
+    actions = list(query_df(seeded_engine, "SELECT action FROM audit_log ORDER BY id")["action"])
+    assert actions[-2:] == ["scenario.create", "scenario.copy"]
