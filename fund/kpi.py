@@ -560,7 +560,7 @@ def reach_by_year(df: pd.DataFrame) -> pd.DataFrame:
     )
     return per_project.groupby("fiscal_year", as_index=False).agg(
         reach_target=("reach_target", "sum"),
-        reach_actual=("reach_actual", "sum"),
+        reach_actual=("reach_actual", lambda v: v.sum(min_count=1)),  # NaN when nothing measured
         reach_projects=("project_id", "nunique"),
     )
 
@@ -592,7 +592,9 @@ def portfolio_by_year(engine: Engine, *, today: date | None = None) -> pd.DataFr
                 "fiscal_year": year,
                 "funded_projects": int(ev["funded_projects"].sum()),
                 "reach_target": float(rc["reach_target"].sum()),
-                "reach_actual": float(rc["reach_actual"].sum()),
+                "reach_actual": None
+                if rc.empty or pd.isna(rc["reach_actual"].iloc[0])
+                else float(rc["reach_actual"].iloc[0]),
                 "expected_users": int(ev["expected_users"].sum()),
                 "touchpoints": float(ev["touchpoints"].sum()),
                 "hours_saved": float(ev["hours_saved"].sum()),
@@ -641,7 +643,7 @@ def perspective_rollup(
                 "on_track_share": good / judged if judged else None,
                 "measure_label": measure_label,
                 "measure_value": measure_value,
-                "reach_actual": float(reach["reach_actual"].sum()) if p == 1 else None,
+                "reach_actual": float(reach["reach_actual"].sum(min_count=1)) if p == 1 else None,
                 "reach_target": float(reach["reach_target"].sum()) if p == 1 else None,
             }
         )

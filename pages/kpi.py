@@ -15,6 +15,24 @@ from fund.labels import PERSPECTIVE
 from fund.models import Role
 from pages import _ui
 
+
+def _num(values: pd.Series) -> list[str]:
+    """Numbers for reading: separators, at most one decimal, 「—」 where there is none."""
+    out = []
+    for v in values:
+        if v is None or pd.isna(v):
+            out.append("—")
+        elif float(v).is_integer():
+            out.append(f"{int(v):,}")
+        else:
+            out.append(f"{float(v):,.1f}")
+    return out
+
+
+def _pct(values: pd.Series) -> list[str]:
+    return ["—" if v is None or pd.isna(v) else f"{float(v) * 100:.0f}%" for v in values]
+
+
 actor = _ui.require_actor(Action.view_kpi)
 engine = _ui.engine()
 today = date.today()
@@ -88,12 +106,12 @@ with tab_table:
                 "種別": df["kind_label"],
                 "指標": df["indicator"],
                 "単位": df["unit"],
-                "基準値": df["baseline_value"],
+                "基準値": _num(df["baseline_value"]),
                 "年度": [fiscal_label(int(y)) for y in df["fiscal_year"]],
-                "目標値": df["target_value"].round(1),
+                "目標値": _num(df["target_value"]),
                 "目標の種類": ["経路上の目標" if p else "年度目標" for p in df["target_on_path"]],
-                "実績値": df["actual_value"],
-                "達成度（%）": df["achievement_rate"] * 100,
+                "実績値": _num(df["actual_value"]),
+                "達成度": _pct(df["achievement_rate"]),
                 "状況": df["status"],
                 "県民実感の観点": df["perspective_labels"],
                 "実績の出典": [
@@ -106,12 +124,6 @@ with tab_table:
             view,
             hide_index=True,
             width="stretch",
-            column_config={
-                "達成度（%）": st.column_config.NumberColumn(format="%.0f"),
-                "目標値": st.column_config.NumberColumn(format="localized"),
-                "実績値": st.column_config.NumberColumn(format="localized"),
-                "基準値": st.column_config.NumberColumn(format="localized"),
-            },
             key="kpi_table",
         )
         filters = {
@@ -210,20 +222,15 @@ with tab_trend:
         pd.DataFrame(
             {
                 "年度": [fiscal_label(int(y)) for y in one["fiscal_year"]],
-                "目標値": one["target_value"].round(1),
+                "目標値": _num(one["target_value"]),
                 "目標の種類": ["経路上の目標" if p else "年度目標" for p in one["target_on_path"]],
-                "実績値": one["actual_value"],
-                "達成度（%）": one["achievement_rate"] * 100,
+                "実績値": _num(one["actual_value"]),
+                "達成度": _pct(one["achievement_rate"]),
                 "状況": one["status"],
             }
         ),
         hide_index=True,
         width="stretch",
-        column_config={
-            "達成度（%）": st.column_config.NumberColumn(format="%.0f"),
-            "目標値": st.column_config.NumberColumn(format="localized"),
-            "実績値": st.column_config.NumberColumn(format="localized"),
-        },
     )
     project_rollouts = rollout.rollout_frame(engine, project_id=int(head["project_id"]))
     st.markdown("**この事業の横展開**")
@@ -262,7 +269,9 @@ with tab_rollup:
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(
         "県民への到達（実績）",
-        f"{row['reach_actual']:,.0f}人",
+        "—"
+        if row["reach_actual"] is None or pd.isna(row["reach_actual"])
+        else f"{row['reach_actual']:,.0f}人",
         help=f"「多くの人が利用する」観点の指標（単位 人）の実績の合計。目標は {row['reach_target']:,.0f}人。"
         f"事業化された提案の想定利用者数は {row['expected_users']:,}人（提案の根拠数値）。",
     )
@@ -298,17 +307,13 @@ with tab_rollup:
                 "遅れ": per["遅れ"],
                 "未計測": per["未計測"],
                 "未到来": per["未到来"],
-                "順調以上の割合（%）": per["on_track_share"] * 100,
+                "順調以上の割合": _pct(per["on_track_share"]),
                 "事業全体の量": per["measure_label"],
-                "値": per["measure_value"],
+                "値": _num(per["measure_value"].round(0)),
             }
         ),
         hide_index=True,
         width="stretch",
-        column_config={
-            "順調以上の割合（%）": st.column_config.NumberColumn(format="%.0f"),
-            "値": st.column_config.NumberColumn(format="localized"),
-        },
     )
     st.markdown("**年度別の推移**")
     st.dataframe(
@@ -316,27 +321,16 @@ with tab_rollup:
             {
                 "年度": [fiscal_label(int(y)) for y in by_year["fiscal_year"]],
                 "事業化した事業": by_year["funded_projects"],
-                "到達 目標（人）": by_year["reach_target"],
-                "到達 実績（人）": by_year["reach_actual"],
-                "想定利用者数（人）": by_year["expected_users"],
-                "利用回数（回/年）": by_year["touchpoints"],
-                "削減時間（時間/年）": by_year["hours_saved"],
-                "順調な事業の割合（%）": by_year["on_track_share"] * 100,
+                "到達 目標（人）": _num(by_year["reach_target"].round(0)),
+                "到達 実績（人）": _num(by_year["reach_actual"].round(0)),
+                "想定利用者数（人）": _num(by_year["expected_users"]),
+                "利用回数（回/年）": _num(by_year["touchpoints"].round(0)),
+                "削減時間（時間/年）": _num(by_year["hours_saved"].round(0)),
+                "順調な事業の割合": _pct(by_year["on_track_share"]),
             }
         ),
         hide_index=True,
         width="stretch",
-        column_config={
-            c: st.column_config.NumberColumn(format="localized")
-            for c in [
-                "到達 目標（人）",
-                "到達 実績（人）",
-                "想定利用者数（人）",
-                "利用回数（回/年）",
-                "削減時間（時間/年）",
-            ]
-        }
-        | {"順調な事業の割合（%）": st.column_config.NumberColumn(format="%.0f")},
     )
 
 # --- 横展開 ------------------------------------------------------------------------------------------
@@ -455,14 +449,13 @@ with tab_overdue:
                     "指標": late["indicator"],
                     "単位": late["unit"],
                     "年度": [fiscal_label(int(y)) for y in late["fiscal_year"]],
-                    "目標値": late["target_value"].round(1),
+                    "目標値": _num(late["target_value"]),
                     "年度終了日": [d.isoformat() for d in late["year_end"]],
                     "経過日数": late["days_overdue"],
                 }
             ),
             hide_index=True,
             width="stretch",
-            column_config={"目標値": st.column_config.NumberColumn(format="localized")},
         )
 
 # --- entry ---------------------------------------------------------------------------------------------

@@ -47,9 +47,10 @@ def test_seeded_r6_and_r8_targets_appear_in_the_table_and_the_trend(
     at = app_as(Role.admin, "pages/kpi.py")
     table = _table(at)
     people = table[table["指標"] == "対象者数"].set_index("年度")["目標値"]
-    assert people["令和6年度（2024年度）"] == 1200 and people["令和8年度（2026年度）"] == 9600
+    assert people["令和6年度（2024年度）"] == "1,200" and people["令和8年度（2026年度）"] == "9,600"
     dogs = table[table["指標"] == "周南市内での苦情・目撃数"].set_index("年度")["目標値"]
-    assert dogs["令和8年度（2026年度）"] == 800
+    assert dogs["令和8年度（2026年度）"] == "800"
+    assert dogs["令和7年度（2025年度）"] == "1,200"  # on the straight line from 1,600 to 800
 
     at.selectbox(key="kpi_indicator").set_value(_indicator(seeded_engine, "対象者数")).run()
     line = next(t.value for t in at.text if t.value.startswith("目標："))
