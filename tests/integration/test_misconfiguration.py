@@ -141,3 +141,15 @@ def test_the_installed_command_prints_no_traceback(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "別のバージョンの DuckDB" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_streamlit_config_sends_no_usage_stats_and_shows_no_error_details() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["browser"]["gatherUsageStats"] is False
+    assert config["client"]["showErrorDetails"] in (False, "none")
+    assert config["client"]["toolbarMode"] == "viewer"
+    assert not (ROOT / ".streamlit" / "secrets.toml").exists() or ".streamlit/secrets.toml" in (
+        ROOT / ".gitignore"
+    ).read_text(encoding="utf-8")
