@@ -67,6 +67,12 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_user_link(args: argparse.Namespace) -> int:
+    auth.link_oidc_subject(get_engine(), actor=auth.SYSTEM, login=args.login, subject=args.subject)
+    print(f"利用者「{args.login}」を組織アカウント「{args.subject}」に紐付けました。")
+    return 0
+
+
 def _cmd_ledger(args: argparse.Namespace) -> int:
     rf = ledger.roll_forward(get_engine())
     if args.year is not None:
@@ -260,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name", help="表示名")
     add.add_argument("--password-stdin", action="store_true", help="パスワードを標準入力の1行目から読む")
     add.set_defaults(func=_cmd_user_add)
+    link = user.add_parser("link", help="利用者を組織アカウント（SSO の sub またはメールアドレス）に紐付ける")
+    link.add_argument("login")
+    link.add_argument(
+        "subject", help="OIDC の sub、またはメールアドレス（初回サインインで sub に置き換わる）"
+    )
+    link.set_defaults(func=_cmd_user_link)
 
     led = sub.add_parser("ledger", help="基金の年度別増減（ロールフォワード）を表示する")
     led.add_argument("--year", type=int, help="西暦の年度（例: 2024）")

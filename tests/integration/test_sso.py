@@ -111,3 +111,16 @@ def test_a_user_changes_their_own_password_only_with_the_current_one(engine: Eng
         "reason"
     ].tolist()
     assert reasons == ["本人による変更"]
+
+
+def test_the_cli_links_a_user_to_an_organisation_account(
+    engine: Engine, admin: Actor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fund.cli import main
+
+    auth.create_user(engine, actor=admin, login="okada", role=Role.admin, password=None)
+    assert main(["user", "link", "okada", "okada@pref.example.jp"]) == 0
+    assert "紐付けました" in capsys.readouterr().out
+    assert auth.actor_for_oidc(engine, subject="sub-o", email="okada@pref.example.jp").login == "okada"
+    assert main(["user", "link", "nobody", "x"]) == 2
+    assert "登録されていません" in capsys.readouterr().err
