@@ -148,7 +148,7 @@ def latest_weights(engine: Engine, *, round_id: int) -> list[int]:
 
 
 def rubric_versions(engine: Engine, *, round_id: int) -> pd.DataFrame:
-    """Every rubric version of the round with its weights and how many scores were given under it."""
+    """Every rubric version of the round: weights w1–w4 (%) and how many scores were given under it."""
     df = query_df(
         engine,
         """
@@ -158,11 +158,10 @@ def rubric_versions(engine: Engine, *, round_id: int) -> pd.DataFrame:
         """,
         {"r": round_id},
     )
-    df["weights"] = [
-        " / ".join(f"{PERSPECTIVE[i + 1]} {int(w)}%" for i, w in enumerate(_json_list(raw)))
-        for raw in df["weights"]
-    ]
-    return df
+    weights = [[int(w) for w in _json_list(raw)] for raw in df["weights"]]
+    for p in PERSPECTIVES:
+        df[f"w{p}"] = [w[p - 1] for w in weights]
+    return df.drop(columns=["weights"])
 
 
 # --- Rounds ----------------------------------------------------------------------------------------

@@ -20,12 +20,13 @@ _ui.show_flash()
 
 def round_form() -> None:
     """新しい審査ラウンド: 年度, name and the first rubric's weights (default equal)."""
-    years = reference.fiscal_years(engine)["year"].tolist()
+    years_df = reference.fiscal_years(engine)
+    years = years_df["year"].tolist()
+    open_years = years_df.loc[~years_df["closed"].astype(bool), "year"].tolist()
+    default = years.index(open_years[0]) if open_years else len(years) - 1
     with st.form("new_round"):
         c1, c2 = st.columns([1, 2])
-        year = c1.selectbox(
-            "年度", years, index=len(years) - 1, format_func=fiscal_label, key="new_round_year"
-        )
+        year = c1.selectbox("年度", years, index=default, format_func=fiscal_label, key="new_round_year")
         name = c2.text_input("ラウンド名", key="new_round_name", placeholder="例: 当初予算 基金充当事業 審査")
         cols = st.columns(4)
         weights = [
@@ -104,8 +105,13 @@ if "自分の審査" in tabs:
                     hide_index=True,
                     width="stretch",
                 )
+                # Labels without the state: a keyed selectbox keeps the labels it was first drawn with.
                 labels = dict(
-                    zip(queue["assignment_id"], queue["project"] + "（" + queue["state"] + "）", strict=True)
+                    zip(
+                        queue["assignment_id"],
+                        queue["project"] + "（" + queue["department"] + "）",
+                        strict=True,
+                    )
                 )
                 assignment_id = int(
                     st.selectbox(
@@ -113,6 +119,7 @@ if "自分の審査" in tabs:
                     )
                 )
                 row = queue.set_index("assignment_id").loc[assignment_id]
+                st.caption(f"状態: {row['state']}")
                 if bool(row["recused"]):
                     st.warning(
                         f"この提案は除斥されています（理由: {row['recusal_reason']}）。採点できず、集計にも含まれません。",
@@ -322,11 +329,11 @@ if "設定" in tabs:
         st.subheader("評価基準と重み")
         st.dataframe(
             screening.rubric_versions(engine, round_id=round_id)[
-                ["version", "weights", "scores", "created_by"]
+                ["version", "w1", "w2", "w3", "w4", "scores", "created_by"]
             ].rename(
                 columns={
                     "version": "版",
-                    "weights": "重み",
+                    **{f"w{p}": f"{PERSPECTIVE[p]}（%）" for p in screening.PERSPECTIVES},
                     "scores": "この版での採点数",
                     "created_by": "作成者",
                 }
@@ -351,7 +358,7 @@ if "設定" in tabs:
                 p: st.text_area(
                     f"{PERSPECTIVE[p]}：1点〜5点の説明（1行に1段階）",
                     value="\n".join(rubric.anchors[str(p)]),
-                    height=140,
+                    height=160,
                     key=f"rubric_a{p}_{round_id}",
                 )
                 for p in screening.PERSPECTIVES
@@ -363,7 +370,10 @@ if "設定" in tabs:
                         actor=actor,
                         round_id=round_id,
                         weights=new_weights,
-                        anchors={str(p): text.splitlines() for p, text in anchor_text.items()},
+                        anchors={
+                            str(p): [line for line in text.splitlines() if line.strip()]
+                            for p, text in anchor_text.items()
+                        },
                     )
                     _ui.flash(f"評価基準の第{version.version}版を保存しました。")
                     st.rerun()
@@ -393,10 +403,18 @@ if "設定" in tabs:
             )
             with st.form(f"assign_form_{round_id}"):
                 chosen_p = st.multiselect(
-                    "提案", list(p_labels), format_func=lambda i: p_labels[i], key="assign_p"
+                    "提案",
+                    list(p_labels),
+                    format_func=lambda i: p_labels[i],
+                    placeholder="提案を選択",
+                    key="assign_p",
                 )
                 chosen_r = st.multiselect(
-                    "審査担当", list(r_labels), format_func=lambda i: r_labels[i], key="assign_r"
+                    "審査担当",
+                    list(r_labels),
+                    format_func=lambda i: r_labels[i],
+                    placeholder="審査担当を選択",
+                    key="assign_r",
                 )
                 st.caption("提案部局と同じ所属の審査担当は自動的に除斥されます。")
                 if st.form_submit_button("割り当てる", icon=":material/person_add:"):

@@ -58,3 +58,16 @@ def test_executive_sees_the_sample_round_labelled_as_sample(page: Page) -> None:
     ).to_be_visible()
     expect(page.get_by_role("tab", name="自分の審査")).to_have_count(0)
     screenshot(page, "24_screening_sample_round")
+
+
+def test_administrator_sees_rubric_versions_and_assignments(page: Page) -> None:
+    sign_in(page, "e2e_admin")
+    open_page(page, "審査・採点")
+    page.get_by_role("tab", name="設定").click()
+    expect(page.get_by_role("heading", name="評価基準と重み")).to_be_visible()
+    expect(page.get_by_role("heading", name="審査担当の割当")).to_be_visible()
+    expect(page.get_by_role("button", name="新しい版として保存")).to_be_visible()
+    expect(page.get_by_label("多くの人が利用する（%）").first).to_have_value("25")
+    expect(page.get_by_label("ラウンド名")).to_be_visible()
+    expect(page.get_by_text("提案", exact=True).first).to_be_visible()
+    screenshot(page, "25_screening_settings")

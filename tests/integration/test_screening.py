@@ -165,6 +165,7 @@ def test_changing_weights_creates_a_new_version_and_old_scores_keep_theirs(world
     assert versions["version"].tolist() == [1, 2]
     table = screening.rubric_versions(world.engine, round_id=world.round_id)
     assert table["scores"].tolist() == [1, 1]
+    assert table["w1"].tolist() == [25, 40]
     assert screening.latest_weights(world.engine, round_id=world.round_id) == [40, 20, 20, 20]
 
 
