@@ -9,6 +9,8 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -27,7 +29,7 @@ from fund.models import (
     ReviewScore,
     Role,
 )
-from fund.sensitivity import analyse
+from fund.sensitivity import analyse, scenarios
 from tests.conftest import make_actor
 
 FY = 2025
@@ -609,3 +611,36 @@ def test_the_cli_exports_the_filtered_ranking_and_audits_it(seeded_engine: Engin
     assert exported["事業名"].tolist() == expected["事業名"].tolist()
     audits = query_df(seeded_engine, "SELECT actor, entity FROM audit_log WHERE action = 'export'")
     assert audits.values.tolist() == [["system", "screening_results.csv"]]
+
+
+# --- Properties of the sensitivity analysis ----------------------------------------------------------
+
+_weights = st.lists(st.integers(0, 100), min_size=3, max_size=3).filter(lambda w: sum(w) <= 100)
+_means = st.lists(st.lists(st.floats(1, 5, allow_nan=False), min_size=4, max_size=4), min_size=1, max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(first_three=_weights, step=st.integers(1, 50))
+def test_every_scenario_renormalises_the_weights_to_100(first_three: list[int], step: int) -> None:
+    weights = [*first_three, 100 - sum(first_three)]
+    for _, moved in scenarios(weights, step):
+        assert sum(moved) == pytest.approx(100)
+        assert min(moved) >= 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(first_three=_weights, step=st.integers(1, 50), rows=_means, line=st.integers(1, 12))
+def test_the_base_rank_lies_between_the_best_and_worst_rank_and_robust_means_no_band_change(
+    first_three: list[int], step: int, rows: list[list[float]], line: int
+) -> None:
+    weights = [*first_three, 100 - sum(first_three)]
+    means = pd.DataFrame(rows, columns=["p1", "p2", "p3", "p4"])
+    means.insert(0, "department", "総合企画部")
+    means.insert(0, "project", [f"事業{i}" for i in range(len(rows))])
+    means.insert(0, "proposal_id", range(1, len(rows) + 1))
+    table = analyse(means, weights=weights, step=step, funding_line=line).table
+    assert len(table) == len(rows)
+    assert (table["best_rank"] <= table["base_rank"]).all()
+    assert (table["base_rank"] <= table["worst_rank"]).all()
+    assert (table["robust"] == (table["changed_scenarios"] == 0)).all()
+    assert table["base_total"].between(1 - 1e-9, 5 + 1e-9).all()
