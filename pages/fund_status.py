@@ -61,12 +61,12 @@ m5.metric(
 
 # --- Projection and stress test ------------------------------------------------------------------
 st.subheader("見通しとストレステスト")
-s1, s2, s3, s4 = st.columns(4)
+s1, s2, s3 = st.columns(3)
 overrun = s1.slider("事業費の上振れ（%）", 0, 100, 0, step=5, key="stress_overrun")
 rate = s2.slider("運用利回り（年%）", 0.0, 3.0, 0.0, step=0.1, format="%.1f", key="stress_rate")
 slip = s3.toggle("計画事業が1年遅れる", key="stress_slip")
-pace = s4.toggle(
-    "未予算の年度も直近ペースで取り崩す（推計）",
+pace = s3.toggle(
+    "新規事業を直近ペースで見込む（推計）",
     value=True,
     key="stress_pace",
     help=f"まだ予算のない年度も、直近2年度の平均 {format_oku_yen(base.recent_pace_yen)} 以上を"
@@ -170,7 +170,9 @@ for tab, by, column in ((t1, "category", "区分"), (t2, "department", "所管�
                     axis=alt.Axis(labelAngle=0),
                 ),
                 y=alt.Y("sum(取崩し（億円）):Q", title="取崩し（億円）"),
-                color=alt.Color(f"{column}:N", title=column),
+                color=alt.Color(
+                    f"{column}:N", title=column, legend=alt.Legend(orient="bottom", columns=3, labelLimit=320)
+                ),
                 tooltip=["和暦", column, alt.Tooltip("取崩し（億円）:Q", format=",.2f")],
             ),
             width="stretch",
@@ -322,8 +324,9 @@ _downloads(
 # --- Postings (管理者) ----------------------------------------------------------------------------
 if can(actor, Action.post_ledger):
     st.subheader("記帳（管理者）")
-    posted_on = st.date_input("記帳日", value=today, key="post_date", format="YYYY/MM/DD")
-    date_slot = st.empty()
+    with st.columns(2)[0]:  # outside the form: the 年度 choices follow the date at once
+        posted_on = st.date_input("記帳日", value=today, key="post_date", format="YYYY/MM/DD")
+        date_slot = st.empty()
     with st.form("ledger_post", clear_on_submit=False):
         p1, p2 = st.columns(2)
         year_options = allowed_fiscal_years(posted_on) if isinstance(posted_on, date) else ()
