@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from fund import audit
 from fund.db import checkpoint, create_schema, write_session
@@ -144,15 +145,30 @@ def _seed_reference(session: Session, seed_dir: Path, report: SeedReport) -> Non
         report.add("category")
 
 
-def _ids(session: Session) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-    depts = {d.name: d.id for d in session.exec(select(Department)) if d.id is not None}
-    cats = {c.code: c.id for c in session.exec(select(Category)) if c.id is not None}
-    projects = {p.name: p.id for p in session.exec(select(Project)) if p.id is not None}
+def _ids(session: Session, seed_dir: Path) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Ids by natural key; projects only those of data/projects.csv (a large database holds many more)."""
+    depts = {
+        d_name: d_id
+        for d_name, d_id in session.exec(select(Department.name, Department.id))
+        if d_id is not None
+    }
+    cats = {
+        c_code: c_id for c_code, c_id in session.exec(select(Category.code, Category.id)) if c_id is not None
+    }
+    projects = {
+        p_name: p_id
+        for p_name, p_id in session.exec(
+            select(Project.name, Project.id).where(
+                col(Project.name).in_([r["name"] for r in _rows(seed_dir, "projects.csv")])
+            )
+        )
+        if p_id is not None
+    }
     return depts, cats, projects
 
 
 def _seed_projects(session: Session, seed_dir: Path, report: SeedReport) -> None:
-    depts, cats, projects = _ids(session)
+    depts, cats, projects = _ids(session, seed_dir)
     project_rows = _rows(seed_dir, "projects.csv")
     summaries = {r["name"]: r["summary"] for r in project_rows}
     for row in project_rows:
@@ -169,13 +185,25 @@ def _seed_projects(session: Session, seed_dir: Path, report: SeedReport) -> None
         )
         report.add("project")
     session.flush()
-    depts, cats, projects = _ids(session)
+    depts, cats, projects = _ids(session, seed_dir)
 
     evidence = {(r["project"], int(r["fiscal_year"])): r for r in _rows(seed_dir, "proposals.csv")}
     existing_allocs = {
-        (a.project_id, a.fiscal_year, a.budget_stage) for a in session.exec(select(Allocation))
+        (a_project_id, a_fiscal_year, a_budget_stage)
+        for a_project_id, a_fiscal_year, a_budget_stage in session.exec(
+            select(Allocation.project_id, Allocation.fiscal_year, Allocation.budget_stage).where(
+                col(Allocation.project_id).in_(list(projects.values()))
+            )
+        )
     }
-    existing_props = {(p.project_id, p.fiscal_year): p.id for p in session.exec(select(Proposal))}
+    existing_props = {
+        (p_project_id, p_fiscal_year): p_id
+        for p_project_id, p_fiscal_year, p_id in session.exec(
+            select(Proposal.project_id, Proposal.fiscal_year, Proposal.id).where(
+                col(Proposal.project_id).in_(list(projects.values()))
+            )
+        )
+    }
     for row in _rows(seed_dir, "allocations.csv"):
         project_id = projects[row["project"]]
         year = int(row["fiscal_year"])
@@ -236,7 +264,14 @@ def _seed_projects(session: Session, seed_dir: Path, report: SeedReport) -> None
         )
         report.add("allocation")
 
-    existing_relists = {(r.project_id, r.fiscal_year, r.category_id) for r in session.exec(select(Relisting))}
+    existing_relists = {
+        (r_project_id, r_fiscal_year, r_category_id)
+        for r_project_id, r_fiscal_year, r_category_id in session.exec(
+            select(Relisting.project_id, Relisting.fiscal_year, Relisting.category_id).where(
+                col(Relisting.project_id).in_(list(projects.values()))
+            )
+        )
+    }
     for row in _rows(seed_dir, "relistings.csv"):
         key = (projects[row["project"]], int(row["fiscal_year"]), cats[row["category_code"]])
         if key not in existing_relists:
@@ -249,9 +284,23 @@ def _seed_cost_lines(session: Session, seed_dir: Path, report: SeedReport) -> No
     """Later-year planned costs of seeded proposals (サンプル・推計). Natural key: proposal + 年度."""
     if not (seed_dir / "proposal_cost_lines.csv").exists():
         return
-    _, _, projects = _ids(session)
-    proposals = {(p.project_id, p.fiscal_year): p.id for p in session.exec(select(Proposal))}
-    existing = {(c.proposal_id, c.fiscal_year) for c in session.exec(select(ProposalCostLine))}
+    _, _, projects = _ids(session, seed_dir)
+    proposals = {
+        (p_project_id, p_fiscal_year): p_id
+        for p_project_id, p_fiscal_year, p_id in session.exec(
+            select(Proposal.project_id, Proposal.fiscal_year, Proposal.id).where(
+                col(Proposal.project_id).in_(list(projects.values()))
+            )
+        )
+    }
+    existing = {
+        (c_proposal_id, c_fiscal_year)
+        for c_proposal_id, c_fiscal_year in session.exec(
+            select(ProposalCostLine.proposal_id, ProposalCostLine.fiscal_year).where(
+                col(ProposalCostLine.proposal_id).in_(list(proposals.values()))
+            )
+        )
+    }
     for row in _rows(seed_dir, "proposal_cost_lines.csv"):
         proposal_id = proposals.get((projects[row["project"]], int(row["proposal_fiscal_year"])))
         if proposal_id is None or (proposal_id, int(row["fiscal_year"])) in existing:
@@ -270,11 +319,27 @@ def _seed_cost_lines(session: Session, seed_dir: Path, report: SeedReport) -> No
 
 
 def _seed_ledger(session: Session, seed_dir: Path, report: SeedReport) -> None:
-    _, _, projects = _ids(session)
+    _, _, projects = _ids(session, seed_dir)
     existing = {
-        (e.posted_on, e.kind, e.amount_yen, e.project_id, e.memo) for e in session.exec(select(LedgerEntry))
+        (e_posted_on, e_kind, e_amount_yen, e_project_id, e_memo)
+        for e_posted_on, e_kind, e_amount_yen, e_project_id, e_memo in session.execute(
+            sa_select(  # type: ignore[call-overload]
+                LedgerEntry.posted_on,
+                LedgerEntry.kind,
+                LedgerEntry.amount_yen,
+                LedgerEntry.project_id,
+                LedgerEntry.memo,
+            ).where(LedgerEntry.created_by == SEED_ACTOR)  # only the seed's own rows can match
+        )
     }
-    allocs = {(a.project_id, a.fiscal_year): a.id for a in session.exec(select(Allocation))}
+    allocs = {
+        (a_project_id, a_fiscal_year): a_id
+        for a_project_id, a_fiscal_year, a_id in session.exec(
+            select(Allocation.project_id, Allocation.fiscal_year, Allocation.id).where(
+                col(Allocation.project_id).in_(list(projects.values()))
+            )
+        )
+    }
     for row in _rows(seed_dir, "ledger.csv"):
         project_id = projects[row["project"]] if row["project"] else None
         kind = LedgerKind(row["kind"])
@@ -301,8 +366,15 @@ def _seed_ledger(session: Session, seed_dir: Path, report: SeedReport) -> None:
 
 
 def _seed_kpis(session: Session, seed_dir: Path, report: SeedReport) -> None:
-    _, _, projects = _ids(session)
-    indicators = {(i.project_id, i.name): i.id for i in session.exec(select(KpiIndicator))}
+    _, _, projects = _ids(session, seed_dir)
+    indicators = {
+        (i_project_id, i_name): i_id
+        for i_project_id, i_name, i_id in session.exec(
+            select(KpiIndicator.project_id, KpiIndicator.name, KpiIndicator.id).where(
+                col(KpiIndicator.project_id).in_(list(projects.values()))
+            )
+        )
+    }
     by_key: dict[str, int] = {}
     for row in _rows(seed_dir, "kpi_indicators.csv"):
         project_id = projects[row["project"]]
@@ -325,7 +397,14 @@ def _seed_kpis(session: Session, seed_dir: Path, report: SeedReport) -> None:
             report.add("kpi_indicator")
         assert ind_id is not None
         by_key[row["key"]] = ind_id
-    targets = {(t.indicator_id, t.fiscal_year) for t in session.exec(select(KpiTarget))}
+    targets = {
+        (t_indicator_id, t_fiscal_year)
+        for t_indicator_id, t_fiscal_year in session.exec(
+            select(KpiTarget.indicator_id, KpiTarget.fiscal_year).where(
+                col(KpiTarget.indicator_id).in_(list(by_key.values()))
+            )
+        )
+    }
     for row in _rows(seed_dir, "kpi_targets.csv"):
         key = (by_key[row["indicator"]], int(row["fiscal_year"]))
         if key not in targets:
@@ -333,7 +412,14 @@ def _seed_kpis(session: Session, seed_dir: Path, report: SeedReport) -> None:
                 KpiTarget(indicator_id=key[0], fiscal_year=key[1], target_value=float(row["target_value"]))
             )
             report.add("kpi_target")
-    actuals = {(a.indicator_id, a.fiscal_year) for a in session.exec(select(KpiActual))}
+    actuals = {
+        (a_indicator_id, a_fiscal_year)
+        for a_indicator_id, a_fiscal_year in session.exec(
+            select(KpiActual.indicator_id, KpiActual.fiscal_year).where(
+                col(KpiActual.indicator_id).in_(list(by_key.values()))
+            )
+        )
+    }
     for row in _rows(seed_dir, "kpi_actuals.csv"):
         key = (by_key[row["indicator"]], int(row["fiscal_year"]))
         if key not in actuals:
@@ -356,8 +442,15 @@ def _seed_rollouts(session: Session, seed_dir: Path, report: SeedReport) -> None
     """横展開 rows from data/rollouts.csv; natural key (project, target, 年度)."""
     if not (seed_dir / "rollouts.csv").exists():
         return
-    _, _, projects = _ids(session)
-    existing = {(r.project_id, r.target, r.fiscal_year) for r in session.exec(select(Rollout))}
+    _, _, projects = _ids(session, seed_dir)
+    existing = {
+        (r_project_id, r_target, r_fiscal_year)
+        for r_project_id, r_target, r_fiscal_year in session.exec(
+            select(Rollout.project_id, Rollout.target, Rollout.fiscal_year).where(
+                col(Rollout.project_id).in_(list(projects.values()))
+            )
+        )
+    }
     for row in _rows(seed_dir, "rollouts.csv"):
         key = (projects[row["project"]], row["target"], int(row["fiscal_year"]))
         if key in existing:
@@ -379,7 +472,7 @@ def _seed_rollouts(session: Session, seed_dir: Path, report: SeedReport) -> None
 def _seed_screening(session: Session, seed_dir: Path, report: SeedReport) -> None:
     with (seed_dir / "screening.toml").open("rb") as fh:
         config = tomllib.load(fh)
-    users = {u.login: u.id or 0 for u in session.exec(select(AppUser))}
+    users = {u_login: u_id or 0 for u_login, u_id in session.exec(select(AppUser.login, AppUser.id))}
     for reviewer in config["reviewer"]:
         if reviewer["login"] not in users:
             # Sample reviewers hold scores but cannot sign in (no password).
@@ -395,8 +488,15 @@ def _seed_screening(session: Session, seed_dir: Path, report: SeedReport) -> Non
             session.flush()
             users[user.login] = user.id or 0
             report.add("app_user")
-    _, _, projects = _ids(session)
-    proposals = {(p.project_id, p.fiscal_year): p.id or 0 for p in session.exec(select(Proposal))}
+    _, _, projects = _ids(session, seed_dir)
+    proposals = {
+        (p_project_id, p_fiscal_year): p_id or 0
+        for p_project_id, p_fiscal_year, p_id in session.exec(
+            select(Proposal.project_id, Proposal.fiscal_year, Proposal.id).where(
+                col(Proposal.project_id).in_(list(projects.values()))
+            )
+        )
+    }
     anchors = {k: list(v) for k, v in config["anchors"].items()}
     scores = _rows(seed_dir, "review_scores.csv")
     for rnd in config["round"]:
