@@ -307,6 +307,8 @@ def user_frame(engine: Engine) -> pd.DataFrame:
         """,
     )
     df["role"] = [ROLE[Role(r)] for r in df["role"]]
+    for column in ("department", "oidc_subject"):
+        df[column] = [v if isinstance(v, str) else "" for v in df[column]]
     return df.rename(
         columns={
             "login": "ログイン名",

@@ -1,0 +1,34 @@
+"""End-to-end: the 管理 page (users, audit log, chain check) and the アカウント page in a real browser."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import open_page, screenshot, sign_in
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_administrator_checks_the_audit_chain_and_filters_the_log(page: Page) -> None:
+    sign_in(page, "e2e_admin")
+    open_page(page, "管理")
+    expect(page.get_by_text("利用者の追加")).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+    expect(page.get_by_label("役割")).to_be_visible()
+    expect(page.get_by_text("現在:")).to_be_visible()
+    screenshot(page, "30_admin_users")
+    page.get_by_role("tab", name="監査ログ").click()
+    page.get_by_role("button", name="連鎖を検証する").click()
+    expect(page.get_by_text("監査ログの連鎖は正常です")).to_be_visible()
+    page.get_by_label("利用者（一部で検索）").fill("e2e_admin")
+    page.get_by_label("利用者（一部で検索）").press("Enter")
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    screenshot(page, "31_admin_audit_log")
+
+
+def test_every_user_has_an_account_page_and_signs_out(page: Page) -> None:
+    sign_in(page, "e2e_exec")
+    open_page(page, "アカウント")
+    expect(page.get_by_text("パスワードの変更")).to_be_visible()
+    screenshot(page, "32_account")
+    page.get_by_role("button", name="サインアウト").click()
+    expect(page.get_by_label("ログイン名")).to_be_visible()
