@@ -74,7 +74,7 @@ def _csv_has_no_live_formula(data: bytes) -> bool:
 
 
 @pytest.fixture
-def year(seeded_engine: Engine) -> int:
+def proposal_year(seeded_engine: Engine) -> int:
     fy = fiscal_year_of(datetime.now(UTC).date()) + 1
     with write_session(seeded_engine) as session:
         if session.get(FiscalYear, fy) is None:
@@ -144,9 +144,11 @@ def test_a_ten_thousand_character_memo_is_refused(seeded_engine: Engine, admin: 
 
 @pytest.mark.parametrize("text", HOSTILE + FORMULAS[:2])
 def test_proposal_text_fields_are_stored_exactly_as_typed(
-    seeded_engine: Engine, admin: Actor, year: int, text: str
+    seeded_engine: Engine, admin: Actor, proposal_year: int, text: str
 ) -> None:
-    data = _proposal_input(seeded_engine, year, summary=text, purpose=text, problem=text, req1_reason=text)
+    data = _proposal_input(
+        seeded_engine, proposal_year, summary=text, purpose=text, problem=text, req1_reason=text
+    )
     saved = proposals.save_proposal(seeded_engine, actor=admin, data=data)
     row = query_df(
         seeded_engine,
@@ -157,12 +159,12 @@ def test_proposal_text_fields_are_stored_exactly_as_typed(
 
 
 def test_a_ten_thousand_character_proposal_summary_is_refused(
-    seeded_engine: Engine, admin: Actor, year: int
+    seeded_engine: Engine, admin: Actor, proposal_year: int
 ) -> None:
     before = len(query_df(seeded_engine, "SELECT id FROM proposal"))
     with pytest.raises(InputInvalid):
         proposals.save_proposal(
-            seeded_engine, actor=admin, data=_proposal_input(seeded_engine, year, summary=LONG)
+            seeded_engine, actor=admin, data=_proposal_input(seeded_engine, proposal_year, summary=LONG)
         )
     assert len(query_df(seeded_engine, "SELECT id FROM proposal")) == before
 
