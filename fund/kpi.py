@@ -622,10 +622,10 @@ def perspective_rollup(
         evidence = evidence[evidence["fiscal_year"] == fiscal_year]
     reach = reach_by_year(kpis)
     measures = {
-        1: ("県民への到達（人）：提案の想定利用者数", float(evidence["expected_users"].sum())),
-        2: ("年間の利用回数（回/年）：利用者数×利用頻度", float(evidence["touchpoints"].sum())),
-        3: ("削減される県民の時間（時間/年）：手続件数×短縮時間", float(evidence["hours_saved"].sum())),
-        4: ("全国初・県内初の事業数（事業）", float(evidence["novel_projects"].sum())),
+        1: ("想定利用者数（人）", float(evidence["expected_users"].sum())),
+        2: ("利用回数（回/年）", float(evidence["touchpoints"].sum())),
+        3: ("削減時間（時間/年）", float(evidence["hours_saved"].sum())),
+        4: ("全国初・県内初（事業）", float(evidence["novel_projects"].sum())),
     }
     rows = []
     for p, label in PERSPECTIVE.items():

@@ -29,6 +29,13 @@ def _num(values: pd.Series) -> list[str]:
     return out
 
 
+def _large(value: float, unit: str) -> str:
+    """Headline figures: 万 above ten thousand so that the metric is not cut off."""
+    if value >= 100_000:
+        return f"{value / 10_000:,.0f}万{unit}"
+    return f"{value:,.0f}{unit}"
+
+
 def _pct(values: pd.Series) -> list[str]:
     return ["—" if v is None or pd.isna(v) else f"{float(v) * 100:.0f}%" for v in values]
 
@@ -271,19 +278,19 @@ with tab_rollup:
         "県民への到達（実績）",
         "—"
         if row["reach_actual"] is None or pd.isna(row["reach_actual"])
-        else f"{row['reach_actual']:,.0f}人",
+        else _large(row["reach_actual"], "人"),
         help=f"「多くの人が利用する」観点の指標（単位 人）の実績の合計。目標は {row['reach_target']:,.0f}人。"
         f"事業化された提案の想定利用者数は {row['expected_users']:,}人（提案の根拠数値）。",
     )
     m2.metric(
         "年間の利用回数（想定）",
-        f"{row['touchpoints']:,.0f}回/年",
-        help="事業化された提案の 想定利用者数×1人あたり年間利用回数 の合計",
+        _large(row["touchpoints"], "回/年"),
+        help=f"事業化された提案の 想定利用者数×1人あたり年間利用回数 の合計（{row['touchpoints']:,.0f}回/年）",
     )
     m3.metric(
         "削減される県民の時間（想定）",
-        f"{row['hours_saved']:,.0f}時間/年",
-        help="事業化された提案の 年間手続件数×1件あたり短縮時間 の合計",
+        _large(row["hours_saved"], "時間/年"),
+        help=f"事業化された提案の 年間手続件数×1件あたり短縮時間 の合計（{row['hours_saved']:,.0f}時間/年）",
     )
     share = row["on_track_share"]
     m4.metric(
@@ -308,7 +315,7 @@ with tab_rollup:
                 "未計測": per["未計測"],
                 "未到来": per["未到来"],
                 "順調以上の割合": _pct(per["on_track_share"]),
-                "事業全体の量": per["measure_label"],
+                "事業全体の量（想定）": per["measure_label"],
                 "値": _num(per["measure_value"].round(0)),
             }
         ),
@@ -345,7 +352,7 @@ with tab_rollout:
     if ro.empty:
         st.info("横展開はまだ登録されていません。")
     else:
-        left, right = st.columns(2)
+        left, right = st.columns([3, 2])
         with left:
             st.markdown("**事業別**")
             per_project = rollout.rollout_by_project(engine)
@@ -375,7 +382,7 @@ with tab_rollout:
                         "municipality:N",
                         sort=list(rollout.MUNICIPALITIES),
                         title=None,
-                        axis=alt.Axis(labelLimit=0),
+                        axis=alt.Axis(labelLimit=0, labelOverlap=False),
                     ),
                     x=alt.X("projects:Q", title="事業数", axis=alt.Axis(tickMinStep=1)),
                     tooltip=[
@@ -383,7 +390,7 @@ with tab_rollout:
                         alt.Tooltip("projects:Q", title="事業数"),
                     ],
                 )
-                .properties(height=420),
+                .properties(height=24 * len(rollout.MUNICIPALITIES)),
                 width="stretch",
             )
         st.dataframe(
