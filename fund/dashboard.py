@@ -43,5 +43,6 @@ def headline(engine: Engine, *, today: date | None = None) -> Headline:
         runway_years=bal / average if average else None,
         proposal_status=proposals.status_counts(engine, fiscal_year=ref_year),
         screening_progress=screening.progress(engine, fiscal_year=ref_year),
-        kpi_status=kpi.status_counts(engine, fiscal_year=ref_year),
+        # The home page labels these 「目標年度が当年度のもの」: years on the path are left out.
+        kpi_status=kpi.status_counts(engine, fiscal_year=ref_year, target_years_only=True),
     )

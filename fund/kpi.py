@@ -337,11 +337,21 @@ def filter_frame(
 
 
 def status_counts(
-    engine: Engine, *, fiscal_year: int | None = None, today: date | None = None
+    engine: Engine,
+    *,
+    fiscal_year: int | None = None,
+    today: date | None = None,
+    target_years_only: bool = False,
 ) -> dict[str, int]:
-    """Number of indicator-years per status, for the headline (all 年度, or one). Every status listed."""
+    """Number of indicator-years per status, for the headline (all 年度, or one). Every status listed.
+
+    `target_years_only` leaves out 年度 judged against the path (no target set for that 年度)."""
     df = kpi_frame(engine, today=today)
-    return count_statuses(df if fiscal_year is None else df[df["fiscal_year"] == fiscal_year])
+    if fiscal_year is not None:
+        df = df[df["fiscal_year"] == fiscal_year]
+    if target_years_only:
+        df = df[~df["target_on_path"].astype(bool)]
+    return count_statuses(df)
 
 
 def count_statuses(df: pd.DataFrame) -> dict[str, int]:

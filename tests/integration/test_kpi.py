@@ -514,3 +514,10 @@ def test_an_export_is_recorded_in_the_audit_log(seeded_engine: Engine) -> None:
     )
     df = query_df(seeded_engine, "SELECT actor, entity FROM audit_log WHERE action = 'export'")
     assert list(df["entity"]) == ["成果指標（xlsx）"]
+
+
+def test_the_home_headline_counts_only_indicators_with_a_target_for_the_year(seeded_engine: Engine) -> None:
+    own = kpi.status_counts(seeded_engine, fiscal_year=2024, today=TODAY, target_years_only=True)
+    assert sum(own.values()) == sum(1 for t in _csv("kpi_targets.csv") if t["fiscal_year"] == "2024")
+    every = kpi.status_counts(seeded_engine, fiscal_year=2024, today=TODAY)
+    assert sum(every.values()) > sum(own.values())  # 野犬 and Y-BASE are judged on the path in R6
