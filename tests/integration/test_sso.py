@@ -124,3 +124,15 @@ def test_the_cli_links_a_user_to_an_organisation_account(
     assert auth.actor_for_oidc(engine, subject="sub-o", email="okada@pref.example.jp").login == "okada"
     assert main(["user", "link", "nobody", "x"]) == 2
     assert "登録されていません" in capsys.readouterr().err
+
+
+def test_sign_outs_are_audited_with_their_reason(engine: Engine) -> None:
+    auth.record_sign_out(
+        engine, actor=make_actor(Role.executive, login="leaving"), reason="30分間操作がなかったため"
+    )
+    row = query_df(engine, "SELECT actor, action, reason FROM audit_log ORDER BY id DESC LIMIT 1").iloc[0]
+    assert (row["actor"], row["action"], row["reason"]) == (
+        "leaving",
+        "user.sign_out",
+        "30分間操作がなかったため",
+    )

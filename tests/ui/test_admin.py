@@ -201,3 +201,19 @@ def test_an_unknown_organisation_account_is_refused_with_a_japanese_message(seed
     assert not at.exception
     assert any("管理者に利用登録を依頼" in e.value for e in at.error)
     assert "actor" not in at.session_state
+
+
+def test_an_idle_sso_session_ends_the_identity_too(seeded_engine: Engine, admin: Actor) -> None:
+    from datetime import timedelta
+
+    auth.create_user(seeded_engine, actor=admin, login="sasaki", role=Role.executive, password=None)
+    auth.link_oidc_subject(seeded_engine, actor=admin, login="sasaki", subject="sub-s")
+    at = _sso_app({"is_logged_in": True, "sub": "sub-s"})
+    assert at.session_state["actor"].login == "sasaki"
+    at.session_state["last_seen_at"] = at.session_state["last_seen_at"] - timedelta(minutes=31)
+    at.run()
+    assert not at.exception
+    assert "actor" not in at.session_state
+    assert at.user == {"is_logged_in": False}  # st.logout() ended the identity cookie
+    reason = query_df(seeded_engine, "SELECT reason FROM audit_log WHERE action = 'user.sign_out'")["reason"]
+    assert reason.str.contains("操作がなかった").any()
