@@ -133,8 +133,15 @@ def sen_rows(layout: list[allocation.LayoutRow]) -> list[SenRow]:
     return out
 
 
+SCREEN_HEADER = ["区分", "事業名【所管部局】", "事業概要", "予算額（千円）", "基金充当額（千円）", "備考"]
+
+
 def table_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    """The table as the page shows it: amounts as printed text in 千円 (▲ negatives, (再掲))."""
+    """The table as the page shows it: amounts as printed text in 千円 (▲ negatives, (再掲)).
+
+    On screen the 区分 column stays narrow so the amounts fit without sideways scrolling: section and
+    block headings go in the 事業名 column; 区分 keeps 新規 and the 「N事業計」/合計 captions.
+    """
 
     def text(value: int | None, relisting: bool) -> str:
         if relisting:
@@ -143,20 +150,26 @@ def table_frame(rows: pd.DataFrame) -> pd.DataFrame:
             return ""
         return f"▲{abs(value):,}" if value < 0 else f"{value:,}"
 
-    return pd.DataFrame(
-        [
+    records = []
+    for r in sen_rows(allocation.table_layout(rows)):
+        line = r.line
+        if line.kind == "section":
+            kubun, name = "", f"{line.label}　{line.name}"
+        elif line.kind == "block":
+            kubun, name = "", f"■ {line.label}"
+        else:
+            kubun, name = line.label, line.name
+        records.append(
             {
-                "区分": r.line.label,
-                "事業名【所管部局】": r.line.name,
-                "事業概要": r.line.summary,
-                "予算額（千円）": text(r.cost_sen, r.line.kind == "relisting"),
-                "うち基金充当額（千円）": text(r.fund_sen, r.line.kind == "relisting"),
-                "備考": ESTIMATE_MARK if r.line.fund_share_is_estimate else "",
+                "区分": kubun,
+                "事業名【所管部局】": name,
+                "事業概要": line.summary,
+                "予算額（千円）": text(r.cost_sen, line.kind == "relisting"),
+                "基金充当額（千円）": text(r.fund_sen, line.kind == "relisting"),
+                "備考": ESTIMATE_MARK if line.fund_share_is_estimate else "",
             }
-            for r in sen_rows(allocation.table_layout(rows))
-        ],
-        columns=HEADER,
-    )
+        )
+    return pd.DataFrame(records, columns=SCREEN_HEADER)
 
 
 def _line_count(text: str, width: int) -> int:

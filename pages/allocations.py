@@ -96,12 +96,13 @@ with tabs["配分表"]:
                 width="stretch",
                 height=min(36 * (len(table) + 1) + 4, 900),
                 column_config={
-                    "区分": st.column_config.TextColumn(width=150),
-                    "事業名【所管部局】": st.column_config.TextColumn(width=300),
-                    "事業概要": st.column_config.TextColumn(width=330),
-                    "予算額（千円）": st.column_config.TextColumn(width=110, alignment="right"),
-                    "うち基金充当額（千円）": st.column_config.TextColumn(width=150, alignment="right"),
-                    "備考": st.column_config.TextColumn(width=50, alignment="center"),
+                    # Fixed widths (px) that fit a 1280px-wide screen with the sidebar open.
+                    "区分": st.column_config.TextColumn(width=90),
+                    "事業名【所管部局】": st.column_config.TextColumn(width=290),
+                    "事業概要": st.column_config.TextColumn(width=230),
+                    "予算額（千円）": st.column_config.TextColumn(width=105, alignment="right"),
+                    "基金充当額（千円）": st.column_config.TextColumn(width=125, alignment="right"),
+                    "備考": st.column_config.TextColumn(width=48, alignment="center"),
                 },
             )
             st.caption(
@@ -631,6 +632,7 @@ if "最適化" in tabs:
                 hide_index=True,
                 width="stretch",
                 key="opt_shares",
+                placeholder="指定なし",
                 column_order=["label", "min_pct", "max_pct"],
                 column_config={
                     "label": st.column_config.TextColumn("区分", disabled=True, width=420),
@@ -682,10 +684,11 @@ if "最適化" in tabs:
             )
             if objective == "score" and frame["score"].isna().any():
                 st.caption("※未採点の提案は評価値 0 として扱います（必ず採択に指定すれば含められます）。")
+            existing = scenario.scenario_list(engine, fiscal_year=oyear)
             run_name = st.text_input(
                 "保存するシナリオ名",
-                value=f"最適化 {optimiser.OBJECTIVES[objective]} {format_sen_yen(sen_yen_to_yen(int(ceiling_sen)))}千円",
-                key="opt_name",
+                value=f"最適化案 {len(existing) + 1}",
+                key=f"opt_name_{oyear}_{len(existing)}",
             )
             if st.button("最適化を実行", icon=":material/auto_awesome:", type="primary", key="opt_run"):
                 with st.status("最適化を実行しています…", expanded=True) as status:

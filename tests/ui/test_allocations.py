@@ -37,7 +37,7 @@ def test_page_shows_the_table_with_amount_columns_and_the_seed_figures(
         "事業名【所管部局】",
         "事業概要",
         "予算額（千円）",
-        "うち基金充当額（千円）",
+        "基金充当額（千円）",
         "備考",
     ]
     cells = _cells(at)
@@ -113,7 +113,7 @@ def test_optimiser_runs_shows_the_objective_budget_and_reasons_and_saves_a_scena
 ) -> None:
     at = app_as(Role.screener, PAGE)
     at.number_input(key="opt_ceiling").set_value(500_000)  # 千円
-    at.text_input(key="opt_name").input("5億円の案")
+    at.text_input(key="opt_name_2024_0").input("5億円の案")
     at.button(key="opt_run").click().run()
     assert not at.exception and not at.error
     metrics = {m.label: m.value for m in at.metric}
