@@ -439,6 +439,27 @@ with tab_rollout:
                 else:
                     _ui.flash(f"{rt}への横展開を登録しました。")
                     st.rerun()
+        if not ro.empty:
+            with st.expander("登録した横展開を取り消す", icon=":material/delete:"):
+                by_rollout = ro.set_index("id")
+                rid = st.selectbox(
+                    "取り消す横展開",
+                    by_rollout.index.tolist(),
+                    format_func=lambda i: (
+                        f"{by_rollout.loc[i, 'project']} → {by_rollout.loc[i, 'target']}"
+                        f"（{wareki(int(by_rollout.loc[i, 'fiscal_year']))}）"
+                    ),
+                    key="rollout_delete_id",
+                )
+                reason = st.text_input("取消の理由", key="rollout_delete_reason", max_chars=200)
+                if st.button("取り消す", key="rollout_delete", icon=":material/delete:"):
+                    try:
+                        rollout.delete_rollout(engine, actor=actor, rollout_id=int(rid), reason=reason)
+                    except FundError as exc:
+                        _ui.show_error(exc)
+                    else:
+                        _ui.flash("横展開の登録を取り消しました（監査ログに記録しました）。")
+                        st.rerun()
 
 # --- 未報告 ------------------------------------------------------------------------------------------
 with tab_overdue:

@@ -147,3 +147,35 @@ def test_a_valid_entry_is_saved_and_the_counts_move(
     assert not at.exception
     assert any("実績を保存しました" in s.value for s in at.success)
     assert int(_metric(at, "未計測").removesuffix("件")) == before - 1
+
+
+def _project(engine: Engine, name: str) -> int:
+    p = reference.projects(engine)
+    return int(p.loc[p["name"] == name, "id"].iloc[0])
+
+
+def test_department_staff_record_a_rollout_and_see_it_counted(
+    seeded_engine: Engine, app_as: Callable[..., AppTest]
+) -> None:
+    at = app_as(Role.department, "pages/kpi.py", department_id=_dept(seeded_engine, "健康福祉部"))
+    assert _metric(at, "横展開の件数") == "0件"
+    at.selectbox(key="rollout_project").set_value(
+        _project(seeded_engine, "地域医薬品提供に係るICT活用支援事業")
+    )
+    at.selectbox(key="rollout_target").set_value("萩市")
+    at.selectbox(key="rollout_year").set_value(2025)
+    at.text_area(key="rollout_note").input("公民館にオンライン服薬指導の拠点を開設")
+    next(b for b in at.button if b.label == "横展開を登録").click().run()
+    assert not at.exception
+    assert any("萩市への横展開を登録しました" in s.value for s in at.success)
+    assert _metric(at, "横展開の件数") == "1件"
+    assert _metric(at, "展開先の市町") == "1 / 19市町"
+
+
+def test_a_rollout_without_a_year_is_refused_in_japanese(
+    seeded_engine: Engine, app_as: Callable[..., AppTest]
+) -> None:
+    at = app_as(Role.admin, "pages/kpi.py")
+    at.selectbox(key="rollout_target").set_value("萩市")
+    next(b for b in at.button if b.label == "横展開を登録").click().run()
+    assert any(e.value == "年度を選択してください。" for e in at.error)
