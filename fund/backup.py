@@ -164,11 +164,14 @@ def backup(
     return manifest
 
 
-def verify_files(directory: Path, manifest: Manifest) -> None:
+def verify_files(directory: Path, manifest: Manifest, progress: Progress | None = None) -> None:
     """Refuse a backup whose files are missing or differ from the manifest."""
     if not manifest.files:
         raise RuleViolation("バックアップの目録にファイルの一覧がありません。")
-    for rel, expected in manifest.files.items():
+    progress = progress or _noop
+    total = len(manifest.files) + 4
+    for i, (rel, expected) in enumerate(sorted(manifest.files.items())):
+        progress(f"チェックサム {rel}", i, total)
         path = directory / rel
         if not path.is_file():
             raise RuleViolation(f"バックアップのファイル {rel} がありません。復元を中止しました。")
@@ -246,9 +249,7 @@ def restore(
             "復元先は DuckDB のファイル（duckdb:///…）にしてください。PostgreSQL には pg_restore を使います。"
         )
     total = len(manifest.files) + 4
-    for i, rel in enumerate(sorted(manifest.files), start=1):
-        progress(f"チェックサム {rel}", i - 1, total)
-    verify_files(source, manifest)
+    verify_files(source, manifest, progress)
     step = len(manifest.files)
     progress("復元先の確認", step, total)
     dispose_engines()
@@ -256,6 +257,11 @@ def restore(
     try:
         empty = is_empty_database(target)
     except duckdb.Error as exc:
+        if "lock" in str(exc).lower():
+            raise RuleViolation(
+                "復元先のデータベースは他のプロセス（画面など）が使用中です。"
+                "アプリを停止してから復元してください。"
+            ) from None
         if not force:
             raise RuleViolation(
                 f"復元先 {target.name} を確認できません（{type(exc).__name__}）。"

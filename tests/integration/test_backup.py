@@ -142,3 +142,35 @@ def test_cli_backup_and_restore_round_trip(
     dispose_engines()
     assert main(["restore", str(tmp_path / "bk")]) == 2
     assert "--force" in capsys.readouterr().err
+
+
+def test_restore_refuses_a_database_in_use_by_another_process_even_with_force(
+    seeded_engine: Engine, admin: Actor, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    backup.backup(seeded_engine, out_dir=tmp_path / "bk", actor=admin)
+    target = tmp_path / "in_use.duckdb"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time\n"
+            "con = duckdb.connect(sys.argv[1])\n"
+            "con.execute('CREATE TABLE t (i INTEGER)')\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(120)\n",
+            str(target),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        with pytest.raises(RuleViolation, match="使用中"):
+            backup.restore(tmp_path / "bk", url=f"duckdb:///{target}", force=True, actor=admin)
+    finally:
+        child.kill()
+        child.wait()
+    assert not (tmp_path / "in_use.duckdb.restoring").exists()
