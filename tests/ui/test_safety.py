@@ -180,3 +180,16 @@ def test_sql_fragments_in_the_audit_filter_show_the_empty_state(seeded_engine: E
         assert not at.exception
         assert any("条件に合う記録はありません" in i.value for i in at.info)
     assert not query_df(seeded_engine, "SELECT id FROM ledger_entry").empty
+
+
+@pytest.mark.parametrize(
+    ("page", "key"), [("pages/proposals.py", "prop_search"), ("pages/screening.py", "res_search")]
+)
+def test_sql_fragments_in_the_search_boxes_are_harmless(seeded_engine: Engine, page: str, key: str) -> None:
+    at = signed_in_app(Actor(login="test_admin", role=Role.admin, display_name="管理者"), page)
+    for fragment in ("' OR 1=1 --", '"; DROP TABLE ledger_entry; --', "%"):
+        at.text_input(key=key).input(fragment).run()
+        assert not at.exception
+        assert not at.error
+    for table in ("ledger_entry", "proposal", "app_user", "audit_log"):
+        assert not query_df(seeded_engine, f"SELECT COUNT(*) AS n FROM {table}").empty
