@@ -88,3 +88,8 @@ REQUIREMENT = {
 
 ESTIMATE_MARK = "推計"
 SAMPLE_MARK = "サンプル"
+
+# 年度配分: scenarios and the optimiser
+SCENARIO_ORIGIN = {"manual": "手動", "copy": "複製", "optimiser": "最適化"}
+OPTIMISER_OBJECTIVE = {"score": "重み付き合計点（審査）", "touchpoints": "県民との接点数（年間）"}
+FORCE_CHOICE = {"": "指定なし", "in": "必ず採択", "out": "除外"}

@@ -26,9 +26,10 @@ from fund import allocation, proposals, screening
 from fund.auth import Actor
 from fund.db import query_df
 from fund.errors import InputInvalid, RuleViolation
+from fund.labels import FORCE_CHOICE, OPTIMISER_OBJECTIVE
 from fund.money import format_yen
 
-OBJECTIVES = {"score": "重み付き合計点（審査）", "touchpoints": "県民との接点数（年間）"}
+OBJECTIVES = OPTIMISER_OBJECTIVE
 CANDIDATE_STATUSES = ("submitted", "in_review", "adopted", "on_hold", "funded")
 TIME_LIMIT_SECONDS = 1.5
 _TIE_BREAK = 1e-7  # per unit of (fund share ÷ ceiling); values are scaled to at most 1
@@ -280,7 +281,7 @@ def candidates_from(
     return out
 
 
-FORCE_CHOICES = {"": "指定なし", "in": "必ず採択", "out": "除外"}
+FORCE_CHOICES = FORCE_CHOICE
 
 
 def forced_from_table(table: pd.DataFrame) -> dict[int, tuple[str, str]]:

@@ -17,11 +17,12 @@ from fund.auth import Action, Actor, require
 from fund.db import query_df, write_session
 from fund.errors import InputInvalid, NotFound, RuleViolation
 from fund.fiscal import fiscal_label
+from fund.labels import SCENARIO_ORIGIN
 from fund.ledger import MAX_AMOUNT_YEN
 from fund.models import BudgetStage, Scenario, ScenarioItem
 from fund.money import format_yen
 
-ORIGIN_LABEL = {"manual": "手動", "copy": "複製", "optimiser": "最適化"}
+ORIGIN_LABEL = SCENARIO_ORIGIN
 
 
 def _check_name(session: Session, *, name: str, fiscal_year: int, exclude_id: int | None = None) -> str:

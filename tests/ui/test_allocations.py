@@ -140,3 +140,19 @@ def test_scenario_is_created_copied_and_compared(
     assert "採択する提案と金額に違いはありません。" in [i.value for i in at.info]
     actions = list(query_df(seeded_engine, "SELECT action FROM audit_log ORDER BY id")["action"])
     assert actions[-2:] == ["scenario.create", "scenario.copy"]
+
+
+def test_download_buttons_export_the_filtered_table_and_are_audited(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    at = app_as(Role.executive, PAGE)
+    police = int(reference.departments(seeded_engine).set_index("name").at["警察本部", "id"])
+    at.selectbox(key="alloc_dept").set_value(police).run()
+    labels = [b.label for b in at.download_button]
+    assert labels == ["Excel（xlsx）で保存", "CSV（UTF-8 BOM付き）で保存", "CSV（Shift_JIS）で保存"]
+    at.download_button(key="dl_xlsx_utf-8-sig").click().run()
+    log = query_df(
+        seeded_engine, "SELECT actor, entity, after_values FROM audit_log WHERE action = 'export' ORDER BY id"
+    )
+    assert list(log["actor"]) == ["test_executive"] and list(log["entity"]) == ["allocation_table"]
+    assert f'"department_id": {police}' in str(log["after_values"].iloc[0]).replace("'", '"')
