@@ -334,12 +334,15 @@ def _actor_of(user: AppUser) -> Actor:
     )
 
 
-def actor_for_oidc(engine: Engine, *, subject: str, email: str | None = None) -> Actor:
+def actor_for_oidc(
+    engine: Engine, *, subject: str, email: str | None = None, email_verified: bool | None = None
+) -> Actor:
     """Map a signed-in OIDC identity to its user row (audited); refuse identities nobody registered.
 
     Users are found by `oidc_subject` = the token's `sub`. An administrator who does not know the
     `sub` yet may register the e-mail address instead: the first sign-in then replaces it with the
-    `sub` (audited), so later sign-ins no longer depend on the address.
+    `sub` (audited), so later sign-ins no longer depend on the address. An address the identity
+    provider marks as unverified (`email_verified` false) is never used for that first match.
     """
     subject = (subject or "").strip()
     email = (email or "").strip() or None
@@ -351,7 +354,7 @@ def actor_for_oidc(engine: Engine, *, subject: str, email: str | None = None) ->
     with write_session(engine) as session:
         user = session.exec(select(AppUser).where(AppUser.oidc_subject == subject)).first()
         bound_by_email = False
-        if user is None and email:
+        if user is None and email and email_verified is not False:
             user = session.exec(
                 select(AppUser).where(func.lower(AppUser.oidc_subject) == email.lower())
             ).first()

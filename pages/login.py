@@ -16,10 +16,12 @@ if _ui.sso_enabled():
     if st.user.is_logged_in:
         claims = st.user.to_dict()
         try:
+            verified = claims.get("email_verified")
             actor = auth.actor_for_oidc(
                 _ui.engine(),
                 subject=str(claims.get("sub") or ""),
                 email=str(claims.get("email") or "") or None,
+                email_verified=None if verified is None else bool(verified),
             )
         except FundError as exc:
             st.error(exc.message, icon=":material/person_off:")

@@ -136,3 +136,16 @@ def test_sign_outs_are_audited_with_their_reason(engine: Engine) -> None:
         "user.sign_out",
         "30分間操作がなかったため",
     )
+
+
+def test_an_unverified_email_never_binds_an_account(engine: Engine, admin: Actor) -> None:
+    auth.create_user(engine, actor=admin, login="ueda", role=Role.screener, password=None)
+    auth.link_oidc_subject(engine, actor=admin, login="ueda", subject="ueda@pref.example.jp")
+    with pytest.raises(PermissionDenied):
+        auth.actor_for_oidc(
+            engine, subject="attacker-sub", email="ueda@pref.example.jp", email_verified=False
+        )
+    stored = query_df(engine, "SELECT oidc_subject FROM app_user WHERE login = 'ueda'")["oidc_subject"].iloc[
+        0
+    ]
+    assert stored == "ueda@pref.example.jp"
