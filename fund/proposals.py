@@ -29,7 +29,7 @@ from fund import audit
 from fund.auth import Action, Actor, can, require, require_department
 from fund.db import query_df, read_session, write_session
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation, StaleEdit
-from fund.fiscal import fiscal_label, fiscal_year_of
+from fund.fiscal import fiscal_label, fiscal_year_of, wareki
 from fund.labels import KPI_KIND, NOVELTY, PROPOSAL_STATUS, REQUIREMENT
 from fund.models import (
     Category,
@@ -334,7 +334,7 @@ def _rule_errors(p: ProposalCreate, *, final: bool) -> dict[str, str]:
         if not getattr(p, name):
             errors[name] = f"{FIELD_LABEL[name]}を入力してください。"
     if first is None or first.project_cost_yen <= 0:
-        errors.setdefault("cost_lines", f"{fiscal_label(fy)}（初年度）の事業費を入力してください。")
+        errors.setdefault("cost_lines", f"1年度目（{wareki(fy)}）の事業費を入力してください。")
     if p.novelty is None:
         errors["novelty"] = "新規性を選択してください。"
     if not kpis:
@@ -886,6 +886,11 @@ def editable_drafts(engine: Engine, *, actor: Actor) -> pd.DataFrame:
     return df[["id", "label"]]
 
 
+def _figure(value: float | None) -> str:
+    """A KPI figure as typed (no trailing .0), blank when not given."""
+    return "" if value is None else f"{value:,.10g}"
+
+
 @dataclass
 class ProposalDetail:
     """Everything the detail view shows; money in yen."""
@@ -944,9 +949,9 @@ def proposal_detail(engine: Engine, *, actor: Actor, proposal_id: int) -> Propos
             "指標名": [k.name for k in kpis],
             "種類": [KPI_KIND[k.kind] for k in kpis],
             "単位": [k.unit for k in kpis],
-            "基準値": [k.baseline for k in kpis],
-            f"目標値（{fiscal_label(proposal.fiscal_year)}）": [k.target_first for k in kpis],
-            f"目標値（{fiscal_label(proposal.fiscal_year + 2)}）": [k.target_later for k in kpis],
+            "基準値": [_figure(k.baseline) for k in kpis],
+            f"目標値（{wareki(proposal.fiscal_year)}）": [_figure(k.target_first) for k in kpis],
+            f"目標値（{wareki(proposal.fiscal_year + 2)}）": [_figure(k.target_later) for k in kpis],
         }
     )
     return ProposalDetail(

@@ -199,27 +199,24 @@ def show_detail(proposal_id: int) -> None:
         st.markdown("**根拠の入力値**")
         st.text("　".join(f"{k}: {v}" for k, v in d.evidence_inputs.items()))
         st.text(f"新規性: {d.novelty or '（未選択）'}　{d.novelty_note}")
-    c1, c2 = st.columns(2)
-    with c1:
-        st.markdown("**費用計画（運用経費を含む）**")
-        if d.cost_lines.empty:
-            st.info("費用計画は未入力です。")
-        else:
-            st.dataframe(
-                d.cost_lines,
-                hide_index=True,
-                width="stretch",
-                column_config={
-                    c: st.column_config.NumberColumn(format="localized")
-                    for c in ["事業費（千円）", "基金充当額（千円）"]
-                },
-            )
-    with c2:
-        st.markdown("**成果指標（KPI）**")
-        if d.kpis.empty:
-            st.info("成果指標は未入力です。")
-        else:
-            st.dataframe(d.kpis, hide_index=True, width="stretch")
+    st.markdown("**費用計画（運用経費を含む）**")
+    if d.cost_lines.empty:
+        st.info("費用計画は未入力です。")
+    else:
+        st.dataframe(
+            d.cost_lines,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                c: st.column_config.NumberColumn(format="localized")
+                for c in ["事業費（千円）", "基金充当額（千円）"]
+            },
+        )
+    st.markdown("**成果指標（KPI）**")
+    if d.kpis.empty:
+        st.info("成果指標は未入力です。")
+    else:
+        st.dataframe(d.kpis, hide_index=True, width="stretch")
     st.markdown("**経過**")
     st.dataframe(proposals.timeline(engine, proposal_id=proposal_id), hide_index=True, width="stretch")
     if d.status == ProposalStatus.draft and may_create:

@@ -235,7 +235,7 @@ def test_submission_needs_the_first_year_cost_and_complete_kpis(seeded_engine: E
             submit=True,
         )
     errors = errors_of(exc)
-    assert "初年度）の事業費を入力してください" in errors["cost_lines"]
+    assert "年度目（令和" in errors["cost_lines"]
     assert "単位を入力してください" in errors["kpis.0"]
 
 

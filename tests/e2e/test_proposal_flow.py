@@ -1,0 +1,95 @@
+"""End-to-end in a real browser: a department user submits a proposal through the form.
+
+Flow covered here: e2e_health (健康福祉部) opens 事業提案 → 新規提案, first submits an empty form
+and sees the Japanese messages at the fields, then fills the form, submits it and finds the
+proposal (状態「提出済」) in the 一覧 tab. The project name is unique per run
+(`PROPOSAL_PREFIX` + a random suffix), so the test does not depend on the order of other tests.
+
+Screening of a proposal (a screener scores it and the ranking shows it) is covered by
+tests/e2e/test_screening_flow.py, whose proposal is prepared through `fund.proposals.save_proposal`
+(tests/e2e/conftest.py `prepare_screening`).
+"""
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from fund.labels import REQUIREMENT
+from tests.e2e.conftest import open_page, screenshot, sign_in
+
+pytestmark = pytest.mark.e2e
+
+WAIT_MS = 30_000  # a shared, busy machine: allow the server time to rerun the page (not a timing check)
+PROPOSAL_PREFIX = "E2E フォーム提出 健診予約オンライン化事業"
+
+
+def settle(page: Page) -> None:
+    """Wait until the script run behind the page has finished (no running indicator)."""
+    expect(page.get_by_test_id("stStatusWidgetRunningIcon")).to_have_count(0)
+
+
+@pytest.fixture(autouse=True)
+def patient_expect() -> Iterator[None]:
+    """Let every expectation of this module wait up to WAIT_MS (the form page reruns slowly)."""
+    expect.set_options(timeout=WAIT_MS)
+    yield
+    expect.set_options(timeout=5_000)  # Playwright's default
+
+
+def test_department_user_submits_a_proposal_through_the_form_and_sees_it_in_the_list(page: Page) -> None:
+    name = f"{PROPOSAL_PREFIX} {uuid.uuid4().hex[:6]}"
+    sign_in(page, "e2e_health")
+    open_page(page, "事業提案")
+    page.get_by_role("tab", name="新規提案").click()
+
+    form = page.get_by_test_id("stForm")
+    # The form is long; wait until it is drawn completely before pressing its button.
+    expect(form.get_by_label("2年後目標").nth(2)).to_be_visible(timeout=WAIT_MS)
+    submit = page.get_by_role("button", name="提出する")
+    submit.click()
+    expect(page.get_by_text("事業名を入力してください。")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("充当要件①②③のうち、該当するものを1つ以上選んでください。")).to_be_visible()
+    settle(page)
+    page.get_by_text("入力内容に誤りがあります").scroll_into_view_if_needed()
+    screenshot(page, "40_proposal_form_errors")
+
+    form.get_by_role("textbox", name="事業名（必須）").fill(name)
+    form.get_by_text(REQUIREMENT[1]).click()
+    form.get_by_label("要件①の該当理由").fill(
+        "健診の予約をスマートフォンで完結させ、電話と来庁の負担をなくす。"
+    )
+    form.get_by_label("事業概要").fill("市町の健診予約をオンラインで受け付ける共通の仕組みを整える。")
+    form.get_by_label("目的", exact=True).fill("受診率の向上と予約業務の削減")
+    form.get_by_label("現状・課題").fill("電話予約が平日日中に集中し、つながりにくい。")
+    form.get_by_label("事業費（千円）").nth(0).fill("30000")
+    form.get_by_label("基金充当額（千円）").nth(0).fill("20000")
+    form.get_by_label("事業費（千円）").nth(1).fill("5000")
+    form.get_by_label("備考").nth(1).fill("運用経費")
+    form.get_by_label("想定利用者数（人）").fill("40000")
+    form.get_by_label("1人あたり利用回数（回/年）").fill("1.5")
+    form.get_by_label("デジタル化する手続（件/年）").fill("60000")
+    form.get_by_label("1件あたり短縮時間（分）").fill("20")
+    form.get_by_label("1件あたり短縮時間（分）").press("Tab")  # commit the number before opening the list
+    novelty = form.get_by_role("combobox", name="新規性")
+    novelty.click()
+    novelty.fill("県内初")
+    page.get_by_role("option", name="県内初").click()
+    form.get_by_label("指標名1").fill("オンライン予約率")
+    form.get_by_label("単位").nth(0).fill("%")
+    form.get_by_label("初年度目標").nth(0).fill("20")
+    form.get_by_label("2年後目標").nth(0).fill("50")
+    form.get_by_label("2年後目標").nth(0).press("Tab")
+    submit.click()
+    expect(page.get_by_text("を提出しました。")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("事業名を入力してください。")).to_have_count(0)
+
+    page.get_by_role("tab", name="一覧").click()
+    page.get_by_label("事業名・概要で検索").fill(name)
+    page.get_by_label("事業名・概要で検索").press("Enter")
+    expect(page.get_by_text("1件。県民接点")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text(f"{name}（健康福祉部）")).to_be_visible()
+    expect(page.get_by_text("状態: 提出済")).to_be_visible()
+    expect(page.get_by_test_id("stMetric").filter(has_text="県民接点（回/年）")).to_contain_text("60,000")
+    screenshot(page, "41_proposal_submitted_in_list")
