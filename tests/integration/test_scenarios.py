@@ -146,3 +146,22 @@ def test_promoting_a_scenario_above_the_ceiling_creates_nothing(seeded_engine: E
     with pytest.raises(RuleViolation, match="年間上限額"):
         scenario.promote(seeded_engine, actor=SCREENER, scenario_id=sid)
     assert allocation.allocation_frame(seeded_engine, fiscal_year=2025).empty
+
+
+def test_edits_on_screen_become_only_the_changed_fields(seeded_engine: Engine) -> None:
+    sid = scenario.create_scenario(seeded_engine, actor=SCREENER, name="画面編集", fiscal_year=2024)
+    original = scenario.scenario_items(seeded_engine, scenario_id=sid)[
+        ["item_id", "included", "project_cost_yen", "fund_share_yen"]
+    ]
+    edited = original.copy()
+    edited.loc[0, "included"] = True
+    edited.loc[1, "fund_share_yen"] = int(edited.loc[1, "fund_share_yen"]) - 1_000
+    changes = scenario.changes_from_edit(original, edited)
+    assert changes == [
+        {"item_id": int(original.loc[0, "item_id"]), "included": True},
+        {
+            "item_id": int(original.loc[1, "item_id"]),
+            "fund_share_yen": int(original.loc[1, "fund_share_yen"]) - 1_000,
+        },
+    ]
+    assert scenario.update_items(seeded_engine, actor=SCREENER, scenario_id=sid, changes=changes) == 2
