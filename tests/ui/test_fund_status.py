@@ -5,6 +5,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
@@ -106,6 +107,32 @@ def test_an_overdraw_is_refused_at_the_amount_field(
     at.button(key=POST).click().run()
     errors = _errors_next_to(at, "post_amount")
     assert len(errors) == 1 and "不足額は 1円" in errors[0]
+    assert ledger.balance(seeded_engine) == 2_060_000_000
+
+
+@pytest.mark.parametrize("amount", ["0", "-5", "1000000000001", "12万"])
+def test_a_bad_amount_is_refused_at_the_amount_field(
+    app_as: Callable[..., AppTest], seeded_engine: Engine, amount: str
+) -> None:
+    at = app_as(Role.admin, "pages/fund_status.py")
+    at.date_input(key="post_date").set_value(date(2026, 7, 1)).run()
+    at.text_input(key="post_amount").input(amount)
+    at.text_input(key="post_memo").input("積立")
+    at.button(key=POST).click().run()
+    errors = _errors_next_to(at, "post_amount")
+    assert len(errors) == 1 and errors[0].startswith("金額は")
+    assert ledger.balance(seeded_engine) == 2_060_000_000
+
+
+def test_a_date_outside_every_registered_year_is_refused_at_the_year_field(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    at = app_as(Role.admin, "pages/fund_status.py")
+    at.date_input(key="post_date").set_value(date(2031, 7, 1)).run()
+    at.text_input(key="post_amount").input("1000")
+    at.text_input(key="post_memo").input("積立")
+    at.button(key=POST).click().run()
+    assert _errors_next_to(at, "post_year") == ["令和13年度（2031年度）は登録されていません。"]
     assert ledger.balance(seeded_engine) == 2_060_000_000
 
 
