@@ -584,7 +584,11 @@ def show_bulk() -> None:
             f"誤りが{len(exc.row_errors)}件あるため、登録していません。直してから再度アップロードしてください。",
             icon=":material/error:",
         )
-        st.dataframe(exc.frame(), hide_index=True, width="stretch")
+        errors = exc.frame()
+        if len(errors) <= 200:
+            st.table(errors.set_index("行"))  # wraps long messages; plain text, never markdown
+        else:
+            st.dataframe(errors, hide_index=True, width="stretch")
         return
     except FundError as exc:
         bar.empty()

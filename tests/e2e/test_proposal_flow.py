@@ -1,8 +1,9 @@
 """End-to-end in a real browser: a department user submits a proposal through the form.
 
-Flow covered here: e2e_health (健康福祉部) opens 事業提案 → 新規提案, first submits an empty form
+Flows covered here: e2e_health (健康福祉部) opens 事業提案 → 新規提案, first submits an empty form
 and sees the Japanese messages at the fields, then fills the form, submits it and finds the
-proposal (状態「提出済」) in the 一覧 tab. The project name is unique per run
+proposal (状態「提出済」) in the 一覧 tab; and downloads the 様式, uploads it with one bad row (nothing
+is imported, the error is listed), then without it (imported as 下書き). The project name is unique per run
 (`PROPOSAL_PREFIX` + a random suffix), so the test does not depend on the order of other tests.
 
 Screening of a proposal (a screener scores it and the ranking shows it) is covered by
@@ -12,10 +13,13 @@ tests/e2e/test_screening_flow.py, whose proposal is prepared through `fund.propo
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
+from fund import intake
 from fund.labels import REQUIREMENT
 from tests.e2e.conftest import open_page, screenshot, sign_in
 
@@ -93,3 +97,56 @@ def test_department_user_submits_a_proposal_through_the_form_and_sees_it_in_the_
     expect(page.get_by_text("状態: 提出済")).to_be_visible()
     expect(page.get_by_test_id("stMetric").filter(has_text="県民接点（回/年）")).to_contain_text("60,000")
     screenshot(page, "41_proposal_submitted_in_list")
+
+
+def _filled_template(template: Path, rows: list[dict[str, object]], out: Path) -> Path:
+    wb = load_workbook(template)
+    ws = wb[intake.SHEET]
+    for values in rows:
+        ws.append([values.get(h) for h in intake.HEADERS])
+    wb.save(out)
+    return out
+
+
+def test_department_user_downloads_the_template_and_uploads_it_all_or_nothing(
+    page: Page, tmp_path: Path
+) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    sign_in(page, "e2e_health")
+    open_page(page, "事業提案")
+    page.get_by_role("tab", name="一括登録").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="様式をダウンロード（xlsx）").click()
+    template = tmp_path / "様式.xlsx"
+    download.value.save_as(template)
+    year = int(load_workbook(template)[intake.SHEET]["D2"].value)
+    good = {
+        "事業名": f"E2E 一括登録 見守りセンサー事業 {suffix}",
+        "所管部局": "健康福祉部",
+        "区分": "生活関連分野（健康/医療/介護、教育/子ども、防災、交通）",
+        "年度": year,
+        "1年度目 事業費（千円）": 12000,
+        "1年度目 基金充当額（千円）": 9000,
+    }
+    bad = good | {"事業名": f"E2E 一括登録 過大充当 {suffix}", "1年度目 基金充当額（千円）": 15000}
+
+    uploader = page.locator("[data-testid='stFileUploader'] input[type='file']")
+    uploader.set_input_files(str(_filled_template(template, [good, bad], tmp_path / "bad.xlsx")))
+    expect(page.get_by_text("bad.xlsx")).to_be_visible()
+    settle(page)
+    page.get_by_role("button", name="登録する").click()
+    expect(page.get_by_text("誤りが1件あるため、登録していません。")).to_be_visible()
+    settle(page)
+    screenshot(page, "42_proposal_upload_errors")
+
+    uploader.set_input_files(str(_filled_template(template, [good], tmp_path / "good.xlsx")))
+    expect(page.get_by_text("good.xlsx")).to_be_visible()
+    settle(page)
+    page.get_by_role("button", name="登録する").click()
+    expect(page.get_by_text("1件を下書きとして登録しました。")).to_be_visible()
+
+    page.get_by_role("tab", name="一覧").click()
+    page.get_by_label("事業名・概要で検索").fill(suffix)
+    page.get_by_label("事業名・概要で検索").press("Enter")
+    expect(page.get_by_text("1件。県民接点")).to_be_visible()
+    expect(page.get_by_text("状態: 下書き")).to_be_visible()
