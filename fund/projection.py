@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from fund import ledger
 from fund.db import query_df
 from fund.fiscal import fiscal_label, fiscal_year_of, wareki
-from fund.money import format_oku_yen, format_yen
+from fund.money import format_oku_yen, format_sen_yen, format_yen
 from fund.seed import load_fund_config
 
 MIN_HORIZON_YEARS = 10  # the projection covers at least this many 年度, the current one included
@@ -121,9 +121,15 @@ def actual_drawdowns(engine: Engine) -> dict[int, int]:
     return {int(y): int(d) for y, d in zip(rf["年度"], rf["取崩し"], strict=True)}
 
 
-def recent_pace(engine: Engine) -> int:
-    """Mean net drawdown of the latest `PACE_YEARS` 年度 that have drawdowns (0 if none)."""
-    drawn = [d for _, d in sorted(actual_drawdowns(engine).items()) if d > 0][-PACE_YEARS:]
+def recent_pace(engine: Engine, *, before_year: int | None = None) -> int:
+    """Mean net drawdown of the latest `PACE_YEARS` 年度 with drawdowns before `before_year` (0 if none).
+
+    The current 年度 is left out: a year under way would pull the pace down."""
+    drawn = [
+        d
+        for y, d in sorted(actual_drawdowns(engine).items())
+        if d > 0 and (before_year is None or y < before_year)
+    ][-PACE_YEARS:]
     return sum(drawn) // len(drawn) if drawn else 0
 
 
@@ -154,11 +160,12 @@ def project(engine: Engine, *, today: date | None = None, stress: StressTest | N
     stress = stress or StressTest()
     current = fiscal_year_of(today)
     balance = ledger.balance(engine)
-    pace = recent_pace(engine)
+    pace = recent_pace(engine, before_year=current)
     committed = committed_remaining(engine, today=today)
     if stress.slip_one_year:
         committed = {y + 1: v for y, v in committed.items()}
     budgeted = _budgeted_years(engine)
+    drawn_now = actual_drawdowns(engine).get(current, 0)  # counts towards the current 年度's pace
     last_plan = max(committed, default=current)
     horizon_end = max(current + MIN_HORIZON_YEARS - 1, last_plan)
     factor = 1 + stress.cost_overrun_pct / 100
@@ -172,7 +179,7 @@ def project(engine: Engine, *, today: date | None = None, stress: StressTest | N
         planned = committed.get(year, 0)
         assumed = 0
         if stress.assume_recent_pace and year not in budgeted:
-            assumed = max(pace - planned, 0)
+            assumed = max(pace - planned - (drawn_now if year == current else 0), 0)
         planned_x = round(planned * factor)
         assumed_x = round(assumed * factor)
         interest = round(opening * rate) if opening > 0 else 0
@@ -233,10 +240,11 @@ def fund_status(engine: Engine, *, today: date | None = None) -> FundStatus:
 
 
 def projection_display(p: Projection) -> pd.DataFrame:
-    """The projection table for display and export: 和暦 first, yen columns unchanged."""
-    out = p.table.copy()
-    out.insert(1, "和暦", [fiscal_label(int(y)) for y in out["年度"]])
-    out["不足"] = ["不足" if v < 0 else "" for v in out["年度末残高"]]
+    """The projection table as shown: 年度 label, amounts in 千円 (▲ for negatives), and 判定."""
+    out = pd.DataFrame({"年度": [fiscal_label(int(y)) for y in p.table["年度"]]})
+    for column in PROJECTION_COLUMNS[1:]:
+        out[f"{column}（千円）"] = [format_sen_yen(int(v)) for v in p.table[column]]
+    out["判定"] = ["不足" if v < 0 else "" for v in p.table["年度末残高"]]
     return out
 
 

@@ -118,21 +118,7 @@ st.caption(
     "実線は記帳済みの実績、破線は見通しです。見通しは承認済み配分と採択事業の後年度計画"
     "（サンプル・推計を含む）から計算しています。"
 )
-proj_table = projection.projection_display(stressed)
-st.dataframe(
-    pd.DataFrame(
-        {
-            "年度": proj_table["和暦"],
-            **{
-                f"{c}（千円）": [format_sen_yen(int(v)) for v in proj_table[c]]
-                for c in projection.PROJECTION_COLUMNS[1:]
-            },
-            "判定": proj_table["不足"],
-        }
-    ),
-    hide_index=True,
-    width="stretch",
-)
+st.dataframe(projection.projection_display(stressed), hide_index=True, width="stretch")
 
 # --- Health signals ------------------------------------------------------------------------------
 st.subheader("基金の健全性")

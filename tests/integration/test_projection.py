@@ -182,6 +182,24 @@ def test_only_the_undrawn_part_of_this_years_plan_is_still_to_come(
     assert status.balance_yen == BALANCE - 50_000_000
 
 
+def test_money_already_drawn_this_year_counts_towards_the_recent_pace(
+    seeded_engine: Engine, admin: Actor
+) -> None:
+    _post_drawdown(seeded_engine, admin, 300_000_000)
+    first = projection.project(seeded_engine, today=TODAY).table.iloc[0]
+    assert int(first["計画取崩し"]) == 0  # the 200,000,000円 plan is covered by what was drawn
+    assert int(first["想定取崩し"]) == PACE - 300_000_000
+    assert int(first["年度末残高"]) == BALANCE - PACE
+
+
+def test_projection_display_shows_sen_yen_with_the_shortfall_marked(seeded_engine: Engine) -> None:
+    shown = projection.projection_display(projection.project(seeded_engine, today=TODAY))
+    assert list(shown.columns)[:2] == ["年度", "期首残高（千円）"]
+    last = shown.iloc[-1]
+    assert last["年度"] == "令和10年度（2028年度）"
+    assert last["年度末残高（千円）"] == "▲850,000" and last["判定"] == "不足"
+
+
 def test_seeded_signals_explain_the_fund_in_plain_japanese(seeded_engine: Engine) -> None:
     sig = {s.name: s for s in projection.signals(seeded_engine, today=TODAY)}
     assert list(sig) == ["保有割合", "乖離率", "今年度の取崩し", "翌年度の必要額"]
