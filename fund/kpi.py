@@ -450,7 +450,7 @@ def enter_actual(
         unit = data.get("unit")
         if "unit" not in errors and isinstance(unit, str) and unit.strip() != indicator.unit:
             errors["unit"] = (
-                f"単位が指標と異なります。この指標の単位は「{indicator.unit}」です（入力: 「{unit.strip()}」）。"
+                f"単位が指標と異なります。この指標の単位は「{indicator.unit}」です。"
                 "換算してから入力してください。"
             )
         year = data.get("fiscal_year")

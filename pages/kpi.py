@@ -524,8 +524,8 @@ with tab_entry:
             ):
                 cur = current.iloc[0]
                 st.info(
-                    f"この年度の実績は登録済みです：{cur['actual_value']:,g}{by_id.loc[e_ind, 'unit']}"
-                    f"（{'サンプル、' if cur['is_sample'] else ''}状況 {cur['status']}）。"
+                    f"この年度の実績は登録済みです（{cur['actual_value']:,g}、"
+                    f"{'サンプル、' if cur['is_sample'] else ''}状況 {cur['status']}）。"
                     "保存すると上書きされ、変更前後の値が監査ログに残ります。",
                     icon=":material/info:",
                 )
@@ -571,9 +571,8 @@ with tab_entry:
                 except FundError as exc:
                     _ui.show_error(exc)
                 else:
-                    _ui.flash(
-                        f"{by_id.loc[e_ind, 'indicator']}（{fiscal_label(int(e_year))}）の実績を保存しました。"
-                    )
+                    # The indicator's name is user text: never inside a markdown message.
+                    _ui.flash(f"{fiscal_label(int(e_year))}の実績を保存しました。")
                     st.rerun()
             elif errors:
                 st.error("入力内容に誤りがあります。各項目のメッセージを確認してください。")
