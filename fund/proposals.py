@@ -299,7 +299,8 @@ def _rule_errors(p: ProposalCreate, *, final: bool) -> dict[str, str]:
             )
         seen.add(line.fiscal_year)
     first = p.line_for(fy)
-    if first is not None and "cost_lines.0" not in errors:
+    first_index = next((i for i, c in enumerate(p.cost_lines) if c is first), None)
+    if first is not None and f"cost_lines.{first_index}" not in errors:
         sources = first.fund_share_yen + p.national_funds_yen + p.other_funds_yen
         if sources > first.project_cost_yen:
             errors["other_funds_yen"] = (
@@ -627,7 +628,9 @@ def _load_for_edit(session: Session, *, actor: Actor, proposal_id: int, version:
     project = session.get(Project, proposal.project_id)
     assert project is not None
     require_department(actor, project.department_id)
-    if version is None or proposal.version != version:
+    if version is None:
+        raise StaleEdit("編集を始めた時点の版が分かりません。画面を開き直してから編集してください。")
+    if proposal.version != version:
         raise StaleEdit(
             "他の利用者が先に更新しました（あなたが開いた版: "
             f"{version}、現在の版: {proposal.version}）。画面を開き直して最新の内容を確認してください。"
