@@ -179,3 +179,17 @@ def test_a_rollout_without_a_year_is_refused_in_japanese(
     at.selectbox(key="rollout_target").set_value("萩市")
     next(b for b in at.button if b.label == "横展開を登録").click().run()
     assert any(e.value == "年度を選択してください。" for e in at.error)
+
+
+def test_downloading_the_kpi_table_is_recorded_with_its_filters(
+    seeded_engine: Engine, app_as: Callable[..., AppTest]
+) -> None:
+    at = app_as(Role.executive, "pages/kpi.py")
+    at.selectbox(key="kpi_year").set_value(2024).run()
+    button = next(b for b in at.get("download_button") if "Excel" in b.proto.label)
+    button.click().run()  # type: ignore[attr-defined]
+    df = query_df(seeded_engine, "SELECT actor, entity, after_values FROM audit_log WHERE action = 'export'")
+    assert list(df["entity"]) == ["成果指標（xlsx）"]
+    after = df["after_values"].iloc[0]
+    after = after if isinstance(after, dict) else json.loads(str(after))
+    assert after["filters"]["年度"] == 2024
