@@ -109,17 +109,17 @@ with tab_table:
         view = pd.DataFrame(
             {
                 "事業名": df["project"],
-                "所管部局": df["department"],
-                "種別": df["kind_label"],
                 "指標": df["indicator"],
-                "単位": df["unit"],
-                "基準値": _num(df["baseline_value"]),
                 "年度": [fiscal_label(int(y)) for y in df["fiscal_year"]],
                 "目標値": _num(df["target_value"]),
-                "目標の種類": ["経路上の目標" if p else "年度目標" for p in df["target_on_path"]],
                 "実績値": _num(df["actual_value"]),
+                "単位": df["unit"],
                 "達成度": _pct(df["achievement_rate"]),
                 "状況": df["status"],
+                "目標の種類": ["経路上の目標" if p else "年度目標" for p in df["target_on_path"]],
+                "基準値": _num(df["baseline_value"]),
+                "所管部局": df["department"],
+                "種別": df["kind_label"],
                 "県民実感の観点": df["perspective_labels"],
                 "実績の出典": [
                     f"{s}（サンプル）" if smp and "サンプル" not in s else s

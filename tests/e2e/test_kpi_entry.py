@@ -31,6 +31,9 @@ def test_department_staff_enter_a_missing_actual_and_the_status_changes(page: Pa
     not_measured = _count(_metric(page, "未計測"))
     achieved = _count(_metric(page, "達成"))
     assert not_measured >= 1
+    table_panel = page.get_by_role("tabpanel", name="指標一覧")
+    expect(table_panel.get_by_test_id("stDataFrame")).to_be_visible()
+    expect(table_panel.get_by_role("button", name="成果指標をCSVで保存（BOM付きUTF-8）")).to_be_visible()
     screenshot(page, "20_kpi_department_view")
 
     page.get_by_role("tab", name="推移（目標と実績）").click()
