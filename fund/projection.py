@@ -295,6 +295,9 @@ class Level(StrEnum):
     alert = "alert"  # 警告
 
 
+LEVEL_LABEL = {Level.ok: "問題なし", Level.caution: "注意", Level.alert: "警告"}
+
+
 @dataclass(frozen=True)
 class Signal:
     name: str

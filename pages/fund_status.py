@@ -127,10 +127,9 @@ _ICON = {
     projection.Level.caution: ":material/warning:",
     projection.Level.alert: ":material/error:",
 }
-_LEVEL = {projection.Level.ok: "問題なし", projection.Level.caution: "注意", projection.Level.alert: "警告"}
 for col, sig in zip(st.columns(2) * 2, projection.signals(engine, today=today), strict=True):
     with col:
-        text = f"{sig.name}：{sig.value}（{_LEVEL[sig.level]}）  \n{sig.explanation}"
+        text = f"{sig.name}：{sig.value}（{projection.LEVEL_LABEL[sig.level]}）  \n{sig.explanation}"
         if sig.level == projection.Level.ok:
             st.success(text, icon=_ICON[sig.level])
         else:
