@@ -15,7 +15,8 @@ engine = _ui.engine()
 can_score = auth.can(actor, Action.score)
 
 st.title("審査・採点")
-_ui.show_flash()
+with st.container():  # always present, so the elements below keep their place after a message
+    _ui.show_flash()
 
 
 def round_form() -> None:

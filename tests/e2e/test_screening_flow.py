@@ -1,22 +1,52 @@
-"""End-to-end in a real browser: a screener scores an assigned proposal and the ranking shows it."""
+"""End-to-end in a real browser: a screener scores an assigned proposal and the ranking shows it,
+and the whole way from a department's submission through assignment and scoring to the ranking."""
+
+import uuid
+from datetime import date
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
+from fund.fiscal import fiscal_label, fiscal_year_of
+from fund.labels import REQUIREMENT
 from tests.e2e.conftest import SCREENING_PROJECT, open_page, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
+
+WAIT_MS = 30_000  # a shared, busy machine: allow the server time to rerun the page (not a timing check)
+
+
+def _choose(page: Page, box: Locator, option: str) -> None:
+    """Pick `option` in a selectbox or multiselect: typing filters the list (only the first options
+    are drawn) and opens it even when the click only focused the box."""
+    box.click()
+    box.press_sequentially(option[:20])
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def _fresh_page(browser: Browser, app_url: str, login: str) -> Page:
+    """Another user in their own browser context (as on another desk), signed in."""
+    ctx = browser.new_context(viewport={"width": 1440, "height": 1800}, locale="ja-JP")
+    pg = ctx.new_page()
+    pg.set_default_timeout(WAIT_MS)
+    pg.goto(app_url)
+    sign_in(pg, login)
+    return pg
 
 
 def test_screener_scores_a_proposal_and_the_ranking_shows_it(page: Page) -> None:
     sign_in(page, "e2e_screener")
     open_page(page, "審査・採点")
-    expect(page.get_by_test_id("stMetric").filter(has_text="採点済み")).to_contain_text("0 / 1 件")
-    expect(page.get_by_text("4点：多くの県民が利用する（10万人未満）")).to_be_visible()
+    expect(page.get_by_test_id("stMetric").filter(has_text="採点済み")).to_contain_text(
+        "0 / 1 件", timeout=WAIT_MS
+    )
+    expect(page.get_by_text("4点：多くの県民が利用する（10万人未満）")).to_be_visible(timeout=WAIT_MS)
     screenshot(page, "20_screening_queue")
 
     page.get_by_role("button", name="採点を保存").click()
-    expect(page.get_by_text("「多くの人が利用する」の点数を1〜5の整数で選んでください。")).to_be_visible()
+    expect(page.get_by_text("「多くの人が利用する」の点数を1〜5の整数で選んでください。")).to_be_visible(
+        timeout=WAIT_MS
+    )
 
     for anchor in [
         "4点：多くの県民が利用する（10万人未満）",
@@ -29,16 +59,22 @@ def test_screener_scores_a_proposal_and_the_ranking_shows_it(page: Page) -> None
         "来庁が不要になり、1件あたり約60分の短縮"
     )
     page.get_by_role("button", name="採点を保存").click()
-    expect(page.get_by_text(f"「{SCREENING_PROJECT}」の採点を保存しました（4観点を更新）。")).to_be_visible()
-    expect(page.get_by_test_id("stMetric").filter(has_text="採点済み")).to_contain_text("1 / 1 件")
+    expect(page.get_by_text(f"「{SCREENING_PROJECT}」の採点を保存しました（4観点を更新）。")).to_be_visible(
+        timeout=WAIT_MS
+    )
+    expect(page.get_by_test_id("stMetric").filter(has_text="採点済み")).to_contain_text(
+        "1 / 1 件", timeout=WAIT_MS
+    )
     screenshot(page, "21_screening_scored")
 
     page.get_by_role("tab", name="結果").click()
     # Weighted total with equal weights: (4 + 2 + 5 + 4) / 4 = 3.75.
-    expect(page.get_by_text(f"素点の1位: {SCREENING_PROJECT}（3.75点）")).to_be_visible()
+    expect(page.get_by_text(f"素点の1位: {SCREENING_PROJECT}（3.75点）")).to_be_visible(timeout=WAIT_MS)
     ranking = page.locator("[data-testid='stDataFrame']:visible").first
-    expect(ranking).to_be_visible()
-    expect(page.get_by_test_id("stMetric").filter(has_text="表示中の提案")).to_contain_text("1 件")
+    expect(ranking).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_test_id("stMetric").filter(has_text="表示中の提案")).to_contain_text(
+        "1 件", timeout=WAIT_MS
+    )
     screenshot(page, "22_screening_results")
 
     page.get_by_role("tab", name="感度分析").click()
@@ -64,10 +100,83 @@ def test_administrator_sees_rubric_versions_and_assignments(page: Page) -> None:
     sign_in(page, "e2e_admin")
     open_page(page, "審査・採点")
     page.get_by_role("tab", name="設定").click()
-    expect(page.get_by_role("heading", name="評価基準と重み")).to_be_visible()
-    expect(page.get_by_role("heading", name="審査担当の割当")).to_be_visible()
-    expect(page.get_by_role("button", name="新しい版として保存")).to_be_visible()
-    expect(page.get_by_label("多くの人が利用する（%）").first).to_have_value("25")
-    expect(page.get_by_label("ラウンド名")).to_be_visible()
-    expect(page.get_by_text("提案", exact=True).first).to_be_visible()
+    expect(page.get_by_role("heading", name="評価基準と重み")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_role("heading", name="審査担当の割当")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_role("button", name="新しい版として保存")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_label("多くの人が利用する（%）").first).to_have_value("25", timeout=WAIT_MS)
+    expect(page.get_by_label("ラウンド名")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("提案", exact=True).first).to_be_visible(timeout=WAIT_MS)
     screenshot(page, "25_screening_settings")
+
+
+def test_department_submits_screener_scores_and_the_ranking_shows_it(
+    page: Page, browser: Browser, app_url: str
+) -> None:
+    """The whole way: 事業担当 submits through the form, 管理者 assigns, 審査担当 scores, ranking."""
+    name = f"E2E 審査通し 子育て相談チャット事業 {uuid.uuid4().hex[:6]}"
+    sign_in(page, "e2e_health")
+    open_page(page, "事業提案")
+    page.get_by_role("tab", name="新規提案").click()
+    form = page.get_by_test_id("stForm")
+    expect(form.get_by_label("2年後目標").nth(2)).to_be_visible(timeout=WAIT_MS)
+    form.get_by_role("textbox", name="事業名（必須）").fill(name)
+    # The current 年度: the one the screening round prepared in conftest covers.
+    _choose(page, form.get_by_label("提案年度（必須）"), fiscal_label(fiscal_year_of(date.today())))
+    form.get_by_text(REQUIREMENT[1]).click()
+    form.get_by_label("要件①の該当理由").fill("子育ての相談を夜間もチャットで受け付ける。")
+    form.get_by_label("事業概要").fill("子育て相談のチャット窓口を県内共通で開設する。")
+    form.get_by_label("目的", exact=True).fill("相談のしやすさの向上")
+    form.get_by_label("現状・課題").fill("電話相談は平日日中のみで、つながりにくい。")
+    form.get_by_label("事業費（千円）").nth(0).fill("20000")
+    form.get_by_label("基金充当額（千円）").nth(0).fill("10000")
+    form.get_by_label("想定利用者数（人）").fill("8000")
+    form.get_by_label("1人あたり利用回数（回/年）").fill("3")
+    _choose(page, form.get_by_label("新規性", exact=True), "県内初")
+    form.get_by_label("指標名1").fill("チャット相談件数")
+    form.get_by_label("単位").nth(0).fill("件")
+    form.get_by_label("初年度目標").nth(0).fill("3000")
+    form.get_by_label("2年後目標").nth(0).fill("9000")
+    form.get_by_label("2年後目標").nth(0).press("Tab")
+    page.get_by_role("button", name="提出する").click()
+    expect(page.get_by_text("を提出しました。")).to_be_visible(timeout=WAIT_MS)
+
+    admin = _fresh_page(browser, app_url, "e2e_admin")
+    open_page(admin, "審査・採点")
+    admin.get_by_role("tab", name="設定").click()
+    _choose(admin, admin.get_by_label("提案", exact=True), f"{name}（健康福祉部）")
+    admin.keyboard.press("Escape")
+    _choose(admin, admin.get_by_label("審査担当", exact=True), "e2e_screener")
+    admin.keyboard.press("Escape")
+    admin.get_by_role("button", name="割り当てる").click()
+    expect(
+        admin.get_by_text("1件を割り当てました（うち自動除斥 0件、割当済みのため省略 0件）。")
+    ).to_be_visible(timeout=WAIT_MS)
+    admin.context.close()
+
+    screener = _fresh_page(browser, app_url, "e2e_screener")
+    open_page(screener, "審査・採点")
+    _choose(screener, screener.get_by_label("採点する提案"), f"{name}（健康福祉部）")
+    expect(screener.get_by_text("状態: 未完了（0/4観点）")).to_be_visible(timeout=WAIT_MS)
+    # The previously selected proposal's form is gone once the page has rerun.
+    expect(screener.get_by_text("3点：一定の利用者がある（1万人未満）", exact=True)).to_have_count(
+        1, timeout=WAIT_MS
+    )
+    for anchor in [
+        "3点：一定の利用者がある（1万人未満）",
+        "4点：週1回程度の利用",
+        "4点：手続時間が大きく短縮される",
+        "5点：全国初・先進的な取組",
+    ]:
+        screener.get_by_text(anchor, exact=True).click()
+    screener.get_by_role("button", name="採点を保存").click()
+    expect(screener.get_by_text(f"「{name}」の採点を保存しました（4観点を更新）。")).to_be_visible(
+        timeout=WAIT_MS
+    )
+
+    screener.get_by_role("tab", name="結果").click()
+    screener.get_by_label("事業名で絞り込み").fill(name)
+    screener.get_by_label("事業名で絞り込み").press("Enter")
+    # (3 + 4 + 4 + 5) / 4 = 4.00 with equal weights.
+    expect(screener.get_by_text(f"素点の1位: {name}（4.00点）")).to_be_visible(timeout=WAIT_MS)
+    screenshot(screener, "26_screening_submit_score_rank")
+    screener.context.close()
