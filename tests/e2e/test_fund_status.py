@@ -18,9 +18,15 @@ def _balance(page: Page) -> Locator:
     return page.get_by_test_id("stMetric").filter(has_text="現在の基金残高")
 
 
-def _post_form(page: Page) -> Locator:
-    """The posting form, once the page script has rendered to its last line (the estimate note)."""
+def _rendered(page: Page) -> None:
+    """Wait until the page script has rendered to its last line (the estimate note) and the controls."""
     expect(page.get_by_text("「推計」は資料に記載がなく")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("計画事業が1年遅れる")).to_be_visible()
+
+
+def _post_form(page: Page) -> Locator:
+    """The posting form, once the page has rendered completely."""
+    _rendered(page)
     form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="記帳する"))
     expect(form).to_be_visible()
     return form
@@ -48,6 +54,7 @@ def test_overview_shows_metrics_charts_and_signals(page: Page) -> None:
     expect(page.get_by_text("保有割合：")).to_be_visible()
     expect(page.locator("[data-testid='stVegaLiteChart']").first).to_be_visible()
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    _rendered(page)
     expect(page.get_by_role("button", name="記帳する")).to_have_count(0)  # read-only for 幹部
     screenshot(page, "20_fund_status_overview")
     page.get_by_role("tab", name="年度の増減").click()
