@@ -21,6 +21,8 @@ from fund.seed import seed
 from tests.conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
+# A cold Streamlit run on a busy 2-core host can take longer than Playwright's 5 s default.
+expect.set_options(timeout=30_000)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
