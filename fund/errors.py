@@ -1,5 +1,9 @@
 """Domain exceptions. Each carries a Japanese message that pages show as-is."""
 
+from collections.abc import Mapping
+
+from pydantic import ValidationError
+
 
 class FundError(Exception):
     """A rule was broken; `message` is the Japanese text for the user."""
@@ -35,3 +39,14 @@ class InputInvalid(FundError):
 
 class DatabaseUnavailable(FundError):
     pass
+
+
+def field_messages(
+    exc: ValidationError, messages: Mapping[str, str], *, form_field: str = "form"
+) -> dict[str, str]:
+    """Turn a pydantic ValidationError into one Japanese message per field, from a message table."""
+    errors: dict[str, str] = {}
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err["loc"] else form_field
+        errors.setdefault(name, messages.get(name, "入力内容を確認してください。"))
+    return errors

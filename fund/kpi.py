@@ -31,7 +31,7 @@ from sqlmodel import select
 from fund import audit, export
 from fund.auth import Action, Actor, require, require_department
 from fund.db import checkpoint, query_df, write_session
-from fund.errors import InputInvalid, NotFound
+from fund.errors import InputInvalid, NotFound, field_messages
 from fund.fiscal import fiscal_label, fiscal_year_bounds
 from fund.labels import KPI_KIND, PERSPECTIVE
 from fund.models import Direction, FiscalYear, KpiActual, KpiIndicator, KpiKind, Project
@@ -412,11 +412,7 @@ def validate_actual(data: dict[str, object]) -> KpiActualIn:
     try:
         return KpiActualIn.model_validate(data)
     except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for err in exc.errors():
-            name = str(err["loc"][0]) if err["loc"] else "form"
-            errors.setdefault(name, _FIELD_MESSAGES.get(name, "入力内容を確認してください。"))
-        raise InputInvalid(errors) from None
+        raise InputInvalid(field_messages(exc, _FIELD_MESSAGES)) from None
 
 
 def enter_actual(

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from fund import audit, export
 from fund.auth import Action, Actor, require
 from fund.db import checkpoint, query_df, write_session
-from fund.errors import FundError, InputInvalid, NotFound, RuleViolation
+from fund.errors import FundError, InputInvalid, NotFound, RuleViolation, field_messages
 from fund.fiscal import allowed_fiscal_years, fiscal_label, wareki
 from fund.labels import LEDGER_KIND
 from fund.models import FiscalYear, LedgerEntry, LedgerKind, Project
@@ -82,11 +82,7 @@ def validate_entry(data: dict[str, object]) -> LedgerEntryCreate:
     try:
         entry = LedgerEntryCreate.model_validate(data)
     except ValidationError as exc:
-        errors = {}
-        for err in exc.errors():
-            name = str(err["loc"][0]) if err["loc"] else "form"
-            errors[name] = _FIELD_MESSAGES.get(name, "入力内容を確認してください。")
-        raise InputInvalid(errors) from None
+        raise InputInvalid(field_messages(exc, _FIELD_MESSAGES)) from None
     if entry.fiscal_year not in allowed_fiscal_years(entry.posted_on):
         allowed = "・".join(fiscal_label(y) for y in allowed_fiscal_years(entry.posted_on))
         raise InputInvalid(

@@ -421,28 +421,32 @@ def validate(
 # --- Writes ----------------------------------------------------------------------------------------
 
 
+# Proposal fields copied one-to-one between the input model and the table row (both directions).
+PROPOSAL_TEXT_AND_EVIDENCE_FIELDS = (
+    "summary",
+    "purpose",
+    "problem",
+    "meets_req1",
+    "meets_req2",
+    "meets_req3",
+    "req1_reason",
+    "req2_reason",
+    "req3_reason",
+    "national_funds_yen",
+    "other_funds_yen",
+    "expected_users",
+    "uses_per_user_per_year",
+    "procedures_per_year",
+    "minutes_saved_per_procedure",
+    "novelty",
+    "novelty_note",
+)
+
+
 def _apply(proposal: Proposal, p: ProposalCreate) -> None:
     first = p.line_for(p.fiscal_year)
     proposal.fiscal_year = p.fiscal_year
-    for name in (
-        "summary",
-        "purpose",
-        "problem",
-        "meets_req1",
-        "meets_req2",
-        "meets_req3",
-        "req1_reason",
-        "req2_reason",
-        "req3_reason",
-        "national_funds_yen",
-        "other_funds_yen",
-        "expected_users",
-        "uses_per_user_per_year",
-        "procedures_per_year",
-        "minutes_saved_per_procedure",
-        "novelty",
-        "novelty_note",
-    ):
+    for name in PROPOSAL_TEXT_AND_EVIDENCE_FIELDS:
         setattr(proposal, name, getattr(p, name))
     proposal.project_cost_yen = first.project_cost_yen if first else 0
     proposal.fund_share_yen = first.fund_share_yen if first else 0
@@ -818,28 +822,7 @@ def _input_of(proposal: Proposal, project: Project, session: Session) -> dict[st
         "department_id": project.department_id,
         "category_id": project.category_id,
         "fiscal_year": proposal.fiscal_year,
-        **{
-            name: getattr(proposal, name)
-            for name in (
-                "meets_req1",
-                "meets_req2",
-                "meets_req3",
-                "req1_reason",
-                "req2_reason",
-                "req3_reason",
-                "summary",
-                "purpose",
-                "problem",
-                "national_funds_yen",
-                "other_funds_yen",
-                "expected_users",
-                "uses_per_user_per_year",
-                "procedures_per_year",
-                "minutes_saved_per_procedure",
-                "novelty",
-                "novelty_note",
-            )
-        },
+        **{name: getattr(proposal, name) for name in PROPOSAL_TEXT_AND_EVIDENCE_FIELDS},
         "cost_lines": [
             {
                 "fiscal_year": c.fiscal_year,

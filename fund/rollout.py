@@ -11,7 +11,7 @@ from sqlmodel import select
 from fund import audit
 from fund.auth import Action, Actor, require, require_department
 from fund.db import query_df, write_session
-from fund.errors import InputInvalid, NotFound, RuleViolation
+from fund.errors import InputInvalid, NotFound, RuleViolation, field_messages
 from fund.fiscal import fiscal_label
 from fund.models import Department, FiscalYear, Project, Rollout
 
@@ -82,11 +82,7 @@ def record_rollout(engine: Engine, *, actor: Actor, data: dict[str, object]) -> 
     try:
         entry = RolloutIn.model_validate(data)
     except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for err in exc.errors():
-            name = str(err["loc"][0]) if err["loc"] else "form"
-            errors.setdefault(name, _FIELD_MESSAGES.get(name, "入力内容を確認してください。"))
-        raise InputInvalid(errors) from None
+        raise InputInvalid(field_messages(exc, _FIELD_MESSAGES)) from None
     with write_session(engine) as session:
         project = session.get(Project, entry.project_id)
         if project is None:
