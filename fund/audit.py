@@ -86,6 +86,14 @@ def record(
     return row
 
 
+def latest_id(engine: Engine) -> int:
+    """The newest audit row's id (0 when none). Every write adds an audit row in its own transaction,
+    so this number changes exactly when the data does: the pages key their caches on it."""
+    df = query_df(engine, "SELECT MAX(id) AS latest FROM audit_log")
+    latest = df["latest"].iloc[0]
+    return 0 if pd.isna(latest) else int(latest)
+
+
 def verify_chain(engine: Engine) -> int | None:
     """The id of the first audit row whose hash or link is broken, or None when the chain holds."""
     prev = ""

@@ -1,12 +1,15 @@
 """Shared UI pieces: the cached engine, the signed-in actor, and display helpers. No business rules."""
 
+import importlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import streamlit as st
 from sqlalchemy import Engine
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from fund import auth
+from fund import audit, auth
 from fund.auth import Action, Actor
 from fund.db import get_engine
 from fund.errors import DatabaseUnavailable, FundError, InputInvalid
@@ -14,6 +17,7 @@ from fund.seed import seed
 from fund.settings import get_settings
 
 ACTOR_KEY = "actor"
+T = TypeVar("T")
 
 
 @st.cache_resource(show_spinner="データベースを準備しています…")
@@ -35,6 +39,24 @@ def engine() -> Engine:
     except DatabaseUnavailable as exc:
         st.error(exc.message, icon=":material/database:")
         st.stop()
+
+
+@st.cache_data(show_spinner=False, max_entries=200, ttl=3600)
+def _cached_read(url: str, version: int, name: str, args: tuple[Any, ...], kwargs: tuple[Any, ...]) -> Any:
+    module, func = name.rsplit(".", 1)
+    return getattr(importlib.import_module(module), func)(engine(), *args, **dict(kwargs))
+
+
+def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn(engine, *args, **kwargs)` for a read service of `fund`, cached until the data changes.
+
+    The cache key holds the database and its latest audit id: every write adds an audit row, so a
+    write anywhere (this process or another app instance) makes the next read fresh."""
+    url = get_settings().database_url
+    version = audit.latest_id(engine())
+    name = f"{fn.__module__}.{fn.__qualname__}"
+    result: T = _cached_read(url, version, name, args, tuple(sorted(kwargs.items())))
+    return result
 
 
 def sso_provider() -> str | None:
