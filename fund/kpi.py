@@ -21,8 +21,9 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Engine
@@ -164,10 +165,6 @@ def _perspective_list(value: object) -> list[int]:
     return [int(v) for v in json.loads(str(value))]
 
 
-def _opt(value: Any) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)
-
-
 FRAME_COLUMNS = [
     "indicator_id",
     "project_id",
@@ -249,70 +246,167 @@ def kpi_frame(
         """,
         params,
     )
-    target_map: dict[int, dict[int, float]] = {}
-    for t in targets.itertuples(index=False):
-        target_map.setdefault(int(t.indicator_id), {})[int(t.fiscal_year)] = float(t.target_value)
-    actual_map: dict[int, dict[int, Any]] = {}
-    for a in actuals.itertuples(index=False):
-        actual_map.setdefault(int(a.indicator_id), {})[int(a.fiscal_year)] = a
+    return frame_from(indicators, targets, actuals, today=today)
 
-    rows: list[dict[str, Any]] = []
-    for ind in indicators.itertuples(index=False):
-        ind_id = int(ind.indicator_id)
-        own_targets = target_map.get(ind_id, {})
-        own_actuals = actual_map.get(ind_id, {})
-        baseline = _opt(ind.baseline_value)
-        baseline_year = None if pd.isna(ind.baseline_year) else int(ind.baseline_year)
-        direction = Direction(ind.direction)
-        perspectives = _perspective_list(ind.perspectives)
-        years = tracking_years(
-            target_years=list(own_targets), baseline_year=baseline_year, actual_years=list(own_actuals)
-        )
-        for year in years:
-            target = path_target(
-                fiscal_year=year, targets=own_targets, baseline_value=baseline, baseline_year=baseline_year
-            )
-            act = own_actuals.get(year)
-            actual_value = None if act is None else float(act.actual_value)
-            rate = (
-                None
-                if target is None
-                else achievement_rate(
-                    target=target.value, actual=actual_value, direction=direction, baseline=target.baseline
-                )
-            )
-            rows.append(
-                {
-                    "indicator_id": ind_id,
-                    "project_id": int(ind.project_id),
-                    "project": ind.project,
-                    "department_id": int(ind.department_id),
-                    "department": ind.department,
-                    "kind": ind.kind,
-                    "kind_label": KPI_KIND[KpiKind(ind.kind)],
-                    "indicator": ind.indicator,
-                    "unit": ind.unit,
-                    "baseline_value": baseline,
-                    "baseline_year": baseline_year,
-                    "direction": direction.value,
-                    "perspectives": perspectives,
-                    "perspective_labels": "・".join(PERSPECTIVE[p] for p in perspectives),
-                    "source_note": ind.source_note,
-                    "fiscal_year": year,
-                    "target_value": None if target is None else target.value,
-                    "target_on_path": bool(target is not None and target.on_path),
-                    "actual_value": actual_value,
-                    "measured_on": None if act is None else pd.Timestamp(act.measured_on).date(),
-                    "source": "" if act is None else str(act.source),
-                    "is_sample": bool(act is not None and act.is_sample),
-                    "entered_by": "" if act is None else str(act.entered_by),
-                    "achievement_rate": rate,
-                    "status": status_for(rate=rate, fiscal_year=year, today=today).value,
-                    "year_finished": year_finished(year, today=today),
-                }
-            )
-    df = pd.DataFrame(rows, columns=FRAME_COLUMNS)
-    return df.astype({"fiscal_year": "int64"}) if not df.empty else df
+
+def _rates(target: pd.Series, actual: pd.Series, direction: pd.Series, baseline: pd.Series) -> pd.Series:
+    """`achievement_rate` for whole columns (NaN where it cannot be measured)."""
+    t = target.to_numpy(dtype="float64")
+    a = actual.to_numpy(dtype="float64")
+    b = baseline.to_numpy(dtype="float64")
+    higher = direction.to_numpy() == Direction.higher_is_better.value
+    with np.errstate(divide="ignore", invalid="ignore"):
+        up = np.where(t == 0, np.where(a >= 0, 1.0, 0.0), a / t)
+        down = np.where(~np.isnan(b) & (b > t), (b - a) / (b - t), np.where(a <= 0, 1.0, t / a))
+    rate = np.where(higher, up, down)
+    rate[np.isnan(a) | np.isnan(t)] = np.nan
+    return pd.Series(rate, index=target.index)
+
+
+def _statuses(rate: pd.Series, finished: pd.Series) -> np.ndarray:
+    """`status_for` for whole columns."""
+    r = rate.to_numpy(dtype="float64")
+    return np.select(
+        [np.isnan(r) & ~finished.to_numpy(), np.isnan(r), r >= 1.0, r >= ON_TRACK_RATE],
+        [
+            KpiStatus.not_due.value,
+            KpiStatus.not_measured.value,
+            KpiStatus.achieved.value,
+            KpiStatus.on_track.value,
+        ],
+        default=KpiStatus.behind.value,
+    )
+
+
+def frame_from(
+    indicators: pd.DataFrame, targets: pd.DataFrame, actuals: pd.DataFrame, *, today: date
+) -> pd.DataFrame:
+    """The rules of `tracking_years`, `path_target`, `achievement_rate` and `status_for` applied to
+    whole tables at once (vectorised: tens of thousands of indicators in well under a second)."""
+    if indicators.empty:
+        return pd.DataFrame(columns=FRAME_COLUMNS)
+    ind = indicators.set_index("indicator_id")
+    targets = targets.astype({"indicator_id": "int64", "fiscal_year": "int64", "target_value": "float64"})
+    actuals = actuals.astype({"indicator_id": "int64", "fiscal_year": "int64", "actual_value": "float64"})
+    actual_years = actuals[["indicator_id", "fiscal_year"]]
+    baseline_year = pd.to_numeric(ind["baseline_year"], errors="coerce")
+    baseline_value = pd.to_numeric(ind["baseline_value"], errors="coerce")
+
+    # The 年度 tracked: the span from the year after the baseline (or the first target) to the last
+    # target, plus every 年度 with an actual.
+    span = targets.groupby("indicator_id")["fiscal_year"].agg(["min", "max"])
+    first = np.fmin(span["min"], baseline_year.reindex(span.index) + 1).astype("int64")
+    lengths = (span["max"] - first + 1).to_numpy()
+    grid = pd.DataFrame(
+        {
+            "indicator_id": np.repeat(span.index.to_numpy(), lengths),
+            "fiscal_year": np.repeat(first.to_numpy(), lengths)
+            + (np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)),
+        }
+    )
+    grid = (
+        pd.concat([grid, actual_years], ignore_index=True)
+        .drop_duplicates()
+        .sort_values(["fiscal_year"], kind="stable")
+    )
+
+    # The target that applies: the year's own, else the straight line from the anchor before it
+    # (an earlier target or the baseline) to the next target; before the first target without a
+    # baseline, the first target; after the last target, the last target.
+    anchors = targets.rename(columns={"fiscal_year": "anchor_year", "target_value": "anchor_value"})
+    has_base = baseline_value.notna() & baseline_year.notna()
+    base = pd.DataFrame(
+        {
+            "indicator_id": ind.index[has_base],
+            "anchor_year": baseline_year[has_base].astype("int64").to_numpy(),
+            "anchor_value": baseline_value[has_base].to_numpy(),
+        }
+    )
+    base = base.merge(anchors[["indicator_id", "anchor_year"]], how="left", indicator=True)
+    base = base[base["_merge"] == "left_only"].drop(columns="_merge")
+    anchors = pd.concat([anchors, base], ignore_index=True).sort_values("anchor_year", kind="stable")
+    nexts = targets.rename(columns={"fiscal_year": "next_year", "target_value": "next_value"})
+    nexts = nexts.sort_values("next_year", kind="stable")
+    out = pd.merge_asof(
+        grid, anchors, left_on="fiscal_year", right_on="anchor_year", by="indicator_id", direction="backward"
+    )
+    out = pd.merge_asof(
+        out,
+        nexts,
+        left_on="fiscal_year",
+        right_on="next_year",
+        by="indicator_id",
+        direction="forward",
+        allow_exact_matches=False,
+    )
+    own = targets.rename(columns={"target_value": "own_target"})
+    out = out.merge(own, on=["indicator_id", "fiscal_year"], how="left")
+    last = targets.sort_values("fiscal_year").groupby("indicator_id")["target_value"].last()
+    out["last_target"] = out["indicator_id"].map(last)
+    out["ind_baseline"] = out["indicator_id"].map(baseline_value)
+
+    has_own = out["own_target"].notna()
+    between = ~has_own & out["anchor_year"].notna() & out["next_year"].notna()
+    before_first = ~has_own & ~between & out["next_year"].notna()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        line = out["anchor_value"] + (out["next_value"] - out["anchor_value"]) * (
+            out["fiscal_year"] - out["anchor_year"]
+        ) / (out["next_year"] - out["anchor_year"])
+    out["target_value"] = np.select(
+        [has_own, between, before_first],
+        [out["own_target"], line, out["next_value"]],
+        default=out["last_target"],
+    )
+    out["target_on_path"] = ~has_own & out["last_target"].notna()
+    segment_baseline = out["ind_baseline"].where(~between, out["anchor_value"])
+
+    out = out.merge(actuals, on=["indicator_id", "fiscal_year"], how="left")
+    meta = ind.loc[out["indicator_id"]]
+    perspectives = {i: _perspective_list(v) for i, v in ind["perspectives"].items()}
+    labels = {i: "・".join(PERSPECTIVE[p] for p in ps) for i, ps in perspectives.items()}
+    direction = meta["direction"].reset_index(drop=True)
+    rate = _rates(out["target_value"], out["actual_value"], direction, segment_baseline)
+    year_ends = {y: year_finished(int(y), today=today) for y in out["fiscal_year"].unique()}
+    finished = out["fiscal_year"].map(year_ends).astype(bool)
+    has_actual = out["actual_value"].notna()
+    frame = pd.DataFrame(
+        {
+            "indicator_id": out["indicator_id"].astype("int64"),
+            "project_id": meta["project_id"].astype("int64").to_numpy(),
+            "project": meta["project"].to_numpy(),
+            "department_id": meta["department_id"].astype("int64").to_numpy(),
+            "department": meta["department"].to_numpy(),
+            "kind": meta["kind"].to_numpy(),
+            "kind_label": meta["kind"].map(lambda k: KPI_KIND[KpiKind(k)]).to_numpy(),
+            "indicator": meta["indicator"].to_numpy(),
+            "unit": meta["unit"].to_numpy(),
+            "baseline_value": out["ind_baseline"].astype("float64").to_numpy(),
+            "baseline_year": baseline_year.loc[out["indicator_id"]].astype("float64").to_numpy(),
+            "direction": direction.to_numpy(),
+            "perspectives": out["indicator_id"].map(perspectives),
+            "perspective_labels": out["indicator_id"].map(labels),
+            "source_note": meta["source_note"].to_numpy(),
+            "fiscal_year": out["fiscal_year"].astype("int64"),
+            "target_value": out["target_value"].astype("float64").to_numpy(),
+            "target_on_path": out["target_on_path"].astype(bool),
+            "actual_value": out["actual_value"].astype("float64").to_numpy(),
+            "measured_on": [
+                pd.Timestamp(d).date() if has else None
+                for d, has in zip(out["measured_on"], has_actual, strict=True)
+            ],
+            "source": out["source"].where(has_actual, "").astype(str),
+            "is_sample": out["is_sample"].where(has_actual, False).astype(bool),
+            "entered_by": out["entered_by"].where(has_actual, "").astype(str),
+            "achievement_rate": rate.astype("float64").to_numpy(),
+            "status": _statuses(rate, finished),
+            "year_finished": finished,
+        },
+        columns=FRAME_COLUMNS,
+    )
+    order = np.lexsort(
+        (frame["fiscal_year"], frame["indicator_id"], frame["project_id"], frame["department_id"])
+    )
+    return frame.iloc[order].reset_index(drop=True)
 
 
 def filter_frame(
