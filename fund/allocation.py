@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ValidationError, model_validator
 from pydantic import Field as PydanticField
@@ -167,69 +168,150 @@ class LayoutRow:
     fund_share_is_estimate: bool = False
 
 
+LAYOUT_COLUMNS = [
+    "kind",
+    "label",
+    "name",
+    "summary",
+    "project_cost_yen",
+    "fund_share_yen",
+    "fund_share_is_estimate",
+]
+
+
+def layout_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """`table_layout` as a DataFrame with `LAYOUT_COLUMNS`, one row per printed line, built column-wise.
+
+    Sections keep the order in which they first appear in `rows`, blocks follow `block_order` within
+    their section and items keep their order within a block. Amounts stay in yen (Int64; NA where a
+    line prints none)."""
+    r = rows.reset_index(drop=True)
+    relisting = r["is_relisting"].to_numpy(dtype=bool)
+    section = pd.factorize(r["section_code"])[0]
+    block = r["block_order"].to_numpy(dtype="float64")
+    cost = r["project_cost_yen"].astype("Int64")
+    fund = r["fund_share_yen"].astype("Int64")
+    items = pd.DataFrame(
+        {
+            "sec_rank": section,
+            "blk_rank": block,
+            "part_rank": 1,
+            "pos_rank": np.arange(len(r)),
+            "kind": np.where(relisting, "relisting", "item"),
+            "label": np.where(r["is_new"].to_numpy(dtype=bool), "新規", ""),
+            "name": r["project"].astype(str) + "【" + r["department"].astype(str) + "】",
+            "summary": r["summary"].fillna("").astype(str),
+            "project_cost_yen": cost.where(~relisting),
+            "fund_share_yen": fund.where(~relisting),
+            "fund_share_is_estimate": r["fund_share_is_estimate"].to_numpy(dtype=bool) & ~relisting,
+        }
+    )
+    keyed = r.assign(sec_rank=section, blk_rank=block)
+    primary = keyed[~relisting]
+    totals = {
+        "projects": ("project_id", "nunique"),
+        "cost": ("project_cost_yen", "sum"),
+        "fund": ("fund_share_yen", "sum"),
+    }
+    by_section = primary.groupby("sec_rank").agg(**totals)
+    by_block = primary.groupby(["sec_rank", "blk_rank"]).agg(**totals)
+    relists = pd.Series(relisting).groupby(section).any()
+
+    def figures(frame: pd.DataFrame, key: object) -> tuple[int, int, int]:
+        if key not in frame.index:
+            return 0, 0, 0
+        got = frame.loc[key]
+        return int(got["projects"]), int(got["cost"]), int(got["fund"])
+
+    lines: list[dict[str, object]] = []
+    for head in keyed.drop_duplicates("sec_rank").itertuples(index=False):
+        projects, c, f = figures(by_section, head.sec_rank)
+        excluded = "（再掲除く）" if relists.at[head.sec_rank] else ""
+        lines.append(
+            {
+                "sec_rank": head.sec_rank,
+                "blk_rank": -np.inf,
+                "part_rank": 0,
+                "kind": "section",
+                "label": f"{head.section_heading} {head.section_name}",
+                "name": f"【{projects}事業 {format_oku_yen(c)}{excluded}】",
+                "project_cost_yen": c,
+                "fund_share_yen": f,
+            }
+        )
+    for head in keyed.drop_duplicates(["sec_rank", "blk_rank"]).itertuples(index=False):
+        projects, c, f = figures(by_block, (head.sec_rank, head.blk_rank))
+        # Numbered blocks close with 「N事業計」; unnumbered ones carry the amount on the heading (as in the seed).
+        numbered = bool(head.block_heading)
+        lines.append(
+            {
+                "sec_rank": head.sec_rank,
+                "blk_rank": head.blk_rank,
+                "part_rank": 0,
+                "kind": "block",
+                "label": f"{head.block_heading}{head.block_name}",
+                "project_cost_yen": None if numbered else c,
+                "fund_share_yen": None if numbered else f,
+            }
+        )
+        if numbered:
+            lines.append(
+                {
+                    "sec_rank": head.sec_rank,
+                    "blk_rank": head.blk_rank,
+                    "part_rank": 2,
+                    "kind": "subtotal",
+                    "label": f"{projects}事業計",
+                    "project_cost_yen": c,
+                    "fund_share_yen": f,
+                }
+            )
+    headings = pd.DataFrame(lines, columns=["sec_rank", "blk_rank", "part_rank", *LAYOUT_COLUMNS])
+    for col in ("project_cost_yen", "fund_share_yen"):
+        headings[col] = headings[col].astype("Int64")
+    headings["pos_rank"] = 0
+    headings["fund_share_is_estimate"] = False
+    body = pd.concat([headings, items], ignore_index=True) if lines else items
+    body = body.sort_values(["sec_rank", "blk_rank", "part_rank", "pos_rank"], kind="stable")
+    grand = pd.DataFrame(
+        {
+            "kind": ["grand_total"],
+            "label": [f"合計 {primary['project_id'].nunique()}事業"],
+            "project_cost_yen": pd.array([int(primary["project_cost_yen"].sum())], dtype="Int64"),
+            "fund_share_yen": pd.array([int(primary["fund_share_yen"].sum())], dtype="Int64"),
+            "fund_share_is_estimate": [False],
+        }
+    )
+    out = pd.concat([body, grand], ignore_index=True)[LAYOUT_COLUMNS]
+    out["label"] = out["label"].fillna("").astype(str)
+    out["name"] = out["name"].fillna("").astype(str)
+    out["summary"] = out["summary"].fillna("").astype(str)
+    out["fund_share_is_estimate"] = out["fund_share_is_estimate"].astype(bool)
+    for col in ("project_cost_yen", "fund_share_yen"):
+        out[col] = out[col].astype("Int64")
+    return out
+
+
 def table_layout(rows: pd.DataFrame) -> list[LayoutRow]:
     """Lay out `allocation_rows` like the seed: blocks with 「N事業計」, 再掲 rows without amounts,
-    section totals 「【N事業 X億円（再掲除く）】」 and the grand total. Amounts stay in yen."""
-    out: list[LayoutRow] = []
-    primary = rows[~rows["is_relisting"]]
-    for section_code, section in rows.groupby("section_code", sort=False):
-        sec_primary = primary[primary["section_code"] == section_code]
-        first = section.iloc[0]
-        out.append(
-            LayoutRow(
-                kind="section",
-                label=f"{first['section_heading']} {first['section_name']}",
-                name=f"【{sec_primary['project_id'].nunique()}事業 {format_oku_yen(int(sec_primary['project_cost_yen'].sum()))}"
-                f"{'（再掲除く）' if section['is_relisting'].any() else ''}】",
-                project_cost_yen=int(sec_primary["project_cost_yen"].sum()),
-                fund_share_yen=int(sec_primary["fund_share_yen"].sum()),
-            )
-        )
-        for _, block in section.groupby("block_order", sort=True):
-            blk_primary = block[~block["is_relisting"]]
-            cost = int(blk_primary["project_cost_yen"].sum())
-            fund = int(blk_primary["fund_share_yen"].sum())
-            numbered = bool(block.iloc[0]["block_heading"])
-            heading = f"{block.iloc[0]['block_heading']}{block.iloc[0]['block_name']}"
-            # Numbered blocks close with 「N事業計」; unnumbered ones carry the amount on the heading (as in the seed).
-            out.append(
-                LayoutRow(
-                    kind="block",
-                    label=heading,
-                    project_cost_yen=None if numbered else cost,
-                    fund_share_yen=None if numbered else fund,
-                )
-            )
-            for r in block.itertuples(index=False):
-                out.append(
-                    LayoutRow(
-                        kind="relisting" if r.is_relisting else "item",
-                        label="新規" if r.is_new else "",
-                        name=f"{r.project}【{r.department}】",
-                        summary=str(r.summary),
-                        project_cost_yen=None if r.is_relisting else int(r.project_cost_yen),
-                        fund_share_yen=None if r.is_relisting else int(r.fund_share_yen),
-                        fund_share_is_estimate=bool(r.fund_share_is_estimate) and not r.is_relisting,
-                    )
-                )
-            if numbered:
-                out.append(
-                    LayoutRow(
-                        kind="subtotal",
-                        label=f"{blk_primary['project_id'].nunique()}事業計",
-                        project_cost_yen=cost,
-                        fund_share_yen=fund,
-                    )
-                )
-    out.append(
+    section totals 「【N事業 X億円（再掲除く）】」 and the grand total. Amounts stay in yen.
+
+    The lines of `layout_frame` as objects; pages and exports use the frame itself."""
+    frame = layout_frame(rows)
+    return [
         LayoutRow(
-            kind="grand_total",
-            label=f"合計 {primary['project_id'].nunique()}事業",
-            project_cost_yen=int(primary["project_cost_yen"].sum()),
-            fund_share_yen=int(primary["fund_share_yen"].sum()),
+            kind=kind,
+            label=label,
+            name=name,
+            summary=summary,
+            project_cost_yen=None if pd.isna(c) else int(c),
+            fund_share_yen=None if pd.isna(f) else int(f),
+            fund_share_is_estimate=bool(e),
         )
-    )
-    return out
+        for kind, label, name, summary, c, f, e in zip(
+            *(frame[col].tolist() for col in LAYOUT_COLUMNS), strict=True
+        )
+    ]
 
 
 # --- Ceilings -------------------------------------------------------------------------------------

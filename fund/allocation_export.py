@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import xlsxwriter
 from sqlalchemy import Engine
@@ -21,7 +22,7 @@ from fund.export import FONT, display_width, neutralise, record_export, to_csv_b
 from fund.fiscal import fiscal_label, wareki
 from fund.labels import BUDGET_STAGE, ESTIMATE_MARK
 from fund.models import BudgetStage
-from fund.money import EXCEL_SEN_YEN_FORMAT, to_sen_yen
+from fund.money import EXCEL_SEN_YEN_FORMAT, YEN_PER_SEN, to_sen_yen
 
 FORMATS = ("xlsx", "csv")
 ENCODINGS = ("utf-8-sig", "cp932")
@@ -133,6 +134,37 @@ def sen_rows(layout: list[allocation.LayoutRow]) -> list[SenRow]:
     return out
 
 
+def to_sen(values: pd.Series) -> pd.Series:
+    """`money.to_sen_yen` on a column of yen (NA stays NA): 千円, half away from zero."""
+    yen = values.astype("Int64")
+    sign = np.sign(yen)
+    return (sign * ((yen.abs() + YEN_PER_SEN // 2) // YEN_PER_SEN)).astype("Int64")
+
+
+def printed_frame(layout: pd.DataFrame) -> pd.DataFrame:
+    """`allocation.layout_frame` with `cost_sen` / `fund_sen`: the amounts in 千円 as printed.
+
+    The same figures as `sen_rows`, column-wise: items rounded one by one, block and section totals
+    and the grand total re-added from the rounded items, so every subtotal adds up on paper."""
+    out = layout.reset_index(drop=True).copy()
+    kind = out["kind"]
+    is_item = kind == "item"
+    block_of = (kind == "block").cumsum()
+    section_of = (kind == "section").cumsum()
+    for yen_col, sen_col in (("project_cost_yen", "cost_sen"), ("fund_share_yen", "fund_sen")):
+        item_sen = to_sen(out[yen_col].fillna(0)).where(is_item, 0).astype("int64")
+        by_block = item_sen.groupby(block_of).transform("sum")
+        by_section = item_sen.groupby(section_of).transform("sum")
+        sen = pd.Series(pd.NA, index=out.index, dtype="Int64")
+        sen[is_item] = item_sen[is_item]
+        totals = kind.isin(["block", "subtotal"]) & out[yen_col].notna()
+        sen[totals] = by_block[totals]
+        sen[kind == "section"] = by_section[kind == "section"]
+        sen[kind == "grand_total"] = int(item_sen.sum())
+        out[sen_col] = sen
+    return out
+
+
 SCREEN_HEADER = ["区分", "事業名【所管部局】", "事業概要", "予算額（千円）", "基金充当額（千円）", "備考"]
 
 
@@ -142,34 +174,31 @@ def table_frame(rows: pd.DataFrame) -> pd.DataFrame:
     On screen the 区分 column stays narrow so the amounts fit without sideways scrolling: section and
     block headings go in the 事業名 column; 区分 keeps 新規 and the 「N事業計」/合計 captions.
     """
+    printed = printed_frame(allocation.layout_frame(rows))
+    kind = printed["kind"]
+    heading = kind.isin(["section", "block"])
+    relisting = kind == "relisting"
 
-    def text(value: int | None, relisting: bool) -> str:
-        if relisting:
-            return RELISTING_TEXT
-        if value is None:
-            return ""
-        return f"▲{abs(value):,}" if value < 0 else f"{value:,}"
+    def text(values: pd.Series) -> list[str]:
+        return [
+            RELISTING_TEXT if r else "" if pd.isna(v) else f"▲{abs(int(v)):,}" if v < 0 else f"{int(v):,}"
+            for v, r in zip(values.tolist(), relisting.tolist(), strict=True)
+        ]
 
-    records = []
-    for r in sen_rows(allocation.table_layout(rows)):
-        line = r.line
-        if line.kind == "section":
-            kubun, name = "", f"{line.label}　{line.name}"
-        elif line.kind == "block":
-            kubun, name = "", f"■ {line.label}"
-        else:
-            kubun, name = line.label, line.name
-        records.append(
-            {
-                "区分": kubun,
-                "事業名【所管部局】": name,
-                "事業概要": line.summary,
-                "予算額（千円）": text(r.cost_sen, line.kind == "relisting"),
-                "基金充当額（千円）": text(r.fund_sen, line.kind == "relisting"),
-                "備考": ESTIMATE_MARK if line.fund_share_is_estimate else "",
-            }
-        )
-    return pd.DataFrame(records, columns=SCREEN_HEADER)
+    name = printed["name"].where(~heading, "■ " + printed["label"])
+    name = name.where(kind != "section", printed["label"] + "　" + printed["name"])
+    frame = pd.DataFrame(
+        {
+            "区分": printed["label"].where(~heading, ""),
+            "事業名【所管部局】": name,
+            "事業概要": printed["summary"],
+            "予算額（千円）": text(printed["cost_sen"]),
+            "基金充当額（千円）": text(printed["fund_sen"]),
+            "備考": np.where(printed["fund_share_is_estimate"].to_numpy(dtype=bool), ESTIMATE_MARK, ""),
+        },
+        columns=SCREEN_HEADER,
+    )
+    return frame.reset_index(drop=True)
 
 
 def _line_count(text: str, width: int) -> int:
@@ -178,7 +207,7 @@ def _line_count(text: str, width: int) -> int:
 
 def table_xlsx(rows: pd.DataFrame, *, fiscal_year: int, filter_note: str = "") -> bytes:
     """The allocation table laid out as published, in 千円, ready to print on A4 landscape."""
-    layout = allocation.table_layout(rows)
+    printed = printed_frame(allocation.layout_frame(rows))
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
     ws = wb.add_worksheet("基金活用事業一覧")
@@ -243,34 +272,41 @@ def table_xlsx(rows: pd.DataFrame, *, fiscal_year: int, filter_note: str = "") -
             ws.write_number(r, c, sen, fmt[style])
 
     r = HEADER_ROW
-    for printed in sen_rows(layout):
-        line = printed.line
+    lines = zip(
+        *(
+            printed[col].tolist()
+            for col in ("kind", "label", "name", "summary", "cost_sen", "fund_sen", "fund_share_is_estimate")
+        ),
+        strict=True,
+    )
+    for kind, label, name, summary, cost_sen, fund_sen, estimate in lines:
         r += 1
-        if line.kind in ("section", "block"):
-            style = line.kind
-            caption = f"{line.label}　{line.name}" if line.name else line.label
-            ws.merge_range(r, 0, r, 2, neutralise(caption), fmt[style])
-            amount(r, 3, printed.cost_sen, f"{style}_num")
-            amount(r, 4, printed.fund_sen, f"{style}_num")
-            ws.write_blank(r, 5, None, fmt[style])
-        elif line.kind in ("item", "relisting"):
-            ws.write_string(r, 0, neutralise(line.label), fmt["center"])
-            ws.write_string(r, 1, neutralise(line.name), fmt["text"])
-            ws.write_string(r, 2, neutralise(line.summary), fmt["text"])
-            if line.kind == "relisting":
+        cost = None if pd.isna(cost_sen) else int(cost_sen)
+        fund = None if pd.isna(fund_sen) else int(fund_sen)
+        if kind in ("section", "block"):
+            caption = f"{label}　{name}" if name else label
+            ws.merge_range(r, 0, r, 2, neutralise(caption), fmt[kind])
+            amount(r, 3, cost, f"{kind}_num")
+            amount(r, 4, fund, f"{kind}_num")
+            ws.write_blank(r, 5, None, fmt[kind])
+        elif kind in ("item", "relisting"):
+            ws.write_string(r, 0, neutralise(label), fmt["center"])
+            ws.write_string(r, 1, neutralise(name), fmt["text"])
+            ws.write_string(r, 2, neutralise(summary), fmt["text"])
+            if kind == "relisting":
                 ws.write_string(r, 3, RELISTING_TEXT, fmt["relisting"])
                 ws.write_string(r, 4, RELISTING_TEXT, fmt["relisting"])
             else:
-                amount(r, 3, printed.cost_sen, "num")
-                amount(r, 4, printed.fund_sen, "num")
-            ws.write_string(r, 5, ESTIMATE_MARK if line.fund_share_is_estimate else "", fmt["center"])
-            lines = max(_line_count(line.name, WIDTHS[1]), _line_count(line.summary, WIDTHS[2]))
-            ws.set_row(r, 15 * lines)
+                amount(r, 3, cost, "num")
+                amount(r, 4, fund, "num")
+            ws.write_string(r, 5, ESTIMATE_MARK if estimate else "", fmt["center"])
+            lines_needed = max(_line_count(name, WIDTHS[1]), _line_count(summary, WIDTHS[2]))
+            ws.set_row(r, 15 * lines_needed)
         else:  # subtotal, grand_total
-            style = "subtotal" if line.kind == "subtotal" else "total"
-            ws.merge_range(r, 0, r, 2, neutralise(line.label), fmt[style])
-            amount(r, 3, printed.cost_sen, f"{style}_num")
-            amount(r, 4, printed.fund_sen, f"{style}_num")
+            style = "subtotal" if kind == "subtotal" else "total"
+            ws.merge_range(r, 0, r, 2, neutralise(label), fmt[style])
+            amount(r, 3, cost, f"{style}_num")
+            amount(r, 4, fund, f"{style}_num")
             ws.write_blank(r, 5, None, fmt[style])
     r += 2
     ws.write_string(

@@ -278,3 +278,24 @@ def test_every_exports_subtotals_add_up_to_its_total(rows: pd.DataFrame) -> None
     df = pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")
     grand = next(p for p in printed if p.line.kind == "grand_total")
     assert int(df.loc[~df["再掲"], "予算額（円）"].sum()) == grand.line.project_cost_yen
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=allocation_tables())
+def test_the_on_screen_table_prints_the_same_amounts_as_the_export(rows: pd.DataFrame) -> None:
+    printed = allocation_export.sen_rows(allocation.table_layout(rows))
+    table = allocation_export.table_frame(rows)
+    assert len(table) == len(printed)
+
+    def text(value: int | None, relisting: bool) -> str:
+        if relisting:
+            return "(再掲)"
+        if value is None:
+            return ""
+        return f"▲{abs(value):,}" if value < 0 else f"{value:,}"
+
+    for p, (cost, fund) in zip(
+        printed, table[["予算額（千円）", "基金充当額（千円）"]].itertuples(index=False), strict=True
+    ):
+        relisting = p.line.kind == "relisting"
+        assert (cost, fund) == (text(p.cost_sen, relisting), text(p.fund_sen, relisting))
