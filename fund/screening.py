@@ -323,6 +323,38 @@ def round_proposals(engine: Engine, *, round_id: int) -> pd.DataFrame:
     )
 
 
+def assignable_proposals(
+    engine: Engine, *, round_id: int, department: str | None = None, search: str = "", limit: int = 1_000
+) -> tuple[pd.DataFrame, int]:
+    """`round_proposals` narrowed by department name and a text in the project name, at most `limit`
+    rows (in the same order), and how many proposals match in all."""
+    clauses = ["r.id = :r", "pr.status <> :draft"]
+    params: dict[str, Any] = {"r": round_id, "draft": ProposalStatus.draft.value, "limit": limit}
+    if department:
+        clauses.append("d.name = :dept")
+        params["dept"] = department
+    if search.strip():
+        clauses.append("p.name LIKE :q")
+        params["q"] = f"%{search.strip()}%"
+    df = query_df(
+        engine,
+        f"""
+        SELECT pr.id, p.name AS project, d.name AS department, pr.status,
+               COUNT(*) OVER () AS total
+        FROM proposal pr
+        JOIN project p ON p.id = pr.project_id
+        JOIN department d ON d.id = p.department_id
+        JOIN screening_round r ON r.fiscal_year = pr.fiscal_year
+        WHERE {" AND ".join(clauses)}
+        ORDER BY d.sort_order, p.name, pr.id
+        LIMIT :limit
+        """,
+        params,
+    )
+    total = int(df["total"].iloc[0]) if len(df) else 0
+    return df.drop(columns=["total"]), total
+
+
 @dataclass(frozen=True)
 class AssignmentResult:
     created: int
@@ -449,24 +481,81 @@ def declare_conflict(engine: Engine, *, actor: Actor, assignment_id: int, reason
         )
 
 
-def assignment_frame(engine: Engine, *, round_id: int) -> pd.DataFrame:
-    """All assignments of the round: proposal, reviewer, recusal and how many perspectives are scored."""
+def assignment_frame(engine: Engine, *, round_id: int, limit: int | None = None) -> pd.DataFrame:
+    """All assignments of the round (or the first `limit`): proposal, reviewer, recusal and how many
+    perspectives are scored."""
     return query_df(
         engine,
-        """
+        f"""
         SELECT ra.id AS assignment_id, p.name AS project, d.name AS department,
                u.display_name AS reviewer, ra.recused, ra.recusal_reason,
-               (SELECT COUNT(*) FROM review_score s WHERE s.assignment_id = ra.id) AS scored
+               COALESCE(sc.scored, 0) AS scored
         FROM review_assignment ra
         JOIN proposal pr ON pr.id = ra.proposal_id
         JOIN project p ON p.id = pr.project_id
         JOIN department d ON d.id = p.department_id
         JOIN app_user u ON u.id = ra.reviewer_id
+        LEFT JOIN (
+            SELECT s.assignment_id, COUNT(*) AS scored
+            FROM review_score s JOIN review_assignment a ON a.id = s.assignment_id
+            WHERE a.round_id = :r GROUP BY s.assignment_id
+        ) sc ON sc.assignment_id = ra.id
         WHERE ra.round_id = :r
-        ORDER BY d.sort_order, p.name, u.display_name
+        ORDER BY d.sort_order, p.name, u.display_name, ra.id
+        {"LIMIT :limit" if limit is not None else ""}
         """,
-        {"r": round_id},
+        {"r": round_id, "limit": limit},
     )
+
+
+def assignment_count(engine: Engine, *, round_id: int) -> int:
+    """How many assignments the round has (recused included)."""
+    df = query_df(engine, "SELECT COUNT(*) AS n FROM review_assignment WHERE round_id = :r", {"r": round_id})
+    return int(df["n"].iloc[0])
+
+
+ASSIGNMENT_TABLE_COLUMNS = {
+    "project": "事業名",
+    "department": "所管部局",
+    "reviewer": "審査担当",
+    "recused": "除斥",
+    "recusal_reason": "除斥の理由",
+    "scored": "採点済み観点数",
+}
+
+
+def assignment_table(df: pd.DataFrame) -> pd.DataFrame:
+    """`assignment_frame` with Japanese headers: the 設定 tab and the export."""
+    return df[list(ASSIGNMENT_TABLE_COLUMNS)].rename(columns=ASSIGNMENT_TABLE_COLUMNS).reset_index(drop=True)
+
+
+def export_assignments(engine: Engine, *, actor: Actor, round_id: int, fmt: str) -> bytes:
+    """Every assignment of the round as xlsx or CSV (UTF-8 with BOM); audited.
+
+    Raises PermissionDenied, NotFound, RuleViolation (unknown format).
+    """
+    require(actor, Action.view_screening)
+    require(actor, Action.export)
+    if fmt not in ("xlsx", "csv"):
+        raise RuleViolation("出力形式は xlsx または csv を指定してください。")
+    with read_session(engine) as session:
+        screening_round = session.get(ScreeningRound, round_id)
+        if screening_round is None:
+            raise NotFound(f"審査ラウンド {round_id} は見つかりません。")
+        title = round_label(screening_round.fiscal_year, screening_round.name)
+    table = assignment_table(assignment_frame(engine, round_id=round_id))
+    if fmt == "xlsx":
+        data = to_xlsx_bytes(table, sheet_name="審査担当の割当", title=f"{title} 審査担当の割当")
+    else:
+        data = to_csv_bytes(table)
+    record_export(
+        engine,
+        actor=actor,
+        what=f"screening_assignments.{fmt}",
+        filters={"round_id": round_id},
+        rows=len(table),
+    )
+    return data
 
 
 # --- Scoring ---------------------------------------------------------------------------------------
@@ -672,65 +761,65 @@ RESULT_COLUMNS = [
 ]
 
 
+def _results_sql() -> str:
+    """One row per scored proposal of round `:r`: raw (p1–p4) and calibrated (c1–c4) means per
+    perspective, the largest per-perspective sample standard deviation and the reviewers counted.
+    Portable SQL (DuckDB and PostgreSQL): the pivot is a conditional aggregate."""
+    pivot = ",\n".join(
+        f"MAX(CASE WHEN perspective = {p} THEN mean_score END) AS p{p}, "
+        f"MAX(CASE WHEN perspective = {p} THEN calibrated_mean END) AS c{p}"
+        for p in PERSPECTIVES
+    )
+    return f"""
+        WITH cal AS ({calibrated_scores_sql()}),
+        per AS (
+            SELECT proposal_id, perspective, AVG(score) AS mean_score, STDDEV_SAMP(score) AS sd,
+                   AVG(calibrated) AS calibrated_mean
+            FROM cal GROUP BY proposal_id, perspective
+        ),
+        wide AS (
+            SELECT proposal_id, {pivot}, MAX(sd) AS max_sd FROM per GROUP BY proposal_id
+        ),
+        counted AS (
+            SELECT proposal_id, COUNT(DISTINCT reviewer_id) AS reviews FROM cal GROUP BY proposal_id
+        )
+        SELECT wide.*, counted.reviews, p.name AS project, d.name AS department
+        FROM wide
+        JOIN counted ON counted.proposal_id = wide.proposal_id
+        JOIN proposal pr ON pr.id = wide.proposal_id
+        JOIN project p ON p.id = pr.project_id
+        JOIN department d ON d.id = p.department_id
+    """
+
+
 def results(engine: Engine, *, round_id: int) -> pd.DataFrame:
     """Per proposal: mean score per perspective (p1–p4) and calibrated mean (c1–c4), weighted total with the current weights,
     the calibrated total (see `fund.calibration`), reviews counted, the largest per-perspective
     standard deviation and a disagreement flag. Ranked by the raw weighted total.
 
     Recused reviews never count. A proposal not yet scored on every perspective has no total.
+    The aggregation and the pivot run in SQL; totals and ranks are column arithmetic.
     """
-    per_perspective = query_df(
-        engine,
-        f"""
-        WITH cal AS ({calibrated_scores_sql()})
-        SELECT cal.proposal_id, p.name AS project, d.name AS department, cal.perspective,
-               AVG(cal.score) AS mean_score, STDDEV_SAMP(cal.score) AS sd,
-               AVG(cal.calibrated) AS calibrated_mean
-        FROM cal
-        JOIN proposal pr ON pr.id = cal.proposal_id
-        JOIN project p ON p.id = pr.project_id
-        JOIN department d ON d.id = p.department_id
-        GROUP BY cal.proposal_id, p.name, d.name, cal.perspective
-        ORDER BY cal.proposal_id, cal.perspective
-        """,
-        {"r": round_id},
-    )
-    if per_perspective.empty:
+    out = query_df(engine, _results_sql(), {"r": round_id})
+    if out.empty:
         return pd.DataFrame(columns=RESULT_COLUMNS)
-    reviews = query_df(
-        engine,
-        """
-        SELECT ra.proposal_id, COUNT(DISTINCT ra.reviewer_id) AS reviews
-        FROM review_assignment ra
-        WHERE ra.round_id = :r AND NOT ra.recused
-          AND EXISTS (SELECT 1 FROM review_score s WHERE s.assignment_id = ra.id)
-        GROUP BY ra.proposal_id
-        """,
-        {"r": round_id},
-    )
     weights = latest_weights(engine, round_id=round_id)
-    keys = ["proposal_id", "project", "department"]
-    raw = per_perspective.pivot_table(index=keys, columns="perspective", values="mean_score")
-    cal = per_perspective.pivot_table(index=keys, columns="perspective", values="calibrated_mean")
-    raw = raw.reindex(columns=list(PERSPECTIVES))
-    cal = cal.reindex(columns=list(PERSPECTIVES))
-    out = raw.copy()
-    out.columns = [f"p{p}" for p in PERSPECTIVES]
+    for prefix in ("p", "c"):
+        for p in PERSPECTIVES:
+            out[f"{prefix}{p}"] = out[f"{prefix}{p}"].astype("float64")
     # Weighted total (1–5 scale): Σ weight_i × mean_i / 100; NaN until every perspective is scored.
-    out["weighted_total"] = sum(raw[p] * weights[p - 1] / 100 for p in PERSPECTIVES)
-    out["calibrated_total"] = sum(cal[p] * weights[p - 1] / 100 for p in PERSPECTIVES)
-    for p in PERSPECTIVES:
-        out[f"c{p}"] = cal[p]
-    out = out.reset_index()
-    spread = per_perspective.groupby("proposal_id").agg(max_sd=("sd", "max")).reset_index()
-    out = out.merge(spread, on="proposal_id").merge(reviews, on="proposal_id", how="left")
+    out["weighted_total"] = sum(out[f"p{p}"] * weights[p - 1] / 100 for p in PERSPECTIVES)
+    out["calibrated_total"] = sum(out[f"c{p}"] * weights[p - 1] / 100 for p in PERSPECTIVES)
+    out["max_sd"] = out["max_sd"].astype("float64")
     out["reviews"] = out["reviews"].fillna(0).astype("int64")
     out["disagreement"] = out["max_sd"].fillna(0) > DISAGREEMENT_SD
     out["rank"] = out["weighted_total"].round(9).rank(ascending=False, method="min").astype("Int64")
     out["calibrated_rank"] = (
         out["calibrated_total"].round(9).rank(ascending=False, method="min").astype("Int64")
     )
-    out = out.sort_values(["rank", "calibrated_rank", "project"], na_position="last").reset_index(drop=True)
+    out = out.sort_values(
+        ["rank", "calibrated_rank", "project", "proposal_id"], na_position="last"
+    ).reset_index(drop=True)
     return out[RESULT_COLUMNS]
 
 
@@ -849,18 +938,94 @@ def weight_sensitivity(
     `calibrated` ranks by calibrated means instead of raw means. See `fund.sensitivity`.
     Raises InputInvalid for a step outside 1–50 or a funding line below 1.
     """
+    _check_sensitivity_input(step, funding_line)
+    return sensitivity_of(
+        results(engine, round_id=round_id),
+        weights=latest_weights(engine, round_id=round_id),
+        step=step,
+        funding_line=funding_line,
+        calibrated=calibrated,
+    )
+
+
+def _check_sensitivity_input(step: int, funding_line: int | None) -> None:
     if not 1 <= step <= 50:
         raise InputInvalid({"step": "重みの変動幅は1〜50ポイントで指定してください。"})
     if funding_line is not None and funding_line < 1:
         raise InputInvalid({"funding_line": "採択ラインは1件以上で指定してください。"})
-    res = results(engine, round_id=round_id)
+
+
+def sensitivity_of(
+    res: pd.DataFrame,
+    *,
+    weights: list[int],
+    step: int,
+    funding_line: int | None = None,
+    calibrated: bool = False,
+) -> SensitivityResult:
+    """`weight_sensitivity` on a ranking already read with `results` (the page reads it once)."""
+    _check_sensitivity_input(step, funding_line)
     source = "c" if calibrated else "p"
     means = res[["proposal_id", "project", "department"]].copy()
     for p in PERSPECTIVES:
         means[f"p{p}"] = res[f"{source}{p}"].astype("float64")
-    return analyse(
-        means, weights=latest_weights(engine, round_id=round_id), step=step, funding_line=funding_line
+    return analyse(means, weights=weights, step=step, funding_line=funding_line)
+
+
+def export_sensitivity(
+    engine: Engine,
+    *,
+    actor: Actor,
+    round_id: int,
+    step: int,
+    funding_line: int | None = None,
+    calibrated: bool = False,
+    fmt: str,
+) -> bytes:
+    """The 感度分析 table (every proposal) as xlsx or CSV (UTF-8 with BOM); audited.
+
+    Raises PermissionDenied, NotFound, InputInvalid, RuleViolation (unknown format).
+    """
+    require(actor, Action.view_screening)
+    require(actor, Action.export)
+    if fmt not in ("xlsx", "csv"):
+        raise RuleViolation("出力形式は xlsx または csv を指定してください。")
+    with read_session(engine) as session:
+        screening_round = session.get(ScreeningRound, round_id)
+        if screening_round is None:
+            raise NotFound(f"審査ラウンド {round_id} は見つかりません。")
+        title = round_label(screening_round.fiscal_year, screening_round.name)
+    table = sensitivity_table(
+        weight_sensitivity(
+            engine, round_id=round_id, step=step, funding_line=funding_line, calibrated=calibrated
+        )
     )
+    if fmt == "xlsx":
+        basis = (
+            f"採択ライン 上位{funding_line}件" if funding_line is not None else "上位・中位・下位（3等分）"
+        )
+        data = to_xlsx_bytes(
+            table,
+            sheet_name="感度分析",
+            title=f"{title} 重みの感度分析（±{step}ポイント、{basis}"
+            + ("、補正後の点数" if calibrated else "")
+            + "）",
+        )
+    else:
+        data = to_csv_bytes(table)
+    record_export(
+        engine,
+        actor=actor,
+        what=f"screening_sensitivity.{fmt}",
+        filters={
+            "round_id": round_id,
+            "step": step,
+            "funding_line": funding_line,
+            "calibrated": calibrated,
+        },
+        rows=len(table),
+    )
+    return data
 
 
 def sensitivity_table(result: SensitivityResult) -> pd.DataFrame:
@@ -884,18 +1049,22 @@ def sensitivity_table(result: SensitivityResult) -> pd.DataFrame:
 
 def perspective_scores_long(df: pd.DataFrame) -> pd.DataFrame:
     """One row per proposal × perspective (事業名, 観点, 平均点, 順位) for the chart of scores by perspective."""
-    rows = [
+    columns = ["事業名", "観点", "観点番号", "平均点", "順位"]
+    if df.empty:
+        return pd.DataFrame(columns=columns)
+    n = len(df)
+    k = len(PERSPECTIVES)
+    numbers = list(PERSPECTIVES) * n
+    return pd.DataFrame(
         {
-            "事業名": r["project"],
-            "観点": PERSPECTIVE[p],
-            "観点番号": p,
-            "平均点": r[f"p{p}"],
-            "順位": r["rank"],
-        }
-        for _, r in df.iterrows()
-        for p in PERSPECTIVES
-    ]
-    return pd.DataFrame(rows, columns=["事業名", "観点", "観点番号", "平均点", "順位"])
+            "事業名": df["project"].to_numpy().repeat(k),
+            "観点": [PERSPECTIVE[p] for p in numbers],
+            "観点番号": numbers,
+            "平均点": df[[f"p{p}" for p in PERSPECTIVES]].astype("float64").to_numpy().reshape(-1),
+            "順位": df["rank"].to_numpy().repeat(k),
+        },
+        columns=columns,
+    )
 
 
 def ranking_headline(table: pd.DataFrame) -> str:

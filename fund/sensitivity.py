@@ -14,6 +14,7 @@ another band. Bands are either thirds of the ranking (上位 / 中位 / 下位: 
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from fund.labels import PERSPECTIVE
@@ -52,6 +53,16 @@ def band(rank: int, n: int, funding_line: int | None) -> str:
     return BAND_THIRDS[2]
 
 
+def _band_index(rank: np.ndarray, n: int, funding_line: int | None) -> np.ndarray:
+    """`band` for a whole array of ranks, as the index into BAND_LINE or BAND_THIRDS."""
+    if funding_line is not None:
+        return (rank > funding_line).astype("int64")
+    upper: np.ndarray = (rank > math.ceil(n / 3)).astype("int64")
+    lower: np.ndarray = (rank > math.ceil(2 * n / 3)).astype("int64")
+    both: np.ndarray = upper + lower
+    return both
+
+
 @dataclass(frozen=True)
 class SensitivityResult:
     table: pd.DataFrame  # one row per proposal
@@ -64,36 +75,39 @@ def analyse(
     """`means` has proposal_id, project, department and p1–p4 (one row per fully scored proposal).
 
     Returns per proposal: base total, rank and band, best and worst rank across the scenarios,
-    the bands seen, how many scenarios change its band, and `robust`.
+    the bands seen (the current band first, then in the order the scenarios reach them), how many
+    scenarios change its band, and `robust`. Vectorised over the proposals: one pass per scenario.
     """
     cols = [f"p{p}" for p in PERSPECTIVES]
     data = means.dropna(subset=cols).reset_index(drop=True)
     n = len(data)
+    labels = BAND_LINE if funding_line is not None else BAND_THIRDS
 
     def totals(ws: list[float]) -> pd.Series:
         return sum(data[c] * ws[i] / 100 for i, c in enumerate(cols))
 
     base_total = totals([float(w) for w in weights])
     base_rank = ranks(base_total) if n else pd.Series(dtype="int64")
-    base_band = [band(int(r), n, funding_line) for r in base_rank]
-    best = base_rank.copy()
-    worst = base_rank.copy()
-    changed = pd.Series(0, index=data.index, dtype="int64")
-    seen: list[list[str]] = [[b] for b in base_band]
+    base_idx = _band_index(base_rank.to_numpy(), n, funding_line)
+    best = base_rank.to_numpy().copy()
+    worst = base_rank.to_numpy().copy()
+    changed = np.zeros(n, dtype="int64")
+    # first[i, b]: the first scenario (0 = current weights) that puts proposal i in band b.
+    never = len(PERSPECTIVES) * 2 + 1
+    first = np.full((n, len(labels)), never, dtype="int64")
+    first[np.arange(n), base_idx] = 0
     scenario_rows = [{"シナリオ": "現在の重み", **_weight_cols(weights)}]
-    for label, ws in scenarios(weights, step):
+    for number, (label, ws) in enumerate(scenarios(weights, step), start=1):
         scenario_rows.append({"シナリオ": label, **_weight_cols(ws)})
         if not n:
             continue
-        r = ranks(totals(ws))
-        best = pd.concat([best, r], axis=1).min(axis=1)
-        worst = pd.concat([worst, r], axis=1).max(axis=1)
-        for i, rank in enumerate(r):
-            b = band(int(rank), n, funding_line)
-            if b != base_band[i]:
-                changed.iloc[i] += 1
-            if b not in seen[i]:
-                seen[i].append(b)
+        r = ranks(totals(ws)).to_numpy()
+        best = np.minimum(best, r)
+        worst = np.maximum(worst, r)
+        idx = _band_index(r, n, funding_line)
+        changed += idx != base_idx
+        rows = np.arange(n)
+        first[rows, idx] = np.minimum(first[rows, idx], number)
     table = pd.DataFrame(
         {
             "proposal_id": data["proposal_id"],
@@ -101,16 +115,28 @@ def analyse(
             "department": data["department"],
             "base_total": base_total,
             "base_rank": base_rank,
-            "base_band": base_band,
-            "best_rank": best,
-            "worst_rank": worst,
-            "bands_seen": ["・".join(s) for s in seen],
-            "changed_scenarios": changed,
-            "robust": changed == 0,
+            "base_band": [labels[i] for i in base_idx],
+            "best_rank": pd.Series(best, dtype="int64"),
+            "worst_rank": pd.Series(worst, dtype="int64"),
+            "bands_seen": _bands_seen(first, labels, never),
+            "changed_scenarios": pd.Series(changed, dtype="int64"),
+            "robust": pd.Series(changed == 0, dtype="bool"),
         }
     )
     table = table.sort_values(["base_rank", "project"]).reset_index(drop=True)
     return SensitivityResult(table=table, scenarios=pd.DataFrame(scenario_rows))
+
+
+def _bands_seen(first: np.ndarray, labels: tuple[str, ...], never: int) -> list[str]:
+    """「中位・上位」: the bands each row reached, in the order it reached them (few distinct patterns)."""
+    if not len(first):
+        return []
+    patterns, inverse = np.unique(first, axis=0, return_inverse=True)
+    text = [
+        "・".join(labels[b] for b in sorted(range(len(labels)), key=lambda b: row[b]) if row[b] < never)
+        for row in patterns
+    ]
+    return [text[i] for i in inverse.reshape(-1)]
 
 
 def _weight_cols(ws: list[int] | list[float]) -> dict[str, float]:

@@ -59,6 +59,19 @@ def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return result
 
 
+DISPLAY_LIMIT = 1_000  # rows a table sends to the browser; downloads always hold every row
+
+
+def limit_notice(
+    total: int, *, limit: int | None = None, hint: str = "すべての行はダウンロードしてください。"
+) -> None:
+    """Say on screen that a table shows only its first `limit` (default DISPLAY_LIMIT) of `total`
+    rows; nothing when all fit."""
+    limit = DISPLAY_LIMIT if limit is None else limit
+    if total > limit:
+        st.info(f"先頭 {limit:,} 件を表示しています（全 {total:,} 件）。{hint}", icon=":material/table_rows:")
+
+
 def sso_provider() -> str | None:
     """The named provider in `[auth]` of secrets.toml (e.g. [auth.microsoft]), or None for the default."""
     section = st.secrets.get("auth", {})

@@ -20,6 +20,12 @@ def _button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
     return next(b for b in at.button if b.label == label)
 
 
+def _open_tab(at: AppTest, label: str) -> AppTest:
+    """Switch to a tab: only the open tab's content runs (as when the user clicks it)."""
+    at.session_state["screening_tab"] = label
+    return at.run()
+
+
 @pytest.fixture
 def assigned_screener(seeded_engine: Engine, admin: Actor) -> tuple[Actor, int]:
     """A 審査担当 in 総合企画部 assigned to one 警察本部 proposal of the seeded sample round."""
@@ -130,7 +136,7 @@ def test_results_filters_narrow_the_ranking(app_as: Callable[..., AppTest]) -> N
 
 
 def test_sensitivity_tab_counts_robust_and_borderline(app_as: Callable[..., AppTest]) -> None:
-    at = app_as(Role.executive, PAGE)
+    at = _open_tab(app_as(Role.executive, PAGE), "感度分析")
     metrics = {m.label: m.value for m in at.metric}
     robust = int(metrics["安定（区分が変わらない）"].split()[0])
     borderline = int(metrics["境界（区分が変わりうる）"].split()[0])
@@ -141,7 +147,7 @@ def test_sensitivity_tab_counts_robust_and_borderline(app_as: Callable[..., AppT
 
 
 def test_weights_not_summing_to_100_are_refused_on_the_settings_tab(app_as: Callable[..., AppTest]) -> None:
-    at = app_as(Role.admin, PAGE)
+    at = _open_tab(app_as(Role.admin, PAGE), "設定")
     round_id = at.selectbox(key="round").value
     at.number_input(key=f"rubric_w1_{round_id}").set_value(35)
     _button(at, "新しい版として保存").click().run()
@@ -164,7 +170,7 @@ def test_an_administrator_assigns_a_reviewer_and_same_department_is_recused(
         password=None,
         department_name="警察本部",
     )
-    at = app_as(Role.admin, PAGE)
+    at = _open_tab(app_as(Role.admin, PAGE), "設定")
     round_id = at.selectbox(key="round").value
     proposals = screening.round_proposals(seeded_engine, round_id=round_id)
     police = proposals[proposals["department"] == "警察本部"]["id"].tolist()
