@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Engine
@@ -29,6 +30,7 @@ from fund import audit
 from fund.auth import Action, Actor, can, require, require_department
 from fund.db import query_df, read_session, write_session
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation, StaleEdit
+from fund.export import record_export, to_csv_bytes, to_xlsx_bytes
 from fund.fiscal import fiscal_label, fiscal_year_of, wareki
 from fund.labels import KPI_KIND, NOVELTY, PROPOSAL_STATUS, REQUIREMENT
 from fund.models import (
@@ -46,7 +48,7 @@ from fund.models import (
     ProposalStatus,
     Role,
 )
-from fund.money import format_sen_yen, to_sen_yen
+from fund.money import YEN_PER_SEN, format_sen_yen, to_sen_yen
 
 # Limits: anything beyond these is a typing error, not a plan.
 MAX_YEN = 100_000_000_000  # 1,000億円 per line; the whole fund is 40億円
@@ -1000,19 +1002,16 @@ def evidence(
     return {"touchpoints": touchpoints, "hours_saved": hours_saved, "yen_per_1000_touchpoints": per_thousand}
 
 
-def proposal_frame(
-    engine: Engine,
-    *,
+def _frame_filters(
     actor: Actor,
-    fiscal_year: int | None = None,
-    status: ProposalStatus | None = None,
-    department_id: int | None = None,
-    search: str | None = None,
-    limit: int = 1000,
-) -> pd.DataFrame:
-    """Proposals with project, department, money and derived evidence. 事業担当 see their own department only."""
+    fiscal_year: int | None,
+    status: ProposalStatus | None,
+    department_id: int | None,
+    search: str | None,
+) -> tuple[str, dict[str, object]]:
+    """The WHERE clause and parameters shared by the list, its count and its export."""
     clauses: list[str] = []
-    params: dict[str, object] = {"limit": limit}
+    params: dict[str, object] = {}
     if actor.role == Role.department:
         department_id = actor.department_id if actor.department_id is not None else -1
     if fiscal_year is not None:
@@ -1027,7 +1026,24 @@ def proposal_frame(
     if search:
         clauses.append("(p.name LIKE :q OR pr.summary LIKE :q)")
         params["q"] = f"%{search}%"
-    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def proposal_frame(
+    engine: Engine,
+    *,
+    actor: Actor,
+    fiscal_year: int | None = None,
+    status: ProposalStatus | None = None,
+    department_id: int | None = None,
+    search: str | None = None,
+    limit: int | None = 1000,
+) -> pd.DataFrame:
+    """Proposals with project, department, money and derived evidence (newest 年度 first, at most
+    `limit` rows; None for all). 事業担当 see their own department only."""
+    where, params = _frame_filters(actor, fiscal_year, status, department_id, search)
+    if limit is not None:
+        params["limit"] = limit
     df = query_df(
         engine,
         f"""
@@ -1040,7 +1056,7 @@ def proposal_frame(
         JOIN department d ON d.id = p.department_id
         {where}
         ORDER BY pr.fiscal_year DESC, pr.id
-        LIMIT :limit
+        {"LIMIT :limit" if limit is not None else ""}
         """,
         params,
     )
@@ -1049,9 +1065,120 @@ def proposal_frame(
     df["yen_per_1000_touchpoints"] = (
         df["fund_share_yen"] / df["touchpoints"].where(df["touchpoints"] > 0)
     ) * 1000
-    df["status_label"] = [PROPOSAL_STATUS[ProposalStatus(s)] for s in df["status"]]
-    df["novelty_label"] = [NOVELTY[Novelty(n)] if isinstance(n, str) else "" for n in df["novelty"]]
+    status_label = {s.value: label for s, label in PROPOSAL_STATUS.items()}
+    df["status_label"] = df["status"].map(status_label)
+    novelty_label = {n.value: label for n, label in NOVELTY.items()}
+    df["novelty_label"] = df["novelty"].map(novelty_label).fillna("")
     return df
+
+
+def proposal_count(
+    engine: Engine,
+    *,
+    actor: Actor,
+    fiscal_year: int | None = None,
+    status: ProposalStatus | None = None,
+    department_id: int | None = None,
+    search: str | None = None,
+) -> int:
+    """How many proposals `proposal_frame` would list without its limit."""
+    where, params = _frame_filters(actor, fiscal_year, status, department_id, search)
+    df = query_df(
+        engine,
+        f"""
+        SELECT COUNT(*) AS n FROM proposal pr
+        JOIN project p ON p.id = pr.project_id
+        {where}
+        """,
+        params,
+    )
+    return int(df["n"].iloc[0])
+
+
+PROPOSAL_TABLE_NUMBERS = [
+    "事業費（千円）",
+    "基金充当額（千円）",
+    "県民接点（回/年）",
+    "削減時間（時間/年）",
+    "1,000接点あたり充当額（円）",
+]
+
+
+def proposal_table(df: pd.DataFrame) -> pd.DataFrame:
+    """`proposal_frame` with Japanese headers and money in 千円: the list on screen and its export."""
+
+    def to_sen(yen: pd.Series) -> pd.Series:
+        """`fund.money.to_sen_yen` on a column: 千円, rounded half away from zero."""
+        values = yen.astype("int64")
+        return np.sign(values) * ((values.abs() + YEN_PER_SEN // 2) // YEN_PER_SEN)
+
+    years = {int(y): fiscal_label(int(y)) for y in pd.unique(df["fiscal_year"])}
+    return pd.DataFrame(
+        {
+            "番号": df["id"],
+            "年度": df["fiscal_year"].map(years).astype(object),
+            "新規": df["is_new"].map({True: "新規", False: ""}).astype(object),
+            "事業名": df["project"],
+            "所管部局": df["department"],
+            "状態": df["status_label"],
+            "事業費（千円）": to_sen(df["project_cost_yen"]),
+            "基金充当額（千円）": to_sen(df["fund_share_yen"]),
+            "県民接点（回/年）": df["touchpoints"],
+            "削減時間（時間/年）": df["hours_saved"],
+            "1,000接点あたり充当額（円）": df["yen_per_1000_touchpoints"],
+            "新規性": df["novelty_label"],
+            "根拠データ": df["is_sample"].map({True: "サンプル", False: ""}).astype(object),
+        }
+    ).reset_index(drop=True)
+
+
+def export_proposals(
+    engine: Engine,
+    *,
+    actor: Actor,
+    fiscal_year: int | None = None,
+    status: ProposalStatus | None = None,
+    department_id: int | None = None,
+    search: str | None = None,
+    fmt: str,
+) -> bytes:
+    """Every proposal the list's filters match (no display limit), as xlsx or CSV; audited.
+
+    Raises PermissionDenied, RuleViolation (unknown format).
+    """
+    require(actor, Action.view_proposals)
+    require(actor, Action.export)
+    if fmt not in ("xlsx", "csv"):
+        raise RuleViolation("出力形式は xlsx または csv を指定してください。")
+    table = proposal_table(
+        proposal_frame(
+            engine,
+            actor=actor,
+            fiscal_year=fiscal_year,
+            status=status,
+            department_id=department_id,
+            search=search,
+            limit=None,
+        )
+    )
+    if fmt == "xlsx":
+        title = "事業提案一覧" + (f"（{fiscal_label(fiscal_year)}）" if fiscal_year is not None else "")
+        data = to_xlsx_bytes(table, sheet_name="事業提案", title=title)
+    else:
+        data = to_csv_bytes(table)
+    record_export(
+        engine,
+        actor=actor,
+        what=f"proposals.{fmt}",
+        filters={
+            "fiscal_year": fiscal_year,
+            "status": status.value if status is not None else None,
+            "department_id": actor.department_id if actor.role == Role.department else department_id,
+            "search": search or "",
+        },
+        rows=len(table),
+    )
+    return data
 
 
 def status_counts(engine: Engine, *, fiscal_year: int) -> dict[str, int]:

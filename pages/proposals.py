@@ -42,7 +42,7 @@ _ui.show_flash()
 if actor.role == Role.department:
     st.caption("事業担当は自部局の提案のみ表示・作成できます。")
 
-depts = reference.departments(engine)
+depts = _ui.read(reference.departments)
 dept_names = dict(zip(depts["id"].astype(int), depts["name"], strict=True))
 may_create = can(actor, Action.create_proposal)
 tab_names = ["一覧", "新規提案", "一括登録"] if may_create else ["一覧"]
@@ -60,7 +60,7 @@ def field_error(key: str) -> None:
 
 
 def show_list() -> None:
-    years = reference.fiscal_years(engine)["year"].tolist()
+    years = _ui.read(reference.fiscal_years)["year"].tolist()
     f1, f2, f3, f4 = st.columns([1, 1, 1, 2])
     year = f1.selectbox(
         "年度",
@@ -84,70 +84,43 @@ def show_list() -> None:
         )
     search = f4.text_input("事業名・概要で検索", key="prop_search")
 
-    df = proposals.proposal_frame(
-        engine, actor=actor, fiscal_year=year, status=status, department_id=department, search=search or None
-    )
+    filters = {"fiscal_year": year, "status": status, "department_id": department, "search": search or None}
+    df = _ui.read(proposals.proposal_frame, actor=actor, **filters, limit=_ui.DISPLAY_LIMIT)
     if df.empty:
         st.info("条件に合う提案はありません。", icon=":material/info:")
         return
 
-    view = df.assign(
-        年度=[fiscal_label(int(y)) for y in df["fiscal_year"]],
-        新規=df["is_new"].map({True: "新規", False: ""}),
-        事業費_千円=[to_sen_yen(int(v)) for v in df["project_cost_yen"]],
-        基金充当額_千円=[to_sen_yen(int(v)) for v in df["fund_share_yen"]],
-        サンプル=df["is_sample"].map({True: "サンプル", False: ""}),
-    )[
-        [
-            "id",
-            "年度",
-            "新規",
-            "project",
-            "department",
-            "status_label",
-            "事業費_千円",
-            "基金充当額_千円",
-            "touchpoints",
-            "hours_saved",
-            "yen_per_1000_touchpoints",
-            "novelty_label",
-            "サンプル",
-        ]
-    ]
-    view.columns = [
-        "番号",
-        "年度",
-        "新規",
-        "事業名",
-        "所管部局",
-        "状態",
-        "事業費（千円）",
-        "基金充当額（千円）",
-        "県民接点（回/年）",
-        "削減時間（時間/年）",
-        "1,000接点あたり充当額（円）",
-        "新規性",
-        "根拠データ",
-    ]
     st.dataframe(
-        view,
+        proposals.proposal_table(df),
         hide_index=True,
         width="stretch",
         column_config={
-            c: st.column_config.NumberColumn(format="localized")
-            for c in [
-                "事業費（千円）",
-                "基金充当額（千円）",
-                "県民接点（回/年）",
-                "削減時間（時間/年）",
-                "1,000接点あたり充当額（円）",
-            ]
+            c: st.column_config.NumberColumn(format="localized") for c in proposals.PROPOSAL_TABLE_NUMBERS
         },
     )
+    total = len(df)
+    if total >= _ui.DISPLAY_LIMIT:
+        total = _ui.read(proposals.proposal_count, actor=actor, **filters)
+    _ui.limit_notice(total)
     st.caption(
-        f"{len(df)}件。県民接点 = 想定利用者数 × 1人あたり年間利用回数、削減時間 = 年間手続件数 × 1件あたり短縮時間。"
+        f"{total:,}件。県民接点 = 想定利用者数 × 1人あたり年間利用回数、削減時間 = 年間手続件数 × 1件あたり短縮時間。"
         "「サンプル」は動作確認用の例示値です。"
     )
+    d1, d2, _ = st.columns([1, 1, 4])
+    for column, fmt, label, mime in (
+        (d1, "xlsx", "Excelで保存", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (d2, "csv", "CSVで保存", "text/csv"),
+    ):
+        column.download_button(
+            label,
+            data=lambda fmt=fmt: proposals.export_proposals(engine, actor=actor, **filters, fmt=fmt),
+            file_name=f"事業提案一覧.{fmt}",
+            mime=mime,
+            on_click="ignore",
+            icon=":material/download:",
+            disabled=not can(actor, Action.export),
+            key=f"prop_export_{fmt}",
+        )
 
     st.subheader("提案の詳細")
     names = dict(zip(df["id"].astype(int), df["project"], strict=True))
@@ -159,7 +132,7 @@ def show_list() -> None:
 
 def show_detail(proposal_id: int) -> None:
     try:
-        d = proposals.proposal_detail(engine, actor=actor, proposal_id=proposal_id)
+        d = _ui.read(proposals.proposal_detail, actor=actor, proposal_id=proposal_id)
     except FundError as exc:
         _ui.show_error(exc)
         return
@@ -218,7 +191,7 @@ def show_detail(proposal_id: int) -> None:
     else:
         st.dataframe(d.kpis, hide_index=True, width="stretch")
     st.markdown("**経過**")
-    st.dataframe(proposals.timeline(engine, proposal_id=proposal_id), hide_index=True, width="stretch")
+    st.dataframe(_ui.read(proposals.timeline, proposal_id=proposal_id), hide_index=True, width="stretch")
     if d.status == ProposalStatus.draft and may_create:
         st.caption("下書きの編集は「新規提案」タブで、編集する下書きを選んで行えます。")
     show_actions(d)
@@ -387,11 +360,11 @@ def on_save(submit: bool) -> None:
 
 
 def show_form() -> None:
-    years = proposals.proposal_years(engine)
+    years = _ui.read(proposals.proposal_years)
     if not years:
         st.warning("提案を受け付けている年度がありません。管理者に年度の登録を依頼してください。")
         return
-    drafts = proposals.editable_drafts(engine, actor=actor)
+    drafts = _ui.read(proposals.editable_drafts, actor=actor)
     labels = dict(zip(drafts["id"].astype(int), drafts["label"], strict=True))
     st.selectbox(
         "編集する下書き",
@@ -413,7 +386,7 @@ def show_form() -> None:
         st.caption("事業名・所管部局・区分は下書きの保存後は変更できません。")
 
     own = [actor.department_id] if actor.role == Role.department and actor.department_id else list(dept_names)
-    cats = reference.leaf_categories(engine)
+    cats = _ui.read(reference.leaf_categories)
     cat_labels = dict(zip(cats["id"].astype(int), cats["label"], strict=True))
     if st.session_state.get("pf_year") not in years and not editing:
         st.session_state["pf_year"] = years[min(1, len(years) - 1)]
@@ -551,7 +524,7 @@ def show_bulk() -> None:
     )
     st.download_button(
         "様式をダウンロード（xlsx）",
-        data=intake.template_xlsx(engine, years=proposals.proposal_years(engine)),
+        data=lambda: intake.template_xlsx(engine, years=_ui.read(proposals.proposal_years)),
         file_name="事業提案_一括登録様式.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         icon=":material/download:",
