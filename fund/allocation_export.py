@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from fund import allocation
 from fund.auth import Action, Actor, require
 from fund.errors import InputInvalid
-from fund.export import FONT, display_width, neutralise, record_export, to_csv_bytes
+from fund.export import FONT, check_cp932, display_width, neutralise, record_export, to_csv_bytes
 from fund.fiscal import fiscal_label, wareki
 from fund.labels import BUDGET_STAGE, ESTIMATE_MARK
 from fund.models import BudgetStage
@@ -165,6 +165,8 @@ def printed_frame(layout: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# Lines of the table a page sends to the browser at most; downloads always hold the whole table.
+SCREEN_LINES = 1_000
 SCREEN_HEADER = ["区分", "事業名【所管部局】", "事業概要", "予算額（千円）", "基金充当額（千円）", "備考"]
 
 
@@ -334,6 +336,62 @@ def table_xlsx(rows: pd.DataFrame, *, fiscal_year: int, filter_note: str = "") -
     return buf.getvalue()
 
 
+def export_filters(
+    *,
+    fiscal_year: int,
+    fmt: str,
+    encoding: str = "utf-8-sig",
+    department_id: int | None = None,
+    category_code: str | None = None,
+) -> dict[str, Any]:
+    """What the audit row of an export records about its filters."""
+    filters: dict[str, Any] = {"fiscal_year": fiscal_year, "format": fmt}
+    if department_id is not None:
+        filters["department_id"] = department_id
+    if category_code is not None:
+        filters["category_code"] = category_code
+    if fmt == "csv":
+        filters["encoding"] = encoding
+    return filters
+
+
+def check_encoding(rows: pd.DataFrame, *, encoding: str) -> None:
+    """Refuse (RuleViolation naming the character) when the CSV of `rows` cannot be written in
+    `encoding`: the check `build` makes, without building the file (so a page can say so up front)."""
+    if encoding != "cp932" or rows.empty:
+        return
+    parts = [
+        rows[col].fillna("").astype(str)
+        for col in (
+            "section_heading",
+            "section_name",
+            "block_heading",
+            "block_name",
+            "project",
+            "department",
+            "summary",
+        )
+    ]
+    text = parts[0]
+    for part in parts[1:]:
+        text = text + part
+    check_cp932(text.str.cat(sep="\n"))
+
+
+def file_name(*, fiscal_year: int, fmt: str, encoding: str = "utf-8-sig") -> str:
+    """「基金活用事業一覧_2024.xlsx」, 「…_2024.csv」, 「…_2024_sjis.csv」."""
+    stem = f"基金活用事業一覧_{fiscal_year}"
+    if fmt == "xlsx":
+        return f"{stem}.xlsx"
+    return f"{stem}{'_sjis' if encoding == 'cp932' else ''}.csv"
+
+
+def mime_type(fmt: str) -> str:
+    if fmt == "xlsx":
+        return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return "text/csv"
+
+
 def build(
     engine: Engine,
     *,
@@ -358,27 +416,69 @@ def build(
     rows = allocation.allocation_rows(
         engine, fiscal_year=fiscal_year, department_id=department_id, category_code=category_code
     )
-    filters: dict[str, Any] = {"fiscal_year": fiscal_year, "format": fmt}
-    if department_id is not None:
-        filters["department_id"] = department_id
-    if category_code is not None:
-        filters["category_code"] = category_code
-    stem = f"基金活用事業一覧_{fiscal_year}"
+    filters = export_filters(
+        fiscal_year=fiscal_year,
+        fmt=fmt,
+        encoding=encoding,
+        department_id=department_id,
+        category_code=category_code,
+    )
     if fmt == "xlsx":
         data = table_xlsx(rows, fiscal_year=fiscal_year, filter_note=filter_note)
-        mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        name = f"{stem}.xlsx"
     else:
-        filters["encoding"] = encoding
         data = to_csv_bytes(tidy_frame(rows, fiscal_year=fiscal_year), encoding=encoding)
-        mime = "text/csv"
-        name = f"{stem}{'_sjis' if encoding == 'cp932' else ''}.csv"
+    name = file_name(fiscal_year=fiscal_year, fmt=fmt, encoding=encoding)
+    mime = mime_type(fmt)
     return AllocationExport(data=data, file_name=name, mime=mime, rows=len(rows), filters=filters)
+
+
+def build_bytes(
+    engine: Engine,
+    *,
+    fiscal_year: int,
+    fmt: str,
+    encoding: str = "utf-8-sig",
+    department_id: int | None = None,
+    category_code: str | None = None,
+    filter_note: str = "",
+) -> bytes:
+    """Only the file of `build` (for a download built when it is fetched)."""
+    return build(
+        engine,
+        fiscal_year=fiscal_year,
+        fmt=fmt,
+        encoding=encoding,
+        department_id=department_id,
+        category_code=category_code,
+        filter_note=filter_note,
+    ).data
 
 
 def record(engine: Engine, *, actor: Actor, export: AllocationExport) -> None:
     """Audit a delivered export (who, what, filters, rows)."""
     record_export(engine, actor=actor, what="allocation_table", filters=export.filters, rows=export.rows)
+
+
+def record_download(
+    engine: Engine,
+    *,
+    actor: Actor,
+    fiscal_year: int,
+    fmt: str,
+    encoding: str = "utf-8-sig",
+    department_id: int | None = None,
+    category_code: str | None = None,
+    rows: int,
+) -> None:
+    """Audit a download whose file is built when it is fetched (the same record as `record`)."""
+    filters = export_filters(
+        fiscal_year=fiscal_year,
+        fmt=fmt,
+        encoding=encoding,
+        department_id=department_id,
+        category_code=category_code,
+    )
+    record_export(engine, actor=actor, what="allocation_table", filters=filters, rows=rows)
 
 
 def export_allocations(

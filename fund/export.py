@@ -42,11 +42,7 @@ def to_csv_bytes(df: pd.DataFrame, *, encoding: str = "utf-8-sig") -> bytes:
         try:
             return text.encode("cp932")
         except UnicodeEncodeError as exc:
-            bad = exc.object[exc.start : exc.end]
-            raise RuleViolation(
-                f"文字「{bad}」（U+{ord(bad[0]):04X}）は Shift_JIS（cp932）で保存できません。"
-                "UTF-8（BOM付き）で出力してください。"
-            ) from None
+            raise _cp932_refusal(exc) from None
     if encoding != "utf-8-sig":
         raise RuleViolation("文字コードは UTF-8（BOM付き）または cp932 を指定してください。")
     return text.encode("utf-8-sig")
@@ -62,6 +58,23 @@ class _CharWidths(dict[str, int]):
 
 
 _CHAR_WIDTHS = _CharWidths()
+
+
+def _cp932_refusal(exc: UnicodeEncodeError) -> RuleViolation:
+    bad = exc.object[exc.start : exc.end]
+    return RuleViolation(
+        f"文字「{bad}」（U+{ord(bad[0]):04X}）は Shift_JIS（cp932）で保存できません。"
+        "UTF-8（BOM付き）で出力してください。"
+    )
+
+
+def check_cp932(text: str) -> None:
+    """Raise the RuleViolation `to_csv_bytes(..., encoding="cp932")` raises for the first character of
+    `text` that cp932 cannot hold (a quick check before offering a Shift_JIS download)."""
+    try:
+        text.encode("cp932")
+    except UnicodeEncodeError as exc:
+        raise _cp932_refusal(exc) from None
 
 
 def display_width(text: str) -> int:

@@ -1,5 +1,7 @@
 """年度配分: the published table with downloads, registration and approval, scenarios and the optimiser."""
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
@@ -21,18 +23,24 @@ _ui.show_flash()
 may_allocate = can(actor, Action.allocate)
 may_approve = can(actor, Action.approve_allocation)
 may_export = can(actor, Action.export)
-years_all = [int(y) for y in reference.fiscal_years(engine)["year"]]
-open_years = [int(r.year) for r in reference.fiscal_years(engine).itertuples() if not r.closed]
-candidate_years = optimiser.proposal_years(engine)
-default_year = candidate_years[-1] if candidate_years else (open_years[0] if open_years else None)
-year_index = years_all.index(default_year) if default_year in years_all else 0
+fiscal_years = _ui.read(reference.fiscal_years)
+years_all = [int(y) for y in fiscal_years["year"]]
+open_years = [int(r.year) for r in fiscal_years.itertuples() if not r.closed]
 
 tab_names = ["配分表"]
 if may_allocate or may_approve:
     tab_names += ["配分の登録・承認", "シナリオ"]
 if may_allocate:
     tab_names.append("最適化")
-tabs = dict(zip(tab_names, st.tabs(tab_names), strict=True))
+# Only the open tab runs (switching tabs reruns the page), so a large 年度 costs only what is shown.
+tabs = dict(zip(tab_names, st.tabs(tab_names, key="alloc_tab", on_change="rerun"), strict=True))
+
+
+def _default_year_index() -> int:
+    """The newest 年度 with proposals the optimiser could choose (else the first open 年度)."""
+    candidate_years = _ui.read(optimiser.proposal_years)
+    default_year = candidate_years[-1] if candidate_years else (open_years[0] if open_years else None)
+    return years_all.index(default_year) if default_year in years_all else 0
 
 
 def _year_label(y: int) -> str:
@@ -44,120 +52,140 @@ def _sen(yen: int | None) -> str:
 
 
 # --- 配分表 ------------------------------------------------------------------------------------------
-with tabs["配分表"]:
-    years = allocation.allocation_years(engine)
-    if not years:
-        st.info("承認済みの配分はまだありません。「配分の登録・承認」から登録し、承認すると表示されます。")
-    else:
-        f1, f2, f3 = st.columns(3)
-        year = f1.selectbox("年度", years, format_func=_year_label, key="alloc_year")
-        depts = reference.departments(engine)
-        dept_names = dict(zip(depts["id"], depts["name"], strict=True))
-        dept = f2.selectbox(
-            "所管部局",
-            [None, *dept_names],
-            format_func=lambda d: "すべて" if d is None else dept_names[d],
-            key="alloc_dept",
-        )
-        cats = allocation.category_choices(engine)
-        cat_labels = dict(zip(cats["code"], cats["label"], strict=True))
-        cat = f3.selectbox(
-            "区分",
-            [None, *cat_labels],
-            format_func=lambda c: "すべて" if c is None else cat_labels[c],
-            key="alloc_cat",
-        )
-        rows = allocation.allocation_rows(engine, fiscal_year=year, department_id=dept, category_code=cat)
-        if rows.empty:
-            st.info("条件に合う配分はありません。所管部局・区分の絞り込みを外してください。")
+if tabs["配分表"].open:
+    with tabs["配分表"]:
+        years = _ui.read(allocation.allocation_years)
+        if not years:
+            st.info(
+                "承認済みの配分はまだありません。「配分の登録・承認」から登録し、承認すると表示されます。"
+            )
         else:
-            primary = rows[~rows["is_relisting"]]
-            m1, m2, m3 = st.columns(3)
-            m1.metric(
-                "事業数",
-                f"{primary['project_id'].nunique()}事業",
-                help=f"うち新規 {primary.loc[primary['is_new'], 'project_id'].nunique()}事業（再掲を除く）",
+            f1, f2, f3 = st.columns(3)
+            year = f1.selectbox("年度", years, format_func=_year_label, key="alloc_year")
+            depts = _ui.read(reference.departments)
+            dept_names = dict(zip(depts["id"], depts["name"], strict=True))
+            dept = f2.selectbox(
+                "所管部局",
+                [None, *dept_names],
+                format_func=lambda d: "すべて" if d is None else dept_names[d],
+                key="alloc_dept",
             )
-            cost = int(primary["project_cost_yen"].sum())
-            fund = int(primary["fund_share_yen"].sum())
-            m2.metric("予算額（事業費）", format_oku_yen(cost), help=f"{format_sen_yen(cost)}千円")
-            m3.metric(
-                "うち基金充当額",
-                format_oku_yen(fund),
-                help=f"{format_sen_yen(fund)}千円（推計を含む場合は表の備考に印）",
+            cats = _ui.read(allocation.category_choices)
+            cat_labels = dict(zip(cats["code"], cats["label"], strict=True))
+            cat = f3.selectbox(
+                "区分",
+                [None, *cat_labels],
+                format_func=lambda c: "すべて" if c is None else cat_labels[c],
+                key="alloc_cat",
             )
+            rows = _ui.read(
+                allocation.allocation_rows, fiscal_year=year, department_id=dept, category_code=cat
+            )
+            if rows.empty:
+                st.info("条件に合う配分はありません。所管部局・区分の絞り込みを外してください。")
+            else:
+                primary = rows[~rows["is_relisting"]]
+                m1, m2, m3 = st.columns(3)
+                m1.metric(
+                    "事業数",
+                    f"{primary['project_id'].nunique()}事業",
+                    help=f"うち新規 {primary.loc[primary['is_new'], 'project_id'].nunique()}事業（再掲を除く）",
+                )
+                cost = int(primary["project_cost_yen"].sum())
+                fund = int(primary["fund_share_yen"].sum())
+                m2.metric("予算額（事業費）", format_oku_yen(cost), help=f"{format_sen_yen(cost)}千円")
+                m3.metric(
+                    "うち基金充当額",
+                    format_oku_yen(fund),
+                    help=f"{format_sen_yen(fund)}千円（推計を含む場合は表の備考に印）",
+                )
 
-            st.subheader(allocation_export.table_title(year, rows))
-            st.caption("（単位：千円）")
-            table = allocation_export.table_frame(rows)
-            st.dataframe(
-                table,
-                hide_index=True,
-                width="stretch",
-                height=min(36 * (len(table) + 1) + 4, 900),
-                column_config={
-                    # Fixed widths (px) that fit a 1280px-wide screen with the sidebar open.
-                    "区分": st.column_config.TextColumn(width=90),
-                    "事業名【所管部局】": st.column_config.TextColumn(width=290),
-                    "事業概要": st.column_config.TextColumn(width=230),
-                    "予算額（千円）": st.column_config.TextColumn(width=105, alignment="right"),
-                    "基金充当額（千円）": st.column_config.TextColumn(width=125, alignment="right"),
-                    "備考": st.column_config.TextColumn(width=48, alignment="center"),
-                },
-            )
-            st.caption(
-                "※予算額は主たる区分で計上。(再掲) は他の区分に再掲した事業で、小計・合計には含みません。"
-                "新規はその年度が事業の初年度であることを示します。金額は千円未満を四捨五入し、小計・合計は表示金額の合計です。"
-            )
-            _ui.estimate_note()
-
-            if may_export:
-                note_parts = []
-                if dept is not None:
-                    note_parts.append(f"所管部局: {dept_names[dept]}")
-                if cat is not None:
-                    note_parts.append(f"区分: {cat_labels[cat].strip()}")
-                note = "絞り込み　" + "　".join(note_parts) if note_parts else ""
-                d1, d2, d3 = st.columns(3)
-                for column, fmt, encoding, label, icon in (
-                    (d1, "xlsx", "utf-8-sig", "Excel（xlsx）で保存", ":material/table_view:"),
-                    (d2, "csv", "utf-8-sig", "CSV（UTF-8 BOM付き）で保存", ":material/download:"),
-                    (d3, "csv", "cp932", "CSV（Shift_JIS）で保存", ":material/download:"),
-                ):
-                    try:
-                        export = allocation_export.build(
-                            engine,
-                            fiscal_year=year,
-                            fmt=fmt,
-                            encoding=encoding,
-                            department_id=dept,
-                            category_code=cat,
-                            filter_note=note,
-                        )
-                    except FundError as exc:
-                        column.warning(exc.message, icon=":material/warning:")
-                        continue
-                    column.download_button(
-                        label,
-                        data=export.data,
-                        file_name=export.file_name,
-                        mime=export.mime,
-                        icon=icon,
-                        key=f"dl_{fmt}_{encoding}",
-                        on_click=allocation_export.record,
-                        kwargs={"engine": engine, "actor": actor, "export": export},
+                st.subheader(allocation_export.table_title(year, rows))
+                st.caption("（単位：千円）")
+                table = allocation_export.table_frame(rows)
+                shown = table.head(allocation_export.SCREEN_LINES)
+                if len(table) > len(shown):
+                    where = (
+                        "すべての行は下の「Excel（xlsx）で保存」「CSV で保存」で保存してください。"
+                        if may_export
+                        else "所管部局・区分で絞り込むと、残りの行も表示できます。"
                     )
-                st.caption("保存するのは画面の絞り込みどおりの内容です。保存は監査ログに記録されます。")
+                    st.info(
+                        f"表の先頭 {len(shown):,} 行を表示しています（全 {len(table):,} 行）。{where}",
+                        icon=":material/table_rows:",
+                    )
+                st.dataframe(
+                    shown,
+                    hide_index=True,
+                    width="stretch",
+                    height=min(36 * (len(shown) + 1) + 4, 900),
+                    column_config={
+                        # Fixed widths (px) that fit a 1280px-wide screen with the sidebar open.
+                        "区分": st.column_config.TextColumn(width=90),
+                        "事業名【所管部局】": st.column_config.TextColumn(width=290),
+                        "事業概要": st.column_config.TextColumn(width=230),
+                        "予算額（千円）": st.column_config.TextColumn(width=105, alignment="right"),
+                        "基金充当額（千円）": st.column_config.TextColumn(width=125, alignment="right"),
+                        "備考": st.column_config.TextColumn(width=48, alignment="center"),
+                    },
+                )
+                st.caption(
+                    "※予算額は主たる区分で計上。(再掲) は他の区分に再掲した事業で、小計・合計には含みません。"
+                    "新規はその年度が事業の初年度であることを示します。金額は千円未満を四捨五入し、小計・合計は表示金額の合計です。"
+                )
+                _ui.estimate_note()
+
+                if may_export:
+                    note_parts = []
+                    if dept is not None:
+                        note_parts.append(f"所管部局: {dept_names[dept]}")
+                    if cat is not None:
+                        note_parts.append(f"区分: {cat_labels[cat].strip()}")
+                    note = "絞り込み　" + "　".join(note_parts) if note_parts else ""
+                    d1, d2, d3 = st.columns(3)
+                    for column, fmt, encoding, label, icon in (
+                        (d1, "xlsx", "utf-8-sig", "Excel（xlsx）で保存", ":material/table_view:"),
+                        (d2, "csv", "utf-8-sig", "CSV（UTF-8 BOM付き）で保存", ":material/download:"),
+                        (d3, "csv", "cp932", "CSV（Shift_JIS）で保存", ":material/download:"),
+                    ):
+                        try:
+                            allocation_export.check_encoding(rows, encoding=encoding)
+                        except FundError as exc:
+                            column.warning(exc.message, icon=":material/warning:")
+                            continue
+                        filters = {
+                            "fiscal_year": year,
+                            "fmt": fmt,
+                            "encoding": encoding,
+                            "department_id": dept,
+                            "category_code": cat,
+                        }
+                        # The file is built when it is fetched, not on every run of the page.
+                        column.download_button(
+                            label,
+                            data=partial(allocation_export.build_bytes, engine, **filters, filter_note=note),
+                            file_name=allocation_export.file_name(
+                                fiscal_year=year, fmt=fmt, encoding=encoding
+                            ),
+                            mime=allocation_export.mime_type(fmt),
+                            icon=icon,
+                            key=f"dl_{fmt}_{encoding}",
+                            on_click=allocation_export.record_download,
+                            kwargs={"engine": engine, "actor": actor, "rows": len(rows), **filters},
+                        )
+                    st.caption(
+                        "保存するのは画面の絞り込みどおりの内容（全行）です。保存は監査ログに記録されます。"
+                    )
 
 
 # --- 配分の登録・承認 ---------------------------------------------------------------------------------------
-if "配分の登録・承認" in tabs:
+if "配分の登録・承認" in tabs and tabs["配分の登録・承認"].open:
     with tabs["配分の登録・承認"]:
         if not open_years:
             st.info("決算確定前の年度がありません。管理画面で年度を登録してください。")
         else:
             ryear = st.selectbox("年度", open_years, format_func=_year_label, key="reg_year")
-            ceiling = allocation.fund_ceiling(engine, fiscal_year=ryear)
+            ceiling = _ui.read(allocation.fund_ceiling, fiscal_year=ryear)
             c1, c2, c3, c4 = st.columns(4)
             c1.metric(
                 "基金からの上限",
@@ -184,9 +212,9 @@ if "配分の登録・承認" in tabs:
                 with st.expander(
                     "配分を登録する（登録者とは別の幹部・管理者が承認します）", icon=":material/add:"
                 ):
-                    projects = reference.projects(engine)
+                    projects = _ui.read(reference.projects)
                     pnames = dict(zip(projects["id"], projects["name"], strict=True))
-                    leafs = reference.leaf_categories(engine)
+                    leafs = _ui.read(reference.leaf_categories)
                     leaf_labels = dict(zip(leafs["id"], leafs["label"], strict=True))
                     with st.form("propose_form", clear_on_submit=False):
                         project_id = st.selectbox(
@@ -235,7 +263,9 @@ if "配分の登録・承認" in tabs:
                             except FundError as exc:
                                 _ui.show_error(exc)
 
-            pending = allocation.allocation_frame(engine, fiscal_year=ryear, status=AllocationStatus.proposed)
+            pending = _ui.read(
+                allocation.allocation_frame, fiscal_year=ryear, status=AllocationStatus.proposed
+            )
             st.subheader("承認待ちの配分")
             if pending.empty:
                 st.info("承認待ちの配分はありません。")
@@ -295,13 +325,13 @@ if "配分の登録・承認" in tabs:
                 with st.expander(
                     "再掲を登録する（金額なしで他の区分にも掲載）", icon=":material/playlist_add:"
                 ):
-                    year_allocs = allocation.allocation_frame(engine, fiscal_year=ryear)
+                    year_allocs = _ui.read(allocation.allocation_frame, fiscal_year=ryear)
                     if year_allocs.empty:
                         st.info("この年度の配分がまだないため、再掲できません。")
                     else:
-                        leafs = reference.leaf_categories(engine)
+                        leafs = _ui.read(reference.leaf_categories)
                         leaf_labels = dict(zip(leafs["id"], leafs["label"], strict=True))
-                        projects = reference.projects(engine)
+                        projects = _ui.read(reference.projects)
                         alloc_projects = projects[projects["name"].isin(year_allocs["project"])]
                         pn = dict(zip(alloc_projects["id"], alloc_projects["name"], strict=True))
                         r1, r2 = st.columns(2)
@@ -365,9 +395,11 @@ if "配分の登録・承認" in tabs:
 
 
 # --- シナリオ ---------------------------------------------------------------------------------------------
-if "シナリオ" in tabs:
+if "シナリオ" in tabs and tabs["シナリオ"].open:
     with tabs["シナリオ"]:
-        syear = st.selectbox("年度", years_all, index=year_index, format_func=_year_label, key="scn_year")
+        syear = st.selectbox(
+            "年度", years_all, index=_default_year_index(), format_func=_year_label, key="scn_year"
+        )
         if may_allocate:
             n1, n2 = st.columns([3, 1], vertical_alignment="bottom")
             new_name = n1.text_input(
@@ -383,7 +415,7 @@ if "シナリオ" in tabs:
                     st.rerun()
                 except FundError as exc:
                     _ui.show_error(exc)
-        scenarios = scenario.scenario_list(engine, fiscal_year=syear)
+        scenarios = _ui.read(scenario.scenario_list, fiscal_year=syear)
         if scenarios.empty:
             st.info("この年度のシナリオはまだありません。作成するか、「最適化」で案を作ってください。")
         else:
@@ -418,7 +450,7 @@ if "シナリオ" in tabs:
             sid = st.selectbox(
                 "編集するシナリオ", ids, format_func=lambda i: f"{i}: {names[i]}", key="scn_pick"
             )
-            items = scenario.scenario_items(engine, scenario_id=sid)
+            items = _ui.read(scenario.scenario_items, scenario_id=sid)
             promoted = bool(pd.notna(scenarios.set_index("id").at[sid, "promoted_at"]))
             if items.empty:
                 st.info("このシナリオには候補がありません。")
@@ -543,7 +575,7 @@ if "シナリオ" in tabs:
                 b_id = x2.selectbox(
                     "比較先（B）", ids, index=0, format_func=lambda i: f"{i}: {names[i]}", key="cmp_b"
                 )
-                cmp = scenario.compare(engine, a_id=a_id, b_id=b_id)
+                cmp = _ui.read(scenario.compare, a_id=a_id, b_id=b_id)
                 ta, tb = cmp.totals.loc["a"], cmp.totals.loc["b"]
                 y1, y2, y3 = st.columns(3)
                 y1.metric(
@@ -588,18 +620,20 @@ if "シナリオ" in tabs:
 
 
 # --- 最適化 -----------------------------------------------------------------------------------------------
-if "最適化" in tabs:
+if "最適化" in tabs and tabs["最適化"].open:
     with tabs["最適化"]:
         st.caption(
             "提案を丸ごと採択するか否かを選び、上限額の範囲で目的（審査の重み付き合計点、または県民との接点数）を最大にします。"
             "結果はシナリオとして保存され、確認・編集してから配分として登録できます。"
         )
-        oyear = st.selectbox("年度", years_all, index=year_index, format_func=_year_label, key="opt_year")
-        frame = optimiser.candidate_frame(engine, actor=actor, fiscal_year=oyear)
+        oyear = st.selectbox(
+            "年度", years_all, index=_default_year_index(), format_func=_year_label, key="opt_year"
+        )
+        frame = _ui.read(optimiser.candidate_frame, actor=actor, fiscal_year=oyear)
         if frame.empty:
             st.info("この年度には候補となる提案（提出済み以降、不採択を除く）がありません。")
         else:
-            ceiling = allocation.fund_ceiling(engine, fiscal_year=oyear)
+            ceiling = _ui.read(allocation.fund_ceiling, fiscal_year=oyear)
             o1, o2, o3 = st.columns(3)
             objective = o1.radio(
                 "目的",
@@ -619,7 +653,7 @@ if "最適化" in tabs:
                 "足切り（評価値の下限、0 で指定なし）", min_value=0.0, step=0.5, value=0.0, key="opt_floor"
             )
             st.markdown("**区分ごとの割合（採択額に占める割合、空欄は指定なし）**")
-            leafs = reference.leaf_categories(engine)
+            leafs = _ui.read(reference.leaf_categories)
             share_table = st.data_editor(
                 pd.DataFrame(
                     {
@@ -684,7 +718,7 @@ if "最適化" in tabs:
             )
             if objective == "score" and frame["score"].isna().any():
                 st.caption("※未採点の提案は評価値 0 として扱います（必ず採択に指定すれば含められます）。")
-            existing = scenario.scenario_list(engine, fiscal_year=oyear)
+            existing = _ui.read(scenario.scenario_list, fiscal_year=oyear)
             run_name = st.text_input(
                 "保存するシナリオ名",
                 value=f"最適化案 {len(existing) + 1}",
@@ -752,7 +786,7 @@ if "最適化" in tabs:
                 r3.metric(
                     "採択数", f"{last['chosen']}件", help="最適解" if last["optimal"] else "時間内の最良解"
                 )
-                items = scenario.scenario_items(engine, scenario_id=last["scenario_id"])
+                items = _ui.read(scenario.scenario_items, scenario_id=last["scenario_id"])
                 st.caption(
                     f"シナリオ番号 {last['scenario_id']} として保存しました（「シナリオ」で比較・編集・配分登録）。"
                 )

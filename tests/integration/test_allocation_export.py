@@ -150,6 +150,56 @@ def test_cli_exports_the_table_and_records_who(seeded_engine: Engine, tmp_path: 
     assert main([*args, "--as", "nobody"]) == 2
 
 
+def test_downloads_hold_every_line_whatever_the_screen_shows(
+    seeded_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(allocation_export, "SCREEN_LINES", 5)
+    rows = allocation.allocation_rows(seeded_engine, fiscal_year=2024)
+    lines = len(allocation_export.table_frame(rows))
+    assert lines > allocation_export.SCREEN_LINES
+    ws = _sheet(allocation_export.build_bytes(seeded_engine, fiscal_year=2024, fmt="xlsx"))
+    first = allocation_export.HEADER_ROW + 2
+    body = list(ws.iter_rows(min_row=first, max_row=first + lines - 1, values_only=True))
+    assert body[-1][0] == "合計 24事業"
+    csv = allocation_export.build_bytes(seeded_engine, fiscal_year=2024, fmt="csv", encoding="cp932")
+    assert len(pd.read_csv(io.BytesIO(csv), encoding="cp932")) == len(rows)
+
+
+def test_the_quick_encoding_check_refuses_what_the_csv_export_refuses(seeded_engine: Engine) -> None:
+    rows = allocation.allocation_rows(seeded_engine, fiscal_year=2024)
+    allocation_export.check_encoding(rows, encoding="cp932")
+    with seeded_engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE project SET summary = summary || '（𠮷野町と連携）' WHERE name = '県内企業魅力発信事業'"
+            )
+        )
+    rows = allocation.allocation_rows(seeded_engine, fiscal_year=2024)
+    allocation_export.check_encoding(rows, encoding="utf-8-sig")
+    with pytest.raises(RuleViolation) as quick:
+        allocation_export.check_encoding(rows, encoding="cp932")
+    with pytest.raises(RuleViolation) as full:
+        allocation_export.build(seeded_engine, fiscal_year=2024, fmt="csv", encoding="cp932")
+    assert quick.value.message == full.value.message
+
+
+def test_a_download_built_on_fetch_is_audited_like_any_export(seeded_engine: Engine) -> None:
+    dept = int(query_df(seeded_engine, "SELECT id FROM department WHERE name = '警察本部'")["id"].iloc[0])
+    allocation_export.record_download(
+        seeded_engine, actor=EXEC, fiscal_year=2024, fmt="csv", encoding="cp932", department_id=dept, rows=3
+    )
+    log = query_df(
+        seeded_engine, "SELECT actor, entity, after_values FROM audit_log ORDER BY id DESC LIMIT 1"
+    )
+    after = log["after_values"].iloc[0]
+    after = after if isinstance(after, dict) else json.loads(after)
+    assert (log["actor"].iloc[0], log["entity"].iloc[0]) == ("tanaka_exec", "allocation_table")
+    built = allocation_export.build(
+        seeded_engine, fiscal_year=2024, fmt="csv", encoding="cp932", department_id=dept
+    )
+    assert after == {"filters": built.filters, "rows": 3}
+
+
 # --- Property: in every export, subtotals add up to their totals ------------------------------------------
 
 amounts = st.integers(min_value=-2_000_000_000, max_value=50_000_000_000)

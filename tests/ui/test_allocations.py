@@ -2,12 +2,16 @@
 
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from fund import allocation, reference, scenario
+from fund import allocation, allocation_export, reference, scenario
+from fund.auth import Actor
 from fund.db import query_df
 from fund.models import AllocationStatus, Role
+from tests.ui.conftest import signed_in_app
+from tests.ui.test_safety import BOLD, PAYLOADS, hostile, markdown_texts  # noqa: F401 (hostile is a fixture)
 
 PAGE = "pages/allocations.py"
 PROPOSE = "FormSubmitter:propose_form-承認待ちとして登録"
@@ -17,7 +21,14 @@ def _cells(at: AppTest, n: int = 0) -> list[str]:
     return at.dataframe[n].value.astype(str).values.ravel().tolist()
 
 
+def _open_tab(at: AppTest, name: str) -> AppTest:
+    """Switch to a tab of the page (only the open tab runs, as in the browser)."""
+    at.session_state["alloc_tab"] = name
+    return at.run()
+
+
 def _propose(at: AppTest, *, year: int, share: int) -> AppTest:
+    _open_tab(at, "配分の登録・承認")
     at.selectbox(key="reg_year").set_value(year).run()
     at.number_input(key="reg_cost").set_value(share * 2)
     at.number_input(key="reg_share").set_value(share)
@@ -75,7 +86,7 @@ def test_screener_proposes_and_a_different_executive_approves(
     assert not at.error
     assert "承認待ちとして登録しました" in at.success[0].value
     assert "承認する" not in [b.label for b in at.button]  # a screener cannot approve
-    at = app_as(Role.executive, PAGE)
+    at = _open_tab(app_as(Role.executive, PAGE), "配分の登録・承認")
     at.selectbox(key="reg_year").set_value(2025).run()
     at.button(key="approve_btn").click().run()
     assert not at.error
@@ -95,7 +106,7 @@ def test_approving_your_own_allocation_shows_the_refusal(app_as: Callable[..., A
 def test_allocation_over_the_annual_cap_is_refused_with_the_figures(
     app_as: Callable[..., AppTest], seeded_engine: Engine
 ) -> None:
-    at = app_as(Role.admin, PAGE)
+    at = _open_tab(app_as(Role.admin, PAGE), "配分の登録・承認")
     at.selectbox(key="reg_year").set_value(2025).run()
     at.number_input(key="cap_sen").set_value(5_000)
     at.text_input(key="cap_reason").input("財政課協議")
@@ -111,7 +122,7 @@ def test_allocation_over_the_annual_cap_is_refused_with_the_figures(
 def test_optimiser_runs_shows_the_objective_budget_and_reasons_and_saves_a_scenario(
     app_as: Callable[..., AppTest], seeded_engine: Engine
 ) -> None:
-    at = app_as(Role.screener, PAGE)
+    at = _open_tab(app_as(Role.screener, PAGE), "最適化")
     at.number_input(key="opt_ceiling").set_value(500_000)  # 千円
     at.text_input(key="opt_name_2024_0").input("5億円の案")
     at.button(key="opt_run").click().run()
@@ -130,7 +141,7 @@ def test_optimiser_runs_shows_the_objective_budget_and_reasons_and_saves_a_scena
 def test_scenario_is_created_copied_and_compared(
     app_as: Callable[..., AppTest], seeded_engine: Engine
 ) -> None:
-    at = app_as(Role.screener, PAGE)
+    at = _open_tab(app_as(Role.screener, PAGE), "シナリオ")
     at.text_input(key="scn_new_name").input("手動案")
     at.button(key="scn_create").click().run()
     assert "シナリオ「手動案」を作成しました" in at.success[0].value
@@ -156,3 +167,54 @@ def test_download_buttons_export_the_filtered_table_and_are_audited(
     )
     assert list(log["actor"]) == ["test_executive"] and list(log["entity"]) == ["allocation_table"]
     assert f'"department_id": {police}' in str(log["after_values"].iloc[0]).replace("'", '"')
+
+
+def test_only_the_open_tab_runs_and_each_tab_opens(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.admin, PAGE)
+    assert [t.label for t in at.tabs] == ["配分表", "配分の登録・承認", "シナリオ", "最適化"]
+    keys = {w.key for w in at.selectbox}
+    assert "alloc_year" in keys and "reg_year" not in keys and "opt_year" not in keys
+    for name, key in (("配分の登録・承認", "reg_year"), ("シナリオ", "scn_year"), ("最適化", "opt_year")):
+        _open_tab(at, name)
+        assert not at.exception
+        assert key in {w.key for w in at.selectbox}
+        assert "alloc_year" not in {w.key for w in at.selectbox}
+
+
+def _all_lines(engine: Engine) -> int:
+    return len(allocation_export.table_frame(allocation.allocation_rows(engine, fiscal_year=2024)))
+
+
+def test_a_long_table_shows_its_first_lines_and_says_so(
+    app_as: Callable[..., AppTest], seeded_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(allocation_export, "SCREEN_LINES", 10)
+    at = app_as(Role.executive, PAGE)
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert len(table) == 10
+    assert list(table["事業名【所管部局】"])[0].startswith("1 デジタルの力を活用した地域の社会課題解決")
+    notice = at.info[0].value
+    assert f"表の先頭 10 行を表示しています（全 {_all_lines(seeded_engine)} 行）" in notice
+    assert "「Excel（xlsx）で保存」「CSV で保存」で保存してください" in notice
+    # The totals above the table still cover every line.
+    assert {m.label: m.value for m in at.metric}["事業数"] == "24事業"
+
+
+def test_a_short_table_shows_every_line_without_a_notice(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    at = app_as(Role.executive, PAGE)
+    assert len(at.dataframe[0].value) == _all_lines(seeded_engine)
+    assert not [i for i in at.info if "行を表示しています" in i.value]
+
+
+@pytest.mark.usefixtures("hostile")
+def test_no_tab_renders_user_text_as_markdown() -> None:
+    actor = Actor(login="test_admin", role=Role.admin, display_name=BOLD)
+    at = signed_in_app(actor, PAGE)
+    for name in ("配分表", "配分の登録・承認", "シナリオ", "最適化"):
+        _open_tab(at, name)
+        assert not at.exception
+        leaked = [t for t in markdown_texts(at) for p in PAYLOADS if p in t]
+        assert leaked == []
