@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from fund import audit
+from fund import audit, kpi
 from fund.db import checkpoint, is_duckdb, write_session
 from fund.errors import RuleViolation
 from fund.seed import seed
@@ -211,6 +211,7 @@ def generate(
         _ledger(load, rng, dc, allocs)
         tick("基金台帳")
         _kpis(load, rng, projects, props)
+        kpi.refresh_years(conn)
         tick("成果指標")
     report = GenerateReport(proposals=proposals, seed=seed_value, inserted=load.inserted)
     with write_session(engine) as session:

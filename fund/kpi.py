@@ -19,21 +19,20 @@ The rules, in one place (the page shows `STATUS_RULE` and `PATH_RULE` word for w
 import enum
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from sqlalchemy import Engine
-from sqlmodel import select
+from sqlalchemy import Connection, Engine, text
+from sqlmodel import Session, select
 
 from fund import audit, export
 from fund.auth import Action, Actor, require, require_department
 from fund.db import checkpoint, query_df, write_session
 from fund.errors import InputInvalid, NotFound, field_messages
-from fund.fiscal import fiscal_label, fiscal_year_bounds
+from fund.fiscal import fiscal_label, fiscal_year_bounds, fiscal_year_of
 from fund.labels import KPI_KIND, PERSPECTIVE
 from fund.models import Direction, FiscalYear, KpiActual, KpiIndicator, KpiKind, Project
 
@@ -195,239 +194,298 @@ FRAME_COLUMNS = [
 ]
 
 
+@dataclass(frozen=True)
+class KpiFilter:
+    """Which indicator-years to look at. Indicator filters (部局, 事業, 指標) narrow the indicators
+    before the path is computed; row filters (年度, 部局名, 観点, 状況) narrow the result."""
+
+    department_id: int | None = None
+    project_id: int | None = None
+    indicator_id: int | None = None
+    fiscal_year: int | None = None
+    department: str | None = None
+    perspective: int | None = None
+    status: str | None = None
+    target_years_only: bool = False
+
+
+# The rules of `tracking_years`, `path_target` and `achievement_rate` in portable SQL (DuckDB and
+# PostgreSQL), writing the kpi_year rows of the indicators chosen by {indicator_where}. Values are
+# widened to double precision before any arithmetic, in the same order as the Python rules.
+_YEARS_SQL = """
+INSERT INTO kpi_year (indicator_id, fiscal_year, project_id, department_id, unit, direction,
+                      perspectives_text, target_value, target_on_path, actual_value, achievement_rate)
+WITH RECURSIVE
+ind AS (
+    SELECT i.id AS indicator_id, i.project_id, p.department_id, i.direction, i.unit,
+           CAST(i.baseline_value AS DOUBLE PRECISION) AS baseline_value, i.baseline_year,
+           CAST(i.perspectives AS VARCHAR) AS perspectives_text
+    FROM kpi_indicator i JOIN project p ON p.id = i.project_id
+    {indicator_where}
+),
+tgt AS (
+    SELECT t.indicator_id, t.fiscal_year, CAST(t.target_value AS DOUBLE PRECISION) AS target_value
+    FROM kpi_target t JOIN ind ON ind.indicator_id = t.indicator_id
+),
+act AS (
+    SELECT a.indicator_id, a.fiscal_year, CAST(a.actual_value AS DOUBLE PRECISION) AS actual_value
+    FROM kpi_actual a JOIN ind ON ind.indicator_id = a.indicator_id
+),
+span AS (
+    SELECT indicator_id, MIN(fiscal_year) AS first_year, MAX(fiscal_year) AS last_year
+    FROM tgt GROUP BY indicator_id
+),
+tracked AS (
+    SELECT span.indicator_id, span.last_year,
+           CASE WHEN ind.baseline_year IS NOT NULL AND ind.baseline_year + 1 < span.first_year
+                THEN ind.baseline_year + 1 ELSE span.first_year END AS start_year
+    FROM span JOIN ind ON ind.indicator_id = span.indicator_id
+),
+years (y) AS (
+    SELECT MIN(start_year) FROM tracked
+    UNION ALL
+    SELECT y + 1 FROM years WHERE y < (SELECT MAX(last_year) FROM tracked)
+),
+grid AS (
+    SELECT tracked.indicator_id, years.y AS fiscal_year
+    FROM tracked JOIN years ON years.y BETWEEN tracked.start_year AND tracked.last_year
+    UNION
+    SELECT indicator_id, fiscal_year FROM act
+),
+anchor AS (
+    SELECT indicator_id, fiscal_year AS anchor_year, target_value AS anchor_value FROM tgt
+    UNION ALL
+    SELECT ind.indicator_id, ind.baseline_year, ind.baseline_value FROM ind
+    WHERE ind.baseline_value IS NOT NULL AND ind.baseline_year IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM tgt WHERE tgt.indicator_id = ind.indicator_id
+                      AND tgt.fiscal_year = ind.baseline_year)
+),
+prev AS (
+    SELECT grid.indicator_id, grid.fiscal_year, MAX(anchor.anchor_year) AS anchor_year
+    FROM grid JOIN anchor ON anchor.indicator_id = grid.indicator_id AND anchor.anchor_year <= grid.fiscal_year
+    GROUP BY grid.indicator_id, grid.fiscal_year
+),
+nxt AS (
+    SELECT grid.indicator_id, grid.fiscal_year, MIN(tgt.fiscal_year) AS next_year
+    FROM grid JOIN tgt ON tgt.indicator_id = grid.indicator_id AND tgt.fiscal_year > grid.fiscal_year
+    GROUP BY grid.indicator_id, grid.fiscal_year
+),
+targeted AS (
+    SELECT grid.indicator_id, grid.fiscal_year, ind.project_id, ind.department_id, ind.direction,
+           ind.unit, ind.perspectives_text, act.actual_value,
+           own.target_value IS NULL AND span.indicator_id IS NOT NULL AS target_on_path,
+           CASE
+               WHEN own.target_value IS NOT NULL THEN own.target_value
+               WHEN pa.anchor_year IS NOT NULL AND nt.fiscal_year IS NOT NULL
+                   THEN pa.anchor_value + (nt.target_value - pa.anchor_value)
+                        * (grid.fiscal_year - pa.anchor_year) / (nt.fiscal_year - pa.anchor_year)
+               WHEN nt.fiscal_year IS NOT NULL THEN nt.target_value
+               ELSE lt.target_value
+           END AS target_value,
+           CASE WHEN own.target_value IS NULL AND pa.anchor_year IS NOT NULL AND nt.fiscal_year IS NOT NULL
+                THEN pa.anchor_value ELSE ind.baseline_value END AS segment_baseline
+    FROM grid
+    JOIN ind ON ind.indicator_id = grid.indicator_id
+    LEFT JOIN tgt own ON own.indicator_id = grid.indicator_id AND own.fiscal_year = grid.fiscal_year
+    LEFT JOIN prev ON prev.indicator_id = grid.indicator_id AND prev.fiscal_year = grid.fiscal_year
+    LEFT JOIN anchor pa ON pa.indicator_id = prev.indicator_id AND pa.anchor_year = prev.anchor_year
+    LEFT JOIN nxt ON nxt.indicator_id = grid.indicator_id AND nxt.fiscal_year = grid.fiscal_year
+    LEFT JOIN tgt nt ON nt.indicator_id = nxt.indicator_id AND nt.fiscal_year = nxt.next_year
+    LEFT JOIN span ON span.indicator_id = grid.indicator_id
+    LEFT JOIN tgt lt ON lt.indicator_id = span.indicator_id AND lt.fiscal_year = span.last_year
+    LEFT JOIN act ON act.indicator_id = grid.indicator_id AND act.fiscal_year = grid.fiscal_year
+),
+rated AS (
+    SELECT targeted.*,
+           CASE
+               WHEN actual_value IS NULL OR target_value IS NULL THEN NULL
+               WHEN direction = 'higher' THEN
+                   CASE WHEN target_value = 0
+                        THEN CASE WHEN actual_value >= 0 THEN CAST(1 AS DOUBLE PRECISION)
+                                  ELSE CAST(0 AS DOUBLE PRECISION) END
+                        ELSE actual_value / target_value END
+               WHEN segment_baseline IS NOT NULL AND segment_baseline > target_value
+                   THEN (segment_baseline - actual_value) / (segment_baseline - target_value)
+               WHEN actual_value <= 0 THEN CAST(1 AS DOUBLE PRECISION)
+               ELSE target_value / actual_value
+           END AS achievement_rate
+    FROM targeted
+)
+SELECT indicator_id, fiscal_year, project_id, department_id, unit, direction, perspectives_text,
+       target_value, target_on_path, actual_value, achievement_rate
+FROM rated
+"""
+
+
+def refresh_years(session: Session | Connection, *, indicator_ids: list[int] | None = None) -> None:
+    """Rewrite the kpi_year rows of these indicators (all when None), in the caller's transaction:
+    call it wherever an indicator, its targets or its actuals are written."""
+    if indicator_ids is None:
+        session.execute(text("DELETE FROM kpi_year"))
+        session.execute(text(_YEARS_SQL.format(indicator_where="")))
+        return
+    for indicator_id in indicator_ids:
+        session.execute(text("DELETE FROM kpi_year WHERE indicator_id = :i"), {"i": indicator_id})
+        session.execute(text(_YEARS_SQL.format(indicator_where="WHERE i.id = :i")), {"i": indicator_id})
+
+
+def ensure_years(engine: Engine) -> None:
+    """Build kpi_year when it is missing its rows (a database written before the table existed)."""
+    with engine.connect() as conn:
+        targets = conn.execute(text("SELECT COUNT(DISTINCT indicator_id) FROM kpi_target")).scalar_one()
+        derived = conn.execute(text("SELECT COUNT(DISTINCT indicator_id) FROM kpi_year")).scalar_one()
+    if targets and not derived:
+        with write_session(engine) as session:
+            refresh_years(session)
+        checkpoint(engine)
+
+
+_STATUS_CTE = """
+WITH kpi_status AS (
+    SELECT y.*, y.fiscal_year <= :last_finished_year AS year_finished,
+           CASE
+               WHEN y.achievement_rate IS NULL AND y.fiscal_year > :last_finished_year THEN :s_not_due
+               WHEN y.achievement_rate IS NULL THEN :s_not_measured
+               WHEN y.achievement_rate >= 1 THEN :s_achieved
+               WHEN y.achievement_rate >= :on_track_rate THEN :s_on_track
+               ELSE :s_behind
+           END AS status
+    FROM kpi_year y
+    {indicator_where}
+)
+"""
+
+
+def _status_sql(flt: KpiFilter, *, today: date) -> tuple[str, str, dict[str, object]]:
+    """(the WITH clause defining `kpi_status`, a WHERE clause over it aliased `s`, parameters)."""
+    params: dict[str, object] = {
+        # A 年度 has ended once its 31 March is before today: every 年度 before the current one.
+        "last_finished_year": fiscal_year_of(today) - 1,
+        "on_track_rate": ON_TRACK_RATE,
+        "s_not_due": KpiStatus.not_due.value,
+        "s_not_measured": KpiStatus.not_measured.value,
+        "s_achieved": KpiStatus.achieved.value,
+        "s_on_track": KpiStatus.on_track.value,
+        "s_behind": KpiStatus.behind.value,
+    }
+    indicator: list[str] = []
+    if flt.department_id is not None:
+        indicator.append("y.department_id = :department_id")
+        params["department_id"] = flt.department_id
+    if flt.project_id is not None:
+        indicator.append("y.project_id = :project_id")
+        params["project_id"] = flt.project_id
+    if flt.indicator_id is not None:
+        indicator.append("y.indicator_id = :indicator_id")
+        params["indicator_id"] = flt.indicator_id
+    rows: list[str] = []
+    if flt.fiscal_year is not None:
+        rows.append("s.fiscal_year = :fiscal_year")
+        params["fiscal_year"] = flt.fiscal_year
+    if flt.department is not None:
+        rows.append("s.department_id IN (SELECT id FROM department WHERE name = :department)")
+        params["department"] = flt.department
+    if flt.perspective is not None:
+        # Perspectives are single digits 1–4 in a JSON list, so a text match is exact.
+        rows.append("s.perspectives_text LIKE :perspective")
+        params["perspective"] = f"%{int(flt.perspective)}%"
+    if flt.status is not None:
+        rows.append("s.status = :status")
+        params["status"] = flt.status
+    if flt.target_years_only:
+        rows.append("NOT s.target_on_path")
+    cte = _STATUS_CTE.format(indicator_where=("WHERE " + " AND ".join(indicator)) if indicator else "")
+    return cte, ("WHERE " + " AND ".join(rows)) if rows else "", params
+
+
 def kpi_frame(
     engine: Engine,
     *,
     department_id: int | None = None,
     project_id: int | None = None,
     today: date | None = None,
+    where: KpiFilter | None = None,
+    limit: int | None = None,
+    oldest_first: bool = False,
 ) -> pd.DataFrame:
-    """One row per indicator and tracked 年度: target (own or on the path), actual, rate and status."""
+    """One row per indicator and tracked 年度: target (own or on the path), actual, rate and status,
+    by department, project and indicator (or by 年度 first with `oldest_first`).
+
+    `where` filters in the database; `limit` returns only the first rows (a screen's worth)."""
     today = today or date.today()
-    clauses: list[str] = []
-    params: dict[str, object] = {}
-    if department_id is not None:
-        clauses.append("p.department_id = :dept")
-        params["dept"] = department_id
-    if project_id is not None:
-        clauses.append("p.id = :proj")
-        params["proj"] = project_id
-    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    indicators = query_df(
+    flt = where or KpiFilter()
+    if department_id is not None or project_id is not None:
+        flt = replace(
+            flt,
+            department_id=department_id if department_id is not None else flt.department_id,
+            project_id=project_id if project_id is not None else flt.project_id,
+        )
+    cte, row_where, params = _status_sql(flt, today=today)
+    if limit is not None:
+        params["limit"] = int(limit)
+    order = (
+        "s.fiscal_year, s.department_id, s.project_id, s.indicator_id"
+        if oldest_first
+        else "s.department_id, s.project_id, s.indicator_id, s.fiscal_year"
+    )
+    df = query_df(
         engine,
-        f"""
-        SELECT i.id AS indicator_id, p.id AS project_id, p.name AS project, d.id AS department_id,
-               d.name AS department, i.kind, i.name AS indicator, i.unit, i.baseline_value,
-               i.baseline_year, i.direction, i.perspectives, i.source_note
-        FROM kpi_indicator i
-        JOIN project p ON p.id = i.project_id
-        JOIN department d ON d.id = p.department_id
-        {where}
-        ORDER BY d.id, p.id, i.id
+        f"""{cte}
+        SELECT s.indicator_id, s.project_id, p.name AS project, s.department_id, d.name AS department,
+               i.kind, i.name AS indicator, s.unit, CAST(i.baseline_value AS DOUBLE PRECISION)
+               AS baseline_value, i.baseline_year, s.direction, s.perspectives_text, i.source_note,
+               s.fiscal_year, s.target_value, s.target_on_path, s.actual_value, a.measured_on,
+               a.source, a.is_sample, a.entered_by, s.achievement_rate, s.status, s.year_finished
+        FROM (SELECT * FROM kpi_status s {row_where} ORDER BY {order}
+              {"LIMIT :limit" if limit is not None else ""}) s
+        JOIN kpi_indicator i ON i.id = s.indicator_id
+        JOIN project p ON p.id = s.project_id
+        JOIN department d ON d.id = s.department_id
+        LEFT JOIN kpi_actual a ON a.indicator_id = s.indicator_id AND a.fiscal_year = s.fiscal_year
+        ORDER BY {order}
         """,
         params,
     )
-    targets = query_df(
-        engine,
-        f"""
-        SELECT t.indicator_id, t.fiscal_year, t.target_value
-        FROM kpi_target t JOIN kpi_indicator i ON i.id = t.indicator_id JOIN project p ON p.id = i.project_id
-        {where}
-        """,
-        params,
-    )
-    actuals = query_df(
-        engine,
-        f"""
-        SELECT a.indicator_id, a.fiscal_year, a.actual_value, a.measured_on, a.source, a.is_sample,
-               a.entered_by
-        FROM kpi_actual a JOIN kpi_indicator i ON i.id = a.indicator_id JOIN project p ON p.id = i.project_id
-        {where}
-        """,
-        params,
-    )
-    return frame_from(indicators, targets, actuals, today=today)
-
-
-def _rates(target: pd.Series, actual: pd.Series, direction: pd.Series, baseline: pd.Series) -> pd.Series:
-    """`achievement_rate` for whole columns (NaN where it cannot be measured)."""
-    t = target.to_numpy(dtype="float64")
-    a = actual.to_numpy(dtype="float64")
-    b = baseline.to_numpy(dtype="float64")
-    higher = direction.to_numpy() == Direction.higher_is_better.value
-    with np.errstate(divide="ignore", invalid="ignore"):
-        up = np.where(t == 0, np.where(a >= 0, 1.0, 0.0), a / t)
-        down = np.where(~np.isnan(b) & (b > t), (b - a) / (b - t), np.where(a <= 0, 1.0, t / a))
-    rate = np.where(higher, up, down)
-    rate[np.isnan(a) | np.isnan(t)] = np.nan
-    return pd.Series(rate, index=target.index)
-
-
-def _statuses(rate: pd.Series, finished: pd.Series) -> np.ndarray:
-    """`status_for` for whole columns."""
-    r = rate.to_numpy(dtype="float64")
-    return np.select(
-        [np.isnan(r) & ~finished.to_numpy(), np.isnan(r), r >= 1.0, r >= ON_TRACK_RATE],
-        [
-            KpiStatus.not_due.value,
-            KpiStatus.not_measured.value,
-            KpiStatus.achieved.value,
-            KpiStatus.on_track.value,
-        ],
-        default=KpiStatus.behind.value,
-    )
-
-
-def frame_from(
-    indicators: pd.DataFrame, targets: pd.DataFrame, actuals: pd.DataFrame, *, today: date
-) -> pd.DataFrame:
-    """The rules of `tracking_years`, `path_target`, `achievement_rate` and `status_for` applied to
-    whole tables at once (vectorised: tens of thousands of indicators in well under a second)."""
-    if indicators.empty:
+    if df.empty:
         return pd.DataFrame(columns=FRAME_COLUMNS)
-    ind = indicators.set_index("indicator_id")
-    targets = targets.astype({"indicator_id": "int64", "fiscal_year": "int64", "target_value": "float64"})
-    actuals = actuals.astype({"indicator_id": "int64", "fiscal_year": "int64", "actual_value": "float64"})
-    actual_years = actuals[["indicator_id", "fiscal_year"]]
-    baseline_year = pd.to_numeric(ind["baseline_year"], errors="coerce")
-    baseline_value = pd.to_numeric(ind["baseline_value"], errors="coerce")
-
-    # The 年度 tracked: the span from the year after the baseline (or the first target) to the last
-    # target, plus every 年度 with an actual.
-    span = targets.groupby("indicator_id")["fiscal_year"].agg(["min", "max"])
-    first = np.fmin(span["min"], baseline_year.reindex(span.index) + 1).astype("int64")
-    lengths = (span["max"] - first + 1).to_numpy()
-    grid = pd.DataFrame(
-        {
-            "indicator_id": np.repeat(span.index.to_numpy(), lengths),
-            "fiscal_year": np.repeat(first.to_numpy(), lengths)
-            + (np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)),
-        }
-    )
-    grid = (
-        pd.concat([grid, actual_years], ignore_index=True)
-        .drop_duplicates()
-        .sort_values(["fiscal_year"], kind="stable")
-    )
-
-    # The target that applies: the year's own, else the straight line from the anchor before it
-    # (an earlier target or the baseline) to the next target; before the first target without a
-    # baseline, the first target; after the last target, the last target.
-    anchors = targets.rename(columns={"fiscal_year": "anchor_year", "target_value": "anchor_value"})
-    has_base = baseline_value.notna() & baseline_year.notna()
-    base = pd.DataFrame(
-        {
-            "indicator_id": ind.index[has_base],
-            "anchor_year": baseline_year[has_base].astype("int64").to_numpy(),
-            "anchor_value": baseline_value[has_base].to_numpy(),
-        }
-    )
-    base = base.merge(anchors[["indicator_id", "anchor_year"]], how="left", indicator=True)
-    base = base[base["_merge"] == "left_only"].drop(columns="_merge")
-    anchors = pd.concat([anchors, base], ignore_index=True).sort_values("anchor_year", kind="stable")
-    nexts = targets.rename(columns={"fiscal_year": "next_year", "target_value": "next_value"})
-    nexts = nexts.sort_values("next_year", kind="stable")
-    out = pd.merge_asof(
-        grid, anchors, left_on="fiscal_year", right_on="anchor_year", by="indicator_id", direction="backward"
-    )
-    out = pd.merge_asof(
-        out,
-        nexts,
-        left_on="fiscal_year",
-        right_on="next_year",
-        by="indicator_id",
-        direction="forward",
-        allow_exact_matches=False,
-    )
-    own = targets.rename(columns={"target_value": "own_target"})
-    out = out.merge(own, on=["indicator_id", "fiscal_year"], how="left")
-    last = targets.sort_values("fiscal_year").groupby("indicator_id")["target_value"].last()
-    out["last_target"] = out["indicator_id"].map(last)
-    out["ind_baseline"] = out["indicator_id"].map(baseline_value)
-
-    has_own = out["own_target"].notna()
-    between = ~has_own & out["anchor_year"].notna() & out["next_year"].notna()
-    before_first = ~has_own & ~between & out["next_year"].notna()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        line = out["anchor_value"] + (out["next_value"] - out["anchor_value"]) * (
-            out["fiscal_year"] - out["anchor_year"]
-        ) / (out["next_year"] - out["anchor_year"])
-    out["target_value"] = np.select(
-        [has_own, between, before_first],
-        [out["own_target"], line, out["next_value"]],
-        default=out["last_target"],
-    )
-    out["target_on_path"] = ~has_own & out["last_target"].notna()
-    segment_baseline = out["ind_baseline"].where(~between, out["anchor_value"])
-
-    out = out.merge(actuals, on=["indicator_id", "fiscal_year"], how="left")
-    meta = ind.loc[out["indicator_id"]]
-    perspectives = {i: _perspective_list(v) for i, v in ind["perspectives"].items()}
-    labels = {i: "・".join(PERSPECTIVE[p] for p in ps) for i, ps in perspectives.items()}
-    direction = meta["direction"].reset_index(drop=True)
-    rate = _rates(out["target_value"], out["actual_value"], direction, segment_baseline)
-    year_ends = {y: year_finished(int(y), today=today) for y in out["fiscal_year"].unique()}
-    finished = out["fiscal_year"].map(year_ends).astype(bool)
-    has_actual = out["actual_value"].notna()
-    frame = pd.DataFrame(
-        {
-            "indicator_id": out["indicator_id"].astype("int64"),
-            "project_id": meta["project_id"].astype("int64").to_numpy(),
-            "project": meta["project"].to_numpy(),
-            "department_id": meta["department_id"].astype("int64").to_numpy(),
-            "department": meta["department"].to_numpy(),
-            "kind": meta["kind"].to_numpy(),
-            "kind_label": meta["kind"].map(lambda k: KPI_KIND[KpiKind(k)]).to_numpy(),
-            "indicator": meta["indicator"].to_numpy(),
-            "unit": meta["unit"].to_numpy(),
-            "baseline_value": out["ind_baseline"].astype("float64").to_numpy(),
-            "baseline_year": baseline_year.loc[out["indicator_id"]].astype("float64").to_numpy(),
-            "direction": direction.to_numpy(),
-            "perspectives": out["indicator_id"].map(perspectives),
-            "perspective_labels": out["indicator_id"].map(labels),
-            "source_note": meta["source_note"].to_numpy(),
-            "fiscal_year": out["fiscal_year"].astype("int64"),
-            "target_value": out["target_value"].astype("float64").to_numpy(),
-            "target_on_path": out["target_on_path"].astype(bool),
-            "actual_value": out["actual_value"].astype("float64").to_numpy(),
-            "measured_on": [
-                pd.Timestamp(d).date() if has else None
-                for d, has in zip(out["measured_on"], has_actual, strict=True)
-            ],
-            "source": out["source"].where(has_actual, "").astype(str),
-            "is_sample": out["is_sample"].where(has_actual, False).astype(bool),
-            "entered_by": out["entered_by"].where(has_actual, "").astype(str),
-            "achievement_rate": rate.astype("float64").to_numpy(),
-            "status": _statuses(rate, finished),
-            "year_finished": finished,
-        },
-        columns=FRAME_COLUMNS,
-    )
-    order = np.lexsort(
-        (frame["fiscal_year"], frame["indicator_id"], frame["project_id"], frame["department_id"])
-    )
-    return frame.iloc[order].reset_index(drop=True)
+    perspectives = {t: _perspective_list(t) for t in df["perspectives_text"].unique()}
+    labels = {t: "・".join(PERSPECTIVE[p] for p in ps) for t, ps in perspectives.items()}
+    has_actual = df["actual_value"].notna()
+    df["kind_label"] = df["kind"].map({k.value: KPI_KIND[k] for k in KpiKind})
+    df["perspectives"] = df["perspectives_text"].map(perspectives)
+    df["perspective_labels"] = df["perspectives_text"].map(labels)
+    measured = df["measured_on"]
+    if pd.api.types.is_datetime64_any_dtype(measured):
+        measured = measured.dt.date
+    df["measured_on"] = measured.astype(object).where(measured.notna(), None)
+    df["source"] = df["source"].where(has_actual, "").astype(str)
+    df["entered_by"] = df["entered_by"].where(has_actual, "").astype(str)
+    df["is_sample"] = df["is_sample"].where(has_actual, False).astype(bool)
+    df["target_on_path"] = df["target_on_path"].astype(bool)
+    df["year_finished"] = df["year_finished"].astype(bool)
+    floats = ["baseline_value", "baseline_year", "target_value", "actual_value", "achievement_rate"]
+    df = df.astype({c: "float64" for c in floats} | {"fiscal_year": "int64"})
+    return df[FRAME_COLUMNS]
 
 
-def filter_frame(
-    df: pd.DataFrame,
-    *,
-    fiscal_year: int | None = None,
-    department: str | None = None,
-    perspective: int | None = None,
-    status: str | None = None,
-) -> pd.DataFrame:
-    """The page's filters (年度, 所管部局, 観点, 状況) applied to a `kpi_frame` result."""
-    out = df
-    if fiscal_year is not None:
-        out = out[out["fiscal_year"] == fiscal_year]
-    if department is not None:
-        out = out[out["department"] == department]
-    if perspective is not None:
-        out = out[[perspective in ps for ps in out["perspectives"]]]
-    if status is not None:
-        out = out[out["status"] == status]
-    return out.reset_index(drop=True)
+def filter_options(engine: Engine, *, department_id: int | None = None) -> tuple[list[int], list[str]]:
+    """The 年度 with indicator-years and the departments with indicators, for the page's filters."""
+    dept = "WHERE p.department_id = :department_id" if department_id is not None else ""
+    params = {"department_id": department_id} if department_id is not None else None
+    cte, _, status_params = _status_sql(KpiFilter(department_id=department_id), today=date.today())
+    years = query_df(
+        engine, f"{cte} SELECT DISTINCT fiscal_year FROM kpi_status ORDER BY fiscal_year", status_params
+    )
+    departments = query_df(
+        engine,
+        f"""
+        SELECT d.name FROM department d
+        WHERE d.id IN (SELECT p.department_id FROM kpi_indicator i JOIN project p ON p.id = i.project_id {dept})
+        ORDER BY d.id
+        """,
+        params,
+    )
+    return [int(y) for y in years["fiscal_year"]], departments["name"].tolist()
 
 
 def status_counts(
@@ -436,16 +494,24 @@ def status_counts(
     fiscal_year: int | None = None,
     today: date | None = None,
     target_years_only: bool = False,
+    where: KpiFilter | None = None,
 ) -> dict[str, int]:
     """Number of indicator-years per status, for the headline (all 年度, or one). Every status listed.
 
     `target_years_only` leaves out 年度 judged against the path (no target set for that 年度)."""
-    df = kpi_frame(engine, today=today)
+    flt = where or KpiFilter()
     if fiscal_year is not None:
-        df = df[df["fiscal_year"] == fiscal_year]
+        flt = replace(flt, fiscal_year=fiscal_year)
     if target_years_only:
-        df = df[~df["target_on_path"].astype(bool)]
-    return count_statuses(df)
+        flt = replace(flt, target_years_only=True)
+    cte, row_where, params = _status_sql(flt, today=today or date.today())
+    df = query_df(
+        engine,
+        f"{cte} SELECT s.status, COUNT(*) AS n FROM kpi_status s {row_where} GROUP BY s.status",
+        params,
+    )
+    counts = dict(zip(df["status"], df["n"], strict=True))
+    return {s.value: int(counts.get(s.value, 0)) for s in KpiStatus}
 
 
 def count_statuses(df: pd.DataFrame) -> dict[str, int]:
@@ -457,17 +523,20 @@ def count_statuses(df: pd.DataFrame) -> dict[str, int]:
 
 
 def overdue_frame(
-    engine: Engine, *, department_id: int | None = None, today: date | None = None
+    engine: Engine, *, department_id: int | None = None, today: date | None = None, limit: int | None = None
 ) -> pd.DataFrame:
     """Indicators with no actual for an ended 年度, oldest first, for follow-up with the department."""
     today = today or date.today()
-    df = kpi_frame(engine, department_id=department_id, today=today)
-    late = df[df["status"] == KpiStatus.not_measured.value].copy()
+    late = kpi_frame(
+        engine,
+        today=today,
+        where=KpiFilter(department_id=department_id, status=KpiStatus.not_measured.value),
+        limit=limit,
+        oldest_first=True,
+    )
     late["year_end"] = [fiscal_year_bounds(int(y))[1] for y in late["fiscal_year"]]
     late["days_overdue"] = [(today - d).days for d in late["year_end"]]
-    return late.sort_values(["fiscal_year", "department_id", "project_id", "indicator_id"]).reset_index(
-        drop=True
-    )
+    return late.reset_index(drop=True)
 
 
 # --- Entry of actuals -------------------------------------------------------------------------------
@@ -584,6 +653,7 @@ def enter_actual(
         row.entered_at = datetime.now(UTC)
         session.add(row)
         session.flush()
+        refresh_years(session, indicator_ids=[entry.indicator_id])
         audit.record(
             session,
             actor=actor.login,
@@ -647,62 +717,81 @@ def funded_evidence_by_year(engine: Engine) -> pd.DataFrame:
     )
 
 
-def reach_by_year(df: pd.DataFrame) -> pd.DataFrame:
+def _reach_by_year(engine: Engine, *, today: date) -> pd.DataFrame:
     """Residents reached per 年度 from perspective-1 indicators counted in 人: target and actual.
 
     One figure per project and 年度 (the largest, when a project has several such indicators), so
-    the same residents are not counted twice."""
-    reach = df[[1 in ps and u == REACH_UNIT for ps, u in zip(df["perspectives"], df["unit"], strict=True)]]
-    if reach.empty:
-        return pd.DataFrame(columns=["fiscal_year", "reach_target", "reach_actual", "reach_projects"])
-    per_project = reach.groupby(["fiscal_year", "project_id"], as_index=False).agg(
-        reach_target=("target_value", "max"), reach_actual=("actual_value", "max")
-    )
-    return per_project.groupby("fiscal_year", as_index=False).agg(
-        reach_target=("reach_target", "sum"),
-        reach_actual=("reach_actual", lambda v: v.sum(min_count=1)),  # NaN when nothing measured
-        reach_projects=("project_id", "nunique"),
+    the same residents are not counted twice. The actual is NULL when nothing was measured."""
+    cte, row_where, params = _status_sql(KpiFilter(perspective=1), today=today)
+    params["reach_unit"] = REACH_UNIT
+    return query_df(
+        engine,
+        f"""{cte}
+        SELECT fiscal_year, SUM(reach_target) AS reach_target, SUM(reach_actual) AS reach_actual,
+               COUNT(*) AS reach_projects
+        FROM (SELECT s.fiscal_year, s.project_id, MAX(s.target_value) AS reach_target,
+                     MAX(s.actual_value) AS reach_actual
+              FROM kpi_status s {row_where} AND s.unit = :reach_unit
+              GROUP BY s.fiscal_year, s.project_id) per_project
+        GROUP BY fiscal_year
+        """,
+        params,
     )
 
 
-def projects_on_track(df: pd.DataFrame) -> tuple[int, int]:
-    """(projects judged, projects on track) in `df`: a project is judged when at least one of its
-    indicator-years has an actual, and on track when none of those is 遅れ."""
-    judged = df[df["status"].isin(JUDGED)]
-    if judged.empty:
-        return 0, 0
-    behind = judged.groupby("project_id")["status"].apply(lambda s: bool((s == KpiStatus.behind.value).any()))
-    return int(len(behind)), int((~behind).sum())
+def _projects_on_track_by_year(engine: Engine, *, today: date) -> pd.DataFrame:
+    """Per 年度: projects judged (at least one indicator-year with an actual) and on track (none of
+    those 遅れ)."""
+    cte, _, params = _status_sql(KpiFilter(), today=today)
+    return query_df(
+        engine,
+        f"""{cte}
+        SELECT fiscal_year, COUNT(*) AS projects_judged,
+               SUM(CASE WHEN behind = 0 THEN 1 ELSE 0 END) AS projects_on_track
+        FROM (SELECT fiscal_year, project_id,
+                     MAX(CASE WHEN status = :s_behind THEN 1 ELSE 0 END) AS behind
+              FROM kpi_status WHERE status IN (:s_achieved, :s_on_track, :s_behind)
+              GROUP BY fiscal_year, project_id) per_project
+        GROUP BY fiscal_year
+        """,
+        params,
+    )
 
 
 def portfolio_by_year(engine: Engine, *, today: date | None = None) -> pd.DataFrame:
     """Per 年度: funded projects, residents reached (KPI target/actual, proposals' expected users),
     touchpoints per year, hours saved per year, projects judged / on track and the on-track share."""
-    kpis = kpi_frame(engine, today=today)
-    evidence = funded_evidence_by_year(engine)
-    reach = reach_by_year(kpis)
-    years = sorted(set(evidence["fiscal_year"].astype(int)) | set(kpis["fiscal_year"].astype(int)))
+    today = today or date.today()
+    evidence = funded_evidence_by_year(engine).set_index("fiscal_year")
+    reach = _reach_by_year(engine, today=today).set_index("fiscal_year")
+    judged = _projects_on_track_by_year(engine, today=today).set_index("fiscal_year")
+    years, _ = filter_options(engine)
     rows = []
-    for year in years:
-        ev = evidence[evidence["fiscal_year"] == year]
-        rc = reach[reach["fiscal_year"] == year]
-        judged, on_track = projects_on_track(kpis[kpis["fiscal_year"] == year])
+    for year in sorted(set(evidence.index.astype(int)) | set(years)):
+        ev = evidence.loc[year] if year in evidence.index else None
+        rc = reach.loc[year] if year in reach.index else None
+        n_judged = int(judged.loc[year, "projects_judged"]) if year in judged.index else 0
+        n_on_track = int(judged.loc[year, "projects_on_track"]) if year in judged.index else 0
         rows.append(
             {
                 "fiscal_year": year,
-                "funded_projects": int(ev["funded_projects"].sum()),
-                "reach_target": float(rc["reach_target"].sum()),
+                "funded_projects": 0 if ev is None else int(ev["funded_projects"]),
+                "reach_target": 0.0
+                if rc is None or pd.isna(rc["reach_target"])
+                else float(rc["reach_target"]),
                 "reach_actual": None
-                if rc.empty or pd.isna(rc["reach_actual"].iloc[0])
-                else float(rc["reach_actual"].iloc[0]),
-                "expected_users": int(ev["expected_users"].sum()),
-                "touchpoints": float(ev["touchpoints"].sum()),
-                "hours_saved": float(ev["hours_saved"].sum()),
-                "novel_projects": int(ev["novel_projects"].sum()),
-                "projects_judged": judged,
-                "projects_on_track": on_track,
-                "on_track_share": on_track / judged if judged else None,
-                "evidence_is_sample": bool(ev["any_sample"].sum() > 0),
+                if rc is None or pd.isna(rc["reach_actual"])
+                else float(rc["reach_actual"]),
+                "expected_users": 0
+                if ev is None or pd.isna(ev["expected_users"])
+                else int(ev["expected_users"]),
+                "touchpoints": 0.0 if ev is None or pd.isna(ev["touchpoints"]) else float(ev["touchpoints"]),
+                "hours_saved": 0.0 if ev is None or pd.isna(ev["hours_saved"]) else float(ev["hours_saved"]),
+                "novel_projects": 0 if ev is None else int(ev["novel_projects"]),
+                "projects_judged": n_judged,
+                "projects_on_track": n_on_track,
+                "on_track_share": n_on_track / n_judged if n_judged else None,
+                "evidence_is_sample": bool(ev is not None and ev["any_sample"] > 0),
             }
         )
     return pd.DataFrame(rows)
@@ -714,23 +803,42 @@ def perspective_rollup(
     """One row per perspective (1 reach … 4 novelty): indicator-years evidencing it, their statuses,
     the share judged on track (達成+順調 ÷ 達成+順調+遅れ), and the portfolio measure that goes with it:
     residents reached (人), touchpoints per year (回), hours saved per year (時間), novel projects (事業)."""
-    kpis = kpi_frame(engine, today=today)
-    if fiscal_year is not None:
-        kpis = kpis[kpis["fiscal_year"] == fiscal_year]
+    today = today or date.today()
     evidence = funded_evidence_by_year(engine)
+    reach = _reach_by_year(engine, today=today)
     if fiscal_year is not None:
         evidence = evidence[evidence["fiscal_year"] == fiscal_year]
-    reach = reach_by_year(kpis)
+        reach = reach[reach["fiscal_year"] == fiscal_year]
     measures = {
         1: ("想定利用者数（人）", float(evidence["expected_users"].sum())),
         2: ("利用回数（回/年）", float(evidence["touchpoints"].sum())),
         3: ("削減時間（時間/年）", float(evidence["hours_saved"].sum())),
         4: ("全国初・県内初（事業）", float(evidence["novel_projects"].sum())),
     }
+    cte, row_where, params = _status_sql(KpiFilter(fiscal_year=fiscal_year), today=today)
+    by_status = ", ".join(
+        f"SUM(CASE WHEN s.status = :s{i} THEN 1 ELSE 0 END) AS s{i}" for i in range(len(KpiStatus))
+    )
+    params |= {f"s{i}": status.value for i, status in enumerate(KpiStatus)}
+    # Perspectives are single digits 1–4 in a JSON list, so a text match is exact.
+    per = query_df(
+        engine,
+        f"""{cte}
+        SELECT pv.n AS perspective, COUNT(DISTINCT s.indicator_id) AS indicators, {by_status}
+        FROM kpi_status s
+        JOIN (VALUES (1), (2), (3), (4)) AS pv (n)
+          ON s.perspectives_text LIKE '%' || CAST(pv.n AS VARCHAR) || '%'
+        {row_where}
+        GROUP BY pv.n
+        """,
+        params,
+    ).set_index("perspective")
     rows = []
     for p, label in PERSPECTIVE.items():
-        sub = kpis[[p in ps for ps in kpis["perspectives"]]]
-        counts = count_statuses(sub)
+        found = per.loc[p] if p in per.index else None
+        counts = {
+            status.value: 0 if found is None else int(found[f"s{i}"]) for i, status in enumerate(KpiStatus)
+        }
         judged = sum(counts[s] for s in JUDGED)
         good = counts[KpiStatus.achieved.value] + counts[KpiStatus.on_track.value]
         measure_label, measure_value = measures[p]
@@ -738,7 +846,7 @@ def perspective_rollup(
             {
                 "perspective": p,
                 "perspective_label": label,
-                "indicators": int(sub["indicator_id"].nunique()) if not sub.empty else 0,
+                "indicators": 0 if found is None else int(found["indicators"]),
                 **counts,
                 "on_track_share": good / judged if judged else None,
                 "measure_label": measure_label,
@@ -802,6 +910,11 @@ def review_sheet(df: pd.DataFrame) -> pd.DataFrame:
         columns=REVIEW_SHEET_COLUMNS,
     )
     return out
+
+
+def review_sheet_export(engine: Engine, *, where: KpiFilter, today: date, fmt: str) -> bytes:
+    """Every indicator-year matching `where` as the review sheet (the page's download)."""
+    return review_sheet_bytes(kpi_frame(engine, today=today, where=where), fmt=fmt)
 
 
 def review_sheet_bytes(df: pd.DataFrame, *, fmt: str) -> bytes:

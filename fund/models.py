@@ -7,7 +7,7 @@ import enum
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Sequence, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Double, Index, Sequence, String, UniqueConstraint
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
@@ -371,6 +371,28 @@ class KpiActual(SQLModel, table=True):
     is_sample: bool = False
     entered_by: str = ""
     entered_at: datetime = Field(default_factory=now_utc)
+
+
+class KpiYear(SQLModel, table=True):
+    """Derived, never edited: one row per indicator and tracked 年度 with the target that applies
+    (its own or on the path), the actual and the achievement rate. `fund.kpi.refresh_years` rewrites
+    an indicator's rows in the same transaction as every change to its indicator, targets or
+    actuals, so counts and roll-ups are plain aggregates. The status is not stored: it depends on
+    the day (未計測 once the 年度 has ended)."""
+
+    __tablename__ = "kpi_year"
+    __table_args__ = (Index("ix_kpi_year_year", "fiscal_year"),)
+    indicator_id: int = Field(primary_key=True)
+    fiscal_year: int = Field(primary_key=True)
+    project_id: int
+    department_id: int
+    unit: str
+    direction: str
+    perspectives_text: str
+    target_value: float | None = Field(default=None, sa_type=Double)
+    target_on_path: bool = False
+    actual_value: float | None = Field(default=None, sa_type=Double)
+    achievement_rate: float | None = Field(default=None, sa_type=Double)
 
 
 class Rollout(SQLModel, table=True):

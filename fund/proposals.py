@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from fund import audit
+from fund import audit, kpi
 from fund.auth import Action, Actor, can, require, require_department
 from fund.db import query_df, read_session, write_session
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation, StaleEdit
@@ -513,6 +513,8 @@ def _materialise_kpis(session: Session, proposal: Proposal) -> None:
         ):
             if value is not None:
                 session.add(KpiTarget(indicator_id=indicator.id, fiscal_year=year, target_value=value))
+        session.flush()
+        kpi.refresh_years(session, indicator_ids=[indicator.id])
 
 
 def _create_in_session(

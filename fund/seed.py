@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from fund import audit
+from fund import audit, kpi
 from fund.db import checkpoint, create_schema, write_session
 from fund.models import (
     Allocation,
@@ -90,6 +90,9 @@ def seed(engine: Engine, seed_dir: Path | None = None) -> SeedReport:
         _seed_cost_lines(session, seed_dir, report)
         _seed_ledger(session, seed_dir, report)
         _seed_kpis(session, seed_dir, report)
+        if any(report.inserted.get(t) for t in ("kpi_indicator", "kpi_target", "kpi_actual")):
+            session.flush()
+            kpi.refresh_years(session)
         _seed_rollouts(session, seed_dir, report)
         _seed_screening(session, seed_dir, report)
         if report.total:
@@ -101,6 +104,7 @@ def seed(engine: Engine, seed_dir: Path | None = None) -> SeedReport:
                 after={"inserted": report.inserted},
             )
     checkpoint(engine)
+    kpi.ensure_years(engine)
     return report
 
 

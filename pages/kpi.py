@@ -1,6 +1,7 @@
 """成果指標: targets versus actuals per indicator and 年度, roll-up by perspective, 横展開, 未報告, entry."""
 
 from datetime import date
+from functools import partial
 
 import altair as alt
 import pandas as pd
@@ -53,13 +54,12 @@ st.caption(
 )
 _ui.show_flash()
 
-full = kpi.kpi_frame(engine, department_id=own_department, today=today)
-if full.empty:
+years, departments = _ui.read(kpi.filter_options, department_id=own_department)
+if not years:
     st.info("登録された成果指標はありません。")
     st.stop()
 
 # --- filters ---------------------------------------------------------------------------------------
-years = sorted(full["fiscal_year"].unique().tolist())
 f1, f2, f3, f4 = st.columns(4)
 year_choice = f1.selectbox(
     "年度",
@@ -67,7 +67,6 @@ year_choice = f1.selectbox(
     format_func=lambda y: "すべての年度" if y is None else fiscal_label(int(y)),
     key="kpi_year",
 )
-departments = sorted(full["department"].unique().tolist(), key=full["department"].tolist().index)
 dept_choice = f2.selectbox(
     "所管部局", [None, *departments], format_func=lambda d: "すべての部局" if d is None else d, key="kpi_dept"
 )
@@ -83,12 +82,18 @@ status_choice = f4.selectbox(
     format_func=lambda s: "すべての状況" if s is None else s,
     key="kpi_status",
 )
-df = kpi.filter_frame(
-    full, fiscal_year=year_choice, department=dept_choice, perspective=persp_choice, status=status_choice
+chosen = kpi.KpiFilter(
+    department_id=own_department,
+    fiscal_year=year_choice,
+    department=dept_choice,
+    perspective=persp_choice,
+    status=status_choice,
 )
+df = _ui.read(kpi.kpi_frame, today=today, where=chosen, limit=_ui.DISPLAY_LIMIT)
 
 # --- headline ----------------------------------------------------------------------------------------
-counts = kpi.count_statuses(df)
+counts = _ui.read(kpi.status_counts, today=today, where=chosen)
+total = sum(counts.values())
 cols = st.columns(len(kpi.KpiStatus))
 for col, status in zip(cols, kpi.KpiStatus, strict=True):
     col.metric(status.value, f"{counts[status.value]}件")
@@ -127,6 +132,7 @@ with tab_table:
                 ],
             }
         )
+        _ui.limit_notice(total, hint="フィルタで絞り込むか、すべての行はダウンロードしてください。")
         st.dataframe(
             view,
             hide_index=True,
@@ -143,35 +149,41 @@ with tab_table:
             d1, d2 = st.columns(2)
             d1.download_button(
                 "成果指標をExcelで保存（レビューシート形式）",
-                data=kpi.review_sheet_bytes(df, fmt="xlsx"),
+                data=partial(kpi.review_sheet_export, engine, where=chosen, today=today, fmt="xlsx"),
                 file_name="成果指標.xlsx",
                 icon=":material/download:",
                 on_click=record_export,
                 args=(engine,),
-                kwargs={"actor": actor, "what": "成果指標（xlsx）", "filters": filters, "rows": len(df)},
+                kwargs={"actor": actor, "what": "成果指標（xlsx）", "filters": filters, "rows": total},
             )
             d2.download_button(
                 "成果指標をCSVで保存（BOM付きUTF-8）",
-                data=kpi.review_sheet_bytes(df, fmt="csv"),
+                data=partial(kpi.review_sheet_export, engine, where=chosen, today=today, fmt="csv"),
                 file_name="成果指標.csv",
                 mime="text/csv",
                 icon=":material/download:",
                 on_click=record_export,
                 args=(engine,),
-                kwargs={"actor": actor, "what": "成果指標（CSV）", "filters": filters, "rows": len(df)},
+                kwargs={"actor": actor, "what": "成果指標（CSV）", "filters": filters, "rows": total},
             )
 
 # --- trend chart -------------------------------------------------------------------------------------
 with tab_trend:
-    pool = full if df.empty else full[full["indicator_id"].isin(df["indicator_id"])]
-    names = pool.drop_duplicates("indicator_id").set_index("indicator_id")
-    ind = st.selectbox(
-        "指標",
-        names.index.tolist(),
-        format_func=lambda i: f"{names.loc[i, 'project']}：{names.loc[i, 'indicator']}",
-        key="kpi_indicator",
+    pool = (
+        df
+        if not df.empty
+        else _ui.read(
+            kpi.kpi_frame,
+            today=today,
+            where=kpi.KpiFilter(department_id=own_department),
+            limit=_ui.DISPLAY_LIMIT,
+        )
     )
-    one = full[full["indicator_id"] == ind]
+    names = dict(zip(pool["indicator_id"], pool["project"] + "：" + pool["indicator"], strict=True))
+    if total > _ui.DISPLAY_LIMIT:
+        st.caption("「指標一覧」に表示している指標から選べます。フィルタで絞り込んでください。")
+    ind = st.selectbox("指標", list(names), format_func=names.__getitem__, key="kpi_indicator")
+    one = _ui.read(kpi.kpi_frame, today=today, where=kpi.KpiFilter(indicator_id=int(ind)))
     head = one.iloc[0]
     unit = str(head["unit"])
     own = one[~one["target_on_path"]]
@@ -260,7 +272,7 @@ with tab_trend:
 
 # --- roll-up by perspective -----------------------------------------------------------------------------
 with tab_rollup:
-    by_year = kpi.portfolio_by_year(engine, today=today)
+    by_year = _ui.read(kpi.portfolio_by_year, today=today)
     funded_years = by_year.loc[by_year["funded_projects"] > 0, "fiscal_year"].tolist()
     rollup_year = year_choice if year_choice is not None else (funded_years[-1] if funded_years else None)
     rollup_year = st.selectbox(
@@ -300,7 +312,7 @@ with tab_rollup:
     )
     if row["evidence_is_sample"]:
         st.caption("利用回数・削減時間・想定利用者数は提案の根拠数値（サンプル）から計算しています。")
-    per = kpi.perspective_rollup(engine, fiscal_year=int(rollup_year), today=today)
+    per = _ui.read(kpi.perspective_rollup, fiscal_year=int(rollup_year), today=today)
     st.dataframe(
         pd.DataFrame(
             {
@@ -409,13 +421,14 @@ with tab_rollout:
             width="stretch",
         )
     if may_enter:
-        projects = reference.projects(engine, department_id=own_department)
+        projects = _ui.read(reference.projects, department_id=own_department)
+        project_names = dict(zip(projects["id"], projects["name"], strict=True))
         with st.form("rollout_form", clear_on_submit=True):
             st.markdown("**横展開を登録する**")
             rp = st.selectbox(
                 "事業",
-                projects["id"].tolist(),
-                format_func=lambda i: str(projects.set_index("id").loc[i, "name"]),
+                list(project_names),
+                format_func=project_names.__getitem__,
                 key="rollout_project",
             )
             rt = st.selectbox("展開先（市町または部局）", rollout.targets(engine), key="rollout_target")
@@ -463,12 +476,16 @@ with tab_rollout:
 
 # --- 未報告 ------------------------------------------------------------------------------------------
 with tab_overdue:
-    late = kpi.overdue_frame(engine, department_id=own_department, today=today)
+    overdue = _ui.read(kpi.status_counts, today=today, where=kpi.KpiFilter(department_id=own_department))[
+        kpi.KpiStatus.not_measured.value
+    ]
+    late = _ui.read(kpi.overdue_frame, department_id=own_department, today=today, limit=_ui.DISPLAY_LIMIT)
     st.caption("年度が終わったのに実績が入力されていない指標です。所管部局に報告を依頼してください。")
     if late.empty:
         st.success("未報告の指標はありません。")
     else:
-        st.metric("未報告", f"{len(late)}件")
+        st.metric("未報告", f"{overdue:,}件")
+        _ui.limit_notice(overdue, hint="古い年度から順に表示しています。")
         st.dataframe(
             pd.DataFrame(
                 {
@@ -491,22 +508,33 @@ with tab_entry:
     if not may_enter:
         st.info(f"{actor.role_label}の権限では実績を入力できません。実績は所管部局の事業担当が入力します。")
     else:
-        choices = kpi.entry_choices(engine, actor=actor)
+        choices = _ui.read(kpi.entry_choices, actor=actor)
+        if len(choices) > _ui.DISPLAY_LIMIT:
+            search = st.text_input(
+                "指標を検索（事業名・指標名の一部）", key="entry_search", max_chars=100
+            ).strip()
+            if search:
+                hit = choices["project"].str.contains(search, regex=False) | choices[
+                    "indicator"
+                ].str.contains(search, regex=False)
+                choices = choices[hit]
+            _ui.limit_notice(len(choices), hint="事業名や指標名で検索して絞り込んでください。")
+            choices = choices.head(_ui.DISPLAY_LIMIT)
         if choices.empty:
             st.info("実績を入力できる指標がありません。")
         else:
             by_id = choices.set_index("indicator_id")
-            e_ind = st.selectbox(
-                "指標",
-                by_id.index.tolist(),
-                format_func=lambda i: (
-                    f"{by_id.loc[i, 'project']}：{by_id.loc[i, 'indicator']}（{by_id.loc[i, 'unit']}）"
-                ),
-                key="entry_indicator",
+            labels = dict(
+                zip(
+                    choices["indicator_id"],
+                    choices["project"] + "：" + choices["indicator"] + "（" + choices["unit"] + "）",
+                    strict=True,
+                )
             )
+            e_ind = st.selectbox("指標", list(labels), format_func=labels.__getitem__, key="entry_indicator")
             all_years = reference.fiscal_years(engine)["year"].tolist()
             open_years = [y for y in all_years if y <= fiscal_year_of(today)]
-            tracked = full[full["indicator_id"] == e_ind]
+            tracked = _ui.read(kpi.kpi_frame, today=today, where=kpi.KpiFilter(indicator_id=int(e_ind)))
             missing = tracked[tracked["status"] == kpi.KpiStatus.not_measured.value]["fiscal_year"].tolist()
             default_year = missing[0] if missing else (open_years[-1] if open_years else all_years[0])
             e_year = st.selectbox(
