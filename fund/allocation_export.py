@@ -176,7 +176,15 @@ def table_frame(rows: pd.DataFrame) -> pd.DataFrame:
     On screen the 区分 column stays narrow so the amounts fit without sideways scrolling: section and
     block headings go in the 事業名 column; 区分 keeps 新規 and the 「N事業計」/合計 captions.
     """
+    return screen_table(rows, limit=None)[0]
+
+
+def screen_table(rows: pd.DataFrame, *, limit: int | None = SCREEN_LINES) -> tuple[pd.DataFrame, int]:
+    """The first `limit` lines of `table_frame` (all with None) and how many lines the whole table has."""
     printed = printed_frame(allocation.layout_frame(rows))
+    total = len(printed)
+    if limit is not None:
+        printed = printed.head(limit)
     kind = printed["kind"]
     heading = kind.isin(["section", "block"])
     relisting = kind == "relisting"
@@ -200,7 +208,7 @@ def table_frame(rows: pd.DataFrame) -> pd.DataFrame:
         },
         columns=SCREEN_HEADER,
     )
-    return frame.reset_index(drop=True)
+    return frame.reset_index(drop=True), total
 
 
 def _line_count(text: str, width: int) -> int:

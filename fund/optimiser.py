@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import Bounds, LinearConstraint, milp
 from sqlalchemy import Engine
 
 from fund import allocation, proposals, screening
@@ -85,6 +84,9 @@ def optimise(
 ) -> Result:
     """Solve the selection. Raises InputInvalid for bad parameters, RuleViolation when no selection
     can satisfy the forced proposals and the shares together."""
+    # Imported here: SciPy takes about a second to load, and only a run of the optimiser needs it.
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
     if objective not in OBJECTIVES:
         raise InputInvalid({"objective": "目的は「重み付き合計点」か「県民との接点数」を選んでください。"})
     if ceiling_yen <= 0:

@@ -102,16 +102,15 @@ if tabs["配分表"].open:
 
                 st.subheader(allocation_export.table_title(year, rows))
                 st.caption("（単位：千円）")
-                table = allocation_export.table_frame(rows)
-                shown = table.head(allocation_export.SCREEN_LINES)
-                if len(table) > len(shown):
+                shown, lines = allocation_export.screen_table(rows, limit=allocation_export.SCREEN_LINES)
+                if lines > len(shown):
                     where = (
                         "すべての行は下の「Excel（xlsx）で保存」「CSV で保存」で保存してください。"
                         if may_export
                         else "所管部局・区分で絞り込むと、残りの行も表示できます。"
                     )
                     st.info(
-                        f"表の先頭 {len(shown):,} 行を表示しています（全 {len(table):,} 行）。{where}",
+                        f"表の先頭 {len(shown):,} 行を表示しています（全 {lines:,} 行）。{where}",
                         icon=":material/table_rows:",
                     )
                 st.dataframe(
