@@ -429,7 +429,9 @@ def settings_tab() -> None:
         search=search,
         limit=_ui.DISPLAY_LIMIT,
     )
-    if proposals.empty or people.empty:
+    if proposals.empty and (dept or search.strip()) and not people.empty:
+        st.info("絞り込み条件に合う提案はありません。", icon=":material/filter_alt_off:")
+    elif proposals.empty or people.empty:
         st.info("割り当てられる提案（下書き以外）または有効な審査担当がいません。")
     else:
         _ui.limit_notice(total, hint="所管部局や事業名で絞り込むと、ほかの提案を選べます。")

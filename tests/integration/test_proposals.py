@@ -1,8 +1,10 @@
 """事業提案: validation, drafts, optimistic locking, department scoping and the status workflow."""
 
+import io
 from datetime import UTC, datetime
 from typing import Any
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -24,6 +26,7 @@ from fund.models import (
     ProposalStatus,
     Role,
 )
+from fund.money import to_sen_yen
 from tests.conftest import make_actor
 
 S = ProposalStatus
@@ -569,3 +572,57 @@ def test_the_detail_shows_evidence_cost_profile_and_kpis(seeded_engine: Engine, 
     assert detail.cost_lines["事業費（千円）"].tolist() == [30_000, 5_000]
     assert detail.kpis["指標名"].tolist() == ["オンライン予約率"]
     assert detail.is_new and detail.department == "健康福祉部"
+
+
+# --- The list, its count and its export -----------------------------------------------------------
+
+
+def test_the_list_is_limited_in_order_and_the_count_covers_every_match(seeded_engine: Engine) -> None:
+    admin = make_actor(Role.admin)
+    every = proposals.proposal_frame(seeded_engine, actor=admin, limit=None)
+    assert len(every) > 5
+    assert proposals.proposal_count(seeded_engine, actor=admin) == len(every)
+    first = proposals.proposal_frame(seeded_engine, actor=admin, limit=5)
+    assert first["id"].tolist() == every["id"].tolist()[:5]
+    police = ids(seeded_engine)["警察本部"]
+    own = make_actor(Role.department, department_id=police)
+    # 事業担当 count only their own department, whatever department they ask for.
+    assert proposals.proposal_count(seeded_engine, actor=own, department_id=police + 1) == len(
+        proposals.proposal_frame(seeded_engine, actor=own, limit=None)
+    )
+    assert set(proposals.proposal_frame(seeded_engine, actor=own, limit=None)["department"]) == {"警察本部"}
+
+
+def test_the_list_table_shows_money_in_sen_yen_as_the_money_module_rounds_it(seeded_engine: Engine) -> None:
+    df = proposals.proposal_frame(seeded_engine, actor=make_actor(Role.admin), limit=4)
+    df["project_cost_yen"] = [1_499, 1_500, 0, 123_456_789]
+    table = proposals.proposal_table(df)
+    assert (
+        table["事業費（千円）"].tolist()
+        == [to_sen_yen(v) for v in df["project_cost_yen"]]
+        == [1, 2, 0, 123_457]
+    )
+    assert table["番号"].tolist() == df["id"].tolist()
+    assert table["年度"].str.startswith("令和").all()
+
+
+def test_the_list_export_holds_every_match_without_the_display_limit_and_is_audited(
+    seeded_engine: Engine,
+) -> None:
+    police = ids(seeded_engine)["警察本部"]
+    own = make_actor(Role.department, login="police_user", department_id=police)
+    expected = proposals.proposal_table(proposals.proposal_frame(seeded_engine, actor=own, limit=None))
+    assert len(expected) > 1
+    csv = proposals.export_proposals(seeded_engine, actor=own, department_id=police + 1, fmt="csv")
+    exported = pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")
+    assert exported.columns.tolist() == expected.columns.tolist()
+    assert exported["番号"].tolist() == expected["番号"].tolist()
+    assert set(exported["所管部局"]) == {"警察本部"}
+    audit_row = query_df(
+        seeded_engine, "SELECT actor, entity, after_values FROM audit_log WHERE action = 'export'"
+    )
+    assert audit_row["entity"].tolist() == ["proposals.csv"]
+    assert audit_row["actor"].tolist() == ["police_user"]
+    assert f'"department_id": {police}' in str(audit_row["after_values"].iloc[0]).replace("'", '"')
+    with pytest.raises(RuleViolation, match="xlsx または csv"):
+        proposals.export_proposals(seeded_engine, actor=own, fmt="pdf")

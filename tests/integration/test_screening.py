@@ -2,9 +2,11 @@
 weight sensitivity and the export, against a fresh DuckDB."""
 
 import io
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pandas as pd
@@ -589,6 +591,114 @@ def test_department_staff_cannot_export_screening_results(seeded_engine: Engine)
             filters=screening.ResultFilters(),
             fmt="csv",
         )
+
+
+def _after(value: object) -> dict[str, Any]:
+    """An audit row's after_values as a dict (a JSON string on some drivers)."""
+    return json.loads(value) if isinstance(value, str) else dict(value)
+
+
+def test_a_partly_scored_proposal_has_no_total_and_is_ranked_after_the_scored_ones(world: World) -> None:
+    full = _assign(world, "県民アプリ", "sato")["sato"]
+    part = _assign(world, "電子申請の拡充", "sato")["sato"]
+    _score_all(world, "sato", full, [2, 2, 2, 2])
+    screening.save_score(world.engine, actor=world.actor("sato"), assignment_id=part, perspective=1, score=5)
+    res = screening.results(world.engine, round_id=world.round_id)
+    assert res["project"].tolist() == ["県民アプリ", "電子申請の拡充"]
+    assert res["rank"].iloc[0] == 1 and pd.isna(res["rank"].iloc[1])
+    assert pd.isna(res["weighted_total"].iloc[1]) and res["p1"].iloc[1] == 5.0
+    assert pd.isna(res["p2"].iloc[1])
+    assert res["reviews"].tolist() == [1, 1]
+    # Only fully scored proposals enter the sensitivity analysis.
+    assert screening.weight_sensitivity(world.engine, round_id=world.round_id, step=10).table[
+        "project"
+    ].tolist() == ["県民アプリ"]
+
+
+def test_sensitivity_of_a_ranking_already_read_is_the_same_as_weight_sensitivity(
+    seeded_engine: Engine,
+) -> None:
+    round_id = int(screening.rounds(seeded_engine)["id"].iloc[0])
+    res = screening.results(seeded_engine, round_id=round_id)
+    weights = screening.latest_weights(seeded_engine, round_id=round_id)
+    for kwargs in ({"step": 10}, {"step": 20, "funding_line": 8, "calibrated": True}):
+        direct = screening.weight_sensitivity(seeded_engine, round_id=round_id, **kwargs)
+        read = screening.sensitivity_of(res, weights=weights, **kwargs)
+        pd.testing.assert_frame_equal(direct.table, read.table)
+    with pytest.raises(InputInvalid, match="採択ラインは1件以上"):
+        screening.sensitivity_of(res, weights=weights, step=10, funding_line=0)
+
+
+def test_the_sensitivity_export_holds_every_proposal_and_is_audited(seeded_engine: Engine) -> None:
+    round_id = int(screening.rounds(seeded_engine)["id"].iloc[0])
+    exec_actor = make_actor(Role.executive)
+    on_screen = screening.sensitivity_table(
+        screening.weight_sensitivity(seeded_engine, round_id=round_id, step=15, funding_line=5)
+    )
+    csv = screening.export_sensitivity(
+        seeded_engine, actor=exec_actor, round_id=round_id, step=15, funding_line=5, fmt="csv"
+    )
+    exported = pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")
+    assert len(exported) == len(on_screen) == 24
+    assert exported["事業名"].tolist() == on_screen["事業名"].tolist()
+    assert exported["判定"].tolist() == on_screen["判定"].tolist()
+    xlsx = screening.export_sensitivity(
+        seeded_engine, actor=exec_actor, round_id=round_id, step=15, funding_line=5, fmt="xlsx"
+    )
+    ws = openpyxl.load_workbook(io.BytesIO(xlsx)).active
+    assert ws is not None
+    assert "±15ポイント" in str(ws["A1"].value) and "上位5件" in str(ws["A1"].value)
+    audits = query_df(
+        seeded_engine, "SELECT entity, after_values FROM audit_log WHERE action = 'export' ORDER BY id"
+    )
+    assert audits["entity"].tolist() == ["screening_sensitivity.csv", "screening_sensitivity.xlsx"]
+    assert _after(audits["after_values"].iloc[0])["filters"]["funding_line"] == 5
+    with pytest.raises(PermissionDenied):
+        screening.export_sensitivity(
+            seeded_engine,
+            actor=make_actor(Role.department, department_id=1),
+            round_id=round_id,
+            step=10,
+            fmt="csv",
+        )
+
+
+def test_assignment_frame_can_be_limited_and_the_count_and_export_cover_every_assignment(
+    world: World,
+) -> None:
+    _assign(world, "県民アプリ", "sato", "suzuki", "tanaka")
+    _assign(world, "オンライン服薬指導", "sato", "tanaka")
+    every = screening.assignment_frame(world.engine, round_id=world.round_id)
+    assert len(every) == 5 and screening.assignment_count(world.engine, round_id=world.round_id) == 5
+    first = screening.assignment_frame(world.engine, round_id=world.round_id, limit=2)
+    assert first["assignment_id"].tolist() == every["assignment_id"].tolist()[:2]
+    recused = every[every["recused"].astype(bool)]
+    assert recused["reviewer"].tolist() == ["tanaka"]  # 健康福祉部 reviewing 健康福祉部's proposal
+
+    csv = screening.export_assignments(world.engine, actor=world.admin, round_id=world.round_id, fmt="csv")
+    exported = pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig", keep_default_na=False)
+    assert exported.columns.tolist() == list(screening.ASSIGNMENT_TABLE_COLUMNS.values())
+    assert len(exported) == 5
+    assert exported["事業名"].tolist() == every["project"].tolist()
+    audit_row = query_df(world.engine, "SELECT entity, after_values FROM audit_log WHERE action = 'export'")
+    assert audit_row["entity"].tolist() == ["screening_assignments.csv"]
+    assert _after(audit_row["after_values"].iloc[0])["rows"] == 5
+
+
+def test_proposals_to_assign_are_narrowed_by_department_and_name_and_counted_in_all(
+    seeded_engine: Engine,
+) -> None:
+    round_id = int(screening.rounds(seeded_engine)["id"].iloc[0])
+    every = screening.round_proposals(seeded_engine, round_id=round_id)
+    first, total = screening.assignable_proposals(seeded_engine, round_id=round_id, limit=5)
+    assert total == len(every) and len(first) == 5
+    assert first["id"].tolist() == every["id"].tolist()[:5]
+    police, n_police = screening.assignable_proposals(seeded_engine, round_id=round_id, department="警察本部")
+    assert n_police == len(police) == (every["department"] == "警察本部").sum() > 0
+    named, n_named = screening.assignable_proposals(seeded_engine, round_id=round_id, search="デジタル")
+    assert n_named == len(named) > 0 and named["project"].str.contains("デジタル").all()
+    none, n_none = screening.assignable_proposals(seeded_engine, round_id=round_id, search="該当なしの事業名")
+    assert none.empty and n_none == 0
 
 
 def test_assignments_are_unique_per_round_proposal_and_reviewer(world: World) -> None:

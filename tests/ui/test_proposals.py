@@ -1,8 +1,10 @@
 """事業提案 page: the form's messages appear at their fields, a submission reaches the list, status actions."""
 
+import io
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
@@ -11,6 +13,7 @@ from fund import proposals
 from fund.db import query_df, write_session
 from fund.fiscal import fiscal_year_of
 from fund.models import FiscalYear, Role
+from pages import _ui
 from tests.conftest import make_actor
 
 PAGE = "pages/proposals.py"
@@ -149,3 +152,31 @@ def test_a_screener_moves_a_submitted_proposal_into_review(
     assert any("「審査中」にしました" in s.value for s in at.success)
     timeline = at.dataframe[-1].value
     assert timeline["変更後"].tolist() == ["下書き", "提出済", "審査中"]
+
+
+def test_a_long_list_shows_its_first_rows_says_so_and_the_download_has_every_row(
+    app_as: Callable[..., AppTest], seeded_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_ui, "DISPLAY_LIMIT", 5)
+    executive = make_actor(Role.executive)
+    total = proposals.proposal_count(seeded_engine, actor=executive)
+    assert total > 5
+    at = app_as(Role.executive, PAGE)
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 5
+    assert f"先頭 5 件を表示しています（全 {total:,} 件）。すべての行はダウンロードしてください。" in [
+        i.value for i in at.info
+    ]
+    assert any(c.value.startswith(f"{total:,}件。") for c in at.caption)
+    assert [b.label for b in at.download_button] == ["Excelで保存", "CSVで保存"]
+    csv = proposals.export_proposals(seeded_engine, actor=executive, fmt="csv")
+    assert len(pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")) == total
+
+
+def test_a_short_list_shows_every_row_without_a_notice(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    at = app_as(Role.executive, PAGE)
+    total = proposals.proposal_count(seeded_engine, actor=make_actor(Role.executive))
+    assert len(at.dataframe[0].value) == total
+    assert not [i for i in at.info if "件を表示しています" in i.value]

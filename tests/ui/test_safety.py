@@ -183,10 +183,16 @@ def test_sql_fragments_in_the_audit_filter_show_the_empty_state(seeded_engine: E
 
 
 @pytest.mark.parametrize(
-    ("page", "key"), [("pages/proposals.py", "prop_search"), ("pages/screening.py", "res_search")]
+    ("page", "key", "tab"),
+    [("pages/proposals.py", "prop_search", None), ("pages/screening.py", "res_search", "結果")],
 )
-def test_sql_fragments_in_the_search_boxes_are_harmless(seeded_engine: Engine, page: str, key: str) -> None:
+def test_sql_fragments_in_the_search_boxes_are_harmless(
+    seeded_engine: Engine, page: str, key: str, tab: str | None
+) -> None:
     at = signed_in_app(Actor(login="test_admin", role=Role.admin, display_name="管理者"), page)
+    if tab is not None:  # only the open tab of the 審査・採点 page runs
+        at.session_state["screening_tab"] = tab
+        at.run()
     for fragment in ("' OR 1=1 --", '"; DROP TABLE ledger_entry; --', "%"):
         at.text_input(key=key).input(fragment).run()
         assert not at.exception

@@ -1,7 +1,9 @@
 """AppTest: the 審査・採点 page for screeners, executives and administrators on the seeded database."""
 
+import io
 from collections.abc import Callable
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
@@ -10,8 +12,10 @@ from fund import auth, screening
 from fund.auth import Actor
 from fund.db import query_df
 from fund.models import Role
+from pages import _ui
 from tests.conftest import make_actor
 from tests.ui.conftest import signed_in_app
+from tests.ui.test_safety import BOLD, PAYLOADS, hostile, markdown_texts  # noqa: F401 (fixture)
 
 PAGE = "pages/screening.py"
 
@@ -178,3 +182,83 @@ def test_an_administrator_assigns_a_reviewer_and_same_department_is_recused(
     at.multiselect(key="assign_r").set_value([user.id])
     _button(at, "割り当てる").click().run()
     assert at.success[0].value == "2件を割り当てました（うち自動除斥 2件、割当済みのため省略 0件）。"
+
+
+def test_only_the_open_tab_runs_and_its_filters_survive_a_tab_switch(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.executive, PAGE)
+    labels = {m.label for m in at.metric}
+    assert "表示中の提案" in labels and "安定（区分が変わらない）" not in labels
+    at.text_input(key="res_search").input("デジタル").run()
+    narrowed = len(at.dataframe[0].value)
+    assert 0 < narrowed < 24
+    _open_tab(at, "感度分析")
+    labels = {m.label for m in at.metric}
+    assert "安定（区分が変わらない）" in labels and "表示中の提案" not in labels
+    _open_tab(at, "結果")
+    assert at.text_input(key="res_search").value == "デジタル"
+    assert len(at.dataframe[0].value) == narrowed
+
+
+def test_a_long_ranking_shows_its_first_rows_says_so_and_the_download_has_every_row(
+    seeded_engine: Engine, app_as: Callable[..., AppTest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_ui, "DISPLAY_LIMIT", 10)
+    at = app_as(Role.executive, PAGE)
+    assert not at.exception
+    ranking = at.dataframe[0].value
+    assert len(ranking) == 10
+    assert list(ranking["順位（素点）"]) == sorted(ranking["順位（素点）"])
+    notices = [i.value for i in at.info]
+    assert "先頭 10 件を表示しています（全 24 件）。すべての行はダウンロードしてください。" in notices
+    assert {m.label: m.value for m in at.metric}["表示中の提案"] == "24 件"
+    round_id = at.selectbox(key="round").value
+    csv = screening.export_results(
+        seeded_engine,
+        actor=make_actor(Role.executive),
+        round_id=round_id,
+        filters=screening.ResultFilters(),
+        fmt="csv",
+    )
+    assert len(pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")) == 24
+    assert [b.label for b in at.download_button] == ["Excelで保存", "CSVで保存"]
+
+    _open_tab(at, "感度分析")
+    assert len(at.dataframe[0].value) == 10
+    assert "先頭 10 件を表示しています（全 24 件）。すべての行はダウンロードしてください。" in [
+        i.value for i in at.info
+    ]
+    assert [b.label for b in at.download_button] == ["Excelで保存", "CSVで保存"]
+
+
+def test_a_short_ranking_shows_every_row_without_a_notice(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.executive, PAGE)
+    assert len(at.dataframe[0].value) == 24
+    assert not [i for i in at.info if "件を表示しています" in i.value]
+
+
+def test_the_settings_tab_narrows_the_proposals_to_assign_and_lists_assignments(
+    seeded_engine: Engine, admin: Actor, app_as: Callable[..., AppTest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth.create_user(seeded_engine, actor=admin, login="kimura", role=Role.screener, password=None)
+    monkeypatch.setattr(_ui, "DISPLAY_LIMIT", 5)
+    at = _open_tab(app_as(Role.admin, PAGE), "設定")
+    assert not at.exception
+    assert len(at.multiselect(key="assign_p").options) == 5
+    assert any(i.value.startswith("先頭 5 件を表示しています") for i in at.info)
+    at.selectbox(key="assign_dept").set_value("警察本部").run()
+    options = at.multiselect(key="assign_p").options
+    assert options and all("（警察本部）" in o for o in options)
+    assignments = at.dataframe[1].value
+    assert len(assignments) == 5 and list(assignments.columns)[:3] == ["事業名", "所管部局", "審査担当"]
+    at.text_input(key="assign_search").input("該当なしの事業名").run()
+    assert "絞り込み条件に合う提案はありません。" in [i.value for i in at.info]
+
+
+@pytest.mark.usefixtures("hostile")
+def test_no_tab_renders_user_text_as_markdown() -> None:
+    at = signed_in_app(Actor(login="test_admin", role=Role.admin, display_name=BOLD), PAGE)
+    for name in ("自分の審査", "結果", "感度分析", "設定"):
+        _open_tab(at, name)
+        assert not at.exception
+        leaked = [t for t in markdown_texts(at) for p in PAYLOADS if p in t]
+        assert leaked == []
