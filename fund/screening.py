@@ -726,10 +726,18 @@ def progress(engine: Engine, *, fiscal_year: int) -> dict[str, int]:
         engine,
         """
         SELECT COUNT(*) AS assignments,
-               COUNT(*) FILTER (WHERE ra.recused) AS recused,
-               COUNT(*) FILTER (WHERE NOT ra.recused AND (
-                   SELECT COUNT(*) FROM review_score s WHERE s.assignment_id = ra.id) = 4) AS done
-        FROM review_assignment ra JOIN screening_round r ON r.id = ra.round_id
+               COALESCE(SUM(CASE WHEN ra.recused THEN 1 ELSE 0 END), 0) AS recused,
+               COALESCE(SUM(CASE WHEN NOT ra.recused AND sc.n = 4 THEN 1 ELSE 0 END), 0) AS done
+        FROM review_assignment ra
+        JOIN screening_round r ON r.id = ra.round_id
+        LEFT JOIN (
+            SELECT s.assignment_id, COUNT(*) AS n
+            FROM review_score s
+            JOIN review_assignment a ON a.id = s.assignment_id
+            JOIN screening_round sr ON sr.id = a.round_id
+            WHERE sr.fiscal_year = :fy
+            GROUP BY s.assignment_id
+        ) sc ON sc.assignment_id = ra.id
         WHERE r.fiscal_year = :fy
         """,
         {"fy": fiscal_year},

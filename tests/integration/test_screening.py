@@ -297,6 +297,19 @@ def test_recused_reviews_never_count_in_the_results(world: World) -> None:
     assert screening.progress(world.engine, fiscal_year=FY) == {"assignments": 2, "recused": 1, "done": 1}
 
 
+def test_progress_counts_only_fully_scored_assignments_as_done_and_is_zero_for_a_year_without_rounds(
+    world: World,
+) -> None:
+    ids = _assign(world, "県民アプリ", "sato", "suzuki")
+    _score_all(world, "sato", ids["sato"], [3, 3, 3, 3])
+    for p in (1, 2, 3):
+        screening.save_score(
+            world.engine, actor=world.actor("suzuki"), assignment_id=ids["suzuki"], perspective=p, score=2
+        )
+    assert screening.progress(world.engine, fiscal_year=FY) == {"assignments": 2, "recused": 0, "done": 1}
+    assert screening.progress(world.engine, fiscal_year=FY + 1) == {"assignments": 0, "recused": 0, "done": 0}
+
+
 # --- Scoring ------------------------------------------------------------------------------------------
 
 
