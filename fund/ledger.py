@@ -5,7 +5,7 @@ entry it reverses and counts against that entry's kind, so the roll-forward show
 """
 
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -29,7 +29,13 @@ _SIGNED_AMOUNT = (
     "(CASE WHEN COALESCE(o.kind, e.kind) = 'drawdown' THEN -1 ELSE 1 END)"
     " * (CASE WHEN e.kind = 'reversal' THEN -1 ELSE 1 END) * e.amount_yen"
 )
-_FROM = "FROM ledger_entry e LEFT JOIN ledger_entry o ON o.id = e.reverses_entry_id"
+# Only reversed entries can be an `o`: joining that small set instead of the whole ledger keeps the
+# sums fast at a million entries.
+_FROM = (
+    "FROM ledger_entry e LEFT JOIN (SELECT id, kind FROM ledger_entry WHERE id IN"
+    " (SELECT reverses_entry_id FROM ledger_entry WHERE reverses_entry_id IS NOT NULL)) o"
+    " ON o.id = e.reverses_entry_id"
+)
 
 
 class LedgerEntryCreate(BaseModel):
@@ -284,18 +290,14 @@ def roll_forward(engine: Engine) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=ROLL_FORWARD_COLUMNS).astype("int64")
 
 
-def ledger_frame(
-    engine: Engine,
+def _ledger_where(
     *,
-    fiscal_year: int | None = None,
-    kind: LedgerKind | None = None,
-    department_id: int | None = None,
-    project_id: int | None = None,
-    limit: int | None = 1000,
-) -> pd.DataFrame:
-    """The ledger list, newest first, with Japanese column names (amounts in yen, signed).
-
-    `limit=None` returns every matching entry (exports)."""
+    fiscal_year: int | None,
+    kind: LedgerKind | None,
+    department_id: int | None,
+    project_id: int | None,
+    project_name: str | None,
+) -> tuple[str, dict[str, object]]:
     clauses: list[str] = []
     params: dict[str, object] = {}
     if fiscal_year is not None:
@@ -310,7 +312,49 @@ def ledger_frame(
     if project_id is not None:
         clauses.append("e.project_id = :proj")
         params["proj"] = project_id
-    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    if project_name:
+        clauses.append("p.name LIKE :pname")
+        params["pname"] = "%" + project_name.replace("%", "").replace("_", "") + "%"
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def ledger_count(
+    engine: Engine,
+    *,
+    fiscal_year: int | None = None,
+    kind: LedgerKind | None = None,
+    department_id: int | None = None,
+    project_id: int | None = None,
+    project_name: str | None = None,
+) -> int:
+    """How many ledger entries match the filters (the list shows only the newest)."""
+    where, params = _ledger_where(
+        fiscal_year=fiscal_year, kind=kind, department_id=department_id, project_id=project_id,
+        project_name=project_name,
+    )  # fmt: skip
+    join = "LEFT JOIN project p ON p.id = e.project_id" if ("p." in where) else ""
+    df = query_df(engine, f"SELECT COUNT(*) AS n FROM ledger_entry e {join} {where}", params)
+    return int(df["n"].iloc[0])
+
+
+def ledger_frame(
+    engine: Engine,
+    *,
+    fiscal_year: int | None = None,
+    kind: LedgerKind | None = None,
+    department_id: int | None = None,
+    project_id: int | None = None,
+    project_name: str | None = None,
+    limit: int | None = 1000,
+) -> pd.DataFrame:
+    """The ledger list, newest first, with Japanese column names (amounts in yen, signed).
+
+    `project_name` matches part of the project's name; `limit=None` returns every matching entry
+    (exports)."""
+    where, params = _ledger_where(
+        fiscal_year=fiscal_year, kind=kind, department_id=department_id, project_id=project_id,
+        project_name=project_name,
+    )  # fmt: skip
     limit_sql = ""
     if limit is not None:
         params["limit"] = limit
@@ -411,20 +455,31 @@ def ledger_export(
     kind: LedgerKind | None = None,
     department_id: int | None = None,
     project_id: int | None = None,
+    project_name: str | None = None,
+    limit: int | None = None,
 ) -> pd.DataFrame:
-    """Every ledger entry matching the filters (no row limit), 推計 as ○, amounts in exact yen."""
+    """The ledger entries matching the filters (all of them unless `limit`), 推計 as 「推計」,
+    amounts in exact yen."""
     df = ledger_frame(
         engine,
         fiscal_year=fiscal_year,
         kind=kind,
         department_id=department_id,
         project_id=project_id,
-        limit=None,
+        project_name=project_name,
+        limit=limit,
     )
     df["推計"] = ["推計" if bool(v) else "" for v in df["推計"]]
     df["取消対象"] = [None if pd.isna(v) else int(v) for v in df["取消対象"]]
     df["記帳日"] = [str(v) for v in df["記帳日"]]
     return df
+
+
+def ledger_export_bytes(engine: Engine, *, fmt: str, filters: dict[str, Any]) -> bytes:
+    """Every ledger entry matching `filters` (as for `ledger_export`) as xlsx or CSV: the download."""
+    return export_bytes(
+        ledger_export(engine, **filters), fmt=fmt, sheet_name="基金台帳", title="基金台帳", sen_yen=False
+    )
 
 
 def export_bytes(df: pd.DataFrame, *, fmt: str, sheet_name: str, title: str, sen_yen: bool) -> bytes:

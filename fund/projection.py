@@ -48,6 +48,31 @@ class StressTest:
 
 
 @dataclass(frozen=True)
+class Figures:
+    """What every projection and signal starts from, read from the database once per call."""
+
+    balance_yen: int
+    roll_forward: pd.DataFrame  # ledger.roll_forward
+    planned: pd.DataFrame  # planned_drawdowns
+    budgeted_years: frozenset[int]  # 年度 with approved allocations
+
+    @property
+    def drawn(self) -> dict[int, int]:
+        """Net drawdown (取崩し after reversals) per 年度, yen."""
+        rf = self.roll_forward
+        return {int(y): int(d) for y, d in zip(rf["年度"], rf["取崩し"], strict=True)}
+
+
+def figures(engine: Engine) -> Figures:
+    return Figures(
+        balance_yen=ledger.balance(engine),
+        roll_forward=ledger.roll_forward(engine),
+        planned=planned_drawdowns(engine),
+        budgeted_years=frozenset(_budgeted_years(engine)),
+    )
+
+
+@dataclass(frozen=True)
 class Projection:
     """The result of `project`: one row per 年度 in `table` (yen), and the headline figures."""
 
@@ -125,10 +150,12 @@ def recent_pace(engine: Engine, *, before_year: int | None = None) -> int:
     """Mean net drawdown of the latest `PACE_YEARS` 年度 with drawdowns before `before_year` (0 if none).
 
     The current 年度 is left out: a year under way would pull the pace down."""
+    return _pace(actual_drawdowns(engine), before_year=before_year)
+
+
+def _pace(drawn_by_year: dict[int, int], *, before_year: int | None) -> int:
     drawn = [
-        d
-        for y, d in sorted(actual_drawdowns(engine).items())
-        if d > 0 and (before_year is None or y < before_year)
+        d for y, d in sorted(drawn_by_year.items()) if d > 0 and (before_year is None or y < before_year)
     ][-PACE_YEARS:]
     return sum(drawn) // len(drawn) if drawn else 0
 
@@ -140,11 +167,14 @@ def _budgeted_years(engine: Engine) -> set[int]:
 
 def committed_remaining(engine: Engine, *, today: date) -> dict[int, int]:
     """Committed drawdown still to come per 年度 from the current one on (yen, base case)."""
+    return _committed(figures(engine), today=today)
+
+
+def _committed(fig: Figures, *, today: date) -> dict[int, int]:
     current = fiscal_year_of(today)
-    planned = planned_drawdowns(engine)
-    drawn = actual_drawdowns(engine)
+    drawn = fig.drawn
     out: dict[int, int] = {}
-    for r in planned.itertuples(index=False):
+    for r in fig.planned.itertuples(index=False):
         year, total = int(r[0]), int(r[3])
         if year < current:
             continue
@@ -154,18 +184,28 @@ def committed_remaining(engine: Engine, *, today: date) -> dict[int, int]:
     return out
 
 
-def project(engine: Engine, *, today: date | None = None, stress: StressTest | None = None) -> Projection:
-    """Walk the balance forward 年度 by 年度 under `stress` (the base case if None)."""
+def project(
+    engine: Engine,
+    *,
+    today: date | None = None,
+    stress: StressTest | None = None,
+    fig: Figures | None = None,
+) -> Projection:
+    """Walk the balance forward 年度 by 年度 under `stress` (the base case if None).
+
+    `fig`: the figures already read (`figures(engine)`), so that a page reads them once."""
     today = today or date.today()
     stress = stress or StressTest()
+    fig = fig or figures(engine)
     current = fiscal_year_of(today)
-    balance = ledger.balance(engine)
-    pace = recent_pace(engine, before_year=current)
-    committed = committed_remaining(engine, today=today)
+    balance = fig.balance_yen
+    drawn = fig.drawn
+    pace = _pace(drawn, before_year=current)
+    committed = _committed(fig, today=today)
     if stress.slip_one_year:
         committed = {y + 1: v for y, v in committed.items()}
-    budgeted = _budgeted_years(engine)
-    drawn_now = actual_drawdowns(engine).get(current, 0)  # counts towards the current 年度's pace
+    budgeted = fig.budgeted_years
+    drawn_now = drawn.get(current, 0)  # counts towards the current 年度's pace
     last_plan = max(committed, default=current)
     horizon_end = max(current + MIN_HORIZON_YEARS - 1, last_plan)
     factor = 1 + stress.cost_overrun_pct / 100
@@ -219,21 +259,22 @@ class FundStatus:
     projection: Projection  # base case
 
 
-def fund_status(engine: Engine, *, today: date | None = None) -> FundStatus:
+def fund_status(engine: Engine, *, today: date | None = None, fig: Figures | None = None) -> FundStatus:
     """The headline: balance, this 年度's plan, later commitments, runway (base case) and % used."""
     today = today or date.today()
+    fig = fig or figures(engine)
     current = fiscal_year_of(today)
     size = int(load_fund_config()["size_yen"])
-    planned = planned_drawdowns(engine)
-    committed = committed_remaining(engine, today=today)
-    p = project(engine, today=today)
+    planned = fig.planned
+    committed = _committed(fig, today=today)
+    p = project(engine, today=today, fig=fig)
     return FundStatus(
         fund_size_yen=size,
         balance_yen=p.balance_yen,
         used_ratio=(size - p.balance_yen) / size if size else 0.0,
         current_year=current,
         planned_this_year_yen=int(planned.loc[planned["年度"] == current, "計画計"].sum()),
-        drawn_this_year_yen=actual_drawdowns(engine).get(current, 0),
+        drawn_this_year_yen=fig.drawn.get(current, 0),
         committed_future_yen=sum(v for y, v in committed.items() if y > current),
         projection=p,
     )
@@ -261,13 +302,13 @@ def run_out_text(p: Projection) -> str:
     return f"{wareki(p.run_out_year)}に不足"
 
 
-def balance_path(engine: Engine, p: Projection) -> pd.DataFrame:
+def balance_path(engine: Engine, p: Projection, *, fig: Figures | None = None) -> pd.DataFrame:
     """Year-end balance per 年度 for the chart: `年度`, `和暦`, `残高（億円）`, `区分` (実績 / 見通し).
 
     実績 covers the 年度 before the current one (gap years carry the balance forward); 見通し starts
     at the last actual point so the two lines join.
     """
-    rf = ledger.roll_forward(engine)
+    rf = (fig or figures(engine)).roll_forward
     closing = {int(y): int(b) for y, b in zip(rf["年度"], rf["年度末残高"], strict=True)}
     rows: list[tuple[int, int, str]] = []
     if closing:
@@ -306,15 +347,16 @@ class Signal:
     explanation: str
 
 
-def signals(engine: Engine, *, today: date | None = None) -> list[Signal]:
+def signals(engine: Engine, *, today: date | None = None, fig: Figures | None = None) -> list[Signal]:
     """The four fund-health signals with a plain-Japanese explanation each (base case)."""
     today = today or date.today()
+    fig = fig or figures(engine)
     current = fiscal_year_of(today)
-    balance = ledger.balance(engine)
-    committed = committed_remaining(engine, today=today)
+    balance = fig.balance_yen
+    committed = _committed(fig, today=today)
     need = sum(committed.values())
-    drawn = actual_drawdowns(engine)
-    planned = planned_drawdowns(engine)
+    drawn = fig.drawn
+    planned = fig.planned
     out: list[Signal] = []
 
     # 保有割合 = 基金残高 ÷ 計画済みの必要額
@@ -416,12 +458,12 @@ def signals(engine: Engine, *, today: date | None = None) -> list[Signal]:
 # --- Breakdowns for the charts ---------------------------------------------------------------------
 
 
-def waterfall(engine: Engine, *, fiscal_year: int) -> pd.DataFrame:
+def waterfall(engine: Engine, *, fiscal_year: int, fig: Figures | None = None) -> pd.DataFrame:
     """One 年度's roll-forward as waterfall steps (億円): `項目`, `開始`, `終了`, `金額（千円）`, `種別`.
 
     A 年度 without postings still shows its opening and closing balance.
     """
-    rf = ledger.roll_forward(engine)
+    rf = (fig or figures(engine)).roll_forward
     earlier = rf[rf["年度"] < fiscal_year]
     row = rf[rf["年度"] == fiscal_year]
     if row.empty:

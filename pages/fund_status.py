@@ -1,5 +1,6 @@
 """基金の状況: balance, projection and stress test, health signals, roll-forward, ledger, postings."""
 
+from collections.abc import Callable
 from datetime import date
 from functools import partial
 from typing import Any
@@ -17,6 +18,8 @@ from fund.models import LedgerKind
 from fund.money import format_oku_yen, format_sen_yen, format_yen
 from pages import _ui
 
+PROJECT_PICK_LIMIT = 2_000  # above this many projects the 事業 filter is a name search
+
 actor = _ui.require_actor(Action.view_fund)
 engine = _ui.engine()
 today = date.today()
@@ -24,7 +27,8 @@ today = date.today()
 st.title("基金の状況")
 _ui.show_flash()
 
-status = projection.fund_status(engine, today=today)
+fig = _ui.read(projection.figures)  # the ledger figures every section starts from, read once
+status = projection.fund_status(engine, today=today, fig=fig)
 base = status.projection
 cur = status.current_year
 
@@ -81,6 +85,7 @@ stressed = projection.project(
         interest_rate_pct=float(rate),
         assume_recent_pace=pace,
     ),
+    fig=fig,
 )
 r1, r2, r3 = st.columns(3)
 r1.metric(
@@ -95,7 +100,7 @@ r3.metric(
     help="スライダーをすべて初期値にした場合の見通し",
 )
 
-path = projection.balance_path(engine, stressed)
+path = projection.balance_path(engine, stressed, fig=fig)
 order = list(dict.fromkeys(path["和暦"]))
 balance_chart = (
     alt.Chart(path, title="基金残高の推移（年度末、億円）")
@@ -127,7 +132,7 @@ _ICON = {
     projection.Level.caution: ":material/warning:",
     projection.Level.alert: ":material/error:",
 }
-for col, sig in zip(st.columns(2) * 2, projection.signals(engine, today=today), strict=True):
+for col, sig in zip(st.columns(2) * 2, projection.signals(engine, today=today, fig=fig), strict=True):
     with col:
         text = f"{sig.name}：{sig.value}（{projection.LEVEL_LABEL[sig.level]}）  \n{sig.explanation}"
         if sig.level == projection.Level.ok:
@@ -139,7 +144,7 @@ for col, sig in zip(st.columns(2) * 2, projection.signals(engine, today=today), 
 st.subheader("取崩しの内訳")
 t1, t2, t3 = st.tabs(["区分別", "所管部局別", "年度の増減"])
 for tab, by, column in ((t1, "category", "区分"), (t2, "department", "所管部局")):
-    frame = ledger.drawdowns_by(engine, by=by)
+    frame = _ui.read(ledger.drawdowns_by, by=by)
     with tab:
         if frame.empty:
             st.info("取崩しの記帳はまだありません。")
@@ -162,7 +167,7 @@ for tab, by, column in ((t1, "category", "区分"), (t2, "department", "所管�
             ),
             width="stretch",
         )
-years = reference.fiscal_years(engine)
+years = _ui.read(reference.fiscal_years)
 year_list = [int(y) for y in years["year"]]
 with t3:
     wf_year = st.selectbox(
@@ -172,7 +177,7 @@ with t3:
         format_func=fiscal_label,
         key="waterfall_year",
     )
-    wf = projection.waterfall(engine, fiscal_year=int(wf_year))
+    wf = projection.waterfall(engine, fiscal_year=int(wf_year), fig=fig)
     st.altair_chart(
         alt.Chart(wf, title=f"{wareki(int(wf_year))}の増減（億円）")
         .mark_bar()
@@ -193,32 +198,37 @@ with t3:
         st.info(f"{fiscal_label(int(wf_year))}の記帳はまだありません。残高は前年度末のままです。")
 
 
+def _ledger_bytes(filters: dict[str, Any], fmt: str) -> bytes:
+    return ledger.ledger_export_bytes(engine, fmt=fmt, filters=filters)
+
+
 def _record(what: str, filters: dict[str, Any], rows: int) -> None:
     """Audit a download (runs when the button is clicked)."""
     export.record_export(engine, actor=actor, what=what, filters=filters, rows=rows)
 
 
 def _downloads(
-    df: pd.DataFrame, *, what: str, title: str, sen_yen: bool, filters: dict[str, Any], key: str
+    data: Callable[[str], bytes], *, what: str, rows: int, filters: dict[str, Any], key: str
 ) -> None:
+    """Excel and CSV buttons; `data(fmt)` builds the file only when it is fetched."""
     b1, b2, _ = st.columns([1, 1, 2])
     for col, fmt, label in ((b1, "xlsx", "Excelで保存"), (b2, "csv", "CSVで保存")):
         col.download_button(
             label,
-            data=partial(ledger.export_bytes, df, fmt=fmt, sheet_name=what, title=title, sen_yen=sen_yen),
+            data=partial(data, fmt),
             file_name=f"{what}.{fmt}",
             mime="text/csv" if fmt == "csv" else None,
             icon=":material/download:",
             on_click=_record,
-            args=(what, filters | {"形式": fmt}, len(df)),
+            args=(what, filters | {"形式": fmt}, rows),
             key=f"{key}_{fmt}",
-            disabled=df.empty,
+            disabled=rows == 0,
         )
 
 
 # --- Roll-forward --------------------------------------------------------------------------------
 st.subheader("年度別増減（単位：千円）")
-rf = ledger.roll_forward_export(engine)
+rf = _ui.read(ledger.roll_forward_export)
 if rf.empty:
     st.info("記帳はまだありません。")
 else:
@@ -230,17 +240,18 @@ else:
         "年度末残高 = 前年度末残高 + 積立 + 運用益 + 返還等 − 取崩し。取消（逆仕訳）は元の区分から差し引いています。"
     )
     _downloads(
-        rf,
+        lambda fmt: ledger.export_bytes(
+            rf, fmt=fmt, sheet_name="基金_年度別増減", title="基金の年度別増減（単位：千円）", sen_yen=True
+        ),
         what="基金_年度別増減",
-        title="基金の年度別増減（単位：千円）",
-        sen_yen=True,
+        rows=len(rf),
         filters={},
         key="dl_rollforward",
     )
 
 # --- Ledger --------------------------------------------------------------------------------------
 st.subheader("基金台帳")
-depts = reference.departments(engine)
+depts = _ui.read(reference.departments)
 dept_names = dict(zip(depts["id"], depts["name"], strict=True))
 f1, f2, f3, f4 = st.columns(4)
 year_choice = f1.selectbox(
@@ -261,26 +272,41 @@ dept_choice = f3.selectbox(
     format_func=lambda d: "すべて" if d is None else dept_names[d],
     key="ledger_dept",
 )
-projects = reference.projects(engine, department_id=dept_choice)
+projects = _ui.read(reference.projects, department_id=dept_choice)
 project_names = dict(zip(projects["id"], projects["name"], strict=True))
-project_choice = f4.selectbox(
-    "事業",
-    [None, *project_names],
-    format_func=lambda p: "すべて" if p is None else project_names[p],
-    key="ledger_project",
-)
+project_choice = None
+project_search = None
+if len(project_names) <= PROJECT_PICK_LIMIT:
+    project_choice = f4.selectbox(
+        "事業",
+        [None, *project_names],
+        format_func=lambda p: "すべて" if p is None else project_names[p],
+        key="ledger_project",
+    )
+else:  # too many to list: match part of the name instead
+    project_search = (
+        f4.text_input(
+            "事業名（一部）",
+            key="ledger_project_search",
+            max_chars=100,
+            help=f"事業が {len(project_names):,}件あるため、名称の一部で絞り込みます。",
+        ).strip()
+        or None
+    )
 ledger_filters = {
     "fiscal_year": year_choice,
     "kind": kind_choice,
     "department_id": dept_choice,
     "project_id": project_choice,
+    "project_name": project_search,
 }
-entries = ledger.ledger_export(engine, **ledger_filters)
+total = _ui.read(ledger.ledger_count, **ledger_filters)
+entries = _ui.read(ledger.ledger_export, **ledger_filters, limit=_ui.DISPLAY_LIMIT)
 if entries.empty:
     st.info("条件に合う記帳はありません。")
 else:
     st.dataframe(
-        entries.head(1000),
+        entries,
         hide_index=True,
         width="stretch",
         column_config={
@@ -289,19 +315,17 @@ else:
             "取消対象": st.column_config.NumberColumn(format="plain"),
         },
     )
-    st.caption(
-        f"{len(entries):,}件（新しい順、画面は最大1,000件、保存は全件）。金額は取崩し・取消を負の値で表示しています。"
-    )
+    st.caption(f"{total:,}件（新しい順）。金額は取崩し・取消を負の値で表示しています。")
+    _ui.limit_notice(total)
 _downloads(
-    entries,
+    partial(_ledger_bytes, ledger_filters),
     what="基金台帳",
-    title="基金台帳",
-    sen_yen=False,
+    rows=total,
     filters={
         "年度": year_choice,
         "区分": kind_choice.value if kind_choice else None,
         "所管部局": dept_names.get(dept_choice) if dept_choice else None,
-        "事業": project_names.get(project_choice) if project_choice else None,
+        "事業": project_names.get(project_choice) if project_choice else project_search,
     },
     key="dl_ledger",
 )
@@ -335,14 +359,25 @@ if can(actor, Action.post_ledger):
         amount_slot = st.empty()
         memo = st.text_input("摘要", key="post_memo")
         memo_slot = st.empty()
-        all_projects = reference.projects(engine)
+        all_projects = _ui.read(reference.projects)
         all_project_names = dict(zip(all_projects["id"], all_projects["name"], strict=True))
-        project_id = st.selectbox(
-            "事業（取崩しの場合）",
-            [None, *all_project_names],
-            format_func=lambda p: "指定なし" if p is None else all_project_names[p],
-            key="post_project",
-        )
+        if len(all_project_names) <= PROJECT_PICK_LIMIT:
+            project_id = st.selectbox(
+                "事業（取崩しの場合）",
+                [None, *all_project_names],
+                format_func=lambda p: "指定なし" if p is None else all_project_names[p],
+                key="post_project",
+            )
+        else:  # too many to list: the project's number, checked when posting
+            number = st.number_input(
+                "事業番号（取崩しの場合）",
+                min_value=1,
+                step=1,
+                value=None,
+                key="post_project_id",
+                help=f"事業が {len(all_project_names):,}件あるため番号で指定します（事業提案の一覧に表示）。",
+            )
+            project_id = None if number is None else int(number)
         project_slot = st.empty()
         submitted = st.form_submit_button("記帳する", type="primary")
         form_slot = st.empty()
