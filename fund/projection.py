@@ -64,9 +64,10 @@ class Figures:
 
 
 def figures(engine: Engine) -> Figures:
+    rf = ledger.roll_forward(engine)
     return Figures(
-        balance_yen=ledger.balance(engine),
-        roll_forward=ledger.roll_forward(engine),
+        balance_yen=int(rf["年度末残高"].iloc[-1]) if not rf.empty else 0,  # = ledger.balance
+        roll_forward=rf,
         planned=planned_drawdowns(engine),
         budgeted_years=frozenset(_budgeted_years(engine)),
     )

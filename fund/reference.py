@@ -26,6 +26,15 @@ def leaf_categories(engine: Engine) -> pd.DataFrame:
     return df
 
 
+def project_count(engine: Engine, *, department_id: int | None = None) -> int:
+    """How many projects there are (in one department), to decide whether a picker can list them."""
+    where = "WHERE department_id = :d" if department_id is not None else ""
+    df = query_df(
+        engine, f"SELECT COUNT(*) AS n FROM project {where}", {"d": department_id} if where else None
+    )
+    return int(df["n"].iloc[0])
+
+
 def projects(engine: Engine, *, department_id: int | None = None) -> pd.DataFrame:
     if department_id is None:
         return query_df(engine, "SELECT id, name, department_id FROM project ORDER BY id")

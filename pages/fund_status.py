@@ -272,11 +272,13 @@ dept_choice = f3.selectbox(
     format_func=lambda d: "すべて" if d is None else dept_names[d],
     key="ledger_dept",
 )
-projects = _ui.read(reference.projects, department_id=dept_choice)
-project_names = dict(zip(projects["id"], projects["name"], strict=True))
+project_total = _ui.read(reference.project_count, department_id=dept_choice)
+project_names: dict[int, str] = {}
 project_choice = None
 project_search = None
-if len(project_names) <= PROJECT_PICK_LIMIT:
+if project_total <= PROJECT_PICK_LIMIT:
+    projects = _ui.read(reference.projects, department_id=dept_choice)
+    project_names = dict(zip(projects["id"], projects["name"], strict=True))
     project_choice = f4.selectbox(
         "事業",
         [None, *project_names],
@@ -289,7 +291,7 @@ else:  # too many to list: match part of the name instead
             "事業名（一部）",
             key="ledger_project_search",
             max_chars=100,
-            help=f"事業が {len(project_names):,}件あるため、名称の一部で絞り込みます。",
+            help=f"事業が {project_total:,}件あるため、名称の一部で絞り込みます。",
         ).strip()
         or None
     )
@@ -359,9 +361,10 @@ if can(actor, Action.post_ledger):
         amount_slot = st.empty()
         memo = st.text_input("摘要", key="post_memo")
         memo_slot = st.empty()
-        all_projects = _ui.read(reference.projects)
-        all_project_names = dict(zip(all_projects["id"], all_projects["name"], strict=True))
-        if len(all_project_names) <= PROJECT_PICK_LIMIT:
+        all_total = _ui.read(reference.project_count)
+        if all_total <= PROJECT_PICK_LIMIT:
+            all_projects = _ui.read(reference.projects)
+            all_project_names = dict(zip(all_projects["id"], all_projects["name"], strict=True))
             project_id = st.selectbox(
                 "事業（取崩しの場合）",
                 [None, *all_project_names],
@@ -375,7 +378,7 @@ if can(actor, Action.post_ledger):
                 step=1,
                 value=None,
                 key="post_project_id",
-                help=f"事業が {len(all_project_names):,}件あるため番号で指定します（事業提案の一覧に表示）。",
+                help=f"事業が {all_total:,}件あるため番号で指定します（事業提案の一覧に表示）。",
             )
             project_id = None if number is None else int(number)
         project_slot = st.empty()

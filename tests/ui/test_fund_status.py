@@ -226,3 +226,46 @@ def test_every_download_is_recorded_in_the_audit_log(
     first = rows["after_values"].iloc[0]
     first = json.loads(first) if isinstance(first, str) else first
     assert first["filters"]["年度"] == 2024 and first["filters"]["形式"] == "csv" and first["rows"] == 24
+
+
+def _grow(engine: Engine, *, projects: int, deposits: int) -> None:
+    """Many more projects and ledger entries than the seed has (a national-scale deployment)."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        dept, cat = conn.execute(text("SELECT department_id, category_id FROM project LIMIT 1")).one()
+        conn.execute(
+            text(
+                "INSERT INTO project (name, department_id, category_id, summary, first_fiscal_year)"
+                " VALUES (:name, :d, :c, '', 2025)"
+            ),
+            [{"name": f"大量事業{i:05d}", "d": dept, "c": cat} for i in range(projects)],
+        )
+        conn.execute(
+            text(
+                "INSERT INTO ledger_entry (posted_on, fiscal_year, kind, amount_yen, memo, is_estimate,"
+                " created_by, created_at) VALUES (:d, 2025, 'interest', 1, :m, FALSE, 'test', CURRENT_TIMESTAMP)"
+            ),
+            [{"d": date(2025, 6, 1), "m": f"運用益{i}"} for i in range(deposits)],
+        )
+
+
+def test_a_large_ledger_shows_its_newest_thousand_rows_and_says_so(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    _grow(seeded_engine, projects=2_001, deposits=1_200)
+    total = ledger.ledger_count(seeded_engine)
+    at = app_as(Role.admin, "pages/fund_status.py")
+    assert not at.exception
+    shown = [df.value for df in at.dataframe if "台帳番号" in df.value.columns]
+    assert len(shown) == 1 and len(shown[0]) == 1_000
+    assert any(f"全 {total:,} 件" in i.value for i in at.info)
+    # Too many projects to list: the 事業 filter searches by name, and posting asks for the number.
+    assert at.text_input(key="ledger_project_search") is not None
+    assert at.number_input(key="post_project_id") is not None
+    at.text_input(key="ledger_project_search").input("大量事業0000").run()
+    assert not at.exception
+    assert any("条件に合う記帳はありません" in i.value for i in at.info)
+    # Every row goes to the download, not only those on screen.
+    data = ledger.ledger_export_bytes(seeded_engine, fmt="csv", filters={})
+    assert data.decode("utf-8-sig").count("\n") == total + 1
