@@ -670,10 +670,26 @@ def enter_actual(
     return row
 
 
-def entry_choices(engine: Engine, *, actor: Actor) -> pd.DataFrame:
-    """Indicators the actor may enter actuals for (all for 管理者, own department for 事業担当)."""
-    department_id = actor.department_id if actor.department_id is not None else -1
-    where = "WHERE p.department_id = :dept" if actor.role.value == "department" else ""
+def _choice_where(actor: Actor, search: str | None) -> tuple[str, dict[str, object]]:
+    clauses: list[str] = []
+    params: dict[str, object] = {}
+    if actor.role.value == "department":
+        clauses.append("p.department_id = :dept")
+        params["dept"] = actor.department_id if actor.department_id is not None else -1
+    if search:
+        clauses.append("(p.name LIKE :q OR i.name LIKE :q)")
+        params["q"] = "%" + search.replace("%", "").replace("_", "") + "%"
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def entry_choices(
+    engine: Engine, *, actor: Actor, search: str | None = None, limit: int | None = None
+) -> pd.DataFrame:
+    """Indicators the actor may enter actuals for (all for 管理者, own department for 事業担当),
+    optionally only those whose project or indicator name contains `search`, the first `limit`."""
+    where, params = _choice_where(actor, search)
+    if limit is not None:
+        params["limit"] = limit
     return query_df(
         engine,
         f"""
@@ -681,9 +697,21 @@ def entry_choices(engine: Engine, *, actor: Actor) -> pd.DataFrame:
         FROM kpi_indicator i JOIN project p ON p.id = i.project_id
         {where}
         ORDER BY p.department_id, p.id, i.id
+        {"LIMIT :limit" if limit is not None else ""}
         """,
-        {"dept": department_id} if where else None,
+        params,
     )
+
+
+def entry_choice_count(engine: Engine, *, actor: Actor, search: str | None = None) -> int:
+    """How many indicators `entry_choices` would list without a limit."""
+    where, params = _choice_where(actor, search)
+    df = query_df(
+        engine,
+        f"SELECT COUNT(*) AS n FROM kpi_indicator i JOIN project p ON p.id = i.project_id {where}",
+        params,
+    )
+    return int(df["n"].iloc[0])
 
 
 # --- Portfolio roll-up by perspective -----------------------------------------------------------------

@@ -60,6 +60,7 @@ def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 DISPLAY_LIMIT = 1_000  # rows a table sends to the browser; downloads always hold every row
+PICK_LIMIT = 2_000  # options a picker lists; above this a page asks for part of a name or a number
 
 
 def limit_notice(

@@ -18,8 +18,6 @@ from fund.models import LedgerKind
 from fund.money import format_oku_yen, format_sen_yen, format_yen
 from pages import _ui
 
-PROJECT_PICK_LIMIT = 2_000  # above this many projects the 事業 filter is a name search
-
 actor = _ui.require_actor(Action.view_fund)
 engine = _ui.engine()
 today = date.today()
@@ -276,7 +274,7 @@ project_total = _ui.read(reference.project_count, department_id=dept_choice)
 project_names: dict[int, str] = {}
 project_choice = None
 project_search = None
-if project_total <= PROJECT_PICK_LIMIT:
+if project_total <= _ui.PICK_LIMIT:
     projects = _ui.read(reference.projects, department_id=dept_choice)
     project_names = dict(zip(projects["id"], projects["name"], strict=True))
     project_choice = f4.selectbox(
@@ -362,7 +360,7 @@ if can(actor, Action.post_ledger):
         memo = st.text_input("摘要", key="post_memo")
         memo_slot = st.empty()
         all_total = _ui.read(reference.project_count)
-        if all_total <= PROJECT_PICK_LIMIT:
+        if all_total <= _ui.PICK_LIMIT:
             all_projects = _ui.read(reference.projects)
             all_project_names = dict(zip(all_projects["id"], all_projects["name"], strict=True))
             project_id = st.selectbox(

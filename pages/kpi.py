@@ -421,16 +421,27 @@ with tab_rollout:
             width="stretch",
         )
     if may_enter:
-        projects = _ui.read(reference.projects, department_id=own_department)
-        project_names = dict(zip(projects["id"], projects["name"], strict=True))
+        project_total = _ui.read(reference.project_count, department_id=own_department)
+        project_names: dict[int, str] = {}
+        if project_total <= _ui.PICK_LIMIT:
+            projects = _ui.read(reference.projects, department_id=own_department)
+            project_names = dict(zip(projects["id"], projects["name"], strict=True))
         with st.form("rollout_form", clear_on_submit=True):
             st.markdown("**横展開を登録する**")
-            rp = st.selectbox(
-                "事業",
-                list(project_names),
-                format_func=project_names.__getitem__,
-                key="rollout_project",
-            )
+            if project_names:
+                rp = st.selectbox(
+                    "事業", list(project_names), format_func=project_names.__getitem__, key="rollout_project"
+                )
+            else:  # too many to list: the project's number, checked when saving
+                number = st.number_input(
+                    "事業番号",
+                    min_value=1,
+                    step=1,
+                    value=None,
+                    key="rollout_project_id",
+                    help=f"事業が {project_total:,}件あるため番号で指定します（事業提案の一覧に表示）。",
+                )
+                rp = None if number is None else int(number)
             rt = st.selectbox("展開先（市町または部局）", rollout.targets(engine), key="rollout_target")
             ry = st.selectbox(
                 "年度",
@@ -508,18 +519,17 @@ with tab_entry:
     if not may_enter:
         st.info(f"{actor.role_label}の権限では実績を入力できません。実績は所管部局の事業担当が入力します。")
     else:
-        choices = _ui.read(kpi.entry_choices, actor=actor)
-        if len(choices) > _ui.DISPLAY_LIMIT:
-            search = st.text_input(
-                "指標を検索（事業名・指標名の一部）", key="entry_search", max_chars=100
-            ).strip()
-            if search:
-                hit = choices["project"].str.contains(search, regex=False) | choices[
-                    "indicator"
-                ].str.contains(search, regex=False)
-                choices = choices[hit]
-            _ui.limit_notice(len(choices), hint="事業名や指標名で検索して絞り込んでください。")
-            choices = choices.head(_ui.DISPLAY_LIMIT)
+        search = None
+        if _ui.read(kpi.entry_choice_count, actor=actor) > _ui.PICK_LIMIT:
+            search = (
+                st.text_input("指標を検索（事業名・指標名の一部）", key="entry_search", max_chars=100).strip()
+                or None
+            )
+            _ui.limit_notice(
+                _ui.read(kpi.entry_choice_count, actor=actor, search=search),
+                hint="事業名や指標名で検索して絞り込んでください。",
+            )
+        choices = _ui.read(kpi.entry_choices, actor=actor, search=search, limit=_ui.DISPLAY_LIMIT)
         if choices.empty:
             st.info("実績を入力できる指標がありません。")
         else:

@@ -193,3 +193,44 @@ def test_downloading_the_kpi_table_is_recorded_with_its_filters(
     after = df["after_values"].iloc[0]
     after = after if isinstance(after, dict) else json.loads(str(after))
     assert after["filters"]["年度"] == 2024
+
+
+def _many_indicators(engine: Engine, n: int) -> None:
+    """n more indicators with a target each (a national-scale programme), kpi_year rebuilt."""
+    from sqlalchemy import text
+
+    from fund import kpi
+
+    with engine.begin() as conn:
+        project_id = conn.execute(text("SELECT MIN(id) FROM project")).scalar_one()
+        start = conn.execute(text("SELECT MAX(id) FROM kpi_indicator")).scalar_one() + 1
+        conn.execute(
+            text(
+                "INSERT INTO kpi_indicator (id, project_id, kind, name, unit, direction, perspectives, source_note)"
+                " VALUES (:id, :p, 'outcome', :name, '件', 'higher', '[2]', '')"
+            ),
+            [{"id": start + i, "p": project_id, "name": f"大量指標{i:05d}"} for i in range(n)],
+        )
+        conn.execute(
+            text("INSERT INTO kpi_target (indicator_id, fiscal_year, target_value) VALUES (:i, 2025, 10)"),
+            [{"i": start + i} for i in range(n)],
+        )
+        kpi.refresh_years(conn)
+
+
+def test_a_large_programme_shows_a_thousand_rows_and_finds_indicators_by_name(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    from fund import kpi
+
+    _many_indicators(seeded_engine, 2_100)
+    total = sum(kpi.status_counts(seeded_engine).values())
+    at = app_as(Role.admin, "pages/kpi.py")
+    assert not at.exception
+    assert len(_table(at)) == 1_000  # type: ignore[arg-type]
+    assert any(f"全 {total:,} 件" in i.value for i in at.info)
+    # 実績の入力: too many indicators for one list, so the list follows a search.
+    at.text_input(key="entry_search").input("大量指標0209").run()
+    assert not at.exception
+    options = at.selectbox(key="entry_indicator").options
+    assert len(options) == 10 and all("大量指標0209" in o for o in options)  # 02090 … 02099
