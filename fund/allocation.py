@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -52,20 +53,10 @@ TABLE_COLUMNS = [
 ]
 
 
-def allocation_rows(
-    engine: Engine,
-    *,
-    fiscal_year: int,
-    department_id: int | None = None,
-    category_code: str | None = None,
-    include_unapproved: bool = False,
-) -> pd.DataFrame:
-    """One row per project and block for the 年度: primary rows with amounts, 再掲 rows without.
-
-    `block_*` is the leaf category (1(1), 1(2), 基盤整備 …) and `section_*` its parent (1, 2).
-    Amounts of a project's budget stages (当初・補正・専決) are summed; 新規 is derived from the
-    project's first 年度.
-    """
+def _rows_sql(
+    *, fiscal_year: int, department_id: int | None, category_code: str | None, include_unapproved: bool
+) -> tuple[str, dict[str, object]]:
+    """The SELECT behind `allocation_rows` (no ORDER BY) and its bound parameters."""
     params: dict[str, object] = {"fy": fiscal_year}
     filters = ""
     if department_id is not None:
@@ -99,19 +90,237 @@ def allocation_rows(
            blk.sort_order AS block_order, p.id AS project_id, p.name AS project, d.name AS department,
            (p.first_fiscal_year = :fy) AS is_new, p.summary,
            r.project_cost_yen, r.fund_share_yen, r.fund_share_is_estimate, r.is_relisting,
-           r.status, r.budget_stage
+           r.status, r.budget_stage, sec.sort_order AS section_order
     FROM all_rows r
     JOIN project p ON p.id = r.project_id
     JOIN department d ON d.id = p.department_id
     JOIN category blk ON blk.id = r.category_id
     JOIN category sec ON sec.id = blk.parent_id
     WHERE TRUE {filters}
-    ORDER BY sec.sort_order, blk.sort_order, p.id
     """
+    return sql, params
+
+
+def allocation_rows(
+    engine: Engine,
+    *,
+    fiscal_year: int,
+    department_id: int | None = None,
+    category_code: str | None = None,
+    include_unapproved: bool = False,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """One row per project and block for the 年度: primary rows with amounts, 再掲 rows without.
+
+    `block_*` is the leaf category (1(1), 1(2), 基盤整備 …) and `section_*` its parent (1, 2).
+    Amounts of a project's budget stages (当初・補正・専決) are summed; 新規 is derived from the
+    project's first 年度. `limit` keeps only the first rows in print order (the head of a long
+    table; `table_totals` gives the figures of all of them).
+    """
+    sql, params = _rows_sql(
+        fiscal_year=fiscal_year,
+        department_id=department_id,
+        category_code=category_code,
+        include_unapproved=include_unapproved,
+    )
+    sql += " ORDER BY sec.sort_order, blk.sort_order, p.id"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
     df = query_df(engine, sql, params)
     for col in ("project_cost_yen", "fund_share_yen"):
         df[col] = df[col].astype("Int64")
     return df[TABLE_COLUMNS]
+
+
+def table_text(
+    engine: Engine, *, fiscal_year: int, department_id: int | None = None, category_code: str | None = None
+) -> str:
+    """Every text of `allocation_rows` as one string in print order (区分, 細分, 事業名, 所管部局, 概要
+    of each row), for checking a character set without loading the rows."""
+    sql, params = _rows_sql(
+        fiscal_year=fiscal_year,
+        department_id=department_id,
+        category_code=category_code,
+        include_unapproved=False,
+    )
+    parts = " || ".join(
+        f"COALESCE(t.{c}, '')"
+        for c in (
+            "section_heading",
+            "section_name",
+            "block_heading",
+            "block_name",
+            "project",
+            "department",
+            "summary",
+        )
+    )
+    df = query_df(
+        engine,
+        f"""
+        WITH t AS ({sql})
+        SELECT STRING_AGG({parts}, '' ORDER BY t.section_order, t.block_order, t.project_id) AS text FROM t
+        """,
+        params,
+    )
+    text = df["text"].iloc[0] if len(df) else None
+    return "" if text is None or pd.isna(text) else str(text)
+
+
+# Totals of a table: one row per block, per section and for everything (`level`), with the number
+# of projects (再掲 excluded), amounts in yen and in 千円 as printed (each item rounded, then added).
+TOTALS_COLUMNS = [
+    "level",  # block | section | all
+    "section_code",
+    "block_order",
+    "projects",
+    "new_projects",
+    "project_cost_yen",
+    "fund_share_yen",
+    "cost_sen",
+    "fund_sen",
+    "rows",
+    "relistings",
+    "numbered",  # blocks with a number (closed by 「N事業計」)
+    "blocks",
+    *(f"stage_{s.value}" for s in BudgetStage),
+]
+
+
+def _sen_sql(column: str) -> str:
+    """`money.to_sen_yen` in portable SQL (half away from zero; exact for integer yen)."""
+    return (
+        f"CASE WHEN {column} < 0 THEN -FLOOR((-{column} + 500) / 1000.0) "
+        f"ELSE FLOOR(({column} + 500) / 1000.0) END"
+    )
+
+
+def table_totals(
+    engine: Engine, *, fiscal_year: int, department_id: int | None = None, category_code: str | None = None
+) -> pd.DataFrame:
+    """`totals_of(allocation_rows(...))` computed in SQL: the figures of a whole table without
+    loading its rows (`TOTALS_COLUMNS`)."""
+    sql, params = _rows_sql(
+        fiscal_year=fiscal_year,
+        department_id=department_id,
+        category_code=category_code,
+        include_unapproved=False,
+    )
+    primary = "CASE WHEN NOT t.is_relisting THEN {} END"
+    stages = ", ".join(
+        f"COALESCE(MAX(CASE WHEN t.budget_stage = '{s.value}' THEN 1 ELSE 0 END), 0) AS stage_{s.value}"
+        for s in BudgetStage
+    )
+    df = query_df(
+        engine,
+        f"""
+        WITH t AS ({sql})
+        SELECT GROUPING(t.section_code) AS g_section, GROUPING(t.block_order) AS g_block,
+               t.section_code, t.block_order,
+               COUNT(DISTINCT {primary.format("t.project_id")}) AS projects,
+               COUNT(DISTINCT CASE WHEN NOT t.is_relisting AND t.is_new THEN t.project_id END) AS new_projects,
+               COALESCE(SUM({primary.format("t.project_cost_yen")}), 0) AS project_cost_yen,
+               COALESCE(SUM({primary.format("t.fund_share_yen")}), 0) AS fund_share_yen,
+               COALESCE(SUM({primary.format(_sen_sql("t.project_cost_yen"))}), 0) AS cost_sen,
+               COALESCE(SUM({primary.format(_sen_sql("t.fund_share_yen"))}), 0) AS fund_sen,
+               COUNT(*) AS n_rows,
+               COALESCE(SUM(CASE WHEN t.is_relisting THEN 1 ELSE 0 END), 0) AS relistings,
+               COALESCE(MAX(CASE WHEN t.block_heading <> '' THEN 1 ELSE 0 END), 0) AS numbered,
+               {stages}
+        FROM t
+        GROUP BY GROUPING SETS ((t.section_code, t.block_order), (t.section_code), ())
+        """,
+        params,
+    )
+    level = [
+        "all" if int(gs) else "section" if int(gb) else "block"
+        for gs, gb in zip(df["g_section"], df["g_block"], strict=True)
+    ]
+    out = df.assign(level=level, blocks=1).rename(columns={"n_rows": "rows"})
+    blocks = out[out["level"] == "block"]
+    per_section = blocks.groupby("section_code")[["numbered", "blocks"]].sum()
+    sections = out["level"] == "section"
+    for col in ("numbered", "blocks"):
+        out.loc[sections, col] = out.loc[sections, "section_code"].map(per_section[col]).to_numpy()
+        out.loc[out["level"] == "all", col] = int(blocks[col].sum())
+    return _typed_totals(out)
+
+
+def _typed_totals(out: pd.DataFrame) -> pd.DataFrame:
+    out = out[TOTALS_COLUMNS].copy()
+    out["section_code"] = out["section_code"].astype(object).where(out["level"] != "all", None)
+    out["block_order"] = out["block_order"].where(out["level"] == "block").astype("Int64")
+    for col in TOTALS_COLUMNS[3:]:
+        out[col] = out[col].astype("int64")
+    order = out["level"].map({"block": 0, "section": 1, "all": 2})
+    return (
+        out.assign(_order=order)
+        .sort_values(["_order", "section_code", "block_order"])
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
+
+
+def to_sen(values: pd.Series) -> pd.Series:
+    """`money.to_sen_yen` on a column of yen (NA stays NA): 千円, half away from zero."""
+    yen = values.astype("Int64")
+    return (np.sign(yen) * ((yen.abs() + 500) // 1000)).astype("Int64")
+
+
+def totals_of(rows: pd.DataFrame) -> pd.DataFrame:
+    """The figures of a table from its rows (`TOTALS_COLUMNS`); `table_totals` computes the same in SQL."""
+    primary = ~rows["is_relisting"].astype(bool)
+    cost = rows["project_cost_yen"].astype("Int64").where(primary)
+    fund = rows["fund_share_yen"].astype("Int64").where(primary)
+    frame = pd.DataFrame(
+        {
+            "section_code": rows["section_code"].astype(object),
+            "block_order": rows["block_order"].astype("int64"),
+            "pid": rows["project_id"].where(primary),
+            "new_pid": rows["project_id"].where(primary & rows["is_new"].astype(bool)),
+            "project_cost_yen": cost.fillna(0),
+            "fund_share_yen": fund.fillna(0),
+            "cost_sen": to_sen(cost).fillna(0),
+            "fund_sen": to_sen(fund).fillna(0),
+            "rows": 1,
+            "relistings": (~primary).astype("int64"),
+            "numbered": rows["block_heading"].fillna("").astype(str).ne("").astype("int64"),
+            **{
+                f"stage_{s.value}": rows["budget_stage"].eq(s.value).fillna(False).astype("int64")
+                for s in BudgetStage
+            },
+        }
+    )
+    aggs: dict[str, tuple[str, str]] = {
+        "projects": ("pid", "nunique"),
+        "new_projects": ("new_pid", "nunique"),
+        **{
+            c: (c, "sum")
+            for c in ("project_cost_yen", "fund_share_yen", "cost_sen", "fund_sen", "rows", "relistings")
+        },
+        "numbered": ("numbered", "max"),
+        **{f"stage_{s.value}": (f"stage_{s.value}", "max") for s in BudgetStage},
+    }
+    blocks = frame.groupby(["section_code", "block_order"], sort=False).agg(**aggs).reset_index()
+    blocks["blocks"] = 1
+    sections = frame.groupby("section_code", sort=False).agg(**aggs).reset_index()
+    per_section = blocks.groupby("section_code", sort=False)[["numbered", "blocks"]].sum()
+    sections["numbered"] = sections["section_code"].map(per_section["numbered"])
+    sections["blocks"] = sections["section_code"].map(per_section["blocks"])
+    whole = frame.assign(_all=0).groupby("_all").agg(**aggs).reset_index(drop=True)
+    if whole.empty:
+        whole = pd.DataFrame([{c: 0 for c in aggs}])
+    whole["numbered"] = int(blocks["numbered"].sum())
+    whole["blocks"] = len(blocks)
+    out = pd.concat(
+        [
+            blocks.assign(level="block"),
+            sections.assign(level="section", block_order=pd.NA),
+            whole.assign(level="all", section_code=None, block_order=pd.NA),
+        ],
+        ignore_index=True,
+    )
+    return _typed_totals(out)
 
 
 def category_totals(rows: pd.DataFrame) -> pd.DataFrame:
@@ -176,21 +385,26 @@ LAYOUT_COLUMNS = [
     "project_cost_yen",
     "fund_share_yen",
     "fund_share_is_estimate",
+    "cost_sen",  # 千円 as printed: items rounded one by one, totals added from the rounded items
+    "fund_sen",
 ]
 
 
-def layout_frame(rows: pd.DataFrame) -> pd.DataFrame:
+def layout_frame(rows: pd.DataFrame, totals: pd.DataFrame | None = None) -> pd.DataFrame:
     """`table_layout` as a DataFrame with `LAYOUT_COLUMNS`, one row per printed line, built column-wise.
 
     Sections keep the order in which they first appear in `rows`, blocks follow `block_order` within
-    their section and items keep their order within a block. Amounts stay in yen (Int64; NA where a
-    line prints none)."""
+    their section and items keep their order within a block. Amounts in yen (Int64; NA where a line
+    prints none) and in 千円 as printed. `totals` (`table_totals`) supplies the figures when `rows`
+    is only the head of the table; without it they are computed from `rows`."""
+    if totals is None:
+        totals = totals_of(rows)
     r = rows.reset_index(drop=True)
     relisting = r["is_relisting"].to_numpy(dtype=bool)
     section = pd.factorize(r["section_code"])[0]
     block = r["block_order"].to_numpy(dtype="float64")
-    cost = r["project_cost_yen"].astype("Int64")
-    fund = r["fund_share_yen"].astype("Int64")
+    cost = r["project_cost_yen"].astype("Int64").where(~relisting)
+    fund = r["fund_share_yen"].astype("Int64").where(~relisting)
     items = pd.DataFrame(
         {
             "sec_rank": section,
@@ -201,32 +415,28 @@ def layout_frame(rows: pd.DataFrame) -> pd.DataFrame:
             "label": np.where(r["is_new"].to_numpy(dtype=bool), "新規", ""),
             "name": r["project"].astype(str) + "【" + r["department"].astype(str) + "】",
             "summary": r["summary"].fillna("").astype(str),
-            "project_cost_yen": cost.where(~relisting),
-            "fund_share_yen": fund.where(~relisting),
+            "project_cost_yen": cost,
+            "fund_share_yen": fund,
             "fund_share_is_estimate": r["fund_share_is_estimate"].to_numpy(dtype=bool) & ~relisting,
+            "cost_sen": to_sen(cost),
+            "fund_sen": to_sen(fund),
         }
     )
-    keyed = r.assign(sec_rank=section, blk_rank=block)
-    primary = keyed[~relisting]
-    totals = {
-        "projects": ("project_id", "nunique"),
-        "cost": ("project_cost_yen", "sum"),
-        "fund": ("fund_share_yen", "sum"),
+    records = cast(list[dict[str, Any]], totals.to_dict("records"))
+    by_key: dict[tuple[object, object, int | None], dict[str, Any]] = {
+        (t["level"], t["section_code"], None if pd.isna(t["block_order"]) else int(t["block_order"])): t
+        for t in records
     }
-    by_section = primary.groupby("sec_rank").agg(**totals)
-    by_block = primary.groupby(["sec_rank", "blk_rank"]).agg(**totals)
-    relists = pd.Series(relisting).groupby(section).any()
+    zero = dict.fromkeys(TOTALS_COLUMNS, 0)
 
-    def figures(frame: pd.DataFrame, key: object) -> tuple[int, int, int]:
-        if key not in frame.index:
-            return 0, 0, 0
-        got = frame.loc[key]
-        return int(got["projects"]), int(got["cost"]), int(got["fund"])
+    def figure(level: str, section_code: object = None, block_order: int | None = None) -> dict[str, Any]:
+        return by_key.get((level, None if level == "all" else section_code, block_order), zero)
 
     lines: list[dict[str, object]] = []
-    for head in keyed.drop_duplicates("sec_rank").itertuples(index=False):
-        projects, c, f = figures(by_section, head.sec_rank)
-        excluded = "（再掲除く）" if relists.at[head.sec_rank] else ""
+    heads = r.assign(sec_rank=section, blk_rank=block)
+    for head in heads.drop_duplicates("sec_rank").itertuples(index=False):
+        got = figure("section", head.section_code)
+        excluded = "（再掲除く）" if got["relistings"] else ""
         lines.append(
             {
                 "sec_rank": head.sec_rank,
@@ -234,13 +444,21 @@ def layout_frame(rows: pd.DataFrame) -> pd.DataFrame:
                 "part_rank": 0,
                 "kind": "section",
                 "label": f"{head.section_heading} {head.section_name}",
-                "name": f"【{projects}事業 {format_oku_yen(c)}{excluded}】",
-                "project_cost_yen": c,
-                "fund_share_yen": f,
+                "name": f"【{int(got['projects'])}事業 {format_oku_yen(int(got['project_cost_yen']))}{excluded}】",
+                "project_cost_yen": int(got["project_cost_yen"]),
+                "fund_share_yen": int(got["fund_share_yen"]),
+                "cost_sen": int(got["cost_sen"]),
+                "fund_sen": int(got["fund_sen"]),
             }
         )
-    for head in keyed.drop_duplicates(["sec_rank", "blk_rank"]).itertuples(index=False):
-        projects, c, f = figures(by_block, (head.sec_rank, head.blk_rank))
+    for head in heads.drop_duplicates(["sec_rank", "blk_rank"]).itertuples(index=False):
+        got = figure("block", head.section_code, int(head.block_order))
+        amounts = {
+            "project_cost_yen": int(got["project_cost_yen"]),
+            "fund_share_yen": int(got["fund_share_yen"]),
+            "cost_sen": int(got["cost_sen"]),
+            "fund_sen": int(got["fund_sen"]),
+        }
         # Numbered blocks close with 「N事業計」; unnumbered ones carry the amount on the heading (as in the seed).
         numbered = bool(head.block_heading)
         lines.append(
@@ -250,8 +468,7 @@ def layout_frame(rows: pd.DataFrame) -> pd.DataFrame:
                 "part_rank": 0,
                 "kind": "block",
                 "label": f"{head.block_heading}{head.block_name}",
-                "project_cost_yen": None if numbered else c,
-                "fund_share_yen": None if numbered else f,
+                **({} if numbered else amounts),
             }
         )
         if numbered:
@@ -261,35 +478,44 @@ def layout_frame(rows: pd.DataFrame) -> pd.DataFrame:
                     "blk_rank": head.blk_rank,
                     "part_rank": 2,
                     "kind": "subtotal",
-                    "label": f"{projects}事業計",
-                    "project_cost_yen": c,
-                    "fund_share_yen": f,
+                    "label": f"{int(got['projects'])}事業計",
+                    **amounts,
                 }
             )
     headings = pd.DataFrame(lines, columns=["sec_rank", "blk_rank", "part_rank", *LAYOUT_COLUMNS])
-    for col in ("project_cost_yen", "fund_share_yen"):
-        headings[col] = headings[col].astype("Int64")
     headings["pos_rank"] = 0
     headings["fund_share_is_estimate"] = False
+    for col in ("project_cost_yen", "fund_share_yen", "cost_sen", "fund_sen"):
+        headings[col] = headings[col].astype("Int64")
     body = pd.concat([headings, items], ignore_index=True) if lines else items
     body = body.sort_values(["sec_rank", "blk_rank", "part_rank", "pos_rank"], kind="stable")
+    whole = figure("all")
     grand = pd.DataFrame(
         {
             "kind": ["grand_total"],
-            "label": [f"合計 {primary['project_id'].nunique()}事業"],
-            "project_cost_yen": pd.array([int(primary["project_cost_yen"].sum())], dtype="Int64"),
-            "fund_share_yen": pd.array([int(primary["fund_share_yen"].sum())], dtype="Int64"),
+            "label": [f"合計 {int(whole['projects'])}事業"],
             "fund_share_is_estimate": [False],
+            **{
+                col: pd.array([int(whole[col])], dtype="Int64")
+                for col in ("project_cost_yen", "fund_share_yen", "cost_sen", "fund_sen")
+            },
         }
     )
     out = pd.concat([body, grand], ignore_index=True)[LAYOUT_COLUMNS]
-    out["label"] = out["label"].fillna("").astype(str)
-    out["name"] = out["name"].fillna("").astype(str)
-    out["summary"] = out["summary"].fillna("").astype(str)
+    for col in ("label", "name", "summary"):
+        out[col] = out[col].fillna("").astype(str)
     out["fund_share_is_estimate"] = out["fund_share_is_estimate"].astype(bool)
-    for col in ("project_cost_yen", "fund_share_yen"):
+    for col in ("project_cost_yen", "fund_share_yen", "cost_sen", "fund_sen"):
         out[col] = out[col].astype("Int64")
     return out
+
+
+def table_lines(totals: pd.DataFrame) -> int:
+    """How many lines the whole laid-out table has: its rows, a heading per section and per block,
+    a 「N事業計」 per numbered block and the grand total."""
+    whole = totals[totals["level"] == "all"].iloc[0]
+    sections = int((totals["level"] == "section").sum())
+    return int(whole["rows"]) + sections + int(whole["blocks"]) + int(whole["numbered"]) + 1
 
 
 def table_layout(rows: pd.DataFrame) -> list[LayoutRow]:
@@ -309,7 +535,7 @@ def table_layout(rows: pd.DataFrame) -> list[LayoutRow]:
             fund_share_is_estimate=bool(e),
         )
         for kind, label, name, summary, c, f, e in zip(
-            *(frame[col].tolist() for col in LAYOUT_COLUMNS), strict=True
+            *(frame[col].tolist() for col in LAYOUT_COLUMNS[:7]), strict=True
         )
     ]
 

@@ -17,12 +17,12 @@ from sqlalchemy import Engine
 
 from fund import allocation
 from fund.auth import Action, Actor, require
-from fund.errors import InputInvalid
+from fund.errors import InputInvalid, RuleViolation
 from fund.export import FONT, check_cp932, display_width, neutralise, record_export, to_csv_bytes
 from fund.fiscal import fiscal_label, wareki
 from fund.labels import BUDGET_STAGE, ESTIMATE_MARK
 from fund.models import BudgetStage
-from fund.money import EXCEL_SEN_YEN_FORMAT, YEN_PER_SEN, to_sen_yen
+from fund.money import EXCEL_SEN_YEN_FORMAT, to_sen_yen
 
 FORMATS = ("xlsx", "csv")
 ENCODINGS = ("utf-8-sig", "cp932")
@@ -46,13 +46,25 @@ class AllocationExport:
 
 def table_title(fiscal_year: int, rows: pd.DataFrame) -> str:
     """「令和6年度（2024年度）当初予算における基金活用事業一覧」; other stages are named when present."""
-    stages = {s for s in rows.get("budget_stage", pd.Series(dtype=object)).dropna()}
+    return title_for_stages(
+        fiscal_year, {s for s in rows.get("budget_stage", pd.Series(dtype=object)).dropna()}
+    )
+
+
+def title_for_stages(fiscal_year: int, stages: set[str]) -> str:
+    """`table_title` from the budget stages the table holds (e.g. from `allocation.table_totals`)."""
     if stages and stages != {BudgetStage.initial.value}:
         names = "・".join(BUDGET_STAGE[s] for s in BudgetStage if s.value in stages)
         stage = f"予算（{names}）"
     else:
         stage = "当初予算"
     return f"{fiscal_label(fiscal_year)}{stage}における基金活用事業一覧"
+
+
+def stages_of(totals: pd.DataFrame) -> set[str]:
+    """The budget stages present in a table, from its `allocation.table_totals`."""
+    whole = totals[totals["level"] == "all"].iloc[0]
+    return {s.value for s in BudgetStage if int(whole[f"stage_{s.value}"])}
 
 
 def tidy_frame(rows: pd.DataFrame, *, fiscal_year: int) -> pd.DataFrame:
@@ -134,35 +146,11 @@ def sen_rows(layout: list[allocation.LayoutRow]) -> list[SenRow]:
     return out
 
 
-def to_sen(values: pd.Series) -> pd.Series:
-    """`money.to_sen_yen` on a column of yen (NA stays NA): 千円, half away from zero."""
-    yen = values.astype("Int64")
-    sign = np.sign(yen)
-    return (sign * ((yen.abs() + YEN_PER_SEN // 2) // YEN_PER_SEN)).astype("Int64")
-
-
 def printed_frame(layout: pd.DataFrame) -> pd.DataFrame:
-    """`allocation.layout_frame` with `cost_sen` / `fund_sen`: the amounts in 千円 as printed.
-
-    The same figures as `sen_rows`, column-wise: items rounded one by one, block and section totals
-    and the grand total re-added from the rounded items, so every subtotal adds up on paper."""
-    out = layout.reset_index(drop=True).copy()
-    kind = out["kind"]
-    is_item = kind == "item"
-    block_of = (kind == "block").cumsum()
-    section_of = (kind == "section").cumsum()
-    for yen_col, sen_col in (("project_cost_yen", "cost_sen"), ("fund_share_yen", "fund_sen")):
-        item_sen = to_sen(out[yen_col].fillna(0)).where(is_item, 0).astype("int64")
-        by_block = item_sen.groupby(block_of).transform("sum")
-        by_section = item_sen.groupby(section_of).transform("sum")
-        sen = pd.Series(pd.NA, index=out.index, dtype="Int64")
-        sen[is_item] = item_sen[is_item]
-        totals = kind.isin(["block", "subtotal"]) & out[yen_col].notna()
-        sen[totals] = by_block[totals]
-        sen[kind == "section"] = by_section[kind == "section"]
-        sen[kind == "grand_total"] = int(item_sen.sum())
-        out[sen_col] = sen
-    return out
+    """`allocation.layout_frame` already carries `cost_sen` / `fund_sen`: the amounts in 千円 as
+    printed, the same figures as `sen_rows` (items rounded one by one, totals re-added from the
+    rounded items, so every subtotal adds up on paper)."""
+    return layout.reset_index(drop=True)
 
 
 # Lines of the table a page sends to the browser at most; downloads always hold the whole table.
@@ -179,10 +167,16 @@ def table_frame(rows: pd.DataFrame) -> pd.DataFrame:
     return screen_table(rows, limit=None)[0]
 
 
-def screen_table(rows: pd.DataFrame, *, limit: int | None = SCREEN_LINES) -> tuple[pd.DataFrame, int]:
-    """The first `limit` lines of `table_frame` (all with None) and how many lines the whole table has."""
-    printed = printed_frame(allocation.layout_frame(rows))
-    total = len(printed)
+def screen_table(
+    rows: pd.DataFrame, *, totals: pd.DataFrame | None = None, limit: int | None = SCREEN_LINES
+) -> tuple[pd.DataFrame, int]:
+    """The first `limit` lines of `table_frame` (all with None) and how many lines the whole table has.
+
+    With `totals` (`allocation.table_totals`) `rows` may be only the first `limit` rows of the table
+    (`allocation_rows(..., limit=limit)`): headings, subtotals and the line count come from the
+    totals, and the lines shown are the same as those of the whole table."""
+    printed = printed_frame(allocation.layout_frame(rows, totals))
+    total = len(printed) if totals is None else allocation.table_lines(totals)
     if limit is not None:
         printed = printed.head(limit)
     kind = printed["kind"]
@@ -363,29 +357,6 @@ def export_filters(
     return filters
 
 
-def check_encoding(rows: pd.DataFrame, *, encoding: str) -> None:
-    """Refuse (RuleViolation naming the character) when the CSV of `rows` cannot be written in
-    `encoding`: the check `build` makes, without building the file (so a page can say so up front)."""
-    if encoding != "cp932" or rows.empty:
-        return
-    parts = [
-        rows[col].fillna("").astype(str)
-        for col in (
-            "section_heading",
-            "section_name",
-            "block_heading",
-            "block_name",
-            "project",
-            "department",
-            "summary",
-        )
-    ]
-    text = parts[0]
-    for part in parts[1:]:
-        text = text + part
-    check_cp932(text.str.cat(sep="\n"))
-
-
 def file_name(*, fiscal_year: int, fmt: str, encoding: str = "utf-8-sig") -> str:
     """「基金活用事業一覧_2024.xlsx」, 「…_2024.csv」, 「…_2024_sjis.csv」."""
     stem = f"基金活用事業一覧_{fiscal_year}"
@@ -398,6 +369,28 @@ def mime_type(fmt: str) -> str:
     if fmt == "xlsx":
         return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return "text/csv"
+
+
+def encoding_problem(
+    engine: Engine,
+    *,
+    fiscal_year: int,
+    encoding: str,
+    department_id: int | None = None,
+    category_code: str | None = None,
+) -> str | None:
+    """Why the CSV of this table cannot be written in `encoding` (the message `build` would raise,
+    naming the character), or None. Reads only the table's text, so a page can say so up front."""
+    if encoding != "cp932":
+        return None
+    text = allocation.table_text(
+        engine, fiscal_year=fiscal_year, department_id=department_id, category_code=category_code
+    )
+    try:
+        check_cp932(text)
+    except RuleViolation as exc:
+        return exc.message
+    return None
 
 
 def build(

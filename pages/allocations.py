@@ -78,21 +78,21 @@ if tabs["配分表"].open:
                 format_func=lambda c: "すべて" if c is None else cat_labels[c],
                 key="alloc_cat",
             )
-            rows = _ui.read(
-                allocation.allocation_rows, fiscal_year=year, department_id=dept, category_code=cat
-            )
-            if rows.empty:
+            filters = {"fiscal_year": year, "department_id": dept, "category_code": cat}
+            # Totals of the whole table in SQL; only the rows shown are loaded.
+            totals = _ui.read(allocation.table_totals, **filters)
+            whole = totals[totals["level"] == "all"].iloc[0]
+            if int(whole["rows"]) == 0:
                 st.info("条件に合う配分はありません。所管部局・区分の絞り込みを外してください。")
             else:
-                primary = rows[~rows["is_relisting"]]
                 m1, m2, m3 = st.columns(3)
                 m1.metric(
                     "事業数",
-                    f"{primary['project_id'].nunique()}事業",
-                    help=f"うち新規 {primary.loc[primary['is_new'], 'project_id'].nunique()}事業（再掲を除く）",
+                    f"{int(whole['projects'])}事業",
+                    help=f"うち新規 {int(whole['new_projects'])}事業（再掲を除く）",
                 )
-                cost = int(primary["project_cost_yen"].sum())
-                fund = int(primary["fund_share_yen"].sum())
+                cost = int(whole["project_cost_yen"])
+                fund = int(whole["fund_share_yen"])
                 m2.metric("予算額（事業費）", format_oku_yen(cost), help=f"{format_sen_yen(cost)}千円")
                 m3.metric(
                     "うち基金充当額",
@@ -100,9 +100,11 @@ if tabs["配分表"].open:
                     help=f"{format_sen_yen(fund)}千円（推計を含む場合は表の備考に印）",
                 )
 
-                st.subheader(allocation_export.table_title(year, rows))
+                st.subheader(allocation_export.title_for_stages(year, allocation_export.stages_of(totals)))
                 st.caption("（単位：千円）")
-                shown, lines = allocation_export.screen_table(rows, limit=allocation_export.SCREEN_LINES)
+                limit = allocation_export.SCREEN_LINES
+                head = _ui.read(allocation.allocation_rows, **filters, limit=limit)
+                shown, lines = allocation_export.screen_table(head, totals=totals, limit=limit)
                 if lines > len(shown):
                     where = (
                         "すべての行は下の「Excel（xlsx）で保存」「CSV で保存」で保存してください。"
@@ -147,22 +149,15 @@ if tabs["配分表"].open:
                         (d2, "csv", "utf-8-sig", "CSV（UTF-8 BOM付き）で保存", ":material/download:"),
                         (d3, "csv", "cp932", "CSV（Shift_JIS）で保存", ":material/download:"),
                     ):
-                        try:
-                            allocation_export.check_encoding(rows, encoding=encoding)
-                        except FundError as exc:
-                            column.warning(exc.message, icon=":material/warning:")
+                        problem = _ui.read(allocation_export.encoding_problem, **filters, encoding=encoding)
+                        if problem:
+                            column.warning(problem, icon=":material/warning:")
                             continue
-                        filters = {
-                            "fiscal_year": year,
-                            "fmt": fmt,
-                            "encoding": encoding,
-                            "department_id": dept,
-                            "category_code": cat,
-                        }
+                        wanted = {**filters, "fmt": fmt, "encoding": encoding}
                         # The file is built when it is fetched, not on every run of the page.
                         column.download_button(
                             label,
-                            data=partial(allocation_export.build_bytes, engine, **filters, filter_note=note),
+                            data=partial(allocation_export.build_bytes, engine, **wanted, filter_note=note),
                             file_name=allocation_export.file_name(
                                 fiscal_year=year, fmt=fmt, encoding=encoding
                             ),
@@ -170,7 +165,7 @@ if tabs["配分表"].open:
                             icon=icon,
                             key=f"dl_{fmt}_{encoding}",
                             on_click=allocation_export.record_download,
-                            kwargs={"engine": engine, "actor": actor, "rows": len(rows), **filters},
+                            kwargs={"engine": engine, "actor": actor, "rows": int(whole["rows"]), **wanted},
                         )
                     st.caption(
                         "保存するのは画面の絞り込みどおりの内容（全行）です。保存は監査ログに記録されます。"

@@ -166,21 +166,25 @@ def test_downloads_hold_every_line_whatever_the_screen_shows(
 
 
 def test_the_quick_encoding_check_refuses_what_the_csv_export_refuses(seeded_engine: Engine) -> None:
-    rows = allocation.allocation_rows(seeded_engine, fiscal_year=2024)
-    allocation_export.check_encoding(rows, encoding="cp932")
+    assert allocation_export.encoding_problem(seeded_engine, fiscal_year=2024, encoding="cp932") is None
     with seeded_engine.begin() as conn:
         conn.execute(
             text(
                 "UPDATE project SET summary = summary || '（𠮷野町と連携）' WHERE name = '県内企業魅力発信事業'"
             )
         )
-    rows = allocation.allocation_rows(seeded_engine, fiscal_year=2024)
-    allocation_export.check_encoding(rows, encoding="utf-8-sig")
-    with pytest.raises(RuleViolation) as quick:
-        allocation_export.check_encoding(rows, encoding="cp932")
+    assert allocation_export.encoding_problem(seeded_engine, fiscal_year=2024, encoding="utf-8-sig") is None
+    problem = allocation_export.encoding_problem(seeded_engine, fiscal_year=2024, encoding="cp932")
     with pytest.raises(RuleViolation) as full:
         allocation_export.build(seeded_engine, fiscal_year=2024, fmt="csv", encoding="cp932")
-    assert quick.value.message == full.value.message
+    assert problem == full.value.message
+    police = int(query_df(seeded_engine, "SELECT id FROM department WHERE name = '警察本部'")["id"].iloc[0])
+    assert (
+        allocation_export.encoding_problem(
+            seeded_engine, fiscal_year=2024, encoding="cp932", department_id=police
+        )
+        is None
+    )
 
 
 def test_a_download_built_on_fetch_is_audited_like_any_export(seeded_engine: Engine) -> None:

@@ -1,12 +1,14 @@
 """Allocations: ceilings (balance after committed drawdowns, the annual cap) and maker–checker."""
 
+import pandas as pd
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
-from fund import allocation, reference
+from fund import allocation, allocation_export, reference
 from fund.db import query_df
 from fund.errors import InputInvalid, PermissionDenied, RuleViolation
 from fund.models import AllocationStatus, Role
+from fund.money import to_sen_yen
 from tests.conftest import make_actor
 
 BALANCE = 2_060_000_000  # seeded balance; every FY2024 allocation is already drawn
@@ -196,3 +198,62 @@ def test_withdrawn_proposal_frees_the_ceiling_and_is_audited(seeded_engine: Engi
     allocation.withdraw_allocation(seeded_engine, actor=EXEC, allocation_id=a.id or 0, reason="規模を見直し")
     assert allocation.fund_ceiling(seeded_engine, fiscal_year=2025).year_total_yen == 0
     assert _audit_actions(seeded_engine)[-1] == "allocation.withdraw"
+
+
+# --- The table's totals in SQL and the head of a long table ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "filters", [{}, {"category_code": "foundation"}, {"department": "警察本部"}, {"category_code": "nothing"}]
+)
+def test_table_totals_in_sql_match_the_totals_of_the_loaded_rows(
+    seeded_engine: Engine, filters: dict
+) -> None:  # type: ignore[type-arg]
+    if "department" in filters:
+        depts = reference.departments(seeded_engine).set_index("name")
+        filters = {"department_id": int(depts.at[filters["department"], "id"])}
+    rows = allocation.allocation_rows(seeded_engine, fiscal_year=2024, **filters)
+    in_sql = allocation.table_totals(seeded_engine, fiscal_year=2024, **filters)
+    pd.testing.assert_frame_equal(in_sql, allocation.totals_of(rows), check_dtype=False)
+    whole = in_sql[in_sql["level"] == "all"].iloc[0]
+    assert int(whole["rows"]) == len(rows)
+    assert allocation.table_lines(in_sql) == len(allocation.layout_frame(rows))
+
+
+def test_sql_rounds_to_sen_yen_like_the_printed_table_also_below_zero(seeded_engine: Engine) -> None:
+    with seeded_engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE allocation SET project_cost_yen = -1500, fund_share_yen = -2500 "
+                "WHERE project_id = (SELECT id FROM project WHERE name = '県内企業魅力発信事業')"
+            )
+        )
+    rows = allocation.allocation_rows(seeded_engine, fiscal_year=2024)
+    in_sql = allocation.table_totals(seeded_engine, fiscal_year=2024)
+    pd.testing.assert_frame_equal(in_sql, allocation.totals_of(rows), check_dtype=False)
+    assert [to_sen_yen(-1500), to_sen_yen(-2500)] == [-2, -3]
+
+
+@pytest.mark.parametrize("limit", [1, 3, 10, 20, 40])
+def test_the_head_of_a_table_with_its_totals_shows_the_same_lines_as_the_whole_table(
+    seeded_engine: Engine, limit: int
+) -> None:
+    whole, lines = allocation_export.screen_table(
+        allocation.allocation_rows(seeded_engine, fiscal_year=2024), limit=None
+    )
+    head = allocation.allocation_rows(seeded_engine, fiscal_year=2024, limit=limit)
+    assert len(head) == min(limit, len(allocation.allocation_rows(seeded_engine, fiscal_year=2024)))
+    totals = allocation.table_totals(seeded_engine, fiscal_year=2024)
+    shown, counted = allocation_export.screen_table(head, totals=totals, limit=limit)
+    assert counted == lines
+    pd.testing.assert_frame_equal(shown, whole.head(limit).reset_index(drop=True))
+
+
+def test_table_text_holds_every_text_of_the_table_in_print_order(seeded_engine: Engine) -> None:
+    rows = allocation.allocation_rows(seeded_engine, fiscal_year=2024)
+    expected = "".join(
+        f"{r.section_heading}{r.section_name}{r.block_heading}{r.block_name}{r.project}{r.department}{r.summary}"
+        for r in rows.itertuples(index=False)
+    )
+    assert allocation.table_text(seeded_engine, fiscal_year=2024) == expected
+    assert allocation.table_text(seeded_engine, fiscal_year=2031) == ""
