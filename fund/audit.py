@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from fund.db import query_df
@@ -89,9 +89,9 @@ def record(
 def latest_id(engine: Engine) -> int:
     """The newest audit row's id (0 when none). Every write adds an audit row in its own transaction,
     so this number changes exactly when the data does: the pages key their caches on it."""
-    df = query_df(engine, "SELECT MAX(id) AS latest FROM audit_log")
-    latest = df["latest"].iloc[0]
-    return 0 if pd.isna(latest) else int(latest)
+    with engine.connect() as conn:
+        latest = conn.execute(text("SELECT MAX(id) FROM audit_log")).scalar()
+    return int(latest or 0)
 
 
 def verify_chain(engine: Engine) -> int | None:

@@ -140,5 +140,5 @@ def checkpoint(engine: Engine) -> None:
 
 def query_df(engine: Engine, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
     """Run a read-only SQL statement with bound parameters and return a DataFrame."""
-    with engine.connect() as conn:
-        return pd.read_sql(text(sql), conn, params=params or {})
+    with engine.connect() as conn:  # read_sql_query: no table-name lookup before every statement
+        return pd.read_sql_query(text(sql), conn, params=params or {})
