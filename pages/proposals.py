@@ -174,7 +174,7 @@ def show_detail(proposal_id: int) -> None:
         st.text(f"新規性: {d.novelty or '（未選択）'}　{d.novelty_note}")
     st.markdown("**費用計画（運用経費を含む）**")
     if d.cost_lines.empty:
-        st.info("費用計画は未入力です。")
+        st.info("費用計画は未入力です。", icon=":material/info:")
     else:
         st.dataframe(
             d.cost_lines,
@@ -187,7 +187,7 @@ def show_detail(proposal_id: int) -> None:
         )
     st.markdown("**成果指標（KPI）**")
     if d.kpis.empty:
-        st.info("成果指標は未入力です。")
+        st.info("成果指標は未入力です。", icon=":material/info:")
     else:
         st.dataframe(d.kpis, hide_index=True, width="stretch")
     st.markdown("**経過**")
@@ -362,7 +362,10 @@ def on_save(submit: bool) -> None:
 def show_form() -> None:
     years = _ui.read(proposals.proposal_years)
     if not years:
-        st.warning("提案を受け付けている年度がありません。管理者に年度の登録を依頼してください。")
+        st.warning(
+            "提案を受け付けている年度がありません。管理者に年度の登録を依頼してください。",
+            icon=":material/event_busy:",
+        )
         return
     drafts = _ui.read(proposals.editable_drafts, actor=actor)
     labels = dict(zip(drafts["id"].astype(int), drafts["label"], strict=True))

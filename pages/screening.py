@@ -220,7 +220,10 @@ def results_tab() -> None:
     filtered = screening.filter_results(_ui.read(screening.results, round_id=round_id), filters)
     table = screening.results_table(filtered)
     if table.empty:
-        st.info("表示できる採点結果はありません（採点がまだないか、絞り込み条件に合う提案がありません）。")
+        st.info(
+            "表示できる採点結果はありません（採点がまだないか、絞り込み条件に合う提案がありません）。",
+            icon=":material/info:",
+        )
         return
     m1, m2, m3 = st.columns(3)
     m1.metric("表示中の提案", f"{len(table):,} 件")
@@ -327,7 +330,7 @@ def sensitivity_tab() -> None:
         _ui.show_error(exc)
         return
     if sens.table.empty:
-        st.info("全観点の採点がそろった提案がないため、感度分析はまだできません。")
+        st.info("全観点の採点がそろった提案がないため、感度分析はまだできません。", icon=":material/info:")
         return
     view = screening.sensitivity_table(sens)
     k1, k2 = st.columns(2)
@@ -432,7 +435,7 @@ def settings_tab() -> None:
     if proposals.empty and (dept or search.strip()) and not people.empty:
         st.info("絞り込み条件に合う提案はありません。", icon=":material/filter_alt_off:")
     elif proposals.empty or people.empty:
-        st.info("割り当てられる提案（下書き以外）または有効な審査担当がいません。")
+        st.info("割り当てられる提案（下書き以外）または有効な審査担当がいません。", icon=":material/info:")
     else:
         _ui.limit_notice(total, hint="所管部局や事業名で絞り込むと、ほかの提案を選べます。")
         p_labels = dict(
@@ -482,7 +485,7 @@ def settings_tab() -> None:
                     _ui.show_error(exc)
     assigned = _ui.read(screening.assignment_frame, round_id=round_id, limit=_ui.DISPLAY_LIMIT)
     if assigned.empty:
-        st.info("このラウンドにはまだ割当がありません。")
+        st.info("このラウンドにはまだ割当がありません。", icon=":material/info:")
     else:
         st.dataframe(screening.assignment_table(assigned), hide_index=True, width="stretch")
         _ui.limit_notice(_ui.read(screening.assignment_count, round_id=round_id))
