@@ -107,7 +107,7 @@ if tabs["配分表"].open:
                 shown, lines = allocation_export.screen_table(head, totals=totals, limit=limit)
                 if lines > len(shown):
                     where = (
-                        "すべての行は下の「Excel（xlsx）で保存」「CSV で保存」で保存してください。"
+                        "すべての行は、下の Excel・CSV の保存ボタンで保存できます。"
                         if may_export
                         else "所管部局・区分で絞り込むと、残りの行も表示できます。"
                     )

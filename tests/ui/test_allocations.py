@@ -196,7 +196,7 @@ def test_a_long_table_shows_its_first_lines_and_says_so(
     assert list(table["事業名【所管部局】"])[0].startswith("1 デジタルの力を活用した地域の社会課題解決")
     notice = at.info[0].value
     assert f"表の先頭 10 行を表示しています（全 {_all_lines(seeded_engine)} 行）" in notice
-    assert "「Excel（xlsx）で保存」「CSV で保存」で保存してください" in notice
+    assert "すべての行は、下の Excel・CSV の保存ボタンで保存できます。" in notice
     # The totals above the table still cover every line.
     assert {m.label: m.value for m in at.metric}["事業数"] == "24事業"
 
