@@ -970,9 +970,20 @@ def allocation_frame(
     return df
 
 
-def project_categories(engine: Engine) -> pd.DataFrame:
-    """Every project's id, name and main 区分 (`project_id`, `name`, `category_id`)."""
-    return query_df(engine, "SELECT id AS project_id, name, category_id FROM project ORDER BY id")
+def project_categories(engine: Engine, *, proposal_year: int | None = None) -> pd.DataFrame:
+    """Every project's id, name and main 区分 (`project_id`, `name`, `category_id`); with
+    `proposal_year` only the projects that have a proposal in that 年度."""
+    if proposal_year is None:
+        return query_df(engine, "SELECT id AS project_id, name, category_id FROM project ORDER BY id")
+    return query_df(
+        engine,
+        """
+        SELECT id AS project_id, name, category_id FROM project
+        WHERE id IN (SELECT project_id FROM proposal WHERE fiscal_year = :fy)
+        ORDER BY id
+        """,
+        {"fy": proposal_year},
+    )
 
 
 def category_choices(engine: Engine) -> pd.DataFrame:

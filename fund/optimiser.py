@@ -234,7 +234,7 @@ def candidate_frame(engine: Engine, *, actor: Actor, fiscal_year: int) -> pd.Dat
     """
     df = proposals.proposal_frame(engine, actor=actor, fiscal_year=fiscal_year)
     df = df[df["status"].isin(CANDIDATE_STATUSES)].copy()
-    projects = allocation.project_categories(engine)
+    projects = allocation.project_categories(engine, proposal_year=fiscal_year)
     df = df.merge(projects, left_on="project", right_on="name", how="left")
     scores = proposal_scores(engine, fiscal_year=fiscal_year)
     df["score"] = df["id"].map(scores)
