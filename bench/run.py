@@ -132,7 +132,13 @@ def aggregates(url: str, n: int) -> list[dict[str, Any]]:
             3,
         ),
         (f"審査結果 {year}年度 (screening.results)", lambda: screening.results(engine, round_id=round_id), 3),
-        ("成果指標 (kpi.kpi_frame)", lambda: kpi.kpi_frame(engine), 1),
+        ("成果指標 状況別件数 (kpi.status_counts)", lambda: kpi.status_counts(engine), 3),
+        (
+            "成果指標 一覧の先頭1,000行 (kpi.kpi_frame)",
+            lambda: kpi.kpi_frame(engine, where=kpi.KpiFilter(), limit=1000),
+            3,
+        ),
+        ("成果指標 全件 (kpi.kpi_frame, downloads)", lambda: kpi.kpi_frame(engine), 1),
         (
             f"提案一覧 {year}年度 (proposals.proposal_frame)",
             lambda: proposals.proposal_frame(engine, actor=admin, fiscal_year=year),

@@ -9,7 +9,7 @@ import streamlit as st
 from sqlalchemy import Engine
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from fund import audit, auth
+from fund import audit, auth, reference
 from fund.auth import Action, Actor
 from fund.db import get_engine
 from fund.errors import DatabaseUnavailable, FundError, InputInvalid
@@ -168,3 +168,27 @@ def show_flash() -> None:
     message = st.session_state.pop("flash", None)
     if message:
         st.success(message)
+
+
+def project_picker(
+    label: str, *, key: str, department_id: int | None = None, optional: bool = False
+) -> int | None:
+    """A project chosen from a list, or typed as its number when there are more than PICK_LIMIT
+    (the service checks that the number exists). `optional` offers 「指定なし」 (None)."""
+    total = read(reference.project_count, department_id=department_id)
+    if total <= PICK_LIMIT:
+        projects = read(reference.projects, department_id=department_id)
+        names = dict(zip(projects["id"], projects["name"], strict=True))
+        options: list[int | None] = [None, *names] if optional else list(names)
+        return st.selectbox(
+            label, options, format_func=lambda p: "指定なし" if p is None else names[p], key=key
+        )
+    number = st.number_input(
+        label.replace("事業", "事業番号", 1),
+        min_value=1,
+        step=1,
+        value=None,
+        key=f"{key}_id",
+        help=f"事業が {total:,}件あるため番号で指定します（事業提案の一覧に表示）。",
+    )
+    return None if number is None else int(number)

@@ -359,26 +359,7 @@ if can(actor, Action.post_ledger):
         amount_slot = st.empty()
         memo = st.text_input("摘要", key="post_memo")
         memo_slot = st.empty()
-        all_total = _ui.read(reference.project_count)
-        if all_total <= _ui.PICK_LIMIT:
-            all_projects = _ui.read(reference.projects)
-            all_project_names = dict(zip(all_projects["id"], all_projects["name"], strict=True))
-            project_id = st.selectbox(
-                "事業（取崩しの場合）",
-                [None, *all_project_names],
-                format_func=lambda p: "指定なし" if p is None else all_project_names[p],
-                key="post_project",
-            )
-        else:  # too many to list: the project's number, checked when posting
-            number = st.number_input(
-                "事業番号（取崩しの場合）",
-                min_value=1,
-                step=1,
-                value=None,
-                key="post_project_id",
-                help=f"事業が {all_total:,}件あるため番号で指定します（事業提案の一覧に表示）。",
-            )
-            project_id = None if number is None else int(number)
+        project_id = _ui.project_picker("事業（取崩しの場合）", key="post_project", optional=True)
         project_slot = st.empty()
         submitted = st.form_submit_button("記帳する", type="primary")
         form_slot = st.empty()

@@ -421,27 +421,9 @@ with tab_rollout:
             width="stretch",
         )
     if may_enter:
-        project_total = _ui.read(reference.project_count, department_id=own_department)
-        project_names: dict[int, str] = {}
-        if project_total <= _ui.PICK_LIMIT:
-            projects = _ui.read(reference.projects, department_id=own_department)
-            project_names = dict(zip(projects["id"], projects["name"], strict=True))
         with st.form("rollout_form", clear_on_submit=True):
             st.markdown("**横展開を登録する**")
-            if project_names:
-                rp = st.selectbox(
-                    "事業", list(project_names), format_func=project_names.__getitem__, key="rollout_project"
-                )
-            else:  # too many to list: the project's number, checked when saving
-                number = st.number_input(
-                    "事業番号",
-                    min_value=1,
-                    step=1,
-                    value=None,
-                    key="rollout_project_id",
-                    help=f"事業が {project_total:,}件あるため番号で指定します（事業提案の一覧に表示）。",
-                )
-                rp = None if number is None else int(number)
+            rp = _ui.project_picker("事業", key="rollout_project", department_id=own_department)
             rt = st.selectbox("展開先（市町または部局）", rollout.targets(engine), key="rollout_target")
             ry = st.selectbox(
                 "年度",
