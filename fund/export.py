@@ -111,12 +111,12 @@ def to_xlsx_bytes(
     widths = [display_width(str(c)) for c in safe.columns]
     for c, name in enumerate(safe.columns):
         ws.write_string(row0, c, str(name), head_fmt)
+    in_sen_yen = [column in sen_yen_columns for column in df.columns]  # looked up once, not per cell
     for r, row in enumerate(safe.itertuples(index=False), start=row0 + 1):
         for c, value in enumerate(row):
-            column = df.columns[c]
             if value is None or (not isinstance(value, str) and pd.isna(value)):
                 ws.write_blank(r, c, None, text_fmt)
-            elif column in sen_yen_columns:
+            elif in_sen_yen[c]:
                 sen = to_sen_yen(int(value))
                 ws.write_number(r, c, sen, num_fmt)
                 widths[c] = max(widths[c], len(f"{sen:,}") + 2)
