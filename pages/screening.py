@@ -109,7 +109,7 @@ st.caption(
 
 # --- 自分の審査 ----------------------------------------------------------------------------------
 def my_reviews_tab() -> None:
-    prog = screening.queue_progress(engine, actor=actor, round_id=round_id)
+    prog = _ui.read(screening.queue_progress, actor=actor, round_id=round_id)
     if prog["total"] + prog["recused"] == 0:
         st.info("このラウンドで自分に割り当てられた提案はありません。", icon=":material/inbox:")
         return
@@ -118,7 +118,7 @@ def my_reviews_tab() -> None:
     m2.metric("除斥", f"{prog['recused']} 件")
     st.progress(prog["done"] / prog["total"] if prog["total"] else 1.0)
     pending_only = st.toggle("未完了の提案だけを表示", key="pending_only", persist_state="page")
-    queue = screening.my_queue(engine, actor=actor, round_id=round_id, pending_only=pending_only)
+    queue = _ui.read(screening.my_queue, actor=actor, round_id=round_id, pending_only=pending_only)
     if queue.empty:
         st.info("未完了の提案はありません。すべて採点済みです。", icon=":material/task_alt:")
         return
