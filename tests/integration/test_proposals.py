@@ -14,6 +14,7 @@ from fund.auth import Actor
 from fund.db import query_df, write_session
 from fund.errors import InputInvalid, PermissionDenied, RuleViolation, StaleEdit
 from fund.fiscal import fiscal_year_of
+from fund.labels import PROPOSAL_STATUS
 from fund.models import (
     AuditLog,
     FiscalYear,
@@ -626,3 +627,21 @@ def test_the_list_export_holds_every_match_without_the_display_limit_and_is_audi
     assert f'"department_id": {police}' in str(audit_row["after_values"].iloc[0]).replace("'", '"')
     with pytest.raises(RuleViolation, match="xlsx または csv"):
         proposals.export_proposals(seeded_engine, actor=own, fmt="pdf")
+
+
+def test_status_counts_list_every_status_of_the_year_with_zeros(seeded_engine: Engine, year: int) -> None:
+    before = proposals.status_counts(seeded_engine, fiscal_year=year)
+    assert list(before) == list(PROPOSAL_STATUS.values())
+    submitted(seeded_engine, year)
+    proposals.save_proposal(
+        seeded_engine,
+        actor=health(seeded_engine),
+        data=valid_input(seeded_engine, year, project_name="下書きのまま残る事業"),
+    )
+    after = proposals.status_counts(seeded_engine, fiscal_year=year)
+    assert after[PROPOSAL_STATUS[S.submitted]] == before[PROPOSAL_STATUS[S.submitted]] + 1
+    assert after[PROPOSAL_STATUS[S.draft]] == before[PROPOSAL_STATUS[S.draft]] + 1
+    assert sum(after.values()) == sum(before.values()) + 2
+    assert proposals.status_counts(seeded_engine, fiscal_year=1990) == dict.fromkeys(
+        PROPOSAL_STATUS.values(), 0
+    )
