@@ -149,7 +149,11 @@ if tabs["配分表"].open:
                         (d2, "csv", "utf-8-sig", "CSV（UTF-8 BOM付き）で保存", ":material/download:"),
                         (d3, "csv", "cp932", "CSV（Shift_JIS）で保存", ":material/download:"),
                     ):
-                        problem = _ui.read(allocation_export.encoding_problem, **filters, encoding=encoding)
+                        problem = (
+                            _ui.read(allocation_export.encoding_problem, **filters, encoding=encoding)
+                            if encoding == "cp932"
+                            else None
+                        )
                         if problem:
                             column.warning(problem, icon=":material/warning:")
                             continue
