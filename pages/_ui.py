@@ -136,10 +136,10 @@ def require_actor(action: Action) -> Actor:
     """For pages: the signed-in actor, or stop with a Japanese message if not allowed."""
     actor = current_actor()
     if actor is None:
-        st.warning("サインインしてください。")
+        st.warning("サインインしてください。", icon=":material/warning:")
         st.stop()
     if not auth.can(actor, action):
-        st.error(f"{actor.role_label}の権限では、このページを表示できません。")
+        st.error(f"{actor.role_label}の権限では、このページを表示できません。", icon=":material/error:")
         st.stop()
     return actor
 
@@ -147,9 +147,9 @@ def require_actor(action: Action) -> Actor:
 def show_error(exc: FundError) -> None:
     if isinstance(exc, InputInvalid):
         for message in exc.field_errors.values():
-            st.error(message)
+            st.error(message, icon=":material/error:")
     else:
-        st.error(exc.message)
+        st.error(exc.message, icon=":material/error:")
 
 
 def estimate_note() -> None:
@@ -167,7 +167,7 @@ def flash(message: str) -> None:
 def show_flash() -> None:
     message = st.session_state.pop("flash", None)
     if message:
-        st.success(message)
+        st.success(message, icon=":material/check_circle:")
 
 
 def project_picker(

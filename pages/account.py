@@ -27,7 +27,8 @@ st.caption(
 st.subheader("パスワードの変更")
 if not auth.uses_local_password(engine, login=actor.login):
     st.info(
-        "このアカウントは組織アカウント（シングルサインオン）でサインインします。パスワードは組織の仕組みで管理されています。"
+        "このアカウントは組織アカウント（シングルサインオン）でサインインします。パスワードは組織の仕組みで管理されています。",
+        icon=":material/info:",
     )
 else:
     with st.form("change_password", clear_on_submit=True):

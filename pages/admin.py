@@ -144,7 +144,7 @@ with audit_tab:
         _ui.show_error(exc)
         log = pd.DataFrame()
     if log.empty:
-        st.info("条件に合う記録はありません。期間や条件を広げてください。")
+        st.info("条件に合う記録はありません。期間や条件を広げてください。", icon=":material/info:")
     else:
         st.dataframe(log, hide_index=True, width="stretch")
         st.caption(f"新しい順に{len(log):,}件（最大{admin.MAX_ROWS:,}件）。日時は日本時間です。")
@@ -179,11 +179,12 @@ with audit_tab:
     if st.button("連鎖を検証する", icon=":material/verified:", key="verify_chain"):
         status = admin.chain_status(engine, actor=actor)
         if status.ok:
-            st.success(f"監査ログの連鎖は正常です（{status.rows:,}件）。")
+            st.success(f"監査ログの連鎖は正常です（{status.rows:,}件）。", icon=":material/check_circle:")
         else:
             st.error(
                 f"監査ログの連鎖が番号 {status.broken_id} で途切れています。"
-                "この記録またはその直前の記録が改ざん・破損している可能性があります。"
+                "この記録またはその直前の記録が改ざん・破損している可能性があります。",
+                icon=":material/error:",
             )
             st.dataframe(status.broken_row, hide_index=True, width="stretch")
 
@@ -205,5 +206,8 @@ with backup_tab:
             else:
                 rows = sum(manifest.tables.values())
                 box.update(label="バックアップを作成しました", state="complete")
-                st.success(f"{out_dir.name} に {len(manifest.tables)}表・{rows:,}行を保存しました。")
+                st.success(
+                    f"{out_dir.name} に {len(manifest.tables)}表・{rows:,}行を保存しました。",
+                    icon=":material/check_circle:",
+                )
     st.caption("復元はサーバーで `fund restore フォルダ` を実行します（README の「セキュリティと運用」）。")

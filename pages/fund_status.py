@@ -145,7 +145,7 @@ for tab, by, column in ((t1, "category", "区分"), (t2, "department", "所管�
     frame = _ui.read(ledger.drawdowns_by, by=by)
     with tab:
         if frame.empty:
-            st.info("取崩しの記帳はまだありません。")
+            st.info("取崩しの記帳はまだありません。", icon=":material/info:")
             continue
         st.altair_chart(
             alt.Chart(frame, title=f"年度別・{column}別の取崩し（億円）")
@@ -193,7 +193,10 @@ with t3:
         width="stretch",
     )
     if (wf["金額（円）"].iloc[1:-1] == 0).all():
-        st.info(f"{fiscal_label(int(wf_year))}の記帳はまだありません。残高は前年度末のままです。")
+        st.info(
+            f"{fiscal_label(int(wf_year))}の記帳はまだありません。残高は前年度末のままです。",
+            icon=":material/info:",
+        )
 
 
 def _ledger_bytes(filters: dict[str, Any], fmt: str) -> bytes:
@@ -228,7 +231,7 @@ def _downloads(
 st.subheader("年度別増減（単位：千円）")
 rf = _ui.read(ledger.roll_forward_export)
 if rf.empty:
-    st.info("記帳はまだありません。")
+    st.info("記帳はまだありません。", icon=":material/info:")
 else:
     table = pd.DataFrame({"年度": rf["和暦"]})
     for name in ledger.ROLL_FORWARD_COLUMNS[1:]:
@@ -303,7 +306,7 @@ ledger_filters = {
 total = _ui.read(ledger.ledger_count, **ledger_filters)
 entries = _ui.read(ledger.ledger_export, **ledger_filters, limit=_ui.DISPLAY_LIMIT)
 if entries.empty:
-    st.info("条件に合う記帳はありません。")
+    st.info("条件に合う記帳はありません。", icon=":material/info:")
 else:
     st.dataframe(
         entries,
@@ -426,7 +429,7 @@ if can(actor, Action.close_year):
     st.subheader("決算確定（管理者）")
     open_years = [int(y) for y, closed in zip(years["year"], years["closed"], strict=True) if not closed]
     if not open_years:
-        st.info("決算確定できる年度はありません。")
+        st.info("決算確定できる年度はありません。", icon=":material/info:")
     else:
         with st.form("close_year"):
             close_target = st.selectbox(

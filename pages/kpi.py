@@ -56,7 +56,7 @@ _ui.show_flash()
 
 years, departments = _ui.read(kpi.filter_options, department_id=own_department)
 if not years:
-    st.info("登録された成果指標はありません。")
+    st.info("登録された成果指標はありません。", icon=":material/info:")
     st.stop()
 
 # --- filters ---------------------------------------------------------------------------------------
@@ -109,7 +109,7 @@ tab_table, tab_trend, tab_rollup, tab_rollout, tab_overdue, tab_entry = st.tabs(
 # --- table -------------------------------------------------------------------------------------------
 with tab_table:
     if df.empty:
-        st.info("条件に合う指標はありません。フィルタを変えてください。")
+        st.info("条件に合う指標はありません。フィルタを変えてください。", icon=":material/info:")
     else:
         view = pd.DataFrame(
             {
@@ -254,7 +254,7 @@ with tab_trend:
     project_rollouts = rollout.rollout_frame(engine, project_id=int(head["project_id"]))
     st.markdown("**この事業の横展開**")
     if project_rollouts.empty:
-        st.info("この事業の横展開はまだ登録されていません。")
+        st.info("この事業の横展開はまだ登録されていません。", icon=":material/info:")
     else:
         st.dataframe(
             pd.DataFrame(
@@ -362,7 +362,7 @@ with tab_rollout:
     )
     r3.metric("展開した事業", f"{ro['project_id'].nunique()}事業")
     if ro.empty:
-        st.info("横展開はまだ登録されていません。")
+        st.info("横展開はまだ登録されていません。", icon=":material/info:")
     else:
         left, right = st.columns([3, 2])
         with left:
@@ -475,7 +475,7 @@ with tab_overdue:
     late = _ui.read(kpi.overdue_frame, department_id=own_department, today=today, limit=_ui.DISPLAY_LIMIT)
     st.caption("年度が終わったのに実績が入力されていない指標です。所管部局に報告を依頼してください。")
     if late.empty:
-        st.success("未報告の指標はありません。")
+        st.success("未報告の指標はありません。", icon=":material/check_circle:")
     else:
         st.metric("未報告", f"{overdue:,}件")
         _ui.limit_notice(overdue, hint="古い年度から順に表示しています。")
@@ -499,7 +499,10 @@ with tab_overdue:
 # --- entry ---------------------------------------------------------------------------------------------
 with tab_entry:
     if not may_enter:
-        st.info(f"{actor.role_label}の権限では実績を入力できません。実績は所管部局の事業担当が入力します。")
+        st.info(
+            f"{actor.role_label}の権限では実績を入力できません。実績は所管部局の事業担当が入力します。",
+            icon=":material/info:",
+        )
     else:
         search = None
         if _ui.read(kpi.entry_choice_count, actor=actor) > _ui.PICK_LIMIT:
@@ -513,7 +516,7 @@ with tab_entry:
             )
         choices = _ui.read(kpi.entry_choices, actor=actor, search=search, limit=_ui.DISPLAY_LIMIT)
         if choices.empty:
-            st.info("実績を入力できる指標がありません。")
+            st.info("実績を入力できる指標がありません。", icon=":material/info:")
         else:
             by_id = choices.set_index("indicator_id")
             labels = dict(
@@ -595,4 +598,7 @@ with tab_entry:
                     _ui.flash(f"{fiscal_label(int(e_year))}の実績を保存しました。")
                     st.rerun()
             elif errors:
-                st.error("入力内容に誤りがあります。各項目のメッセージを確認してください。")
+                st.error(
+                    "入力内容に誤りがあります。各項目のメッセージを確認してください。",
+                    icon=":material/error:",
+                )

@@ -9,7 +9,7 @@ from pages import _ui
 st.title("山口県デジタル実装推進基金 管理ダッシュボード")
 reason = st.session_state.pop("sign_out_reason", None)
 if reason:
-    st.info(reason)
+    st.info(reason, icon=":material/info:")
 
 if _ui.sso_enabled():
     st.subheader("サインイン")
@@ -51,7 +51,7 @@ else:
         try:
             actor = auth.authenticate(_ui.engine(), login=login.strip(), password=password)
         except FundError as exc:
-            st.error(exc.message)
+            st.error(exc.message, icon=":material/error:")
         else:
             _ui.sign_in(actor)
             st.rerun()
