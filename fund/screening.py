@@ -797,6 +797,7 @@ def _results_sql() -> str:
         JOIN proposal pr ON pr.id = wide.proposal_id
         JOIN project p ON p.id = pr.project_id
         JOIN department d ON d.id = p.department_id
+        ORDER BY p.name COLLATE "C", wide.proposal_id
     """
 
 
@@ -825,9 +826,11 @@ def results(engine: Engine, *, round_id: int) -> pd.DataFrame:
     out["calibrated_rank"] = (
         out["calibrated_total"].round(9).rank(ascending=False, method="min").astype("Int64")
     )
-    out = out.sort_values(
-        ["rank", "calibrated_rank", "project", "proposal_id"], na_position="last"
-    ).reset_index(drop=True)
+    # The statement orders by name (code point order, as Python compares strings) and id; a stable
+    # sort on the two ranks keeps that order among ties.
+    out = out.sort_values(["rank", "calibrated_rank"], kind="stable", na_position="last").reset_index(
+        drop=True
+    )
     return out[RESULT_COLUMNS]
 
 
