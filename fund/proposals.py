@@ -1097,6 +1097,8 @@ def proposal_count(
     return int(df["n"].iloc[0])
 
 
+LARGE_EXPORT_ROWS = 10_000  # above this many rows the Excel download takes tens of seconds: say so
+
 PROPOSAL_TABLE_NUMBERS = [
     "事業費（千円）",
     "基金充当額（千円）",

@@ -121,6 +121,10 @@ def show_list() -> None:
             disabled=not can(actor, Action.export),
             key=f"prop_export_{fmt}",
         )
+    if total > proposals.LARGE_EXPORT_ROWS:
+        st.caption(
+            f"{proposals.LARGE_EXPORT_ROWS:,}件を超えるため、Excelでの保存には時間がかかります（数十秒）。CSVの方が速く保存できます。"
+        )
 
     st.subheader("提案の詳細")
     names = dict(zip(df["id"].astype(int), df["project"], strict=True))

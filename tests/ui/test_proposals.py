@@ -158,6 +158,7 @@ def test_a_long_list_shows_its_first_rows_says_so_and_the_download_has_every_row
     app_as: Callable[..., AppTest], seeded_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_ui, "DISPLAY_LIMIT", 5)
+    monkeypatch.setattr(proposals, "LARGE_EXPORT_ROWS", 5)
     executive = make_actor(Role.executive)
     total = proposals.proposal_count(seeded_engine, actor=executive)
     assert total > 5
@@ -169,6 +170,7 @@ def test_a_long_list_shows_its_first_rows_says_so_and_the_download_has_every_row
     ]
     assert any(c.value.startswith(f"{total:,}件。") for c in at.caption)
     assert [b.label for b in at.download_button] == ["Excelで保存", "CSVで保存"]
+    assert any("Excelでの保存には時間がかかります" in c.value for c in at.caption)
     csv = proposals.export_proposals(seeded_engine, actor=executive, fmt="csv")
     assert len(pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")) == total
 
@@ -180,3 +182,4 @@ def test_a_short_list_shows_every_row_without_a_notice(
     total = proposals.proposal_count(seeded_engine, actor=make_actor(Role.executive))
     assert len(at.dataframe[0].value) == total
     assert not [i for i in at.info if "件を表示しています" in i.value]
+    assert not [c for c in at.caption if "Excelでの保存には時間がかかります" in c.value]
