@@ -211,7 +211,7 @@ if "配分の登録・承認" in tabs and tabs["配分の登録・承認"].open:
                     "配分を登録する（登録者とは別の幹部・管理者が承認します）", icon=":material/add:"
                 ):
                     projects = _ui.read(reference.projects)
-                    pnames = dict(zip(projects["id"], projects["name"], strict=True))
+                    pnames = dict(zip(projects["id"].tolist(), projects["name"].tolist(), strict=True))
                     leafs = _ui.read(reference.leaf_categories)
                     leaf_labels = dict(zip(leafs["id"], leafs["label"], strict=True))
                     with st.form("propose_form", clear_on_submit=False):
@@ -331,7 +331,9 @@ if "配分の登録・承認" in tabs and tabs["配分の登録・承認"].open:
                         leaf_labels = dict(zip(leafs["id"], leafs["label"], strict=True))
                         projects = _ui.read(reference.projects)
                         alloc_projects = projects[projects["name"].isin(year_allocs["project"])]
-                        pn = dict(zip(alloc_projects["id"], alloc_projects["name"], strict=True))
+                        pn = dict(
+                            zip(alloc_projects["id"].tolist(), alloc_projects["name"].tolist(), strict=True)
+                        )
                         r1, r2 = st.columns(2)
                         rp = r1.selectbox("事業", list(pn), format_func=lambda p: pn[p], key="rel_project")
                         rc = r2.selectbox(
