@@ -965,8 +965,8 @@ def allocation_frame(
         """,
         params,
     )
-    df["stage_label"] = [BUDGET_STAGE[BudgetStage(s)] for s in df["budget_stage"]]
-    df["status_label"] = [ALLOCATION_STATUS[AllocationStatus(s)] for s in df["status"]]
+    df["stage_label"] = df["budget_stage"].map({s.value: label for s, label in BUDGET_STAGE.items()})
+    df["status_label"] = df["status"].map({s.value: label for s, label in ALLOCATION_STATUS.items()})
     return df
 
 

@@ -69,25 +69,22 @@ def stages_of(totals: pd.DataFrame) -> set[str]:
 
 def tidy_frame(rows: pd.DataFrame, *, fiscal_year: int) -> pd.DataFrame:
     """One row per listed project and 区分, one value per cell, amounts as integer yen (再掲: empty)."""
+    r = rows.reset_index(drop=True)
+    relisting = r["is_relisting"].to_numpy(dtype=bool)
     return pd.DataFrame(
         {
-            "年度": pd.Series([fiscal_year] * len(rows), dtype="int64"),
-            "年度（和暦）": [wareki(fiscal_year)] * len(rows),
-            "区分": [f"{h} {n}" for h, n in zip(rows["section_heading"], rows["section_name"], strict=True)],
-            "区分（細分）": [
-                f"{h}{n}" for h, n in zip(rows["block_heading"], rows["block_name"], strict=True)
-            ],
-            "事業名": list(rows["project"]),
-            "所管部局": list(rows["department"]),
-            "新規": [bool(v) for v in rows["is_new"]],
-            "再掲": [bool(v) for v in rows["is_relisting"]],
-            "事業概要": list(rows["summary"]),
-            "予算額（円）": pd.array(list(rows["project_cost_yen"]), dtype="Int64"),
-            "基金充当額（円）": pd.array(list(rows["fund_share_yen"]), dtype="Int64"),
-            "基金充当額は推計": [
-                bool(v) and not bool(r)
-                for v, r in zip(rows["fund_share_is_estimate"], rows["is_relisting"], strict=True)
-            ],
+            "年度": np.full(len(r), fiscal_year, dtype="int64"),
+            "年度（和暦）": [wareki(fiscal_year)] * len(r),
+            "区分": r["section_heading"].astype(str) + " " + r["section_name"].astype(str),
+            "区分（細分）": r["block_heading"].astype(str) + r["block_name"].astype(str),
+            "事業名": r["project"],
+            "所管部局": r["department"],
+            "新規": r["is_new"].to_numpy(dtype=bool),
+            "再掲": relisting,
+            "事業概要": r["summary"],
+            "予算額（円）": r["project_cost_yen"].astype("Int64"),
+            "基金充当額（円）": r["fund_share_yen"].astype("Int64"),
+            "基金充当額は推計": r["fund_share_is_estimate"].to_numpy(dtype=bool) & ~relisting,
         }
     )
 
