@@ -826,17 +826,22 @@ def portfolio_by_year(engine: Engine, *, today: date | None = None) -> pd.DataFr
 
 
 def perspective_rollup(
-    engine: Engine, *, fiscal_year: int | None = None, today: date | None = None
+    engine: Engine,
+    *,
+    fiscal_year: int | None = None,
+    today: date | None = None,
+    by_year: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per perspective (1 reach … 4 novelty): indicator-years evidencing it, their statuses,
     the share judged on track (達成+順調 ÷ 達成+順調+遅れ), and the portfolio measure that goes with it:
-    residents reached (人), touchpoints per year (回), hours saved per year (時間), novel projects (事業)."""
+    residents reached (人), touchpoints per year (回), hours saved per year (時間), novel projects (事業).
+
+    The measures come from `portfolio_by_year` (pass `by_year` when it has been read already)."""
     today = today or date.today()
-    evidence = funded_evidence_by_year(engine)
-    reach = _reach_by_year(engine, today=today)
+    evidence = by_year if by_year is not None else portfolio_by_year(engine, today=today)
     if fiscal_year is not None:
         evidence = evidence[evidence["fiscal_year"] == fiscal_year]
-        reach = reach[reach["fiscal_year"] == fiscal_year]
+    reach_actual = pd.to_numeric(evidence["reach_actual"], errors="coerce").sum(min_count=1)
     measures = {
         1: ("想定利用者数（人）", float(evidence["expected_users"].sum())),
         2: ("利用回数（回/年）", float(evidence["touchpoints"].sum())),
@@ -879,8 +884,8 @@ def perspective_rollup(
                 "on_track_share": good / judged if judged else None,
                 "measure_label": measure_label,
                 "measure_value": measure_value,
-                "reach_actual": float(reach["reach_actual"].sum(min_count=1)) if p == 1 else None,
-                "reach_target": float(reach["reach_target"].sum()) if p == 1 else None,
+                "reach_actual": float(reach_actual) if p == 1 else None,
+                "reach_target": float(evidence["reach_target"].sum()) if p == 1 else None,
             }
         )
     return pd.DataFrame(rows)

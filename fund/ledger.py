@@ -453,9 +453,10 @@ def drawdowns_by(engine: Engine, *, by: str) -> pd.DataFrame:
 # --- Exports (the roll-forward and the ledger list, exactly as shown) -----------------------------------
 
 
-def roll_forward_export(engine: Engine) -> pd.DataFrame:
-    """The roll-forward with a 和暦 column (yen; the xlsx writes the yen columns in 千円)."""
-    rf = roll_forward(engine)
+def roll_forward_export(engine: Engine, *, rf: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The roll-forward (`rf` when already read) with a 和暦 column (yen; the xlsx writes the yen
+    columns in 千円)."""
+    rf = (roll_forward(engine) if rf is None else rf).copy()
     rf.insert(1, "和暦", [fiscal_label(int(y)) for y in rf["年度"]])
     return rf
 

@@ -229,7 +229,7 @@ def _downloads(
 
 # --- Roll-forward --------------------------------------------------------------------------------
 st.subheader("年度別増減（単位：千円）")
-rf = _ui.read(ledger.roll_forward_export)
+rf = ledger.roll_forward_export(engine, rf=fig.roll_forward)
 if rf.empty:
     st.info("記帳はまだありません。", icon=":material/info:")
 else:

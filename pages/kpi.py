@@ -312,7 +312,7 @@ with tab_rollup:
     )
     if row["evidence_is_sample"]:
         st.caption("利用回数・削減時間・想定利用者数は提案の根拠数値（サンプル）から計算しています。")
-    per = _ui.read(kpi.perspective_rollup, fiscal_year=int(rollup_year), today=today)
+    per = _ui.read(kpi.perspective_rollup, fiscal_year=int(rollup_year), today=today, by_year=by_year)
     st.dataframe(
         pd.DataFrame(
             {
