@@ -332,8 +332,8 @@ def ledger_count(
         fiscal_year=fiscal_year, kind=kind, department_id=department_id, project_id=project_id,
         project_name=project_name,
     )  # fmt: skip
-    join = "LEFT JOIN project p ON p.id = e.project_id" if ("p." in where) else ""
-    df = query_df(engine, f"SELECT COUNT(*) AS n FROM ledger_entry e {join} {where}", params)
+    join_project = "LEFT JOIN project p ON p.id = e.project_id" if "p." in where else ""
+    df = query_df(engine, f"SELECT COUNT(*) AS n FROM ledger_entry e {join_project} {where}", params)
     return int(df["n"].iloc[0])
 
 
@@ -360,11 +360,12 @@ def ledger_frame(
         params["limit"] = limit
         limit_sql = "LIMIT :limit"
     # The newest entries are chosen first, then joined to their names (cheap with a limit).
+    join_project = "LEFT JOIN project p ON p.id = e.project_id" if "p." in where else ""
     df = query_df(
         engine,
         f"""
         WITH chosen AS (
-            SELECT e.id FROM ledger_entry e LEFT JOIN project p ON p.id = e.project_id
+            SELECT e.id FROM ledger_entry e {join_project}
             {where}
             ORDER BY e.posted_on DESC, e.id DESC
             {limit_sql}
