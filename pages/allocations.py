@@ -210,14 +210,10 @@ if "配分の登録・承認" in tabs and tabs["配分の登録・承認"].open:
                 with st.expander(
                     "配分を登録する（登録者とは別の幹部・管理者が承認します）", icon=":material/add:"
                 ):
-                    projects = _ui.read(reference.projects)
-                    pnames = dict(zip(projects["id"].tolist(), projects["name"].tolist(), strict=True))
                     leafs = _ui.read(reference.leaf_categories)
                     leaf_labels = dict(zip(leafs["id"], leafs["label"], strict=True))
                     with st.form("propose_form", clear_on_submit=False):
-                        project_id = st.selectbox(
-                            "事業", list(pnames), format_func=lambda p: pnames[p], key="reg_project"
-                        )
+                        project_id = _ui.project_picker("事業", key="reg_project")
                         a1, a2 = st.columns(2)
                         stage = a1.selectbox(
                             "予算の段階",
