@@ -140,8 +140,8 @@ def aggregates(url: str, n: int) -> list[dict[str, Any]]:
         ),
         ("成果指標 全件 (kpi.kpi_frame, downloads)", lambda: kpi.kpi_frame(engine), 1),
         (
-            f"提案一覧 {year}年度 (proposals.proposal_frame)",
-            lambda: proposals.proposal_frame(engine, actor=admin, fiscal_year=year),
+            f"提案一覧 {year}年度 先頭1,000行 (proposals.proposal_frame)",
+            lambda: proposals.proposal_frame(engine, actor=admin, fiscal_year=year, limit=1000),
             3,
         ),
     ]

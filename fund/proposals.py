@@ -1039,10 +1039,10 @@ def proposal_frame(
     status: ProposalStatus | None = None,
     department_id: int | None = None,
     search: str | None = None,
-    limit: int | None = 1000,
+    limit: int | None = None,
 ) -> pd.DataFrame:
-    """Proposals with project, department, money and derived evidence (newest 年度 first, at most
-    `limit` rows; None for all). 事業担当 see their own department only."""
+    """Proposals with project, department, money and derived evidence (newest 年度 first; all of
+    them, or the first `limit` for a screen). 事業担当 see their own department only."""
     where, params = _frame_filters(actor, fiscal_year, status, department_id, search)
     if limit is not None:
         params["limit"] = limit

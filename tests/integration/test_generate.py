@@ -161,3 +161,29 @@ def test_cli_generates_with_a_progress_bar_and_refuses_to_overwrite(
     assert main(["generate", "--proposals", "150", "--out", url]) == 2
     assert "--replace" in capsys.readouterr().err
     assert main(["generate", "--proposals", "120", "--out", url, "--replace"]) == 0
+
+
+def test_the_derived_kpi_years_match_a_rebuild_from_the_indicators(gen: Engine) -> None:
+    from fund import kpi
+
+    columns = "indicator_id, fiscal_year, target_value, target_on_path, actual_value, achievement_rate"
+    written = query_df(gen, f"SELECT {columns} FROM kpi_year ORDER BY indicator_id, fiscal_year")
+    assert len(written) > N  # several 年度 per indicator
+    with gen.begin() as conn:
+        kpi.refresh_years(conn)
+    rebuilt = query_df(gen, f"SELECT {columns} FROM kpi_year ORDER BY indicator_id, fiscal_year")
+    assert written.equals(rebuilt)
+
+
+def test_the_optimiser_sees_every_candidate_of_a_large_year(gen: Engine) -> None:
+    from fund import optimiser
+    from fund.models import Role
+    from tests.conftest import make_actor
+
+    year, n = query_df(
+        gen,
+        "SELECT fiscal_year, COUNT(*) AS n FROM proposal WHERE status NOT IN ('draft', 'rejected')"
+        " GROUP BY fiscal_year ORDER BY n DESC LIMIT 1",
+    ).iloc[0]
+    frame = optimiser.candidate_frame(gen, actor=make_actor(Role.admin), fiscal_year=int(year))
+    assert len(frame) == int(n)
