@@ -6,6 +6,7 @@ import json
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,7 +17,11 @@ from fund.kpi import achievement_rate, path_target, status_for, tracking_years, 
 from fund.models import Direction
 
 YEARS = st.integers(min_value=2019, max_value=2030)
-VALUES = st.floats(min_value=0, max_value=5_000, allow_nan=False).map(lambda v: round(v, 1))
+# Targets, actuals and baselines are single-precision columns (REAL): values that survive the round
+# trip exactly, so the database and the Python rules start from the same numbers.
+VALUES = st.floats(min_value=0, max_value=5_000, allow_nan=False).map(
+    lambda v: float(np.float32(round(v, 1)))
+)
 
 
 @st.composite
