@@ -25,6 +25,12 @@ def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
+def _open_tab(at: AppTest, name: str) -> AppTest:
+    """Switch to a tab of the page (only the open tab runs, as in the browser)."""
+    at.session_state["kpi_tab"] = name
+    return at.run()
+
+
 def _table(at: AppTest) -> object:
     return next(
         d.value for d in at.dataframe if "目標の種類" in d.value.columns and "事業名" in d.value.columns
@@ -52,6 +58,7 @@ def test_seeded_r6_and_r8_targets_appear_in_the_table_and_the_trend(
     assert dogs["令和8年度（2026年度）"] == "800"
     assert dogs["令和7年度（2025年度）"] == "1,200"  # on the straight line from 1,600 to 800
 
+    _open_tab(at, "推移（目標と実績）")
     at.selectbox(key="kpi_indicator").set_value(_indicator(seeded_engine, "対象者数")).run()
     line = next(t.value for t in at.text if t.value.startswith("目標："))
     assert "令和6年度 1,200人" in line and "令和8年度 9,600人" in line
@@ -63,7 +70,7 @@ def test_seeded_r6_and_r8_targets_appear_in_the_table_and_the_trend(
 def test_the_trend_chart_uses_untruncated_wareki_labels(
     seeded_engine: Engine, app_as: Callable[..., AppTest]
 ) -> None:
-    at = app_as(Role.admin, "pages/kpi.py")
+    at = _open_tab(app_as(Role.admin, "pages/kpi.py"), "推移（目標と実績）")
     at.selectbox(key="kpi_indicator").set_value(_indicator(seeded_engine, "導入地域数")).run()
     specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
     trend = next(s for s in specs if "導入地域数" in json.dumps(s, ensure_ascii=False))
@@ -91,13 +98,14 @@ def test_department_staff_see_only_their_department(
 
 
 def test_executives_see_no_entry_form(app_as: Callable[..., AppTest]) -> None:
-    at = app_as(Role.executive, "pages/kpi.py")
+    at = _open_tab(app_as(Role.executive, "pages/kpi.py"), "実績の入力")
     assert any("実績を入力できません" in i.value for i in at.info)
     assert not [b for b in at.button if b.label == "実績を保存"]
 
 
 def _entry_form(seeded_engine: Engine, app_as: Callable[..., AppTest]) -> AppTest:
     at = app_as(Role.department, "pages/kpi.py", department_id=_dept(seeded_engine, "健康福祉部"))
+    _open_tab(at, "実績の入力")
     at.selectbox(key="entry_indicator").set_value(_indicator(seeded_engine, "導入地域数")).run()
     return at
 
@@ -158,6 +166,7 @@ def test_department_staff_record_a_rollout_and_see_it_counted(
     seeded_engine: Engine, app_as: Callable[..., AppTest]
 ) -> None:
     at = app_as(Role.department, "pages/kpi.py", department_id=_dept(seeded_engine, "健康福祉部"))
+    _open_tab(at, "横展開")
     assert _metric(at, "横展開の件数") == "0件"
     at.selectbox(key="rollout_project").set_value(
         _project(seeded_engine, "地域医薬品提供に係るICT活用支援事業")
@@ -175,7 +184,7 @@ def test_department_staff_record_a_rollout_and_see_it_counted(
 def test_a_rollout_without_a_year_is_refused_in_japanese(
     seeded_engine: Engine, app_as: Callable[..., AppTest]
 ) -> None:
-    at = app_as(Role.admin, "pages/kpi.py")
+    at = _open_tab(app_as(Role.admin, "pages/kpi.py"), "横展開")
     at.selectbox(key="rollout_target").set_value("萩市")
     next(b for b in at.button if b.label == "横展開を登録").click().run()
     assert any(e.value == "年度を選択してください。" for e in at.error)
@@ -230,7 +239,17 @@ def test_a_large_programme_shows_a_thousand_rows_and_finds_indicators_by_name(
     assert len(_table(at)) == 1_000  # type: ignore[arg-type]
     assert any(f"全 {total:,} 件" in i.value for i in at.info)
     # 実績の入力: too many indicators for one list, so the list follows a search.
+    _open_tab(at, "実績の入力")
     at.text_input(key="entry_search").input("大量指標0209").run()
     assert not at.exception
     options = at.selectbox(key="entry_indicator").options
     assert len(options) == 10 and all("大量指標0209" in o for o in options)  # 02090 … 02099
+
+
+def test_only_the_open_tab_runs(app_as: Callable[..., AppTest]) -> None:
+    at = app_as(Role.admin, "pages/kpi.py")
+    keys = {w.key for w in at.selectbox}
+    assert "kpi_year" in keys and not keys & {"kpi_indicator", "kpi_rollup_year", "entry_indicator"}
+    at = _open_tab(at, "観点別の集計")
+    keys = {w.key for w in at.selectbox}
+    assert "kpi_rollup_year" in keys and "entry_indicator" not in keys
