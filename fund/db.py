@@ -138,7 +138,20 @@ def checkpoint(engine: Engine) -> None:
             conn.execute(text("CHECKPOINT"))
 
 
-def query_df(engine: Engine, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Run a read-only SQL statement with bound parameters and return a DataFrame."""
+def query_df(
+    engine: Engine, sql: str, params: dict[str, Any] | None = None, *, columnar: bool = False
+) -> pd.DataFrame:
+    """Run a read-only SQL statement with bound parameters and return a DataFrame.
+
+    `columnar`: on DuckDB, fetch the result column by column (Arrow) instead of row by row — several
+    times faster for hundreds of thousands of rows, but with DuckDB's own dtypes (int32, float32,
+    datetime64 for dates), so the caller must normalise them. PostgreSQL always reads row by row."""
     with engine.connect() as conn:  # read_sql_query: no table-name lookup before every statement
+        if columnar and is_duckdb(engine):
+            compiled = text(sql).bindparams(**(params or {})).compile(dialect=engine.dialect)
+            values = [compiled.params[name] for name in compiled.positiontup or []]
+            duck = conn.connection.driver_connection
+            assert duck is not None
+            frame: pd.DataFrame = duck.execute(compiled.string, values).fetch_df()
+            return frame
         return pd.read_sql_query(text(sql), conn, params=params or {})

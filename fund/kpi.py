@@ -445,6 +445,7 @@ def kpi_frame(
         ORDER BY {order}
         """,
         params,
+        columnar=True,
     )
     if df.empty:
         return pd.DataFrame(columns=FRAME_COLUMNS)
@@ -464,7 +465,8 @@ def kpi_frame(
     df["target_on_path"] = df["target_on_path"].astype(bool)
     df["year_finished"] = df["year_finished"].astype(bool)
     floats = ["baseline_value", "baseline_year", "target_value", "actual_value", "achievement_rate"]
-    df = df.astype({c: "float64" for c in floats} | {"fiscal_year": "int64"})
+    ints = ["indicator_id", "project_id", "department_id", "fiscal_year"]
+    df = df.astype({c: "float64" for c in floats} | {c: "int64" for c in ints})
     return df[FRAME_COLUMNS]
 
 
