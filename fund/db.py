@@ -150,8 +150,7 @@ def query_df(
         if columnar and is_duckdb(engine):
             compiled = text(sql).bindparams(**(params or {})).compile(dialect=engine.dialect)
             values = [compiled.params[name] for name in compiled.positiontup or []]
-            duck = conn.connection.driver_connection
-            assert duck is not None
-            frame: pd.DataFrame = duck.execute(compiled.string, values).fetch_df()
+            result = conn.exec_driver_sql(compiled.string, tuple(values))
+            frame: pd.DataFrame = result.cursor.fetch_df()  # the DuckDB cursor, past SQLAlchemy rows
             return frame
         return pd.read_sql_query(text(sql), conn, params=params or {})
