@@ -529,11 +529,8 @@ def assignment_table(df: pd.DataFrame) -> pd.DataFrame:
     return df[list(ASSIGNMENT_TABLE_COLUMNS)].rename(columns=ASSIGNMENT_TABLE_COLUMNS).reset_index(drop=True)
 
 
-def export_assignments(engine: Engine, *, actor: Actor, round_id: int, fmt: str) -> bytes:
-    """Every assignment of the round as xlsx or CSV (UTF-8 with BOM); audited.
-
-    Raises PermissionDenied, NotFound, RuleViolation (unknown format).
-    """
+def _export_round(engine: Engine, *, actor: Actor, round_id: int, fmt: str) -> tuple[str, bool]:
+    """The checks every screening export makes; returns the round's title and whether it is sample data."""
     require(actor, Action.view_screening)
     require(actor, Action.export)
     if fmt not in ("xlsx", "csv"):
@@ -542,7 +539,15 @@ def export_assignments(engine: Engine, *, actor: Actor, round_id: int, fmt: str)
         screening_round = session.get(ScreeningRound, round_id)
         if screening_round is None:
             raise NotFound(f"審査ラウンド {round_id} は見つかりません。")
-        title = round_label(screening_round.fiscal_year, screening_round.name)
+        return round_label(screening_round.fiscal_year, screening_round.name), screening_round.is_sample
+
+
+def export_assignments(engine: Engine, *, actor: Actor, round_id: int, fmt: str) -> bytes:
+    """Every assignment of the round as xlsx or CSV (UTF-8 with BOM); audited.
+
+    Raises PermissionDenied, NotFound, RuleViolation (unknown format).
+    """
+    title, _ = _export_round(engine, actor=actor, round_id=round_id, fmt=fmt)
     table = assignment_table(assignment_frame(engine, round_id=round_id))
     if fmt == "xlsx":
         data = to_xlsx_bytes(table, sheet_name="審査担当の割当", title=f"{title} 審査担当の割当")
@@ -905,16 +910,7 @@ def export_results(engine: Engine, *, actor: Actor, round_id: int, filters: Resu
 
     Raises PermissionDenied, NotFound, RuleViolation (unknown format).
     """
-    require(actor, Action.view_screening)
-    require(actor, Action.export)
-    if fmt not in ("xlsx", "csv"):
-        raise RuleViolation("出力形式は xlsx または csv を指定してください。")
-    with read_session(engine) as session:
-        screening_round = session.get(ScreeningRound, round_id)
-        if screening_round is None:
-            raise NotFound(f"審査ラウンド {round_id} は見つかりません。")
-        title = round_label(screening_round.fiscal_year, screening_round.name)
-        is_sample = screening_round.is_sample
+    title, is_sample = _export_round(engine, actor=actor, round_id=round_id, fmt=fmt)
     table = filtered_results_table(engine, round_id=round_id, filters=filters)
     weights = latest_weights(engine, round_id=round_id)
     if fmt == "xlsx":
