@@ -63,21 +63,21 @@ with right:
     s1, s2 = st.columns(2)
     s1.metric(
         "審査の進捗",
-        f"{prog['done']} / {prog['assignments'] - prog['recused']} 件",
+        f"{prog['done']:,} / {prog['assignments'] - prog['recused']:,} 件",
         help="採点済みの審査割当て（利益相反による回避を除く）",
     )
     s2.metric(
         "採択・事業化された提案",
-        f"{h.proposal_status['採択'] + h.proposal_status['事業化']} 件",
-        help="、".join(f"{k} {v}件" for k, v in h.proposal_status.items()),
+        f"{h.proposal_status['採択'] + h.proposal_status['事業化']:,} 件",
+        help="、".join(f"{k} {v:,}件" for k, v in h.proposal_status.items()),
     )
     k = h.kpi_status
     st.markdown("**成果指標（目標年度が当年度のもの）**")
     k1, k2, k3, k4 = st.columns(4)
-    k1.metric("達成", k["達成"])
-    k2.metric("順調", k["順調"])
-    k3.metric("遅れ", k["遅れ"])
-    k4.metric("未計測", k["未計測"])
+    k1.metric("達成", f"{k['達成']:,}")
+    k2.metric("順調", f"{k['順調']:,}")
+    k3.metric("遅れ", f"{k['遅れ']:,}")
+    k4.metric("未計測", f"{k['未計測']:,}")
 
 if h.year_totals["estimated_projects"]:
     st.caption(

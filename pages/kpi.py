@@ -96,7 +96,7 @@ counts = _ui.read(kpi.status_counts, today=today, where=chosen)
 total = sum(counts.values())
 cols = st.columns(len(kpi.KpiStatus))
 for col, status in zip(cols, kpi.KpiStatus, strict=True):
-    col.metric(status.value, f"{counts[status.value]}件")
+    col.metric(status.value, f"{counts[status.value]:,}件")
 with st.expander("判定のルール", icon=":material/rule:"):
     st.text(kpi.STATUS_RULE)
     st.text(kpi.PATH_RULE)
@@ -371,12 +371,12 @@ if tab_rollout.open:
     with tab_rollout:
         ro = rollout.rollout_frame(engine, department_id=own_department)
         r1, r2, r3 = st.columns(3)
-        r1.metric("横展開の件数", f"{len(ro)}件")
+        r1.metric("横展開の件数", f"{len(ro):,}件")
         r2.metric(
             "展開先の市町",
             f"{ro.loc[ro['target_kind'] == rollout.MUNICIPALITY, 'target'].nunique()} / 19市町",
         )
-        r3.metric("展開した事業", f"{ro['project_id'].nunique()}事業")
+        r3.metric("展開した事業", f"{ro['project_id'].nunique():,}事業")
         if ro.empty:
             st.info("横展開はまだ登録されていません。", icon=":material/info:")
         else:
