@@ -516,11 +516,6 @@ def status_counts(
     return {s.value: int(counts.get(s.value, 0)) for s in KpiStatus}
 
 
-def count_statuses(df: pd.DataFrame) -> dict[str, int]:
-    counts = df["status"].value_counts() if not df.empty else pd.Series(dtype="int64")
-    return {s.value: int(counts.get(s.value, 0)) for s in KpiStatus}
-
-
 # --- Overdue (未報告) --------------------------------------------------------------------------------
 
 

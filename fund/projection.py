@@ -141,20 +141,10 @@ def planned_drawdowns(engine: Engine) -> pd.DataFrame:
     return df
 
 
-def actual_drawdowns(engine: Engine) -> dict[int, int]:
-    """Net drawdown (取崩し after reversals) per 年度, yen."""
-    rf = ledger.roll_forward(engine)
-    return {int(y): int(d) for y, d in zip(rf["年度"], rf["取崩し"], strict=True)}
-
-
-def recent_pace(engine: Engine, *, before_year: int | None = None) -> int:
+def _pace(drawn_by_year: dict[int, int], *, before_year: int | None) -> int:
     """Mean net drawdown of the latest `PACE_YEARS` 年度 with drawdowns before `before_year` (0 if none).
 
     The current 年度 is left out: a year under way would pull the pace down."""
-    return _pace(actual_drawdowns(engine), before_year=before_year)
-
-
-def _pace(drawn_by_year: dict[int, int], *, before_year: int | None) -> int:
     drawn = [
         d for y, d in sorted(drawn_by_year.items()) if d > 0 and (before_year is None or y < before_year)
     ][-PACE_YEARS:]
