@@ -993,15 +993,7 @@ def export_sensitivity(
 
     Raises PermissionDenied, NotFound, InputInvalid, RuleViolation (unknown format).
     """
-    require(actor, Action.view_screening)
-    require(actor, Action.export)
-    if fmt not in ("xlsx", "csv"):
-        raise RuleViolation("出力形式は xlsx または csv を指定してください。")
-    with read_session(engine) as session:
-        screening_round = session.get(ScreeningRound, round_id)
-        if screening_round is None:
-            raise NotFound(f"審査ラウンド {round_id} は見つかりません。")
-        title = round_label(screening_round.fiscal_year, screening_round.name)
+    title, _ = _export_round(engine, actor=actor, round_id=round_id, fmt=fmt)
     table = sensitivity_table(
         weight_sensitivity(
             engine, round_id=round_id, step=step, funding_line=funding_line, calibrated=calibrated
