@@ -474,9 +474,9 @@ def filter_options(engine: Engine, *, department_id: int | None = None) -> tuple
     """The 年度 with indicator-years and the departments with indicators, for the page's filters."""
     dept = "WHERE p.department_id = :department_id" if department_id is not None else ""
     params = {"department_id": department_id} if department_id is not None else None
-    cte, _, status_params = _status_sql(KpiFilter(department_id=department_id), today=date.today())
+    year_where = "WHERE department_id = :department_id" if department_id is not None else ""
     years = query_df(
-        engine, f"{cte} SELECT DISTINCT fiscal_year FROM kpi_status ORDER BY fiscal_year", status_params
+        engine, f"SELECT DISTINCT fiscal_year FROM kpi_year {year_where} ORDER BY fiscal_year", params
     )
     departments = query_df(
         engine,
