@@ -2,20 +2,21 @@
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine
 
+from fund import clock
 from fund.audit import verify_chain
 from fund.auth import Action, Actor, require
 from fund.db import query_df
 from fund.errors import InputInvalid
 from fund.export import record_export, to_csv_bytes, to_xlsx_bytes
 
-JST_OFFSET = timedelta(hours=9)
 MAX_ROWS = 5_000
+DEFAULT_PERIOD_DAYS = 30
 
 ACTION_LABEL = {
     "user.sign_in": "サインイン",
@@ -80,9 +81,9 @@ class ChainStatus:
         return self.broken_id is None
 
 
-def _utc_bound(day: date) -> datetime:
-    """JST midnight of `day` as the naive UTC timestamp the audit table stores."""
-    return datetime.combine(day, time.min) - JST_OFFSET
+def default_period(today: date) -> tuple[date, date]:
+    """The audit log's period when the page opens: the last 30 days up to today (Japan time)."""
+    return today - timedelta(days=DEFAULT_PERIOD_DAYS), today
 
 
 def _escape_like(text: str) -> str:
@@ -116,10 +117,10 @@ def audit_search(
     params: dict[str, Any] = {"limit": min(max(limit, 1), MAX_ROWS)}
     if filters.since:
         where.append("occurred_at >= :since")
-        params["since"] = _utc_bound(filters.since)
+        params["since"] = clock.day_start_utc(filters.since)
     if filters.until:
         where.append("occurred_at < :until")
-        params["until"] = _utc_bound(filters.until + timedelta(days=1))
+        params["until"] = clock.day_end_utc(filters.until)
     if filters.actor.strip():
         where.append("LOWER(actor) LIKE :actor ESCAPE '\\'")
         params["actor"] = "%" + _escape_like(filters.actor.strip().lower()) + "%"
@@ -142,11 +143,7 @@ def audit_search(
         params,
     )
     if not df.empty:
-        df["occurred_at"] = (
-            pd.to_datetime(df["occurred_at"], utc=True)
-            .dt.tz_convert("Asia/Tokyo")
-            .dt.strftime("%Y-%m-%d %H:%M:%S")
-        )
+        df["occurred_at"] = clock.jst_text(df["occurred_at"])
     df["before_values"] = [_json_text(v) for v in df["before_values"]]
     df["after_values"] = [_json_text(v) for v in df["after_values"]]
     df.insert(4, "action_label", [ACTION_LABEL.get(str(a), "") for a in df["action"]])

@@ -1,7 +1,6 @@
 """年度配分: the allocation table per 年度 (as published: 区分 blocks, 再掲 rows, subtotals)."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import numpy as np
@@ -11,7 +10,7 @@ from pydantic import Field as PydanticField
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from fund import audit
+from fund import audit, clock
 from fund.auth import Action, Actor, can, require
 from fund.db import query_df, write_session
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation
@@ -847,7 +846,7 @@ def approve_allocation(engine: Engine, *, actor: Actor, allocation_id: int) -> A
         before = audit.snapshot(row)
         row.status = AllocationStatus.approved
         row.approved_by = actor.login
-        row.approved_at = datetime.now(UTC)
+        row.approved_at = clock.now_utc()
         session.add(row)
         audit.record(
             session,

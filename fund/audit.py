@@ -3,13 +3,14 @@
 import enum
 import hashlib
 import json
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
+from fund import clock
 from fund.db import query_df
 from fund.models import AuditLog
 
@@ -19,7 +20,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
+        return clock.as_utc(value).isoformat(timespec="microseconds")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict):
@@ -70,7 +71,7 @@ def record(
     """Add an audit row to the caller's transaction (call inside `write_session`)."""
     last = session.exec(select(AuditLog.row_hash).order_by(col(AuditLog.id).desc()).limit(1)).first()
     row = AuditLog(
-        occurred_at=datetime.now(UTC),
+        occurred_at=clock.now_utc(),
         actor=actor,
         action=action,
         entity=entity,
@@ -118,7 +119,5 @@ def audit_frame(engine: Engine, *, limit: int = 500, action: str | None = None) 
     )
     df.columns = ["番号", "日時", "利用者", "操作", "対象", "対象ID", "理由"]
     if not df.empty:
-        df["日時"] = (
-            pd.to_datetime(df["日時"], utc=True).dt.tz_convert("Asia/Tokyo").dt.strftime("%Y-%m-%d %H:%M:%S")
-        )
+        df["日時"] = clock.jst_text(df["日時"])
     return df

@@ -4,7 +4,7 @@ import enum
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pandas as pd
 from argon2 import PasswordHasher
@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from fund import audit
+from fund import audit, clock
 from fund.db import query_df, read_session, write_session
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation
 from fund.labels import ROLE
@@ -204,7 +204,7 @@ def create_user(
             role=role,
             department_id=department_id,
             password_hash=hash_password(password) if password else None,
-            password_changed_at=datetime.now(UTC) if password else None,
+            password_changed_at=clock.now_utc() if password else None,
         )
         session.add(user)
         session.flush()
@@ -244,8 +244,8 @@ def authenticate(engine: Engine, *, login: str, password: str) -> Actor:
         user = session.exec(select(AppUser).where(AppUser.login == login)).first()
         if user is None or not user.active or not user.password_hash:
             raise failure
-        now = datetime.now(UTC)
-        if user.locked_until is not None and user.locked_until.astimezone(UTC) > now:
+        now = clock.now_utc()
+        if user.locked_until is not None and clock.as_utc(user.locked_until) > now:
             raise RuleViolation(
                 f"サインインの失敗が続いたため、このアカウントは一時的にロックされています。"
                 f"{settings.lockout_minutes}分ほど待ってから再度お試しください。"
@@ -281,7 +281,7 @@ def set_password(engine: Engine, *, actor: Actor, login: str, new_password: str)
         if user is None:
             raise NotFound(f"利用者「{login}」は登録されていません。")
         user.password_hash = hash_password(new_password)
-        user.password_changed_at = datetime.now(UTC)
+        user.password_changed_at = clock.now_utc()
         user.failed_logins = 0
         user.locked_until = None
         session.add(user)

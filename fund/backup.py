@@ -18,7 +18,6 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ import pandas as pd
 from sqlalchemy import Engine, text
 from sqlmodel import SQLModel
 
-from fund import audit
+from fund import audit, clock
 from fund.auth import SYSTEM, Action, Actor, require
 from fund.db import (
     WRITE_LOCK,
@@ -146,7 +145,7 @@ def backup(
     manifest = Manifest(
         format=FORMAT_DUCKDB if is_duckdb(engine) else FORMAT_TABLES,
         app_version=app_version(),
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        created_at=clock.now_utc().isoformat(timespec="seconds"),
         database=engine.dialect.name,
         tables=counts,
         files={p.relative_to(out_dir).as_posix(): _sha256(p) for p in files},
@@ -308,7 +307,7 @@ def restore(
     progress("置き換え", step + 3, total)
     previous: Path | None = None
     if target.exists():
-        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        stamp = clock.stamp_jst()
         previous = target.with_name(f"{target.name}.before-restore-{stamp}")
         target.rename(previous)
         wal = target.with_name(target.name + ".wal")
@@ -347,6 +346,6 @@ def backup_root() -> Path:
 
 def backup_now(engine: Engine, *, actor: Actor, progress: Progress | None = None) -> tuple[Path, Manifest]:
     """A backup into a new time-stamped folder under `backup_root()` (JST time in the name)."""
-    stamp = (datetime.now(UTC) + timedelta(hours=9)).strftime("%Y%m%d-%H%M%S")
+    stamp = clock.stamp_jst()
     out_dir = backup_root() / f"fund-{stamp}"
     return out_dir, backup(engine, out_dir=out_dir, actor=actor, progress=progress)

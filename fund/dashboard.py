@@ -5,7 +5,7 @@ from datetime import date
 
 from sqlalchemy import Engine
 
-from fund import allocation, kpi, ledger, proposals, screening
+from fund import allocation, clock, kpi, ledger, proposals, screening
 from fund.fiscal import fiscal_year_of
 from fund.seed import load_fund_config
 
@@ -25,7 +25,7 @@ class Headline:
 
 
 def headline(engine: Engine, *, today: date | None = None) -> Headline:
-    today = today or date.today()
+    today = today or clock.today_jst()
     size = int(load_fund_config()["size_yen"])
     bal = ledger.balance(engine)
     years = allocation.allocation_years(engine)

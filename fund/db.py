@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -72,8 +72,21 @@ def _engine_for(url: str) -> Engine:
             kwargs: dict[str, Any] = {}
             if url.startswith("postgresql"):
                 kwargs["pool_pre_ping"] = True
-            _ENGINES[url] = create_engine(url, **kwargs)
+                kwargs["connect_args"] = {"options": "-c TimeZone=UTC"}  # see _session_in_utc
+            engine = create_engine(url, **kwargs)
+            if url.startswith("duckdb"):
+                event.listen(engine, "connect", _session_in_utc)
+            _ENGINES[url] = engine
         return _ENGINES[url]
+
+
+def _session_in_utc(dbapi_connection: Any, _record: Any) -> None:
+    """Timestamps are stored as naive UTC. Without this, DuckDB (like PostgreSQL without its option)
+    converts an aware datetime to the server's own zone on the way in: on a server set to Japan time
+    every stored stamp moved 9 hours and the audit period missed them."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET TimeZone = 'UTC'")
+    cursor.close()
 
 
 def get_engine(url: str | None = None) -> Engine:

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from fund import audit, kpi
+from fund import audit, clock, kpi
 from fund.db import checkpoint, is_duckdb, write_session
 from fund.errors import RuleViolation
 from fund.seed import seed
@@ -197,7 +197,10 @@ def generate(
 
     rng = np.random.default_rng(seed_value)
     with engine.begin() as conn:
-        dc = conn.connection.driver_connection
+        dc: Any = conn.connection.driver_connection
+        # Stored timestamps are UTC instants from the one clock, not DuckDB's clock in the server's zone.
+        generated_at = clock.now_utc().replace(tzinfo=None).isoformat()
+        dc.execute(f"SET VARIABLE generated_at = TIMESTAMP '{generated_at}'")
         load = _Loader(dc)
         _fiscal_years(dc)
         projects, props = _projects_and_proposals(load, rng, proposals)
@@ -326,7 +329,7 @@ def _projects_and_proposals(
         select="SELECT p.id, src.fiscal_year, src.status, src.summary, src.meets_req1, src.meets_req2, src.meets_req3, "
         "src.project_cost_yen, src.fund_share_yen, src.national_funds_yen, src.other_funds_yen, "
         "src.expected_users, src.uses_per_user_per_year, src.procedures_per_year, "
-        "src.minutes_saved_per_procedure, src.novelty, TRUE, 1, 'generate', now(), now() "
+        "src.minutes_saved_per_procedure, src.novelty, TRUE, 1, 'generate', getvariable('generated_at'), getvariable('generated_at') "
         "FROM src JOIN project p ON p.name = src.project_name",
         columns="project_id, fiscal_year, status, summary, meets_req1, meets_req2, meets_req3, "
         "project_cost_yen, fund_share_yen, national_funds_yen, other_funds_yen, expected_users, "
@@ -370,7 +373,7 @@ def _cost_lines_and_events(load: _Loader, rng: np.random.Generator, props: pd.Da
     load.insert(
         "proposal_event",
         events,
-        select=f"SELECT pr.id, NULL, src.status, 'generate', '合成データとして登録', now() {_PROPOSAL_JOIN}",
+        select=f"SELECT pr.id, NULL, src.status, 'generate', '合成データとして登録', getvariable('generated_at') {_PROPOSAL_JOIN}",
         columns="proposal_id, from_status, to_status, actor, reason, occurred_at",
     )
 
@@ -392,7 +395,7 @@ def _screening(load: _Loader, rng: np.random.Generator, dc: Any, props: pd.DataF
     load.insert(
         "app_user",
         reviewers,
-        select="SELECT src.login, src.display_name, 'screener', FALSE, TRUE, 0, now() FROM src",
+        select="SELECT src.login, src.display_name, 'screener', FALSE, TRUE, 0, getvariable('generated_at') FROM src",
         columns="login, display_name, role, active, is_sample, failed_logins, created_at",
     )
     rounds = pd.DataFrame({"fiscal_year": YEARS, "name": [f"{y}年度 全国公募 審査{MARK}" for y in YEARS]})
@@ -400,7 +403,7 @@ def _screening(load: _Loader, rng: np.random.Generator, dc: Any, props: pd.DataF
                 columns="fiscal_year, name, is_sample")  # fmt: skip
     dc.execute(
         "INSERT INTO rubric_version (round_id, version, weights, anchors, created_by, created_at) "
-        "SELECT id, 1, '[25, 25, 25, 25]', ?, 'generate', now() FROM screening_round WHERE name LIKE ?",
+        "SELECT id, 1, '[25, 25, 25, 25]', ?, 'generate', getvariable('generated_at') FROM screening_round WHERE name LIKE ?",
         [anchors, f"%{MARK}%"],
     )
     load.inserted["rubric_version"] = len(YEARS)
@@ -449,7 +452,7 @@ def _screening(load: _Loader, rng: np.random.Generator, dc: Any, props: pd.DataF
     load.insert(
         "review_score",
         rows,
-        select=f"SELECT ra.id, src.perspective, src.score, '', rv.id, TRUE, now() {round_join} "
+        select=f"SELECT ra.id, src.perspective, src.score, '', rv.id, TRUE, getvariable('generated_at') {round_join} "
         "JOIN review_assignment ra ON ra.round_id = sr.id AND ra.proposal_id = pr.id AND ra.reviewer_id = u.id "
         "JOIN rubric_version rv ON rv.round_id = sr.id",
         columns="assignment_id, perspective, score, comment, rubric_version_id, is_sample, scored_at",
@@ -490,7 +493,7 @@ def _allocations(
         select="SELECT pj.id, pr.id, src.fiscal_year, src.budget_stage, pj.category_id, src.project_cost_yen, "
         "src.fund_share_yen, FALSE, src.status, 'generate', "
         "CASE WHEN src.status = 'approved' THEN 'generate' END, "
-        "CASE WHEN src.status = 'approved' THEN now() END, now() "
+        "CASE WHEN src.status = 'approved' THEN getvariable('generated_at') END, getvariable('generated_at') "
         f"{_PROPOSAL_JOIN}",
         columns="project_id, proposal_id, fiscal_year, budget_stage, category_id, project_cost_yen, "
         "fund_share_yen, fund_share_is_estimate, status, proposed_by, approved_by, approved_at, created_at",
@@ -585,7 +588,7 @@ def _ledger(load: _Loader, rng: np.random.Generator, dc: Any, allocs: pd.DataFra
         "ledger_entry",
         entries,
         select="SELECT src.posted_on, src.fiscal_year, src.kind, src.amount_yen, src.memo, pj.id, a.id, "
-        "FALSE, 'generate', now() FROM src LEFT JOIN project pj ON pj.name = src.project_name "
+        "FALSE, 'generate', getvariable('generated_at') FROM src LEFT JOIN project pj ON pj.name = src.project_name "
         "LEFT JOIN allocation a ON a.project_id = pj.id AND a.fiscal_year = src.fiscal_year "
         "AND a.budget_stage = 'initial' ORDER BY src.posted_on",
         columns="posted_on, fiscal_year, kind, amount_yen, memo, project_id, allocation_id, is_estimate, "
@@ -596,7 +599,7 @@ def _ledger(load: _Loader, rng: np.random.Generator, dc: Any, allocs: pd.DataFra
         "INSERT INTO ledger_entry (posted_on, fiscal_year, kind, amount_yen, memo, project_id, allocation_id, "
         "reverses_entry_id, is_estimate, created_by, created_at) "
         "SELECT posted_on, fiscal_year, 'reversal', amount_yen, '取消: 台帳番号' || CAST(id AS VARCHAR) || "
-        "'（支払先の誤り）', project_id, allocation_id, id, FALSE, 'generate', now() "
+        "'（支払先の誤り）', project_id, allocation_id, id, FALSE, 'generate', getvariable('generated_at') "
         "FROM ledger_entry WHERE created_by = 'generate' AND kind = 'drawdown' AND id % 500 = 0"
     )
 
@@ -662,6 +665,6 @@ def _kpis(load: _Loader, rng: np.random.Generator, projects: pd.DataFrame, props
     load.insert(
         "kpi_actual",
         actuals.drop(columns=["target_value"]),
-        select=f"SELECT i.id, src.fiscal_year, src.actual_value, src.measured_on, '合成データ', TRUE, 'generate', now() {ind_join}",
+        select=f"SELECT i.id, src.fiscal_year, src.actual_value, src.measured_on, '合成データ', TRUE, 'generate', getvariable('generated_at') {ind_join}",
         columns="indicator_id, fiscal_year, actual_value, measured_on, source, is_sample, entered_by, entered_at",
     )

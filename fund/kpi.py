@@ -20,7 +20,7 @@ import enum
 import json
 import math
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import pandas as pd
@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session, select
 
-from fund import audit, export
+from fund import audit, clock, export
 from fund.auth import Action, Actor, require, require_department
 from fund.db import checkpoint, query_df, write_session
 from fund.errors import InputInvalid, NotFound, field_messages
@@ -412,7 +412,7 @@ def kpi_frame(
     by department, project and indicator (or by 年度 first with `oldest_first`).
 
     `where` filters in the database; `limit` returns only the first rows (a screen's worth)."""
-    today = today or date.today()
+    today = today or clock.today_jst()
     flt = where or KpiFilter()
     if department_id is not None or project_id is not None:
         flt = replace(
@@ -506,7 +506,7 @@ def status_counts(
         flt = replace(flt, fiscal_year=fiscal_year)
     if target_years_only:
         flt = replace(flt, target_years_only=True)
-    cte, row_where, params = _status_sql(flt, today=today or date.today())
+    cte, row_where, params = _status_sql(flt, today=today or clock.today_jst())
     df = query_df(
         engine,
         f"{cte} SELECT s.status, COUNT(*) AS n FROM kpi_status s {row_where} GROUP BY s.status",
@@ -523,7 +523,7 @@ def overdue_frame(
     engine: Engine, *, department_id: int | None = None, today: date | None = None, limit: int | None = None
 ) -> pd.DataFrame:
     """Indicators with no actual for an ended 年度, oldest first, for follow-up with the department."""
-    today = today or date.today()
+    today = today or clock.today_jst()
     late = kpi_frame(
         engine,
         today=today,
@@ -585,7 +585,7 @@ def enter_actual(
     registered, measurement date in the future or before the 年度 began).
     """
     require(actor, Action.enter_kpi_actual)
-    today = today or date.today()
+    today = today or clock.today_jst()
     # Collect every field's message at once: the form checks, then those that need the indicator.
     entry: KpiActualIn | None = None
     errors: dict[str, str] = {}
@@ -647,7 +647,7 @@ def enter_actual(
         row.source = entry.source
         row.is_sample = False
         row.entered_by = actor.login
-        row.entered_at = datetime.now(UTC)
+        row.entered_at = clock.now_utc()
         session.add(row)
         session.flush()
         refresh_years(session, indicator_ids=[entry.indicator_id])
@@ -786,7 +786,7 @@ def _projects_on_track_by_year(engine: Engine, *, today: date) -> pd.DataFrame:
 def portfolio_by_year(engine: Engine, *, today: date | None = None) -> pd.DataFrame:
     """Per 年度: funded projects, residents reached (KPI target/actual, proposals' expected users),
     touchpoints per year, hours saved per year, projects judged / on track and the on-track share."""
-    today = today or date.today()
+    today = today or clock.today_jst()
     evidence = funded_evidence_by_year(engine).set_index("fiscal_year")
     reach = _reach_by_year(engine, today=today).set_index("fiscal_year")
     judged = _projects_on_track_by_year(engine, today=today).set_index("fiscal_year")
@@ -834,7 +834,7 @@ def perspective_rollup(
     residents reached (人), touchpoints per year (回), hours saved per year (時間), novel projects (事業).
 
     The measures come from `portfolio_by_year` (pass `by_year` when it has been read already)."""
-    today = today or date.today()
+    today = today or clock.today_jst()
     evidence = by_year if by_year is not None else portfolio_by_year(engine, today=today)
     if fiscal_year is not None:
         evidence = evidence[evidence["fiscal_year"] == fiscal_year]

@@ -4,7 +4,7 @@ Amounts are stored positive; the kind gives the sign. A reversal (取消) carrie
 entry it reverses and counts against that entry's kind, so the roll-forward shows net figures.
 """
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 import pandas as pd
@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
-from fund import audit, export
+from fund import audit, clock, export
 from fund.auth import Action, Actor, require
 from fund.db import checkpoint, query_df, write_session
 from fund.errors import FundError, InputInvalid, NotFound, RuleViolation, field_messages
@@ -236,7 +236,7 @@ def close_year(engine: Engine, *, actor: Actor, fiscal_year: int) -> None:
             raise RuleViolation(f"{fiscal_label(fiscal_year)}は既に決算確定済みです。")
         before = audit.snapshot(year)
         year.closed = True
-        year.closed_at = datetime.now(UTC)
+        year.closed_at = clock.now_utc()
         year.closed_by = actor.login
         session.add(year)
         audit.record(

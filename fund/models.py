@@ -4,12 +4,14 @@ No `from __future__ import annotations` here: it breaks SQLModel relationships.
 """
 
 import enum
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Double, Index, Sequence, String, UniqueConstraint
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
+
+from fund import clock
 
 
 def id_field(seq_name: str) -> Any:
@@ -21,10 +23,6 @@ def id_field(seq_name: str) -> Any:
         sa_column_args=[seq],
         sa_column_kwargs={"server_default": seq.next_value()},
     )
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 def enum_column(enum_cls: type[enum.Enum]) -> Any:
@@ -145,7 +143,7 @@ class AppUser(SQLModel, table=True):
     failed_logins: int = 0
     locked_until: datetime | None = None
     password_changed_at: datetime | None = None
-    created_at: datetime = Field(default_factory=now_utc)
+    created_at: datetime = Field(default_factory=clock.now_utc)
 
 
 # --- Projects and proposals ---------------------------------------------------------------------
@@ -194,8 +192,8 @@ class Proposal(SQLModel, table=True):
     kpis: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     version: int = 1  # optimistic locking
     created_by: str = ""
-    created_at: datetime = Field(default_factory=now_utc)
-    updated_at: datetime = Field(default_factory=now_utc)
+    created_at: datetime = Field(default_factory=clock.now_utc)
+    updated_at: datetime = Field(default_factory=clock.now_utc)
 
 
 class ProposalCostLine(SQLModel, table=True):
@@ -223,7 +221,7 @@ class ProposalEvent(SQLModel, table=True):
     to_status: str
     actor: str
     reason: str = ""
-    occurred_at: datetime = Field(default_factory=now_utc)
+    occurred_at: datetime = Field(default_factory=clock.now_utc)
 
 
 # --- Screening -----------------------------------------------------------------------------------
@@ -248,7 +246,7 @@ class RubricVersion(SQLModel, table=True):
     weights: list[int] = Field(sa_type=JSON)  # [reach, frequency, burden, novelty]
     anchors: dict[str, list[str]] = Field(sa_type=JSON)  # perspective → 5 descriptions
     created_by: str = ""
-    created_at: datetime = Field(default_factory=now_utc)
+    created_at: datetime = Field(default_factory=clock.now_utc)
 
 
 class ReviewAssignment(SQLModel, table=True):
@@ -275,7 +273,7 @@ class ReviewScore(SQLModel, table=True):
     comment: str = ""
     rubric_version_id: int = Field(foreign_key="rubric_version.id")
     is_sample: bool = False
-    scored_at: datetime = Field(default_factory=now_utc)
+    scored_at: datetime = Field(default_factory=clock.now_utc)
 
 
 # --- Allocations and the ledger ---------------------------------------------------------------------
@@ -297,7 +295,7 @@ class Allocation(SQLModel, table=True):
     proposed_by: str = ""
     approved_by: str | None = None
     approved_at: datetime | None = None
-    created_at: datetime = Field(default_factory=now_utc)
+    created_at: datetime = Field(default_factory=clock.now_utc)
 
 
 class Relisting(SQLModel, table=True):
@@ -329,7 +327,7 @@ class LedgerEntry(SQLModel, table=True):
     reverses_entry_id: int | None = Field(default=None, foreign_key="ledger_entry.id")
     is_estimate: bool = False  # 推計: amount or date assumed where the seeds are silent
     created_by: str = ""
-    created_at: datetime = Field(default_factory=now_utc)
+    created_at: datetime = Field(default_factory=clock.now_utc)
 
 
 # --- Outcomes ------------------------------------------------------------------------------------------
@@ -370,7 +368,7 @@ class KpiActual(SQLModel, table=True):
     source: str = ""
     is_sample: bool = False
     entered_by: str = ""
-    entered_at: datetime = Field(default_factory=now_utc)
+    entered_at: datetime = Field(default_factory=clock.now_utc)
 
 
 class KpiYear(SQLModel, table=True):
@@ -415,7 +413,7 @@ class AuditLog(SQLModel, table=True):
     __tablename__ = "audit_log"
 
     id: int | None = id_field("audit_log_id_seq")
-    occurred_at: datetime = Field(default_factory=now_utc)
+    occurred_at: datetime = Field(default_factory=clock.now_utc)
     actor: str = Field(max_length=60)
     action: str = Field(max_length=60)
     entity: str = Field(max_length=60)
@@ -442,8 +440,8 @@ class Scenario(SQLModel, table=True):
     ceiling_yen: int | None = yen_field(default=None)  # the ceiling the optimiser used
     note: str = ""
     created_by: str = ""
-    created_at: datetime = Field(default_factory=now_utc)
-    updated_at: datetime = Field(default_factory=now_utc)
+    created_at: datetime = Field(default_factory=clock.now_utc)
+    updated_at: datetime = Field(default_factory=clock.now_utc)
     promoted_at: datetime | None = None  # when it became proposed allocations
     promoted_by: str | None = None
 

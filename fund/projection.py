@@ -24,7 +24,7 @@ from enum import StrEnum
 import pandas as pd
 from sqlalchemy import Engine
 
-from fund import ledger
+from fund import clock, ledger
 from fund.db import query_df
 from fund.fiscal import fiscal_label, fiscal_year_of, wareki
 from fund.money import format_oku_yen, format_sen_yen, format_yen
@@ -185,7 +185,7 @@ def project(
     """Walk the balance forward 年度 by 年度 under `stress` (the base case if None).
 
     `fig`: the figures already read (`figures(engine)`), so that a page reads them once."""
-    today = today or date.today()
+    today = today or clock.today_jst()
     stress = stress or StressTest()
     fig = fig or figures(engine)
     current = fiscal_year_of(today)
@@ -252,7 +252,7 @@ class FundStatus:
 
 def fund_status(engine: Engine, *, today: date | None = None, fig: Figures | None = None) -> FundStatus:
     """The headline: balance, this 年度's plan, later commitments, runway (base case) and % used."""
-    today = today or date.today()
+    today = today or clock.today_jst()
     fig = fig or figures(engine)
     current = fiscal_year_of(today)
     size = int(load_fund_config()["size_yen"])
@@ -340,7 +340,7 @@ class Signal:
 
 def signals(engine: Engine, *, today: date | None = None, fig: Figures | None = None) -> list[Signal]:
     """The four fund-health signals with a plain-Japanese explanation each (base case)."""
-    today = today or date.today()
+    today = today or clock.today_jst()
     fig = fig or figures(engine)
     current = fiscal_year_of(today)
     balance = fig.balance_yen

@@ -17,7 +17,7 @@ Rules kept here (the page only collects input and shows the result):
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 import numpy as np
@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
-from fund import audit, kpi
+from fund import audit, clock, kpi
 from fund.auth import Action, Actor, can, require, require_department
 from fund.db import query_df, read_session, write_session
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation, StaleEdit
@@ -260,7 +260,7 @@ def parse_input(data: dict[str, Any]) -> tuple[ProposalCreate | None, dict[str, 
 
 def proposal_years(engine: Engine, *, today: date | None = None) -> list[int]:
     """年度 a proposal may be made for: registered, not closed, not before the current 年度."""
-    current = fiscal_year_of(today or datetime.now(UTC).date())
+    current = fiscal_year_of(today or clock.today_jst())
     df = query_df(
         engine,
         "SELECT year FROM fiscal_year WHERE NOT closed AND year >= :y ORDER BY year",
@@ -270,7 +270,7 @@ def proposal_years(engine: Engine, *, today: date | None = None) -> list[int]:
 
 
 def _allowed_years(session: Session, today: date | None = None) -> list[int]:
-    current = fiscal_year_of(today or datetime.now(UTC).date())
+    current = fiscal_year_of(today or clock.today_jst())
     rows = session.exec(
         select(FiscalYear.year).where(FiscalYear.closed == False, FiscalYear.year >= current)  # noqa: E712
     ).all()
@@ -453,7 +453,7 @@ def _apply(proposal: Proposal, p: ProposalCreate) -> None:
     proposal.project_cost_yen = first.project_cost_yen if first else 0
     proposal.fund_share_yen = first.fund_share_yen if first else 0
     proposal.kpis = [k.model_dump(mode="json") for k in p.kpis if not k.is_blank()]
-    proposal.updated_at = datetime.now(UTC)
+    proposal.updated_at = clock.now_utc()
 
 
 def _replace_cost_lines(session: Session, proposal_id: int, p: ProposalCreate) -> None:
@@ -563,7 +563,7 @@ def _submit_in_session(session: Session, *, actor: Actor, proposal: Proposal, re
     _event(session, proposal, actor=actor, to=ProposalStatus.submitted, reason=reason)
     proposal.status = ProposalStatus.submitted
     proposal.version += 1
-    proposal.updated_at = datetime.now(UTC)
+    proposal.updated_at = clock.now_utc()
     session.add(proposal)
     session.flush()
     _materialise_kpis(session, proposal)
@@ -797,7 +797,7 @@ def change_status(
         _event(session, proposal, actor=actor, to=to_status, reason=("【例外】" if override else "") + reason)
         proposal.status = to_status
         proposal.version += 1
-        proposal.updated_at = datetime.now(UTC)
+        proposal.updated_at = clock.now_utc()
         session.add(proposal)
         audit.record(
             session,
@@ -1208,9 +1208,7 @@ def timeline(engine: Engine, *, proposal_id: int) -> pd.DataFrame:
     label = {s.value: PROPOSAL_STATUS[s] for s in ProposalStatus}
     return pd.DataFrame(
         {
-            "日時": pd.to_datetime(df["occurred_at"], utc=True)
-            .dt.tz_convert("Asia/Tokyo")
-            .dt.strftime("%Y-%m-%d %H:%M"),
+            "日時": clock.jst_text(df["occurred_at"], fmt="%Y-%m-%d %H:%M"),
             "変更前": [label.get(s, "") if isinstance(s, str) else "" for s in df["from_status"]],
             "変更後": [label.get(s, s) for s in df["to_status"]],
             "担当者": df["actor"],

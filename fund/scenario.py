@@ -5,14 +5,13 @@ maker–checker rule and the ceilings of `fund.allocation` apply exactly as for 
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from fund import allocation, audit, optimiser
+from fund import allocation, audit, clock, optimiser
 from fund.auth import Action, Actor, require
 from fund.db import query_df, write_session
 from fund.errors import InputInvalid, NotFound, RuleViolation
@@ -213,7 +212,7 @@ def update_items(engine: Engine, *, actor: Actor, scenario_id: int, changes: lis
                 session.add(item)
                 diffs.append({"item_id": item.id, "before": before, "after": after})
         if diffs:
-            scenario.updated_at = datetime.now(UTC)
+            scenario.updated_at = clock.now_utc()
             session.add(scenario)
             audit.record(
                 session,
@@ -270,7 +269,7 @@ def promote(
                 with_ceiling_check=False,  # checked for the whole set above
             )
             ids.append(int(row.id or 0))
-        scenario.promoted_at = datetime.now(UTC)
+        scenario.promoted_at = clock.now_utc()
         scenario.promoted_by = actor.login
         session.add(scenario)
         audit.record(

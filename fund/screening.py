@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from fund import audit
+from fund import audit, clock
 from fund.auth import Action, Actor, require
 from fund.calibration import calibrated_scores_sql
 from fund.db import query_df, read_session, write_session
@@ -37,7 +37,6 @@ from fund.models import (
     Role,
     RubricVersion,
     ScreeningRound,
-    now_utc,
 )
 from fund.sensitivity import SensitivityResult, analyse
 from fund.settings import get_settings
@@ -646,7 +645,7 @@ def save_scores(engine: Engine, *, actor: Actor, assignment_id: int, entries: li
                 row.comment = item.comment
                 row.rubric_version_id = rubric.id or 0
                 row.is_sample = False
-                row.scored_at = now_utc()
+                row.scored_at = clock.now_utc()
             session.add(row)
             session.flush()
             audit.record(

@@ -2,14 +2,14 @@
 
 import importlib
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import streamlit as st
 from sqlalchemy import Engine
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from fund import audit, auth, reference
+from fund import audit, auth, clock, reference
 from fund.auth import Action, Actor
 from fund.db import get_engine
 from fund.errors import DatabaseUnavailable, FundError, InputInvalid
@@ -91,7 +91,7 @@ def sso_enabled() -> bool:
 
 
 def sign_in(actor: Actor, *, via_sso: bool = False) -> None:
-    now = datetime.now(UTC)
+    now = clock.now_utc()
     st.session_state[ACTOR_KEY] = actor
     st.session_state["signed_in_at"] = now
     st.session_state["last_seen_at"] = now
@@ -121,7 +121,7 @@ def current_actor() -> Actor | None:
     if actor is None:
         return None
     settings = get_settings()
-    now = datetime.now(UTC)
+    now = clock.now_utc()
     if now - st.session_state["signed_in_at"] > timedelta(hours=settings.absolute_timeout_hours):
         sign_out(f"サインインから{settings.absolute_timeout_hours}時間が経過したため、サインアウトしました。")
         return None

@@ -1,11 +1,9 @@
 """管理: users, the audit log (filters, export, chain check) and backups. 管理者 only."""
 
-from datetime import date, timedelta
-
 import pandas as pd
 import streamlit as st
 
-from fund import admin, auth, backup, reference
+from fund import admin, auth, backup, clock, reference
 from fund.auth import Action
 from fund.errors import FundError
 from fund.labels import ROLE
@@ -113,9 +111,11 @@ with users_tab:
 with audit_tab:
     choices = admin.audit_choices(engine, actor=actor)
     f1, f2, f3, f4 = st.columns([2, 1, 1, 1])
-    today = date.today()
     period = f1.date_input(
-        "期間（日本時間）", value=(today - timedelta(days=30), today), key="audit_period", format="YYYY/MM/DD"
+        "期間（日本時間）",
+        value=admin.default_period(clock.today_jst()),
+        key="audit_period",
+        format="YYYY/MM/DD",
     )
     who = f2.text_input("利用者（一部で検索）", key="audit_actor", max_chars=60)
     action = f3.selectbox(

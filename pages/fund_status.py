@@ -9,7 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from fund import export, ledger, projection, reference
+from fund import clock, export, ledger, projection, reference
 from fund.auth import Action, can
 from fund.errors import FundError, InputInvalid
 from fund.fiscal import allowed_fiscal_years, fiscal_label, wareki
@@ -20,7 +20,7 @@ from pages import _ui
 
 actor = _ui.require_actor(Action.view_fund)
 engine = _ui.engine()
-today = date.today()
+today = clock.today_jst()
 
 st.title("基金の状況")
 _ui.show_flash()

@@ -4,7 +4,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from fund import dashboard, ledger
+from fund import clock, dashboard, ledger
 from fund.auth import Action
 from fund.fiscal import fiscal_label, wareki
 from fund.money import format_oku_yen, format_sen_yen
@@ -12,7 +12,7 @@ from pages import _ui
 
 actor = _ui.require_actor(Action.view_home)
 engine = _ui.engine()
-h = dashboard.headline(engine)
+h = dashboard.headline(engine, today=clock.today_jst())
 
 st.title("ホーム")
 st.caption(f"山口県デジタル実装推進基金（基金規模 {format_oku_yen(h.fund_size_yen, 0)}）の現況")

@@ -1,13 +1,12 @@
 """成果指標: targets versus actuals per indicator and 年度, roll-up by perspective, 横展開, 未報告, entry."""
 
-from datetime import date
 from functools import partial
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from fund import auth, kpi, reference, rollout
+from fund import auth, clock, kpi, reference, rollout
 from fund.auth import Action
 from fund.errors import FundError, InputInvalid
 from fund.export import record_export
@@ -43,7 +42,7 @@ def _pct(values: pd.Series) -> list[str]:
 
 actor = _ui.require_actor(Action.view_kpi)
 engine = _ui.engine()
-today = date.today()
+today = clock.today_jst()
 own_department = actor.department_id if actor.role == Role.department else None
 may_enter = auth.can(actor, Action.enter_kpi_actual)
 

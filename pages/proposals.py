@@ -4,7 +4,7 @@ from typing import Any
 
 import streamlit as st
 
-from fund import intake, proposals, reference
+from fund import clock, intake, proposals, reference
 from fund.auth import Action, can
 from fund.errors import FundError, InputInvalid
 from fund.fiscal import fiscal_label
@@ -364,7 +364,7 @@ def on_save(submit: bool) -> None:
 
 
 def show_form() -> None:
-    years = _ui.read(proposals.proposal_years)
+    years = _ui.read(proposals.proposal_years, today=clock.today_jst())
     if not years:
         st.warning(
             "提案を受け付けている年度がありません。管理者に年度の登録を依頼してください。",
@@ -531,7 +531,9 @@ def show_bulk() -> None:
     )
     st.download_button(
         "様式をダウンロード（xlsx）",
-        data=lambda: intake.template_xlsx(engine, years=_ui.read(proposals.proposal_years)),
+        data=lambda: intake.template_xlsx(
+            engine, years=_ui.read(proposals.proposal_years, today=clock.today_jst())
+        ),
         file_name="事業提案_一括登録様式.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         icon=":material/download:",

@@ -52,3 +52,37 @@ def test_readme_starts_with_the_two_commands_and_ci_calls_make_test() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert re.search(r"^run:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+# Any of these asks the system for the time in its own zone, or shifts by hand: only fund/clock.py may.
+_OWN_CLOCK = re.compile(
+    r"\bdate\.today\(|\bdatetime\.(now|today|utcnow)\(|\bTimestamp\.(now|today)\(|\btime\.(time|localtime)\("
+    r"|timedelta\(hours=9\)|\bnow\(\)"
+)
+
+
+def _application_sources() -> list[Path]:
+    return [ROOT / "app.py", *(ROOT / "pages").rglob("*.py"), *(ROOT / "fund").rglob("*.py")]
+
+
+def test_only_the_clock_module_reads_the_time() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in _application_sources()
+        if path != ROOT / "fund" / "clock.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if _OWN_CLOCK.search(line)
+    ]
+    assert offenders == []
+
+
+def test_the_clock_check_catches_each_way_of_reading_the_time() -> None:
+    for line in [
+        "today = date.today()",
+        "now = datetime.now(UTC)",
+        "stamp = (clock.now_utc() + timedelta(hours=9))",
+        "pd.Timestamp.now()",
+        "SELECT now()",
+    ]:
+        assert _OWN_CLOCK.search(line), line
+    assert not _OWN_CLOCK.search("today = clock.today_jst()")
