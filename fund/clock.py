@@ -2,7 +2,8 @@
 
 Nothing else in the application asks the system for the time: the 年度 rollover on 1 April, the
 default 測定日 and 記帳日, the audit log's period and backup names must agree on which day it is.
-Stored timestamps are UTC instants taken from this same clock; screens show them in Japan time.
+Stored timestamps are UTC instants (TIMESTAMP WITH TIME ZONE) taken from this same clock; screens
+show them in Japan time.
 """
 
 from datetime import UTC, date, datetime, time, timedelta
@@ -27,7 +28,7 @@ def now_utc() -> datetime:
 
 
 def as_utc(value: datetime) -> datetime:
-    """A stored timestamp as an aware UTC instant (the database holds naive UTC, see fund.db)."""
+    """A timestamp as an aware UTC instant; a naive one is taken as UTC (see fund.db)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -42,12 +43,12 @@ def current_fiscal_year() -> int:
 
 
 def day_start_utc(day: date) -> datetime:
-    """00:00 Japan time of `day`, as a naive UTC datetime to compare with stored timestamps."""
-    return datetime.combine(day, time(), tzinfo=JST).astimezone(UTC).replace(tzinfo=None)
+    """00:00 Japan time of `day`, as an aware UTC instant to compare with stored timestamps."""
+    return datetime.combine(day, time(), tzinfo=JST).astimezone(UTC)
 
 
 def day_end_utc(day: date) -> datetime:
-    """00:00 Japan time of the day after `day` (an exclusive upper bound), as naive UTC."""
+    """00:00 Japan time of the day after `day` (an exclusive upper bound), as an aware UTC instant."""
     return day_start_utc(day + timedelta(days=1))
 
 

@@ -81,9 +81,9 @@ def _engine_for(url: str) -> Engine:
 
 
 def _session_in_utc(dbapi_connection: Any, _record: Any) -> None:
-    """Timestamps are stored as naive UTC. Without this, DuckDB (like PostgreSQL without its option)
-    converts an aware datetime to the server's own zone on the way in: on a server set to Japan time
-    every stored stamp moved 9 hours and the audit period missed them."""
+    """Sessions run in UTC, whatever the server's zone: otherwise DuckDB (like PostgreSQL without its
+    option) reads a naive datetime, or casts a stamp to a date, in the server's own zone, and on a
+    server set to Japan time the audit log's period moved by 9 hours."""
     cursor = dbapi_connection.cursor()
     cursor.execute("SET TimeZone = 'UTC'")
     cursor.close()

@@ -2,7 +2,9 @@
 
 import shutil
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
@@ -14,6 +16,14 @@ from fund.seed import seed
 from fund.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Named instants for date-dependent tests (time-machine). Each is given in UTC with a zoneinfo zone,
+# so time-machine also runs the test in a UTC local zone, where code that asked the system for
+# "today" instead of fund.clock would see the UTC day and fail.
+UTC = ZoneInfo("UTC")
+FY_LAST_MINUTE = datetime(2027, 3, 31, 14, 59, tzinfo=UTC)  # 31 March 23:59 JST, 令和8年度
+FY_FIRST_MINUTE = datetime(2027, 3, 31, 15, 0, tzinfo=UTC)  # 1 April 00:00 JST, 令和9年度
+UTC_AFTERNOON = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)  # already 2 December 00:30 in Japan
 APP = str(ROOT / "app.py")
 
 

@@ -1,12 +1,13 @@
 """The 年度, "today" and the audit period follow Japan time at the instants where zones disagree.
 
-Each instant is given in UTC with a zoneinfo zone, so time-machine also runs the test in a UTC local
-zone: code that asked the system for "today" instead of fund.clock would see the UTC day and fail.
+The instants are named in tests/conftest.py.
 """
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
@@ -16,12 +17,8 @@ from sqlalchemy import Engine
 from fund import clock, kpi, proposals
 from fund.admin import AuditFilters, audit_search, default_period
 from fund.auth import Actor
-from fund.db import dispose_engines, get_engine, query_df
-
-UTC = ZoneInfo("UTC")
-FY_LAST_MINUTE = datetime(2027, 3, 31, 14, 59, tzinfo=UTC)  # 31 March 23:59 JST, 令和8年度
-FY_FIRST_MINUTE = datetime(2027, 3, 31, 15, 0, tzinfo=UTC)  # 1 April 00:00 JST, 令和9年度
-UTC_AFTERNOON = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)  # already 2 December 00:30 in Japan
+from fund.db import dispose_engines, query_df
+from tests.conftest import FY_FIRST_MINUTE, FY_LAST_MINUTE, ROOT, UTC, UTC_AFTERNOON
 
 # (instant, Japan's date then, its 年度)
 INSTANTS = [
@@ -49,8 +46,8 @@ def test_today_and_the_fiscal_year_are_japans(
 
 
 def test_a_japan_day_starts_at_15_utc_the_day_before() -> None:
-    assert clock.day_start_utc(date(2027, 4, 1)) == datetime(2027, 3, 31, 15, 0)
-    assert clock.day_end_utc(date(2027, 3, 31)) == datetime(2027, 3, 31, 15, 0)
+    assert clock.day_start_utc(date(2027, 4, 1)) == datetime(2027, 3, 31, 15, 0, tzinfo=UTC)
+    assert clock.day_end_utc(date(2027, 3, 31)) == datetime(2027, 3, 31, 15, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -99,16 +96,33 @@ def test_the_audit_log_default_period_holds_an_action_made_a_moment_ago(
     assert log.iloc[0]["日時"].startswith(japan_day.isoformat())
 
 
-@pytest.mark.parametrize("zone", ["Asia/Tokyo", "UTC"])
-def test_stored_timestamps_are_utc_whatever_the_servers_zone(
-    seeded_engine: Engine, admin: Actor, zone: str
-) -> None:
-    instant = UTC_AFTERNOON.astimezone(ZoneInfo(zone))  # time-machine runs the test in this local zone
-    with time_machine.travel(instant, tick=False):
-        dispose_engines()  # new connections, opened in this zone
-        engine = get_engine()
-        proposals.export_proposals(engine, actor=admin, fiscal_year=None, fmt="csv")
-        stored = query_df(engine, "SELECT occurred_at FROM audit_log ORDER BY id DESC LIMIT 1")["occurred_at"]
-        shown = audit_search(engine, actor=admin, filters=AuditFilters(*default_period(clock.today_jst())))
-    assert clock.as_utc(pd.Timestamp(stored.iloc[0]).to_pydatetime()) == UTC_AFTERNOON
-    assert shown.iloc[0]["日時"] == "2026-12-02 00:30:00"
+# Run in a process of its own so that the database driver starts in the server's zone.
+_RECORD_ONE_ACTION = """
+import sys
+from fund import proposals
+from fund.db import get_engine, query_df
+from tests.conftest import make_actor
+engine = get_engine()
+proposals.export_proposals(engine, actor=make_actor(), fiscal_year=None, fmt="csv")
+stamp = query_df(engine, "SELECT occurred_at FROM audit_log ORDER BY id DESC LIMIT 1")["occurred_at"].iloc[0]
+sys.stdout.write(str(stamp))
+"""
+
+
+@pytest.mark.parametrize("zone", ["Asia/Tokyo", "UTC", "America/Los_Angeles"])
+def test_stored_timestamps_are_utc_whatever_the_servers_zone(seeded_engine: Engine, zone: str) -> None:
+    dispose_engines()  # a DuckDB file opens in one process at a time
+    before = clock.now_utc()
+    env = {**os.environ, "TZ": zone}
+    done = subprocess.run(
+        [sys.executable, "-c", _RECORD_ONE_ACTION],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    after = clock.now_utc()
+    assert done.returncode == 0, done.stderr
+    stored = clock.as_utc(pd.Timestamp(done.stdout).to_pydatetime())
+    assert before <= stored <= after

@@ -1,10 +1,10 @@
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
+from fund import clock
 from fund.auth import Actor
 from fund.models import Role
 from tests.conftest import APP, make_actor
@@ -13,7 +13,7 @@ from tests.conftest import APP, make_actor
 def signed_in_app(actor: Actor, page: str | None = None) -> AppTest:
     """The app as `actor` sees it, optionally switched to `page` (e.g. 'pages/kpi.py')."""
     at = AppTest.from_file(APP, default_timeout=60)
-    now = datetime.now(UTC)
+    now = clock.now_utc()
     at.session_state["actor"] = actor
     at.session_state["signed_in_at"] = now
     at.session_state["last_seen_at"] = now

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+import time_machine
 from sqlalchemy import Engine, text
 from streamlit.testing.v1 import AppTest
 
@@ -12,7 +13,7 @@ from fund import auth
 from fund.auth import Actor
 from fund.db import query_df, write_session
 from fund.models import Role
-from tests.conftest import APP, make_actor
+from tests.conftest import APP, FY_FIRST_MINUTE, FY_LAST_MINUTE, UTC_AFTERNOON, make_actor
 from tests.ui.conftest import signed_in_app
 
 STRONG = "kihon-kikin-2024"
@@ -217,3 +218,19 @@ def test_an_idle_sso_session_ends_the_identity_too(seeded_engine: Engine, admin:
     assert at.user == {"is_logged_in": False}  # st.logout() ended the identity cookie
     reason = query_df(seeded_engine, "SELECT reason FROM audit_log WHERE action = 'user.sign_out'")["reason"]
     assert reason.str.contains("操作がなかった").any()
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        pytest.param(FY_LAST_MINUTE, id="31-March-23:59-JST"),
+        pytest.param(FY_FIRST_MINUTE, id="1-April-00:00-JST"),
+        pytest.param(UTC_AFTERNOON, id="15:30-UTC"),
+    ],
+)
+def test_the_audit_log_opens_on_a_period_that_holds_the_action_just_made(app_as, instant) -> None:
+    with time_machine.travel(instant, tick=True):
+        at = add_user(app_as(Role.admin, ADMIN_PAGE), "imai")
+        log = at.dataframe[1].value
+    assert not at.exception
+    assert list(log.iloc[0][["利用者", "操作"]]) == ["test_admin", "user.create"]
