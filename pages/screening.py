@@ -158,6 +158,7 @@ def my_reviews_tab() -> None:
         return
     saved = screening.assignment_scores(engine, actor=actor, assignment_id=assignment_id)
     with st.form(f"score_form_{assignment_id}"):
+        st.text(f"採点する提案: {labels[assignment_id]}")  # user text: not markdown
         st.caption(f"評価基準 第{rubric.version}版。各観点について、説明に最も近い段階を選んでください。")
         entries = []
         for p in screening.PERSPECTIVES:

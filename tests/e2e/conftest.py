@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from sqlalchemy import Engine
 
 from fund import proposals, reference, screening
@@ -196,12 +196,27 @@ def open_page(page: Page, title: str) -> None:
     expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
 
 
+def wait_for_run(page: Page) -> None:
+    """Wait until the server has finished running the page script (Streamlit marks its root)."""
+    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
+
+
+def choose(page: Page, box: Locator, option: str) -> None:
+    """Pick `option` in a selectbox or multiselect: typing filters the list (only the first options
+    are drawn) and opens it even when the click only focused the box."""
+    box.click()
+    box.press_sequentially(option[:20])
+    page.get_by_role("option", name=option, exact=True).click()
+
+
 def screenshot(page: Page, name: str) -> Path:
-    """Wait for tables and charts to paint, then save a screenshot under tests/e2e/artifacts/."""
+    """Wait for the run to end, fonts, tables and charts to paint, then save a screenshot under
+    tests/e2e/artifacts/."""
+    wait_for_run(page)
     page.wait_for_load_state("networkidle")
+    page.evaluate("document.fonts.ready.then(() => true)")
     for canvas in page.locator("[data-testid='stDataFrame'] canvas").all()[:3]:
         canvas.wait_for(state="visible")
-    page.wait_for_timeout(600)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path

@@ -7,9 +7,8 @@ import re
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.e2e.conftest import open_page, screenshot, sign_in
+from tests.e2e.conftest import choose, open_page, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -32,20 +31,6 @@ def _post_form(page: Page) -> Locator:
     return form
 
 
-def _choose(page: Page, select: Locator, option: str) -> None:
-    """Open a selectbox and pick an option; a rerun that lands mid-click may close the list once."""
-    for _ in range(3):
-        select.click()
-        choice = page.get_by_role("option", name=option, exact=True)
-        try:
-            choice.wait_for(state="visible", timeout=5_000)
-        except PlaywrightTimeout:
-            continue
-        choice.click()
-        return
-    raise AssertionError(f"選択肢「{option}」が表示されませんでした")
-
-
 def test_overview_shows_metrics_charts_and_signals(page: Page) -> None:
     sign_in(page, "e2e_exec")
     open_page(page, "基金の状況")
@@ -58,7 +43,7 @@ def test_overview_shows_metrics_charts_and_signals(page: Page) -> None:
     expect(page.get_by_role("button", name="記帳する")).to_have_count(0)  # read-only for 幹部
     screenshot(page, "20_fund_status_overview")
     page.get_by_role("tab", name="年度の増減").click()
-    _choose(page, page.get_by_role("tabpanel").get_by_role("combobox", name="年度"), "令和6年度（2024年度）")
+    choose(page, page.get_by_role("tabpanel").get_by_role("combobox", name="年度"), "令和6年度（2024年度）")
     expect(page.get_by_text("令和8年度（2026年度）の記帳はまだありません")).to_have_count(0)
     page.get_by_role("heading", name="取崩しの内訳").evaluate("e => e.scrollIntoView({block: 'start'})")
     screenshot(page, "21_fund_status_breakdown")
@@ -69,7 +54,7 @@ def test_over_drawdown_is_refused_next_to_the_amount_and_the_balance_is_unchange
     open_page(page, "基金の状況")
     expect(_balance(page)).to_contain_text("20.6億円")
     form = _post_form(page)
-    _choose(page, form.get_by_label("区分"), "取崩し")
+    choose(page, form.get_by_label("区分"), "取崩し")
     form.get_by_label("金額（円）").fill("3000000000")
     form.get_by_label("摘要").fill("過大な取崩しの確認")
     form.get_by_role("button", name="記帳する").click()
