@@ -140,7 +140,8 @@ def test_generating_twice_into_the_same_database_is_refused(gen: Engine) -> None
         generate.generate(gen, proposals=10)
 
 
-def test_generation_into_postgresql_is_refused_with_the_migrate_hint(gen: Engine) -> None:
+@pytest.mark.usefixtures("gen")
+def test_generation_into_postgresql_is_refused_with_the_migrate_hint() -> None:
     class FakePg:
         class dialect:
             name = "postgresql"

@@ -1,24 +1,22 @@
 """一括登録: the 様式, and the all-or-nothing upload with errors by row and column."""
 
 import io
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import Engine
 
-from fund import intake
+from fund import clock, intake
 from fund.db import query_df, write_session
 from fund.errors import PermissionDenied, RuleViolation
-from fund.fiscal import fiscal_year_of
 from fund.models import FiscalYear, ProposalStatus, Role
 from tests.conftest import make_actor
 
 
 @pytest.fixture
 def year(seeded_engine: Engine) -> int:
-    fy = fiscal_year_of(datetime.now(UTC).date()) + 1
+    fy = clock.current_fiscal_year() + 1
     with write_session(seeded_engine) as session:
         if session.get(FiscalYear, fy) is None:
             session.add(FiscalYear(year=fy))

@@ -109,8 +109,9 @@ sys.stdout.write(str(stamp))
 """
 
 
+@pytest.mark.usefixtures("seeded_engine")
 @pytest.mark.parametrize("zone", ["Asia/Tokyo", "UTC", "America/Los_Angeles"])
-def test_stored_timestamps_are_utc_whatever_the_servers_zone(seeded_engine: Engine, zone: str) -> None:
+def test_stored_timestamps_are_utc_whatever_the_servers_zone(zone: str) -> None:
     dispose_engines()  # a DuckDB file opens in one process at a time
     before = clock.now_utc()
     env = {**os.environ, "TZ": zone}

@@ -96,9 +96,8 @@ def test_only_the_administrator_migrates(seeded_engine: Engine, tmp_path: Path) 
         )
 
 
-def test_cli_migrates_the_configured_database(
-    seeded_engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.usefixtures("seeded_engine")
+def test_cli_migrates_the_configured_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"duckdb:///{tmp_path / 'cli.duckdb'}"
     assert main(["migrate", "--to", url]) == 0
     out = capsys.readouterr()

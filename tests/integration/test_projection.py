@@ -302,14 +302,14 @@ def test_cli_ledger_export_writes_csv_and_xlsx_that_read_back(
     assert "保存しました" in capsys.readouterr().out
 
 
-def test_cli_ledger_with_a_year_still_prints_the_roll_forward(
-    seeded_engine: Engine, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.usefixtures("seeded_engine")
+def test_cli_ledger_with_a_year_still_prints_the_roll_forward(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ledger", "--year", "2024"]) == 0
     out = capsys.readouterr().out
     assert "令和6年度（2024年度）" in out and "2,060,000" in out
 
 
-def test_cli_refuses_an_unknown_export_format(seeded_engine: Engine, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("seeded_engine")
+def test_cli_refuses_an_unknown_export_format(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         main(["ledger", "export", "--format", "pdf", "--out", str(tmp_path / "x.pdf")])

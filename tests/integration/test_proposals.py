@@ -1,7 +1,6 @@
 """事業提案: validation, drafts, optimistic locking, department scoping and the status workflow."""
 
 import io
-from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -9,11 +8,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from fund import proposals
+from fund import clock, proposals
 from fund.auth import Actor
 from fund.db import query_df, write_session
 from fund.errors import InputInvalid, PermissionDenied, RuleViolation, StaleEdit
-from fund.fiscal import fiscal_year_of
 from fund.labels import PROPOSAL_STATUS
 from fund.models import (
     AuditLog,
@@ -36,7 +34,7 @@ S = ProposalStatus
 @pytest.fixture
 def year(seeded_engine: Engine) -> int:
     """Next 年度: registered and open, so proposals may be made for it whenever the tests run."""
-    fy = fiscal_year_of(datetime.now(UTC).date()) + 1
+    fy = clock.current_fiscal_year() + 1
     with write_session(seeded_engine) as session:
         if session.get(FiscalYear, fy) is None:
             session.add(FiscalYear(year=fy))
@@ -272,7 +270,7 @@ def test_proposal_years_are_the_open_registered_years_from_the_current_one(
     years = proposals.proposal_years(seeded_engine)
     assert year in years
     assert 2024 not in years  # 決算確定
-    assert min(years) >= fiscal_year_of(datetime.now(UTC).date())
+    assert min(years) >= clock.current_fiscal_year()
 
 
 # --- Drafts and optimistic locking -------------------------------------------------------------------
@@ -552,7 +550,8 @@ def test_a_status_change_with_a_stale_version_is_refused(seeded_engine: Engine, 
         )
 
 
-def test_screeners_see_the_allowed_actions_with_reason_flags(seeded_engine: Engine) -> None:
+@pytest.mark.usefixtures("seeded_engine")
+def test_screeners_see_the_allowed_actions_with_reason_flags() -> None:
     opts = proposals.available_transitions(make_actor(Role.screener), status=S.in_review, department_id=1)
     assert {(o.to_status, o.reason_required) for o in opts} == {
         (S.adopted, False),

@@ -2,7 +2,7 @@
 formulas, SQL fragments are only ever data, and bad uploads import nothing."""
 
 import io
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import openpyxl
@@ -10,12 +10,11 @@ import pytest
 from sqlalchemy import Engine, inspect
 
 from fund import admin as audit_admin
-from fund import auth, intake, kpi, ledger, proposals, screening
+from fund import auth, clock, intake, kpi, ledger, proposals, screening
 from fund.allocation_export import export_allocations
 from fund.auth import Actor
 from fund.db import query_df, write_session
 from fund.errors import FundError, InputInvalid, PermissionDenied, RuleViolation
-from fund.fiscal import fiscal_year_of
 from fund.models import FiscalYear, LedgerKind, Role
 
 SCRIPT = "<script>alert(1)</script>"
@@ -75,7 +74,7 @@ def _csv_has_no_live_formula(data: bytes) -> bool:
 
 @pytest.fixture
 def proposal_year(seeded_engine: Engine) -> int:
-    fy = fiscal_year_of(datetime.now(UTC).date()) + 1
+    fy = clock.current_fiscal_year() + 1
     with write_session(seeded_engine) as session:
         if session.get(FiscalYear, fy) is None:
             session.add(FiscalYear(year=fy))

@@ -70,8 +70,9 @@ def test_after_the_move_postgresql_takes_new_postings_with_the_next_ids(
     assert audit.verify_chain(target) is None
 
 
+@pytest.mark.usefixtures("duckdb_source")
 def test_cli_moves_the_configured_duckdb_file_to_postgresql(
-    duckdb_source: Engine, pg_url: str, capsys: pytest.CaptureFixture[str]
+    pg_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["migrate", "--to", pg_url]) == 0
     out = capsys.readouterr().out

@@ -31,3 +31,9 @@ def app_as(seeded_engine: Engine) -> Callable[..., AppTest]:
         return signed_in_app(make_actor(role, department_id=department_id), page)
 
     return open_app
+
+
+def press(at: AppTest, label: str) -> AppTest:
+    """Click the one button labelled `label` (a form's submit button included) and rerun."""
+    (button,) = [b for b in at.button if b.label == label]
+    return button.click().run()

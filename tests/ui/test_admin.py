@@ -44,8 +44,9 @@ def add_user(at: AppTest, login: str, role: Role = Role.screener, name: str = "�
     return click(at, "追加する")
 
 
+@pytest.mark.usefixtures("seeded_engine")
 @pytest.mark.parametrize("role", [Role.department, Role.screener, Role.executive])
-def test_only_the_administrator_opens_the_admin_page(seeded_engine: Engine, role: Role) -> None:
+def test_only_the_administrator_opens_the_admin_page(role: Role) -> None:
     actor = make_actor(role, department_id=1 if role == Role.department else None)
     at = signed_in_app(actor)
     with pytest.raises(ValueError, match="Could not find a navigation page"):
@@ -176,7 +177,8 @@ def _sso_app(user: dict[str, object]) -> AppTest:
     return at.run()
 
 
-def test_with_sso_configured_the_sign_in_page_offers_the_organisation_account(seeded_engine: Engine) -> None:
+@pytest.mark.usefixtures("seeded_engine")
+def test_with_sso_configured_the_sign_in_page_offers_the_organisation_account() -> None:
     at = _sso_app({"is_logged_in": False})
     assert not at.exception
     labels = [b.label for b in at.button]
@@ -197,7 +199,8 @@ def test_a_linked_organisation_account_is_signed_in_with_its_role(
     assert any("森（幹部）" in t.value for t in at.sidebar.text)
 
 
-def test_an_unknown_organisation_account_is_refused_with_a_japanese_message(seeded_engine: Engine) -> None:
+@pytest.mark.usefixtures("seeded_engine")
+def test_an_unknown_organisation_account_is_refused_with_a_japanese_message() -> None:
     at = _sso_app({"is_logged_in": True, "sub": "stranger", "email": "stranger@example.com"})
     assert not at.exception
     assert any("管理者に利用登録を依頼" in e.value for e in at.error)

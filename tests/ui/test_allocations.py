@@ -10,11 +10,10 @@ from fund import allocation, allocation_export, reference, scenario
 from fund.auth import Actor
 from fund.db import query_df
 from fund.models import AllocationStatus, Role
-from tests.ui.conftest import signed_in_app
+from tests.ui.conftest import press, signed_in_app
 from tests.ui.test_safety import BOLD, PAYLOADS, hostile, markdown_texts  # noqa: F401 (hostile is a fixture)
 
 PAGE = "pages/allocations.py"
-PROPOSE = "FormSubmitter:propose_form-承認待ちとして登録"
 
 
 def _cells(at: AppTest, n: int = 0) -> list[str]:
@@ -32,7 +31,7 @@ def _propose(at: AppTest, *, year: int, share: int) -> AppTest:
     at.selectbox(key="reg_year").set_value(year).run()
     at.number_input(key="reg_cost").set_value(share * 2)
     at.number_input(key="reg_share").set_value(share)
-    return at.button(key=PROPOSE).click().run()
+    return press(at, "承認待ちとして登録")
 
 
 def test_page_shows_the_table_with_amount_columns_and_the_seed_figures(

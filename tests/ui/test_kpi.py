@@ -4,10 +4,11 @@ import json
 from collections.abc import Callable
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from fund import reference
+from fund import clock, reference
 from fund.db import query_df
 from fund.models import Role
 
@@ -119,7 +120,7 @@ def test_a_future_measurement_date_is_refused_at_the_field(
 ) -> None:
     at = _entry_form(seeded_engine, app_as)
     at.number_input(key="entry_value").set_value(9)
-    at.date_input(key="entry_measured_on").set_value(date.today() + timedelta(days=3))
+    at.date_input(key="entry_measured_on").set_value(clock.today_jst() + timedelta(days=3))
     at.text_input(key="entry_source").input("健康福祉部 実績報告")
     _save(at)
     assert not at.exception
@@ -181,9 +182,8 @@ def test_department_staff_record_a_rollout_and_see_it_counted(
     assert _metric(at, "展開先の市町") == "1 / 19市町"
 
 
-def test_a_rollout_without_a_year_is_refused_in_japanese(
-    seeded_engine: Engine, app_as: Callable[..., AppTest]
-) -> None:
+@pytest.mark.usefixtures("seeded_engine")
+def test_a_rollout_without_a_year_is_refused_in_japanese(app_as: Callable[..., AppTest]) -> None:
     at = _open_tab(app_as(Role.admin, "pages/kpi.py"), "横展開")
     at.selectbox(key="rollout_target").set_value("萩市")
     next(b for b in at.button if b.label == "横展開を登録").click().run()

@@ -11,6 +11,7 @@ from fund import auth, ledger
 from fund.auth import Actor
 from fund.models import Role
 from tests.conftest import APP
+from tests.ui.conftest import press
 
 PAGES = [
     ("pages/home.py", "ホーム"),
@@ -33,7 +34,8 @@ def test_every_page_renders_with_its_japanese_title(
     assert not at.error
 
 
-def test_signed_out_visitor_sees_only_the_sign_in_form(seeded_engine: Engine) -> None:
+@pytest.mark.usefixtures("seeded_engine")
+def test_signed_out_visitor_sees_only_the_sign_in_form() -> None:
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert at.title[0].value == "山口県デジタル実装推進基金 管理ダッシュボード"
@@ -65,7 +67,8 @@ def test_home_shows_the_seeded_balance_and_fy2024_fund_share(app_as: Callable[..
     assert metrics["基金の使用割合"] == "48.5%"
 
 
-def test_menu_is_built_per_role(seeded_engine: Engine) -> None:
+@pytest.mark.usefixtures("seeded_engine")
+def test_menu_is_built_per_role() -> None:
     from tests.conftest import make_actor
     from tests.ui.conftest import signed_in_app
 
@@ -94,7 +97,7 @@ def test_ledger_form_refuses_a_bad_amount_and_writes_nothing(
     at.date_input(key="post_date").set_value(date(2026, 7, 1)).run()
     at.text_input(key="post_amount").input("abc")
     at.text_input(key="post_memo").input("テスト")
-    at.button(key="FormSubmitter:ledger_post-記帳する").click().run()
+    press(at, "記帳する")
     assert "金額は半角数字" in at.error[0].value
     assert ledger.balance(seeded_engine) == before
 
@@ -107,7 +110,7 @@ def test_ledger_form_refuses_an_overdraw_with_the_shortfall(
     at.selectbox(key="post_kind").set_value(next(k for k in ledger.LedgerKind if k.value == "drawdown"))
     at.text_input(key="post_amount").input("3000000000")
     at.text_input(key="post_memo").input("過大な取崩し")
-    at.button(key="FormSubmitter:ledger_post-記帳する").click().run()
+    press(at, "記帳する")
     assert "残高不足" in at.error[0].value and "940,000,000円" in at.error[0].value
     assert ledger.balance(seeded_engine) == 2_060_000_000
 

@@ -2,16 +2,14 @@
 
 import io
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from fund import proposals
+from fund import clock, proposals
 from fund.db import query_df, write_session
-from fund.fiscal import fiscal_year_of
 from fund.models import FiscalYear, Role
 from pages import _ui
 from tests.conftest import make_actor
@@ -21,7 +19,7 @@ PAGE = "pages/proposals.py"
 
 @pytest.fixture
 def health_id(seeded_engine: Engine) -> int:
-    fy = fiscal_year_of(datetime.now(UTC).date()) + 1
+    fy = clock.current_fiscal_year() + 1
     with write_session(seeded_engine) as session:
         if session.get(FiscalYear, fy) is None:
             session.add(FiscalYear(year=fy))
@@ -115,7 +113,7 @@ def test_executives_only_see_the_list(app_as: Callable[..., AppTest]) -> None:
 def test_a_screener_moves_a_submitted_proposal_into_review(
     app_as: Callable[..., AppTest], health_id: int, seeded_engine: Engine
 ) -> None:
-    year = fiscal_year_of(datetime.now(UTC).date()) + 1
+    year = clock.current_fiscal_year() + 1
     lines = [{"fiscal_year": year, "project_cost_yen": 10_000_000, "fund_share_yen": 5_000_000, "note": ""}]
     saved = proposals.save_proposal(
         seeded_engine,

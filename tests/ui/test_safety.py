@@ -1,16 +1,15 @@
 """Hostile text typed by users is shown as plain text on every page: never as markdown or HTML."""
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from fund import auth, kpi, ledger, proposals
+from fund import auth, clock, kpi, ledger, proposals
 from fund.auth import Actor
 from fund.db import query_df, write_session
-from fund.fiscal import fiscal_year_of
 from fund.models import FiscalYear, LedgerKind, Role
 from tests.ui.conftest import signed_in_app
 
@@ -91,7 +90,7 @@ def hostile(seeded_engine: Engine, admin: Actor) -> Engine:
         "source": SCRIPT,
     }
     kpi.enter_actual(seeded_engine, actor=admin, data=data, today=date(2026, 1, 31))
-    year = fiscal_year_of(datetime.now(UTC).date()) + 1
+    year = clock.current_fiscal_year() + 1
     with write_session(seeded_engine) as session:
         if session.get(FiscalYear, year) is None:
             session.add(FiscalYear(year=year))
@@ -136,8 +135,9 @@ def hostile(seeded_engine: Engine, admin: Actor) -> Engine:
     return seeded_engine
 
 
+@pytest.mark.usefixtures("hostile")
 @pytest.mark.parametrize("page", PAGES)
-def test_no_page_renders_user_text_as_markdown(hostile: Engine, page: str) -> None:
+def test_no_page_renders_user_text_as_markdown(page: str) -> None:
     actor = Actor(login="test_admin", role=Role.admin, display_name=BOLD)
     at = signed_in_app(actor, page)
     assert not at.exception
@@ -145,12 +145,14 @@ def test_no_page_renders_user_text_as_markdown(hostile: Engine, page: str) -> No
     assert leaked == []
 
 
-def test_the_signed_in_name_is_plain_text_in_the_sidebar(hostile: Engine) -> None:
+@pytest.mark.usefixtures("hostile")
+def test_the_signed_in_name_is_plain_text_in_the_sidebar() -> None:
     at = signed_in_app(Actor(login="test_admin", role=Role.admin, display_name=MD_LINK))
     assert any(MD_LINK in t.value for t in at.sidebar.text)
 
 
-def test_hostile_text_reaches_the_tables_verbatim(hostile: Engine) -> None:
+@pytest.mark.usefixtures("hostile")
+def test_hostile_text_reaches_the_tables_verbatim() -> None:
     at = signed_in_app(Actor(login="test_admin", role=Role.admin, display_name="管理者"), "pages/admin.py")
     assert set(PAYLOADS) <= dataframe_cells(at)
     at = signed_in_app(

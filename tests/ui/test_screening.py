@@ -114,8 +114,9 @@ def test_saving_without_scores_shows_a_japanese_error_per_perspective_then_saves
     }
 
 
+@pytest.mark.usefixtures("seeded_engine")
 def test_a_declared_conflict_needs_a_reason_and_then_blocks_scoring(
-    seeded_engine: Engine, assigned_screener: tuple[Actor, int]
+    assigned_screener: tuple[Actor, int],
 ) -> None:
     actor, assignment_id = assigned_screener
     at = signed_in_app(actor, PAGE)
