@@ -125,6 +125,8 @@ def test_every_projected_year_follows_the_balance_identity(seeded_engine: Engine
     p = projection.project(
         seeded_engine, today=TODAY, stress=StressTest(cost_overrun_pct=25, interest_rate_pct=1.5)
     )
+    # From the current 年度 (TODAY is in 令和8年度) to the horizon, or to the 年度 the fund runs out.
+    assert p.table["年度"].iloc[0] == 2026 and len(p.table) >= 2
     opening = BALANCE
     for r in p.table.itertuples(index=False):
         assert r.期首残高 == opening

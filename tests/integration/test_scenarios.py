@@ -46,6 +46,7 @@ def test_optimiser_result_is_saved_as_a_scenario_with_reasons(seeded_engine: Eng
     assert (row["name"], row["origin_label"], row["candidates"]) == ("最適化案", "最適化", 24)
     assert 0 < row["fund_share_yen"] <= 500_000_000
     items = scenario.scenario_items(seeded_engine, scenario_id=sid)
+    assert len(items) == 24 and items["included"].any() and not items["included"].all()
     assert (items.loc[~items["included"], "exclusion_reason"] != "").all()
     assert (items.loc[items["included"], "exclusion_reason"] == "").all()
 
