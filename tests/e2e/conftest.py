@@ -203,7 +203,9 @@ def wait_for_run(page: Page) -> None:
 
 def choose(page: Page, box: Locator, option: str) -> None:
     """Pick `option` in a selectbox or multiselect: typing filters the list (only the first options
-    are drawn) and opens it even when the click only focused the box."""
+    are drawn) and opens it even when the click only focused the box. Waits for the page run to end
+    first: a rerun that lands mid-click would close the list."""
+    wait_for_run(page)
     box.click()
     box.press_sequentially(option[:20])
     page.get_by_role("option", name=option, exact=True).click()

@@ -6,7 +6,7 @@ import openpyxl
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, PASSWORD, open_page, screenshot
+from tests.e2e.conftest import ARTIFACTS, PASSWORD, open_page, screenshot, wait_for_run
 
 pytestmark = pytest.mark.e2e
 
@@ -58,6 +58,7 @@ def test_filtered_download_holds_only_what_the_filters_show(page: Page) -> None:
     page.get_by_label("所管部局").click()
     page.get_by_role("option", name="警察本部").click()
     expect(page.get_by_test_id("stMetric").filter(has_text="事業数")).to_contain_text("3事業")
+    wait_for_run(page)  # the download button of the filtered run, not the one it replaces
     with page.expect_download() as info:
         page.get_by_role("button", name="Excel（xlsx）で保存").click()
     ws = openpyxl.load_workbook(io.BytesIO(info.value.path().read_bytes())).active
@@ -80,4 +81,5 @@ def test_screener_runs_the_optimiser_and_sees_the_reasons(page: Page) -> None:
     expect(page.get_by_test_id("stMetric").filter(has_text="使用額 / 上限")).to_be_visible()
     screenshot(page, "21_allocation_optimiser")
     page.get_by_role("tab", name="配分の登録・承認").click()
+    expect(page.get_by_role("button", name="承認待ちとして登録")).to_be_visible()
     screenshot(page, "22_allocation_register")

@@ -54,7 +54,7 @@ def test_over_drawdown_is_refused_next_to_the_amount_and_the_balance_is_unchange
     open_page(page, "基金の状況")
     expect(_balance(page)).to_contain_text("20.6億円")
     form = _post_form(page)
-    choose(page, form.get_by_label("区分"), "取崩し")
+    choose(page, form.get_by_role("combobox", name="区分"), "取崩し")
     form.get_by_label("金額（円）").fill("3000000000")
     form.get_by_label("摘要").fill("過大な取崩しの確認")
     form.get_by_role("button", name="記帳する").click()
