@@ -1,5 +1,6 @@
 """AppTest: every page renders real data without an exception, with its Japanese title."""
 
+import ast
 from collections.abc import Callable
 from datetime import date
 
@@ -10,18 +11,29 @@ from streamlit.testing.v1 import AppTest
 from fund import auth, ledger
 from fund.auth import Actor
 from fund.models import Role
-from tests.conftest import APP
+from tests.conftest import APP, ROOT
 from tests.ui.conftest import press
 
-PAGES = [
-    ("pages/home.py", "ホーム"),
-    ("pages/fund_status.py", "基金の状況"),
-    ("pages/proposals.py", "事業提案"),
-    ("pages/screening.py", "審査・採点"),
-    ("pages/allocations.py", "年度配分"),
-    ("pages/kpi.py", "成果指標"),
-    ("pages/admin.py", "管理"),
-]
+
+def _menu_pages() -> list[tuple[str, str]]:
+    """(file, title) of every page in app.py's PAGES table, read from its source (the menu's own list)."""
+    tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
+    (table,) = [
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "PAGES"
+    ]
+    assert isinstance(table, ast.List)
+    return [(ast.literal_eval(row.elts[0]), ast.literal_eval(row.elts[1])) for row in table.elts]  # type: ignore[attr-defined]
+
+
+PAGES = _menu_pages()
+
+
+def test_the_smoke_list_holds_every_page_file() -> None:
+    files = {p for p, _ in PAGES} | {"pages/login.py"}  # login is the signed-out visitor's only page
+    on_disk = {f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py") if not p.name.startswith("_")}
+    assert len(PAGES) == 8 and files == on_disk
 
 
 @pytest.mark.parametrize(("page", "title"), PAGES)
