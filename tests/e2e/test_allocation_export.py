@@ -81,5 +81,5 @@ def test_screener_runs_the_optimiser_and_sees_the_reasons(page: Page) -> None:
     expect(page.get_by_test_id("stMetric").filter(has_text="使用額 / 上限")).to_be_visible()
     screenshot(page, "21_allocation_optimiser")
     page.get_by_role("tab", name="配分の登録・承認").click()
-    expect(page.get_by_role("button", name="承認待ちとして登録")).to_be_visible()
+    expect(page.get_by_text("配分を登録する（登録者とは別の幹部・管理者が承認します）")).to_be_visible()
     screenshot(page, "22_allocation_register")

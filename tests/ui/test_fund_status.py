@@ -2,17 +2,18 @@
 
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pytest
+import time_machine
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from fund import ledger
 from fund.db import query_df
 from fund.models import LedgerKind, Role
-from tests.conftest import make_actor
+from tests.conftest import UTC, make_actor
 from tests.ui.conftest import press
 
 
@@ -38,13 +39,16 @@ def _errors_next_to(at: AppTest, key: str) -> list[str]:
 
 
 def test_headline_shows_balance_plan_runway_and_share_used(app_as: Callable[..., AppTest]) -> None:
-    at = app_as(Role.executive, "pages/fund_status.py")
+    # In 令和8年度 the seed plans the FY2024 projects' later-year costs (data/proposal_cost_lines.csv):
+    # 200,000,000円 for 2026 and 172,000,000円 for 2027.
+    with time_machine.travel(datetime(2026, 11, 22, 10, 0, tzinfo=UTC), tick=True):
+        at = app_as(Role.executive, "pages/fund_status.py")
     assert not at.exception
     metrics = _metrics(at)
     assert metrics["現在の基金残高"] == "20.6億円"
     assert metrics["基金の使用割合"] == "48.5%"
-    for label in ("今年度の取崩し予定", "翌年度以降の取崩し予定"):
-        assert metrics[label].endswith("億円")
+    assert metrics["今年度の取崩し予定"] == "2.0億円"
+    assert metrics["翌年度以降の取崩し予定"] == "1.7億円"
     assert metrics["残り年数の目安"].endswith(("年", "年以上"))
     help_text = next(m.help for m in at.metric if m.label == "現在の基金残高")
     assert "2,060,000千円" in help_text
