@@ -1,7 +1,7 @@
 """Shared fixtures: a fresh DuckDB per test, a seeded copy built once from data/, actors, caches."""
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -67,6 +67,19 @@ def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
     eng = get_engine(url)
     create_schema(eng)
     return eng
+
+
+@pytest.fixture
+def fresh_engine(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Engine]:
+    """A factory of new, empty databases with the schema: one per example of a property test.
+    tests/postgres/conftest.py gives the same on PostgreSQL."""
+
+    def make() -> Engine:
+        engine = get_engine(f"duckdb:///{tmp_path_factory.mktemp('fresh') / 'db.duckdb'}")
+        create_schema(engine)
+        return engine
+
+    return make
 
 
 @pytest.fixture

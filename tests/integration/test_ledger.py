@@ -1,6 +1,7 @@
 """基金台帳 rules: append-only, no overdraw, closed years, reversals, the balance identity."""
 
 import threading
+from collections.abc import Callable
 from datetime import date
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import Engine
 
 from fund import audit, ledger
 from fund.auth import Actor
-from fund.db import create_schema, query_df, write_session
+from fund.db import query_df, write_session
 from fund.errors import InputInvalid, PermissionDenied, RuleViolation
 from fund.models import FiscalYear, Role
 from tests.conftest import make_actor
@@ -185,12 +186,11 @@ entries = st.lists(
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(entries=entries)
 def test_roll_forward_identity_holds_for_random_ledgers(
-    tmp_path_factory: pytest.TempPathFactory, entries: list[tuple[str, int, int]]
+    fresh_engine: Callable[[], Engine], entries: list[tuple[str, int, int]]
 ) -> None:
-    from fund.db import dispose_engines, get_engine
+    from fund.db import dispose_engines
 
-    engine = get_engine(f"duckdb:///{tmp_path_factory.mktemp('prop') / 'l.duckdb'}")
-    create_schema(engine)
+    engine = fresh_engine()  # DuckDB here, PostgreSQL in tests/postgres
     admin = make_actor(Role.admin)
     _open_years(engine, 2024, 2025, 2026, 2027)
     for kind, amount, year_offset in entries:

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -166,6 +166,23 @@ def engine(pg_templates: PgServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 def seeded_engine(pg_templates: PgServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     """A PostgreSQL copy of the seeded database, named by FUND_DATABASE_URL."""
     yield from _fresh_database(pg_templates, TEMPLATE_SEEDED, monkeypatch)
+
+
+@pytest.fixture
+def fresh_engine(pg_templates: PgServer) -> Iterator[Callable[[], Engine]]:
+    """A factory of new, empty PostgreSQL databases with the schema (one per property-test example)."""
+    names: list[str] = []
+
+    def make() -> Engine:
+        name = f"p{os.getpid()}_{next(_numbers)}"
+        pg_templates.create_database(name, TEMPLATE_EMPTY)
+        names.append(name)
+        return get_engine(pg_templates.url(name))
+
+    yield make
+    dispose_engines()
+    for name in names:
+        pg_templates.drop_database(name)
 
 
 @pytest.fixture
