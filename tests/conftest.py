@@ -4,13 +4,14 @@ import shutil
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
 
 from fund.auth import Actor
-from fund.db import checkpoint, create_schema, dispose_engines, get_engine
+from fund.db import checkpoint, create_schema, dispose_engines, get_engine, query_df
 from fund.models import Role
 from fund.seed import seed
 from fund.settings import get_settings
@@ -104,3 +105,45 @@ def make_actor(
 @pytest.fixture
 def admin() -> Actor:
     return make_actor(Role.admin)
+
+
+def ids(engine: Engine) -> dict[str, int]:
+    """Department ids by name and category ids by code."""
+    dept = query_df(engine, "SELECT id, name FROM department")
+    cat = query_df(engine, "SELECT id, code FROM category")
+    return {
+        **dict(zip(dept["name"], dept["id"], strict=True)),
+        **dict(zip(cat["code"], cat["id"], strict=True)),
+    }
+
+
+def make_proposal(engine: Engine, year: int, **overrides: Any) -> dict[str, Any]:
+    """A complete, valid proposal for `year` (the save_proposal input), with `overrides` applied."""
+    i = ids(engine)
+    data: dict[str, Any] = {
+        "project_name": "オンライン健診予約事業",
+        "department_id": i["健康福祉部"],
+        "category_id": i["social_issue_life"],
+        "fiscal_year": year,
+        "meets_req1": True,
+        "req1_reason": "健診予約をオンライン化し、住民の来庁・電話の負担をなくす。",
+        "summary": "市町の健診予約をスマートフォンで完結させる。",
+        "purpose": "受診率の向上と予約業務の削減",
+        "problem": "電話予約が平日日中に集中し、つながりにくい。",
+        "cost_lines": [
+            {"fiscal_year": year, "project_cost_yen": 30_000_000, "fund_share_yen": 20_000_000, "note": ""},
+            {"fiscal_year": year + 1, "project_cost_yen": 5_000_000, "fund_share_yen": 0, "note": "運用経費"},
+        ],
+        "national_funds_yen": 5_000_000,
+        "other_funds_yen": 0,
+        "expected_users": 40_000,
+        "uses_per_user_per_year": 1.5,
+        "procedures_per_year": 60_000,
+        "minutes_saved_per_procedure": 20,
+        "novelty": "prefecture_first",
+        "novelty_note": "県内市町で初の共同予約基盤",
+        "kpis": [
+            {"name": "オンライン予約率", "unit": "%", "baseline": 0, "target_first": 20, "target_later": 50},
+        ],
+    }
+    return data | overrides

@@ -26,7 +26,7 @@ from fund.models import (
     Role,
 )
 from fund.money import to_sen_yen
-from tests.conftest import make_actor
+from tests.conftest import ids, make_actor, make_proposal
 
 S = ProposalStatus
 
@@ -39,46 +39,6 @@ def year(seeded_engine: Engine) -> int:
         if session.get(FiscalYear, fy) is None:
             session.add(FiscalYear(year=fy))
     return fy
-
-
-def ids(engine: Engine) -> dict[str, int]:
-    dept = query_df(engine, "SELECT id, name FROM department")
-    cat = query_df(engine, "SELECT id, code FROM category")
-    return {
-        **dict(zip(dept["name"], dept["id"], strict=True)),
-        **dict(zip(cat["code"], cat["id"], strict=True)),
-    }
-
-
-def valid_input(engine: Engine, year: int, **overrides: Any) -> dict[str, Any]:
-    i = ids(engine)
-    data: dict[str, Any] = {
-        "project_name": "オンライン健診予約事業",
-        "department_id": i["健康福祉部"],
-        "category_id": i["social_issue_life"],
-        "fiscal_year": year,
-        "meets_req1": True,
-        "req1_reason": "健診予約をオンライン化し、住民の来庁・電話の負担をなくす。",
-        "summary": "市町の健診予約をスマートフォンで完結させる。",
-        "purpose": "受診率の向上と予約業務の削減",
-        "problem": "電話予約が平日日中に集中し、つながりにくい。",
-        "cost_lines": [
-            {"fiscal_year": year, "project_cost_yen": 30_000_000, "fund_share_yen": 20_000_000, "note": ""},
-            {"fiscal_year": year + 1, "project_cost_yen": 5_000_000, "fund_share_yen": 0, "note": "運用経費"},
-        ],
-        "national_funds_yen": 5_000_000,
-        "other_funds_yen": 0,
-        "expected_users": 40_000,
-        "uses_per_user_per_year": 1.5,
-        "procedures_per_year": 60_000,
-        "minutes_saved_per_procedure": 20,
-        "novelty": "prefecture_first",
-        "novelty_note": "県内市町で初の共同予約基盤",
-        "kpis": [
-            {"name": "オンライン予約率", "unit": "%", "baseline": 0, "target_first": 20, "target_later": 50},
-        ],
-    }
-    return data | overrides
 
 
 def health(engine: Engine) -> Actor:
@@ -101,7 +61,7 @@ def test_a_complete_proposal_is_submitted_with_cost_lines_kpis_events_and_audit(
 ) -> None:
     actor = health(seeded_engine)
     saved = proposals.save_proposal(
-        seeded_engine, actor=actor, data=valid_input(seeded_engine, year), submit=True
+        seeded_engine, actor=actor, data=make_proposal(seeded_engine, year), submit=True
     )
     assert saved.status == S.submitted
     assert saved.project_cost_yen == 30_000_000 and saved.fund_share_yen == 20_000_000
@@ -130,7 +90,7 @@ def test_an_existing_project_name_links_the_proposal_instead_of_creating_a_proje
     )["name"].iloc[0]
     projects_before = count(seeded_engine, "project")
     saved = proposals.save_proposal(
-        seeded_engine, actor=health(seeded_engine), data=valid_input(seeded_engine, year, project_name=name)
+        seeded_engine, actor=health(seeded_engine), data=make_proposal(seeded_engine, year, project_name=name)
     )
     assert count(seeded_engine, "project") == projects_before
     with Session(seeded_engine) as s:
@@ -170,7 +130,7 @@ def test_each_bad_input_is_refused_with_a_japanese_message_at_its_field(
         proposals.save_proposal(
             seeded_engine,
             actor=health(seeded_engine),
-            data=valid_input(seeded_engine, year, **overrides),
+            data=make_proposal(seeded_engine, year, **overrides),
             submit=True,
         )
     assert fragment in errors_of(exc)[field]
@@ -185,7 +145,7 @@ def test_fund_share_greater_than_project_cost_is_refused_with_both_figures(
         proposals.save_proposal(
             seeded_engine,
             actor=health(seeded_engine),
-            data=valid_input(seeded_engine, year, cost_lines=lines),
+            data=make_proposal(seeded_engine, year, cost_lines=lines),
         )
     message = errors_of(exc)["cost_lines.0"]
     assert "基金充当額（6,000千円）が事業費（5,000千円）を超えています" in message
@@ -196,7 +156,7 @@ def test_sources_beyond_the_project_cost_are_refused(seeded_engine: Engine, year
         proposals.save_proposal(
             seeded_engine,
             actor=health(seeded_engine),
-            data=valid_input(seeded_engine, year, national_funds_yen=8_000_000, other_funds_yen=3_000_000),
+            data=make_proposal(seeded_engine, year, national_funds_yen=8_000_000, other_funds_yen=3_000_000),
         )
     assert "財源の合計" in errors_of(exc)["other_funds_yen"]
 
@@ -211,7 +171,7 @@ def test_cost_lines_outside_the_profile_or_repeated_are_refused(seeded_engine: E
         proposals.save_proposal(
             seeded_engine,
             actor=health(seeded_engine),
-            data=valid_input(seeded_engine, year, cost_lines=lines, national_funds_yen=0),
+            data=make_proposal(seeded_engine, year, cost_lines=lines, national_funds_yen=0),
         )
     errors = errors_of(exc)
     assert "重複" in errors["cost_lines.1"]
@@ -221,7 +181,7 @@ def test_cost_lines_outside_the_profile_or_repeated_are_refused(seeded_engine: E
         proposals.save_proposal(
             seeded_engine,
             actor=health(seeded_engine),
-            data=valid_input(seeded_engine, year, cost_lines=negative),
+            data=make_proposal(seeded_engine, year, cost_lines=negative),
         )
     assert "費用計画の1行目: 事業費は0以上" in errors_of(exc)["cost_lines.0"]
 
@@ -233,7 +193,7 @@ def test_submission_needs_the_first_year_cost_and_complete_kpis(seeded_engine: E
         proposals.save_proposal(
             seeded_engine,
             actor=health(seeded_engine),
-            data=valid_input(seeded_engine, year, cost_lines=lines, kpis=kpis),
+            data=make_proposal(seeded_engine, year, cost_lines=lines, kpis=kpis),
             submit=True,
         )
     errors = errors_of(exc)
@@ -251,16 +211,16 @@ def test_a_project_of_another_department_cannot_be_linked(seeded_engine: Engine,
         proposals.save_proposal(
             seeded_engine,
             actor=health(seeded_engine),
-            data=valid_input(seeded_engine, year, project_name=other),
+            data=make_proposal(seeded_engine, year, project_name=other),
         )
     assert "総合企画部の事業として登録済み" in errors_of(exc)["project_name"]
 
 
 def test_a_second_proposal_for_the_same_project_and_year_is_refused(seeded_engine: Engine, year: int) -> None:
     actor = health(seeded_engine)
-    first = proposals.save_proposal(seeded_engine, actor=actor, data=valid_input(seeded_engine, year))
+    first = proposals.save_proposal(seeded_engine, actor=actor, data=make_proposal(seeded_engine, year))
     with pytest.raises(InputInvalid) as exc:
-        proposals.save_proposal(seeded_engine, actor=actor, data=valid_input(seeded_engine, year))
+        proposals.save_proposal(seeded_engine, actor=actor, data=make_proposal(seeded_engine, year))
     assert f"提案番号 {first.id}" in errors_of(exc)["fiscal_year"]
 
 
@@ -291,7 +251,7 @@ def test_a_draft_is_saved_with_relaxed_rules_and_resumed_later(seeded_engine: En
     values, version = proposals.proposal_input(seeded_engine, actor=actor, proposal_id=draft.id or 0)
     assert values["project_name"] == "見守りセンサー実証事業" and version == 1
     assert values["kpis"][0]["name"] == "見守り世帯数"
-    completed = valid_input(seeded_engine, year, project_name="見守りセンサー実証事業")
+    completed = make_proposal(seeded_engine, year, project_name="見守りセンサー実証事業")
     saved = proposals.save_proposal(
         seeded_engine, actor=actor, data=completed, proposal_id=draft.id, version=version, submit=True
     )
@@ -320,11 +280,11 @@ def test_an_edit_with_a_stale_version_is_refused_and_nothing_is_overwritten(
     seeded_engine: Engine, year: int
 ) -> None:
     actor = health(seeded_engine)
-    draft = proposals.save_proposal(seeded_engine, actor=actor, data=valid_input(seeded_engine, year))
+    draft = proposals.save_proposal(seeded_engine, actor=actor, data=make_proposal(seeded_engine, year))
     proposals.save_proposal(
         seeded_engine,
         actor=actor,
-        data=valid_input(seeded_engine, year, summary="先に保存した内容"),
+        data=make_proposal(seeded_engine, year, summary="先に保存した内容"),
         proposal_id=draft.id,
         version=1,
     )
@@ -332,7 +292,7 @@ def test_an_edit_with_a_stale_version_is_refused_and_nothing_is_overwritten(
         proposals.save_proposal(
             seeded_engine,
             actor=actor,
-            data=valid_input(seeded_engine, year, summary="後から上書きしようとした内容"),
+            data=make_proposal(seeded_engine, year, summary="後から上書きしようとした内容"),
             proposal_id=draft.id,
             version=1,
         )
@@ -344,12 +304,12 @@ def test_an_edit_with_a_stale_version_is_refused_and_nothing_is_overwritten(
 
 def test_project_name_is_fixed_once_the_draft_is_saved(seeded_engine: Engine, year: int) -> None:
     actor = health(seeded_engine)
-    draft = proposals.save_proposal(seeded_engine, actor=actor, data=valid_input(seeded_engine, year))
+    draft = proposals.save_proposal(seeded_engine, actor=actor, data=make_proposal(seeded_engine, year))
     with pytest.raises(InputInvalid) as exc:
         proposals.save_proposal(
             seeded_engine,
             actor=actor,
-            data=valid_input(seeded_engine, year, project_name="別の名前"),
+            data=make_proposal(seeded_engine, year, project_name="別の名前"),
             proposal_id=draft.id,
             version=draft.version,
         )
@@ -359,13 +319,13 @@ def test_project_name_is_fixed_once_the_draft_is_saved(seeded_engine: Engine, ye
 def test_a_submitted_proposal_can_no_longer_be_edited(seeded_engine: Engine, year: int) -> None:
     actor = health(seeded_engine)
     sent = proposals.save_proposal(
-        seeded_engine, actor=actor, data=valid_input(seeded_engine, year), submit=True
+        seeded_engine, actor=actor, data=make_proposal(seeded_engine, year), submit=True
     )
     with pytest.raises(RuleViolation, match="編集できるのは下書きだけです"):
         proposals.save_proposal(
             seeded_engine,
             actor=actor,
-            data=valid_input(seeded_engine, year),
+            data=make_proposal(seeded_engine, year),
             proposal_id=sent.id,
             version=sent.version,
         )
@@ -375,7 +335,7 @@ def test_a_submitted_proposal_can_no_longer_be_edited(seeded_engine: Engine, yea
 
 
 def test_department_staff_cannot_propose_for_another_department(seeded_engine: Engine, year: int) -> None:
-    data = valid_input(seeded_engine, year, department_id=ids(seeded_engine)["警察本部"])
+    data = make_proposal(seeded_engine, year, department_id=ids(seeded_engine)["警察本部"])
     with pytest.raises((InputInvalid, PermissionDenied)) as exc:
         proposals.save_proposal(seeded_engine, actor=health(seeded_engine), data=data)
     assert "自部局" in str(exc.value)
@@ -385,7 +345,7 @@ def test_department_staff_cannot_open_or_edit_another_departments_draft(
     seeded_engine: Engine, year: int
 ) -> None:
     draft = proposals.save_proposal(
-        seeded_engine, actor=health(seeded_engine), data=valid_input(seeded_engine, year)
+        seeded_engine, actor=health(seeded_engine), data=make_proposal(seeded_engine, year)
     )
     police = make_actor(Role.department, login="police_user", department_id=ids(seeded_engine)["警察本部"])
     with pytest.raises(PermissionDenied):
@@ -396,7 +356,7 @@ def test_department_staff_cannot_open_or_edit_another_departments_draft(
         proposals.save_proposal(
             seeded_engine,
             actor=police,
-            data=valid_input(seeded_engine, year),
+            data=make_proposal(seeded_engine, year),
             proposal_id=draft.id,
             version=1,
         )
@@ -409,7 +369,7 @@ def test_department_staff_cannot_open_or_edit_another_departments_draft(
 def test_executives_cannot_create_proposals(seeded_engine: Engine, year: int) -> None:
     with pytest.raises(PermissionDenied, match="提案の作成"):
         proposals.save_proposal(
-            seeded_engine, actor=make_actor(Role.executive), data=valid_input(seeded_engine, year)
+            seeded_engine, actor=make_actor(Role.executive), data=make_proposal(seeded_engine, year)
         )
 
 
@@ -417,7 +377,9 @@ def test_executives_cannot_create_proposals(seeded_engine: Engine, year: int) ->
 
 
 def submitted(engine: Engine, year: int) -> Proposal:
-    return proposals.save_proposal(engine, actor=health(engine), data=valid_input(engine, year), submit=True)
+    return proposals.save_proposal(
+        engine, actor=health(engine), data=make_proposal(engine, year), submit=True
+    )
 
 
 def move(engine: Engine, actor: Actor, proposal_id: int, to: ProposalStatus, reason: str = "") -> Proposal:
@@ -471,7 +433,7 @@ def test_rejection_needs_a_reason_and_records_it(seeded_engine: Engine, year: in
 
 def test_department_staff_may_submit_but_not_review_or_adopt(seeded_engine: Engine, year: int) -> None:
     actor = health(seeded_engine)
-    draft = proposals.save_proposal(seeded_engine, actor=actor, data=valid_input(seeded_engine, year))
+    draft = proposals.save_proposal(seeded_engine, actor=actor, data=make_proposal(seeded_engine, year))
     pid = draft.id or 0
     move(seeded_engine, actor, pid, S.submitted)
     for to in (S.in_review, S.adopted, S.rejected):
@@ -488,7 +450,7 @@ def test_submitting_an_incomplete_draft_from_the_detail_view_is_refused(
 ) -> None:
     actor = health(seeded_engine)
     draft = proposals.save_proposal(
-        seeded_engine, actor=actor, data=valid_input(seeded_engine, year, summary="", meets_req1=False)
+        seeded_engine, actor=actor, data=make_proposal(seeded_engine, year, summary="", meets_req1=False)
     )
     with pytest.raises(InputInvalid) as exc:
         move(seeded_engine, actor, draft.id or 0, S.submitted)
@@ -635,7 +597,7 @@ def test_status_counts_list_every_status_of_the_year_with_zeros(seeded_engine: E
     proposals.save_proposal(
         seeded_engine,
         actor=health(seeded_engine),
-        data=valid_input(seeded_engine, year, project_name="下書きのまま残る事業"),
+        data=make_proposal(seeded_engine, year, project_name="下書きのまま残る事業"),
     )
     after = proposals.status_counts(seeded_engine, fiscal_year=year)
     assert after[PROPOSAL_STATUS[S.submitted]] == before[PROPOSAL_STATUS[S.submitted]] + 1

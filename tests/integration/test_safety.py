@@ -3,7 +3,6 @@ formulas, SQL fragments are only ever data, and bad uploads import nothing."""
 
 import io
 from datetime import date
-from typing import Any
 
 import openpyxl
 import pytest
@@ -16,6 +15,7 @@ from fund.auth import Actor
 from fund.db import query_df, write_session
 from fund.errors import FundError, InputInvalid, PermissionDenied, RuleViolation
 from fund.models import FiscalYear, LedgerKind, Role
+from tests.conftest import make_proposal
 
 SCRIPT = "<script>alert(1)</script>"
 MD_LINK = "[x](javascript:alert(1))"
@@ -81,29 +81,6 @@ def proposal_year(seeded_engine: Engine) -> int:
     return fy
 
 
-def _proposal_input(engine: Engine, year: int, **overrides: Any) -> dict[str, Any]:
-    dept = query_df(engine, "SELECT id FROM department ORDER BY id LIMIT 1")["id"].iloc[0]
-    cat = query_df(engine, "SELECT id FROM category WHERE parent_id IS NOT NULL ORDER BY id LIMIT 1")[
-        "id"
-    ].iloc[0]
-    data: dict[str, Any] = {
-        "project_name": "安全性確認のための事業",
-        "department_id": int(dept),
-        "category_id": int(cat),
-        "fiscal_year": year,
-        "meets_req1": True,
-        "req1_reason": "理由",
-        "summary": "概要",
-        "purpose": "目的",
-        "problem": "課題",
-        "cost_lines": [
-            {"fiscal_year": year, "project_cost_yen": 1_000_000, "fund_share_yen": 500_000, "note": ""}
-        ],
-        "kpis": [{"name": "指標", "unit": "件", "baseline": 0, "target_first": 1, "target_later": 2}],
-    }
-    return data | overrides
-
-
 # --- Text is stored verbatim, and over-long text is refused with a message --------------------------
 
 
@@ -145,7 +122,7 @@ def test_a_ten_thousand_character_memo_is_refused(seeded_engine: Engine, admin: 
 def test_proposal_text_fields_are_stored_exactly_as_typed(
     seeded_engine: Engine, admin: Actor, proposal_year: int, text: str
 ) -> None:
-    data = _proposal_input(
+    data = make_proposal(
         seeded_engine, proposal_year, summary=text, purpose=text, problem=text, req1_reason=text
     )
     saved = proposals.save_proposal(seeded_engine, actor=admin, data=data)
@@ -163,7 +140,7 @@ def test_a_ten_thousand_character_proposal_summary_is_refused(
     before = len(query_df(seeded_engine, "SELECT id FROM proposal"))
     with pytest.raises(InputInvalid):
         proposals.save_proposal(
-            seeded_engine, actor=admin, data=_proposal_input(seeded_engine, proposal_year, summary=LONG)
+            seeded_engine, actor=admin, data=make_proposal(seeded_engine, proposal_year, summary=LONG)
         )
     assert len(query_df(seeded_engine, "SELECT id FROM proposal")) == before
 

@@ -12,7 +12,7 @@ from fund import clock, proposals
 from fund.db import query_df, write_session
 from fund.models import FiscalYear, Role
 from pages import _ui
-from tests.conftest import make_actor
+from tests.conftest import make_actor, make_proposal
 
 PAGE = "pages/proposals.py"
 
@@ -118,24 +118,15 @@ def test_a_screener_moves_a_submitted_proposal_into_review(
     saved = proposals.save_proposal(
         seeded_engine,
         actor=make_actor(Role.department, department_id=health_id),
-        data={
-            "project_name": "UI確認用の審査対象事業",
-            "department_id": health_id,
-            "category_id": int(
-                query_df(seeded_engine, "SELECT id FROM category WHERE code = 'social_issue_life'")[
-                    "id"
-                ].iloc[0]
-            ),
-            "fiscal_year": year,
-            "meets_req1": True,
-            "req1_reason": "理由",
-            "summary": "概要",
-            "purpose": "目的",
-            "problem": "課題",
-            "cost_lines": lines,
-            "novelty": "expansion",
-            "kpis": [{"name": "利用者数", "unit": "人", "target_first": 1, "target_later": 2}],
-        },
+        data=make_proposal(
+            seeded_engine,
+            year,
+            project_name="UI確認用の審査対象事業",
+            department_id=health_id,
+            cost_lines=lines,
+            novelty="expansion",
+            kpis=[{"name": "利用者数", "unit": "人", "target_first": 1, "target_later": 2}],
+        ),
         submit=True,
     )
     at = app_as(Role.screener, PAGE)

@@ -11,6 +11,7 @@ from fund import auth, clock, kpi, ledger, proposals
 from fund.auth import Actor
 from fund.db import query_df, write_session
 from fund.models import FiscalYear, LedgerKind, Role
+from tests.conftest import make_proposal
 from tests.ui.conftest import signed_in_app
 
 SCRIPT = "<script>alert(1)</script>"
@@ -94,42 +95,29 @@ def hostile(seeded_engine: Engine, admin: Actor) -> Engine:
     with write_session(seeded_engine) as session:
         if session.get(FiscalYear, year) is None:
             session.add(FiscalYear(year=year))
-    dept = int(query_df(seeded_engine, "SELECT id FROM department ORDER BY id LIMIT 1")["id"].iloc[0])
-    cat = int(
-        query_df(seeded_engine, "SELECT id FROM category WHERE parent_id IS NOT NULL ORDER BY id LIMIT 1")[
-            "id"
-        ].iloc[0]
-    )
     for i, text in enumerate(PAYLOADS):
         proposals.save_proposal(
             seeded_engine,
             actor=admin,
-            data={
-                "project_name": f"{text} {i}",
-                "department_id": dept,
-                "category_id": cat,
-                "fiscal_year": year,
-                "meets_req1": True,
-                "req1_reason": text,
-                "summary": text,
-                "purpose": text,
-                "problem": text,
-                "novelty": "prefecture_first",
-                "novelty_note": text,
-                "expected_users": 100,
-                "uses_per_user_per_year": 1.0,
-                "procedures_per_year": 100,
-                "minutes_saved_per_procedure": 10,
-                "cost_lines": [
+            data=make_proposal(
+                seeded_engine,
+                year,
+                project_name=f"{text} {i}",
+                req1_reason=text,
+                summary=text,
+                purpose=text,
+                problem=text,
+                novelty_note=text,
+                cost_lines=[
                     {
                         "fiscal_year": year,
-                        "project_cost_yen": 1_000_000,
-                        "fund_share_yen": 500_000,
+                        "project_cost_yen": 30_000_000,
+                        "fund_share_yen": 20_000_000,
                         "note": text,
                     }
                 ],
-                "kpis": [{"name": text, "unit": "件", "baseline": 0, "target_first": 1, "target_later": 2}],
-            },
+                kpis=[{"name": text, "unit": "件", "baseline": 0, "target_first": 1, "target_later": 2}],
+            ),
             submit=True,
         )
     return seeded_engine
