@@ -53,7 +53,7 @@ def day_end_utc(day: date) -> datetime:
 
 
 def stamp_jst() -> str:
-    """'20261201-153000': the current Japan time for file names (backups, exports)."""
+    """'20261201-153000': the current Japan time for file names (backups, the file a restore replaces)."""
     return now_jst().strftime("%Y%m%d-%H%M%S")
 
 
