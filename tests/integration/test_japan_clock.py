@@ -84,9 +84,9 @@ def test_a_measurement_dated_today_in_japan_is_not_in_the_future(
     assert saved.measured_on == date(2026, 12, 2)
 
 
-@pytest.mark.parametrize(("at_instant", "japan_day", "fiscal_year"), INSTANTS, indirect=["at_instant"])
+@pytest.mark.parametrize(("at_instant", "japan_day", "_fiscal_year"), INSTANTS, indirect=["at_instant"])
 def test_the_audit_log_default_period_holds_an_action_made_a_moment_ago(
-    seeded_engine: Engine, admin: Actor, at_instant: datetime, japan_day: date, fiscal_year: int
+    seeded_engine: Engine, admin: Actor, at_instant: datetime, japan_day: date, _fiscal_year: int
 ) -> None:
     since, until = admin_period = default_period(clock.today_jst())
     assert until == japan_day and (until - since).days == 30

@@ -13,6 +13,7 @@ from fund.db import query_df, write_session
 from fund.models import FiscalYear, Role
 from pages import _ui
 from tests.conftest import make_actor, make_proposal
+from tests.ui.conftest import press
 
 PAGE = "pages/proposals.py"
 
@@ -24,11 +25,6 @@ def health_id(seeded_engine: Engine) -> int:
         if session.get(FiscalYear, fy) is None:
             session.add(FiscalYear(year=fy))
     return int(query_df(seeded_engine, "SELECT id FROM department WHERE name = '健康福祉部'")["id"].iloc[0])
-
-
-def press(at: AppTest, label: str) -> AppTest:
-    next(b for b in at.button if b.label == label).click()
-    return at.run()
 
 
 def errors(at: AppTest) -> list[str]:
