@@ -667,8 +667,7 @@ def set_annual_cap(
 
     A cap below the 年度's current total is refused: it would leave the year over its own limit.
     """
-    if actor.role != Role.admin:
-        raise PermissionDenied(f"{actor.role_label}の権限では年間上限額を設定できません（管理者のみ）。")
+    require(actor, Action.set_annual_cap)
     if cap_yen is not None and not 0 < cap_yen <= MAX_AMOUNT_YEN:
         raise InputInvalid({"annual_cap_yen": "年間上限額は1円以上1兆円以下の整数で入力してください。"})
     with write_session(engine) as session:
@@ -951,7 +950,7 @@ def allocation_frame(
     df = query_df(
         engine,
         f"""
-        SELECT a.id, a.fiscal_year, a.budget_stage, p.name AS project, d.name AS department,
+        SELECT a.id, a.project_id, a.fiscal_year, a.budget_stage, p.name AS project, d.name AS department,
                c.name AS category, (p.first_fiscal_year = a.fiscal_year) AS is_new,
                a.project_cost_yen, a.fund_share_yen, a.fund_share_is_estimate, a.status,
                a.proposed_by, a.approved_by, a.approved_at

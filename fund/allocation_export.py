@@ -67,6 +67,36 @@ def stages_of(totals: pd.DataFrame) -> set[str]:
     return {s.value for s in BudgetStage if int(whole[f"stage_{s.value}"])}
 
 
+@dataclass(frozen=True)
+class WholeTable:
+    """The figures of the whole (filtered) table, from its `allocation.table_totals`."""
+
+    rows: int
+    projects: int
+    new_projects: int
+    project_cost_yen: int
+    fund_share_yen: int
+
+
+def whole_table(totals: pd.DataFrame) -> WholeTable:
+    whole = totals[totals["level"] == "all"].iloc[0]
+    return WholeTable(
+        rows=int(whole["rows"]),
+        projects=int(whole["projects"]),
+        new_projects=int(whole["new_projects"]),
+        project_cost_yen=int(whole["project_cost_yen"]),
+        fund_share_yen=int(whole["fund_share_yen"]),
+    )
+
+
+def filter_note(*, department: str | None = None, category: str | None = None) -> str:
+    """The line under the title of a filtered table: 「絞り込み　所管部局: …　区分: …」 ('' if none)."""
+    parts = [f"所管部局: {department}"] if department else []
+    if category:
+        parts.append(f"区分: {category.strip()}")
+    return "絞り込み　" + "　".join(parts) if parts else ""
+
+
 def tidy_frame(rows: pd.DataFrame, *, fiscal_year: int) -> pd.DataFrame:
     """One row per listed project and 区分, one value per cell, amounts as integer yen (再掲: empty)."""
     r = rows.reset_index(drop=True)

@@ -40,6 +40,7 @@ class Action(str, enum.Enum):
     score = "score"
     allocate = "allocate"
     approve_allocation = "approve_allocation"
+    set_annual_cap = "set_annual_cap"
     post_ledger = "post_ledger"
     close_year = "close_year"
     enter_kpi_actual = "enter_kpi_actual"
@@ -63,6 +64,7 @@ ACTION_LABEL = {
     Action.score: "採点",
     Action.allocate: "配分の登録",
     Action.approve_allocation: "配分の承認",
+    Action.set_annual_cap: "年間上限額の設定",
     Action.post_ledger: "基金台帳への記帳",
     Action.close_year: "年度の決算確定",
     Action.enter_kpi_actual: "成果指標の実績入力",
@@ -136,9 +138,24 @@ def require(actor: Actor, action: Action) -> None:
         raise PermissionDenied(f"{actor.role_label}の権限では「{ACTION_LABEL[action]}」はできません。")
 
 
+def department_scope(actor: Actor) -> int | None:
+    """The one department whose records the actor may see and touch, or None for every department.
+
+    事業担当 are bound to their own 所管部局; every other role sees the whole fund. Services apply
+    this themselves, so a page cannot forget it."""
+    return actor.department_id if actor.role == Role.department else None
+
+
+def scoped_department(actor: Actor, department_id: int | None) -> int | None:
+    """The department filter a read applies: the actor's own for 事業担当, else the one asked for."""
+    own = department_scope(actor)
+    return own if own is not None else department_id
+
+
 def require_department(actor: Actor, department_id: int) -> None:
     """事業担当 may only touch their own department's records."""
-    if actor.role == Role.department and actor.department_id != department_id:
+    own = department_scope(actor)
+    if own is not None and own != department_id:
         raise PermissionDenied("事業担当は自部局の事業のみ閲覧・編集できます。")
 
 

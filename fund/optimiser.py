@@ -315,3 +315,15 @@ def proposal_years(engine: Engine) -> list[int]:
         engine, f"SELECT DISTINCT fiscal_year FROM proposal WHERE status IN ({statuses}) ORDER BY 1"
     )
     return [int(y) for y in df["fiscal_year"]]
+
+
+def default_fiscal_year(candidate_years: list[int], *, open_years: list[int]) -> int | None:
+    """The 年度 to plan by default: the newest with candidates, else the first open 年度."""
+    if candidate_years:
+        return candidate_years[-1]
+    return open_years[0] if open_years else None
+
+
+def objective_value_text(objective: str, value: float) -> str:
+    """The optimum in its unit: weighted points (2 decimals) or touchpoints per year."""
+    return f"{value:,.2f}点" if objective == "score" else f"{value:,.0f}回/年"

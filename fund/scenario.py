@@ -16,7 +16,7 @@ from fund.auth import Action, Actor, require
 from fund.db import query_df, write_session
 from fund.errors import InputInvalid, NotFound, RuleViolation
 from fund.fiscal import fiscal_label
-from fund.labels import SCENARIO_ORIGIN
+from fund.labels import FORCE_CHOICE, SCENARIO_ORIGIN
 from fund.ledger import MAX_AMOUNT_YEN
 from fund.models import BudgetStage, Scenario, ScenarioItem
 from fund.money import format_yen
@@ -328,12 +328,22 @@ def scenario_items(engine: Engine, *, scenario_id: int) -> pd.DataFrame:
         """,
         {"s": scenario_id},
     )
+    df["reason"] = [
+        item_reason(f, r, e) for f, r, e in zip(df["forced"], df["force_reason"], df["exclusion_reason"], strict=True)
+    ]
     if df.empty:
         df["score"] = pd.Series(dtype=float)
         return df
     scores = optimiser.proposal_scores(engine, fiscal_year=int(df["fiscal_year"].iloc[0]))
     df["score"] = df["proposal_id"].map(lambda p: scores.get(int(p)) if pd.notna(p) else None).astype(float)
     return df
+
+
+def item_reason(forced: str | None, force_reason: str | None, exclusion_reason: str | None) -> str:
+    """Why an item is in or out: the planner's choice (「必ず採択：…」「除外：…」), else the optimiser's reason."""
+    if isinstance(forced, str) and forced:
+        return f"{FORCE_CHOICE[forced]}：{force_reason or ''}"
+    return exclusion_reason if isinstance(exclusion_reason, str) else ""
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,7 @@ override_status     ×          ×        ×         ○
 score               ×          ○        ×         ○
 allocate            ×          ○        ×         ○
 approve_allocation  ×          ×        ○         ○
+set_annual_cap      ×          ×        ×         ○
 post_ledger         ×          ×        ×         ○
 close_year          ×          ×        ×         ○
 enter_kpi_actual    ○          ×        ×         ○

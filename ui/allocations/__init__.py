@@ -1,0 +1,1 @@
+"""年度配分: the published table, registration and approval, scenarios, the optimiser."""

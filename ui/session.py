@@ -1,0 +1,108 @@
+"""The app's engine and the signed-in actor: sign-in, sign-out, timeouts, page permissions."""
+
+from datetime import timedelta
+
+import streamlit as st
+from sqlalchemy import Engine
+from streamlit.errors import StreamlitSecretNotFoundError
+
+from fund import auth, clock
+from fund.auth import Action, Actor
+from fund.db import get_engine
+from fund.errors import DatabaseUnavailable, FundError
+from fund.seed import seed
+from fund.settings import get_settings
+
+ACTOR_KEY = "actor"
+
+
+@st.cache_resource(show_spinner="データベースを準備しています…")
+def _bootstrap(url: str) -> Engine:
+    """Open the database; on first start create and seed it and the administrator account."""
+    engine = get_engine(url)
+    seed(engine)
+    password = auth.ensure_admin(engine)
+    if password:
+        # Printed once in the terminal that runs the app, never shown in the browser.
+        print(f"管理者アカウントを作成しました。ログイン名: admin / パスワード: {password}", flush=True)  # noqa: T201
+    return engine
+
+
+def engine() -> Engine:
+    """The app's engine. A database that cannot be opened stops the page with a Japanese message."""
+    try:
+        return _bootstrap(get_settings().database_url)
+    except DatabaseUnavailable as exc:
+        st.error(exc.message, icon=":material/database:")
+        st.stop()
+
+
+def sso_provider() -> str | None:
+    """The named provider in `[auth]` of secrets.toml (e.g. [auth.microsoft]), or None for the default."""
+    section = st.secrets.get("auth", {})
+    if "client_id" in section:
+        return None
+    named = [key for key, value in section.items() if hasattr(value, "keys")]
+    return named[0] if named else None
+
+
+def sso_enabled() -> bool:
+    """True when .streamlit/secrets.toml configures OIDC sign-in (an [auth] section)."""
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, StreamlitSecretNotFoundError):
+        return False
+
+
+def sign_in(actor: Actor, *, via_sso: bool = False) -> None:
+    now = clock.now_utc()
+    st.session_state[ACTOR_KEY] = actor
+    st.session_state["signed_in_at"] = now
+    st.session_state["last_seen_at"] = now
+    st.session_state["via_sso"] = via_sso
+
+
+def sign_out(reason: str | None = None) -> None:
+    """End the session (audited); with single sign-on also end the identity cookie (st.logout)."""
+    actor: Actor | None = st.session_state.get(ACTOR_KEY)
+    via_sso = bool(st.session_state.get("via_sso"))
+    for key in (ACTOR_KEY, "signed_in_at", "last_seen_at", "via_sso"):
+        st.session_state.pop(key, None)
+    if actor is not None:
+        try:
+            auth.record_sign_out(engine(), actor=actor, reason=reason or "")
+        except FundError:
+            pass  # signing out must never fail
+    if reason:
+        st.session_state["sign_out_reason"] = reason
+    if via_sso and st.user.is_logged_in:
+        st.logout()
+
+
+def current_actor() -> Actor | None:
+    """The signed-in actor, or None. Ends the session after the idle or absolute timeout."""
+    actor: Actor | None = st.session_state.get(ACTOR_KEY)
+    if actor is None:
+        return None
+    settings = get_settings()
+    now = clock.now_utc()
+    if now - st.session_state["signed_in_at"] > timedelta(hours=settings.absolute_timeout_hours):
+        sign_out(f"サインインから{settings.absolute_timeout_hours}時間が経過したため、サインアウトしました。")
+        return None
+    if now - st.session_state["last_seen_at"] > timedelta(minutes=settings.idle_timeout_minutes):
+        sign_out(f"{settings.idle_timeout_minutes}分間操作がなかったため、サインアウトしました。")
+        return None
+    st.session_state["last_seen_at"] = now
+    return actor
+
+
+def require_actor(action: Action) -> Actor:
+    """For pages: the signed-in actor, or stop with a Japanese message if not allowed."""
+    actor = current_actor()
+    if actor is None:
+        st.warning("サインインしてください。", icon=":material/warning:")
+        st.stop()
+    if not auth.can(actor, action):
+        st.error(f"{actor.role_label}の権限では、このページを表示できません。", icon=":material/error:")
+        st.stop()
+    return actor

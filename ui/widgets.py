@@ -1,0 +1,144 @@
+"""Shared widgets: filters, download pairs, the error-to-message handler, field errors, pickers."""
+
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import TypeVar
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from fund.errors import FundError, InputInvalid
+from ui import loaders
+
+T = TypeVar("T")
+
+DISPLAY_LIMIT = 1_000  # rows a table sends to the browser; downloads always hold every row
+PICK_LIMIT = 2_000  # options a picker lists; above this a page asks for part of a name or a number
+ERROR_ICON = ":material/error:"
+MIME = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv"}
+
+
+def flash(message: str) -> None:
+    """A success message that survives the rerun after a write."""
+    st.session_state["flash"] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop("flash", None)
+    if message:
+        st.success(message, icon=":material/check_circle:")
+
+
+def show_error(exc: FundError) -> None:
+    """A refused action as Japanese messages: one per field for invalid input, else the rule's message."""
+    if isinstance(exc, InputInvalid):
+        for message in exc.field_errors.values():
+            st.error(message, icon=ERROR_ICON)
+    else:
+        st.error(exc.message, icon=ERROR_ICON)
+
+
+def field_error(errors: Mapping[str, str], name: str) -> None:
+    """The Japanese message for one field, drawn right under it (nothing when the field is fine)."""
+    message = errors.get(name)
+    if message:
+        st.error(message, icon=ERROR_ICON)
+
+
+def run_action(action: Callable[[], T], success: str | Callable[[T], str]) -> None:
+    """Run a write; on success flash `success` and rerun, on a refused rule show why in Japanese."""
+    try:
+        result = action()
+    except FundError as exc:
+        show_error(exc)
+        return
+    flash(success if isinstance(success, str) else success(result))
+    st.rerun()
+
+
+def optional_select(
+    label: str,
+    options: Sequence[T],
+    *,
+    key: str,
+    format_func: Callable[[T], str] = str,
+    all_label: str = "すべて",
+    where: DeltaGenerator | None = None,
+) -> T | None:
+    """A filter whose first choice 「すべて」 (or `all_label`) means no filter (None)."""
+    box = where if where is not None else st
+    choice: T | None = box.selectbox(
+        label,
+        [None, *options],
+        format_func=lambda v: all_label if v is None else format_func(v),
+        key=key,
+    )
+    return choice
+
+
+def download_pair(
+    build: Callable[[str], bytes],
+    *,
+    file_stem: str,
+    key: str,
+    on_download: Callable[[str], None] | None = None,
+    disabled: bool = False,
+    labels: tuple[str, str] = ("Excelで保存", "CSVで保存"),
+    widths: Sequence[int] = (1, 1, 4),
+) -> None:
+    """Excel and CSV buttons. `build(fmt)` makes the file only when it is fetched; `on_download(fmt)`
+    records the download when the service that builds it does not audit it itself."""
+    columns = st.columns(list(widths))
+    for column, fmt, label in zip(columns, ("xlsx", "csv"), labels, strict=False):
+        column.download_button(
+            label,
+            data=partial(build, fmt),
+            file_name=f"{file_stem}.{fmt}",
+            mime=MIME[fmt],
+            on_click="ignore" if on_download is None else on_download,
+            args=None if on_download is None else (fmt,),
+            icon=":material/download:",
+            disabled=disabled,
+            key=f"{key}_{fmt}",
+        )
+
+
+def limit_notice(
+    total: int, *, limit: int | None = None, hint: str = "すべての行はダウンロードしてください。"
+) -> None:
+    """Say that a table shows only its first `limit` (default DISPLAY_LIMIT) of `total` rows."""
+    limit = DISPLAY_LIMIT if limit is None else limit
+    if total > limit:
+        st.info(f"先頭 {limit:,} 件を表示しています（全 {total:,} 件）。{hint}", icon=":material/table_rows:")
+
+
+def estimate_note() -> None:
+    st.caption(
+        ":material/info: 「推計」は資料に記載がなく前提を置いた値、「サンプル」は動作確認用の例示データです"
+        "（前提は data/README.md）。"
+    )
+
+
+def project_picker(
+    label: str, *, key: str, department_id: int | None = None, optional: bool = False
+) -> int | None:
+    """A project chosen from a list, or typed as its number when there are more than PICK_LIMIT
+    (the service checks that the number exists). `optional` offers 「指定なし」 (None)."""
+    total = loaders.project_count(department_id=department_id)
+    if total <= PICK_LIMIT:
+        projects = loaders.projects(department_id=department_id)
+        names = dict(zip(projects["id"], projects["name"], strict=True))
+        options: list[int | None] = [None, *names] if optional else list(names)
+        picked: int | None = st.selectbox(
+            label, options, format_func=lambda p: "指定なし" if p is None else names[p], key=key
+        )
+        return picked
+    number = st.number_input(
+        label.replace("事業", "事業番号", 1),
+        min_value=1,
+        step=1,
+        value=None,
+        key=f"{key}_id",
+        help=f"事業が {total:,}件あるため番号で指定します（事業提案の一覧に表示）。",
+    )
+    return None if number is None else int(number)
