@@ -539,15 +539,19 @@ def overdue_frame(
 # --- Entry of actuals -------------------------------------------------------------------------------
 
 
+UNIT_MAX = 20  # characters of an indicator's 単位
+SOURCE_MAX = 200  # characters of 出典
+
+
 class KpiActualIn(BaseModel):
     """An actual as typed on the form."""
 
     indicator_id: int
     fiscal_year: int
     actual_value: Annotated[float, Field(ge=0, le=MAX_ACTUAL, allow_inf_nan=False)]
-    unit: Annotated[str, Field(min_length=1, max_length=20)]
+    unit: Annotated[str, Field(min_length=1, max_length=UNIT_MAX)]
     measured_on: date
-    source: Annotated[str, Field(min_length=1, max_length=200)]
+    source: Annotated[str, Field(min_length=1, max_length=SOURCE_MAX)]
 
     @field_validator("source", "unit")
     @classmethod
@@ -563,7 +567,7 @@ _FIELD_MESSAGES = {
     "actual_value": "実績値は0以上の数値で入力してください。",
     "unit": "単位を入力してください。",
     "measured_on": "測定日を正しい日付で入力してください。",
-    "source": "出典（実績の根拠資料）を入力してください（200文字以内）。",
+    "source": f"出典（実績の根拠資料）を入力してください（{SOURCE_MAX}文字以内）。",
 }
 
 
@@ -953,3 +957,39 @@ def review_sheet_bytes(df: pd.DataFrame, *, fmt: str) -> bytes:
     if fmt == "xlsx":
         return export.to_xlsx_bytes(sheet, sheet_name="成果指標", title="成果指標（成果目標及び成果実績）")
     return export.to_csv_bytes(sheet)
+
+
+TREND_SERIES = ("target", "actual", "baseline")  # the lines of the trend chart, in legend order
+
+
+def trend_points(one: pd.DataFrame) -> pd.DataFrame:
+    """The trend chart of one indicator (its `kpi_frame` rows): `fiscal_year`, `series`
+    (target, actual, baseline) and `value`, oldest 年度 first. Targets include those on the path."""
+    targets = one.loc[one["target_value"].notna(), ["fiscal_year", "target_value"]]
+    actuals = one.loc[one["actual_value"].notna(), ["fiscal_year", "actual_value"]]
+    parts = [
+        targets.rename(columns={"target_value": "value"}).assign(series="target"),
+        actuals.rename(columns={"actual_value": "value"}).assign(series="actual"),
+    ]
+    head = one.iloc[0]
+    if pd.notna(head["baseline_value"]):
+        parts.append(
+            pd.DataFrame(
+                {"fiscal_year": [int(head["baseline_year"])], "value": [float(head["baseline_value"])], "series": ["baseline"]}
+            )
+        )
+    points = pd.concat(parts, ignore_index=True)
+    points["fiscal_year"] = points["fiscal_year"].astype(int)
+    points["value"] = points["value"].astype(float)
+    return points.sort_values("fiscal_year", kind="stable").reset_index(drop=True)[["fiscal_year", "series", "value"]]
+
+
+def default_entry_year(tracked: pd.DataFrame, *, years: list[int], today: date) -> int:
+    """The 年度 the entry form opens on: the oldest one still 未計測 for the indicator (its
+    `kpi_frame` rows), else the current 年度 (or the latest before it), else the first registered."""
+    missing = tracked.loc[tracked["status"] == KpiStatus.not_measured.value, "fiscal_year"].tolist()
+    if missing:
+        return int(missing[0])
+    current = fiscal_year_of(today)
+    started = [y for y in years if y <= current]
+    return started[-1] if started else years[0]

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from fund import audit
-from fund.auth import Action, Actor, require, require_department
+from fund.auth import Action, Actor, department_scope, require, require_department
 from fund.db import query_df, write_session
 from fund.errors import InputInvalid, NotFound, RuleViolation, field_messages
 from fund.fiscal import fiscal_label
@@ -40,13 +40,15 @@ MUNICIPALITIES = (
 
 MUNICIPALITY = "市町"
 DEPARTMENT = "他部局"
+NOTE_MAX = 500  # characters of 内容
+REASON_MAX = 200  # characters of the reason for withdrawing a rollout
 
 
 class RolloutIn(BaseModel):
     project_id: int
     target: Annotated[str, Field(min_length=1, max_length=120)]
     fiscal_year: int
-    note: Annotated[str, Field(max_length=500)] = ""
+    note: Annotated[str, Field(max_length=NOTE_MAX)] = ""
 
     @field_validator("target", "note")
     @classmethod
@@ -58,7 +60,7 @@ _FIELD_MESSAGES = {
     "project_id": "事業を選択してください。",
     "target": "展開先（市町または部局）を選択してください。",
     "fiscal_year": "年度を選択してください。",
-    "note": "内容は500文字以内で入力してください。",
+    "note": f"内容は{NOTE_MAX}文字以内で入力してください。",
 }
 
 
@@ -131,6 +133,8 @@ def delete_rollout(engine: Engine, *, actor: Actor, rollout_id: int, reason: str
     require(actor, Action.enter_kpi_actual)
     if not reason.strip():
         raise InputInvalid({"reason": "削除の理由を入力してください。"})
+    if len(reason) > REASON_MAX:
+        raise InputInvalid({"reason": f"削除の理由は{REASON_MAX}文字以内で入力してください。"})
     with write_session(engine) as session:
         row = session.get(Rollout, rollout_id)
         if row is None:
@@ -151,15 +155,23 @@ def delete_rollout(engine: Engine, *, actor: Actor, rollout_id: int, reason: str
         )
 
 
-def rollout_frame(
-    engine: Engine, *, project_id: int | None = None, department_id: int | None = None
-) -> pd.DataFrame:
-    """Recorded rollouts, newest 年度 first, with the project, its department and the kind of 展開先."""
+def _scope(actor: Actor) -> tuple[str, dict[str, object]]:
+    """The WHERE clause that keeps 事業担当 to their own department's projects (nothing for others)."""
+    department_id = department_scope(actor)
+    if department_id is None:
+        return "", {}
+    return "WHERE p.department_id = :dept", {"dept": department_id}
+
+
+def rollout_frame(engine: Engine, *, actor: Actor, project_id: int | None = None) -> pd.DataFrame:
+    """Recorded rollouts the actor may see, newest 年度 first, with the project, its department and
+    the kind of 展開先."""
     clauses: list[str] = []
     params: dict[str, object] = {}
     if project_id is not None:
         clauses.append("r.project_id = :proj")
         params["proj"] = project_id
+    department_id = department_scope(actor)
     if department_id is not None:
         clauses.append("p.department_id = :dept")
         params["dept"] = department_id
@@ -179,15 +191,18 @@ def rollout_frame(
     return df
 
 
-def rollout_by_project(engine: Engine) -> pd.DataFrame:
-    """Per project: number of rollouts, of distinct 市町 and of other departments reached."""
+def rollout_by_project(engine: Engine, *, actor: Actor) -> pd.DataFrame:
+    """Per project the actor may see: number of rollouts, of distinct 市町 and of other departments reached."""
+    where, params = _scope(actor)
     df = query_df(
         engine,
-        """
+        f"""
         SELECT p.name AS project, d.name AS department, r.target, r.is_sample
         FROM rollout r JOIN project p ON p.id = r.project_id JOIN department d ON d.id = p.department_id
+        {where}
         ORDER BY p.id
         """,
+        params,
     )
     if df.empty:
         return pd.DataFrame(columns=["project", "department", "rollouts", "municipalities", "departments"])
@@ -204,11 +219,18 @@ def rollout_by_project(engine: Engine) -> pd.DataFrame:
     )
 
 
-def rollout_by_municipality(engine: Engine) -> pd.DataFrame:
-    """Per 市町 (all 19, zero included): number of projects rolled out there."""
+def rollout_by_municipality(engine: Engine, *, actor: Actor) -> pd.DataFrame:
+    """Per 市町 (all of them, zero included): number of projects the actor may see rolled out there."""
+    where, params = _scope(actor)
     df = query_df(
         engine,
-        "SELECT target, COUNT(DISTINCT project_id) AS projects FROM rollout GROUP BY target ORDER BY target",
+        f"""
+        SELECT r.target, COUNT(DISTINCT r.project_id) AS projects
+        FROM rollout r JOIN project p ON p.id = r.project_id
+        {where}
+        GROUP BY r.target ORDER BY r.target
+        """,
+        params,
     )
     counts = dict(zip(df["target"], df["projects"], strict=True))
     return pd.DataFrame(

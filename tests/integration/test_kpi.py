@@ -378,16 +378,37 @@ def _project_id(engine: Engine, name: str) -> int:
 
 def test_seeded_rollouts_match_the_file_and_sample_rows_are_marked(seeded_engine: Engine) -> None:
     rows = _csv("rollouts.csv")
-    df = rollout.rollout_frame(seeded_engine)
+    df = rollout.rollout_frame(seeded_engine, actor=make_actor(Role.admin))
     assert len(df) == len(rows)
     assert int(df["is_sample"].sum()) == sum(1 for r in rows if r["is_sample"] == "true")
-    per_city = rollout.rollout_by_municipality(seeded_engine).set_index("municipality")["projects"]
+    per_city = rollout.rollout_by_municipality(seeded_engine, actor=make_actor(Role.admin)).set_index("municipality")["projects"]
     assert len(per_city) == 19
     for city in rollout.MUNICIPALITIES:
         assert per_city[city] == len({r["project"] for r in rows if r["target"] == city})
-    per_project = rollout.rollout_by_project(seeded_engine).set_index("project")
+    per_project = rollout.rollout_by_project(seeded_engine, actor=make_actor(Role.admin)).set_index("project")
     for name in {r["project"] for r in rows}:
         assert per_project.loc[name, "rollouts"] == sum(1 for r in rows if r["project"] == name)
+
+
+def test_department_staff_see_only_their_own_departments_rollouts_in_every_view(seeded_engine: Engine) -> None:
+    health = _health(seeded_engine)
+    project = _project_id(seeded_engine, "地域医薬品提供に係るICT活用支援事業")
+    rollout.record_rollout(
+        seeded_engine,
+        actor=health,
+        data={"project_id": project, "target": "光市", "fiscal_year": 2025, "note": "拠点を開設"},
+    )
+    seeded = _csv("rollouts.csv")
+    assert all(r["target"] != "光市" for r in seeded)  # so 光市 counts only the new rollout
+    frame = rollout.rollout_frame(seeded_engine, actor=health)
+    assert list(frame["project"]) == ["地域医薬品提供に係るICT活用支援事業"]
+    assert list(rollout.rollout_by_project(seeded_engine, actor=health)["project"]) == [
+        "地域医薬品提供に係るICT活用支援事業"
+    ]
+    per_city = rollout.rollout_by_municipality(seeded_engine, actor=health).set_index("municipality")["projects"]
+    assert per_city["光市"] == 1 and int(per_city.sum()) == 1
+    everyone = rollout.rollout_frame(seeded_engine, actor=make_actor(Role.admin))
+    assert len(everyone) == len(seeded) + 1
 
 
 def test_department_staff_record_a_rollout_of_their_project_with_audit(seeded_engine: Engine) -> None:
@@ -402,7 +423,7 @@ def test_department_staff_record_a_rollout_of_their_project_with_audit(seeded_en
             "note": "オンライン服薬指導の拠点を開設",
         },
     )
-    df = rollout.rollout_frame(seeded_engine, project_id=project)
+    df = rollout.rollout_frame(seeded_engine, actor=make_actor(Role.admin), project_id=project)
     assert list(df["target"]) == ["萩市"] and df["target_kind"].iloc[0] == "市町"
     (audit_row,) = _audit_rows(seeded_engine, "rollout.create")
     assert audit_row["entity_id"] == str(row.id) and audit_row["actor"] == "health_staff"
@@ -460,12 +481,12 @@ def test_department_staff_cannot_record_rollouts_of_another_department(seeded_en
 
 def test_deleting_a_rollout_needs_a_reason_and_keeps_the_values_in_the_audit(seeded_engine: Engine) -> None:
     admin = make_actor(Role.admin)
-    df = rollout.rollout_frame(seeded_engine)
+    df = rollout.rollout_frame(seeded_engine, actor=make_actor(Role.admin))
     rid = int(df["id"].iloc[0])
     with pytest.raises(InputInvalid):
         rollout.delete_rollout(seeded_engine, actor=admin, rollout_id=rid, reason=" ")
     rollout.delete_rollout(seeded_engine, actor=admin, rollout_id=rid, reason="重複登録")
-    assert rid not in set(rollout.rollout_frame(seeded_engine)["id"])
+    assert rid not in set(rollout.rollout_frame(seeded_engine, actor=make_actor(Role.admin))["id"])
     (audit_row,) = _audit_rows(seeded_engine, "rollout.delete")
     assert audit_row["before_values"] is not None
 
