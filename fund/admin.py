@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from fund import clock
 from fund.audit import verify_chain
 from fund.auth import Action, Actor, require
-from fund.db import query_df
+from fund.db import contains, like_pattern, query_df
 from fund.errors import InputInvalid
 from fund.export import record_export, to_csv_bytes, to_xlsx_bytes
 
@@ -86,10 +86,6 @@ def default_period(today: date) -> tuple[date, date]:
     return today - timedelta(days=DEFAULT_PERIOD_DAYS), today
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def audit_choices(engine: Engine, *, actor: Actor) -> dict[str, list[str]]:
     """Distinct actions and entities for the filter boxes."""
     require(actor, Action.view_admin)
@@ -122,8 +118,8 @@ def audit_search(
         where.append("occurred_at < :until")
         params["until"] = clock.day_end_utc(filters.until)
     if filters.actor.strip():
-        where.append("LOWER(actor) LIKE :actor ESCAPE '\\'")
-        params["actor"] = "%" + _escape_like(filters.actor.strip().lower()) + "%"
+        where.append(contains("LOWER(actor)", "actor"))
+        params["actor"] = like_pattern(filters.actor.lower())
     if filters.action:
         where.append("action = :action")
         params["action"] = filters.action

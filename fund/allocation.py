@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from fund import audit, clock
 from fund.auth import Action, Actor, can, require
 from fund.db import query_df, write_session
-from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation
+from fund.errors import InputInvalid, NotFound, RuleViolation
 from fund.fiscal import fiscal_label
 from fund.labels import ALLOCATION_STATUS, BUDGET_STAGE
 from fund.ledger import MAX_AMOUNT_YEN, balance
@@ -26,7 +26,6 @@ from fund.models import (
     Project,
     Proposal,
     Relisting,
-    Role,
 )
 from fund.money import format_oku_yen, format_yen
 

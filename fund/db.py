@@ -167,3 +167,16 @@ def query_df(
             frame: pd.DataFrame = result.cursor.fetch_df()  # the DuckDB cursor, past SQLAlchemy rows
             return frame
         return pd.read_sql_query(text(sql), conn, params=params or {})
+
+
+def like_pattern(text: str) -> str:
+    """`%text%` for a case-sensitive "contains" search, with `%`, `_` and `\\` taken literally.
+
+    Use it with `contains(column, param)`: the ESCAPE clause makes both engines read the backslash."""
+    escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def contains(column: str, param: str) -> str:
+    """The SQL condition `column` contains the `like_pattern` bound as `:param`."""
+    return f"{column} LIKE :{param} ESCAPE '\\'"

@@ -32,7 +32,7 @@ from fund.money import sen_yen_to_yen
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # 5 MB
 MAX_ROWS = 1_000
 COST_YEARS = 5  # 初年度〜5年度目 in the 様式 (running costs after the fund years included)
-KPI_SLOTS = 2
+KPI_SLOTS = proposals.MAX_KPIS  # the same number of KPI rows as the form
 SHEET = "提案"
 EXAMPLE_MARK = "（記入例）"
 FIRST_DATA_ROW = 3  # Excel row of the first proposal (1 header, 2 記入例)

@@ -30,7 +30,7 @@ from sqlmodel import Session, select
 
 from fund import audit, clock, export
 from fund.auth import Action, Actor, require, require_department
-from fund.db import checkpoint, query_df, write_session
+from fund.db import checkpoint, contains, like_pattern, query_df, write_session
 from fund.errors import InputInvalid, NotFound, field_messages
 from fund.fiscal import fiscal_label, fiscal_year_bounds, fiscal_year_of
 from fund.labels import KPI_KIND, PERSPECTIVE
@@ -678,8 +678,8 @@ def _choice_where(actor: Actor, search: str | None) -> tuple[str, dict[str, obje
         clauses.append("p.department_id = :dept")
         params["dept"] = actor.department_id if actor.department_id is not None else -1
     if search:
-        clauses.append("(p.name LIKE :q OR i.name LIKE :q)")
-        params["q"] = "%" + search.replace("%", "").replace("_", "") + "%"
+        clauses.append(f"({contains('p.name', 'q')} OR {contains('i.name', 'q')})")
+        params["q"] = like_pattern(search)
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
@@ -975,13 +975,19 @@ def trend_points(one: pd.DataFrame) -> pd.DataFrame:
     if pd.notna(head["baseline_value"]):
         parts.append(
             pd.DataFrame(
-                {"fiscal_year": [int(head["baseline_year"])], "value": [float(head["baseline_value"])], "series": ["baseline"]}
+                {
+                    "fiscal_year": [int(head["baseline_year"])],
+                    "value": [float(head["baseline_value"])],
+                    "series": ["baseline"],
+                }
             )
         )
     points = pd.concat(parts, ignore_index=True)
     points["fiscal_year"] = points["fiscal_year"].astype(int)
     points["value"] = points["value"].astype(float)
-    return points.sort_values("fiscal_year", kind="stable").reset_index(drop=True)[["fiscal_year", "series", "value"]]
+    return points.sort_values("fiscal_year", kind="stable").reset_index(drop=True)[
+        ["fiscal_year", "series", "value"]
+    ]
 
 
 def default_entry_year(tracked: pd.DataFrame, *, years: list[int], today: date) -> int:

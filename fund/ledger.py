@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from fund import audit, clock, export
 from fund.auth import Action, Actor, require
-from fund.db import checkpoint, query_df, write_session
+from fund.db import checkpoint, contains, like_pattern, query_df, write_session
 from fund.errors import FundError, InputInvalid, NotFound, RuleViolation, field_messages
 from fund.fiscal import allowed_fiscal_years, fiscal_label, wareki
 from fund.labels import LEDGER_KIND
@@ -313,8 +313,8 @@ def _ledger_where(
         clauses.append("e.project_id = :proj")
         params["proj"] = project_id
     if project_name:
-        clauses.append("p.name LIKE :pname")
-        params["pname"] = "%" + project_name.replace("%", "").replace("_", "") + "%"
+        clauses.append(contains("p.name", "pname"))
+        params["pname"] = like_pattern(project_name)
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 

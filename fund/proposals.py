@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 
 from fund import audit, clock, kpi
 from fund.auth import Action, Actor, can, require, require_department
-from fund.db import query_df, read_session, write_session
+from fund.db import contains, like_pattern, query_df, read_session, write_session
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation, StaleEdit
 from fund.export import record_export, to_csv_bytes, to_xlsx_bytes
 from fund.fiscal import fiscal_label, fiscal_year_of, wareki
@@ -57,7 +57,8 @@ MAX_USES_PER_YEAR = 3_650  # 回/年 (ten a day)
 MAX_PROCEDURES = 100_000_000  # 件/年
 MAX_MINUTES_SAVED = 1_440  # 分/件 (one day)
 MAX_COST_YEARS = 10  # the cost profile covers the proposal's 年度 and the nine after it
-MAX_KPIS = 5
+MAX_KPIS = 3  # KPI rows on the form and in the 様式
+SEARCH_MAX = 100  # characters of a search box
 MAX_KPI_VALUE = 1e12
 TEXT_MAX = 2_000
 REASON_MAX = 1_000
@@ -1026,8 +1027,8 @@ def _frame_filters(
         clauses.append("p.department_id = :dept")
         params["dept"] = department_id
     if search:
-        clauses.append("(p.name LIKE :q OR pr.summary LIKE :q)")
-        params["q"] = f"%{search}%"
+        clauses.append(f"({contains('p.name', 'q')} OR {contains('pr.summary', 'q')})")
+        params["q"] = like_pattern(search)
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 

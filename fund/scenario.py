@@ -329,7 +329,8 @@ def scenario_items(engine: Engine, *, scenario_id: int) -> pd.DataFrame:
         {"s": scenario_id},
     )
     df["reason"] = [
-        item_reason(f, r, e) for f, r, e in zip(df["forced"], df["force_reason"], df["exclusion_reason"], strict=True)
+        item_reason(f, r, e)
+        for f, r, e in zip(df["forced"], df["force_reason"], df["exclusion_reason"], strict=True)
     ]
     if df.empty:
         df["score"] = pd.Series(dtype=float)

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from fund import audit, clock
 from fund.auth import Action, Actor, require
 from fund.calibration import calibrated_scores_sql
-from fund.db import query_df, read_session, write_session
+from fund.db import contains, like_pattern, query_df, read_session, write_session
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation
 from fund.export import record_export, to_csv_bytes, to_xlsx_bytes
 from fund.fiscal import fiscal_label
@@ -333,8 +333,8 @@ def assignable_proposals(
         clauses.append("d.name = :dept")
         params["dept"] = department
     if search.strip():
-        clauses.append("p.name LIKE :q")
-        params["q"] = f"%{search.strip()}%"
+        clauses.append(contains("p.name", "q"))
+        params["q"] = like_pattern(search)
     df = query_df(
         engine,
         f"""

@@ -234,8 +234,7 @@ def test_sql_fragments_in_search_and_filter_boxes_return_normal_results(
     all_proposals = proposals.proposal_frame(seeded_engine, actor=admin)
     found = proposals.proposal_frame(seeded_engine, actor=admin, search=fragment)
     assert len(found) <= len(all_proposals)
-    if fragment not in ("%", "_"):
-        assert found.empty
+    assert found.empty  # wildcards are taken literally, and no seeded name or summary holds them
     log = audit_admin.audit_search(
         seeded_engine, actor=admin, filters=audit_admin.AuditFilters(actor=fragment)
     )
@@ -251,6 +250,28 @@ def test_sql_fragments_in_search_and_filter_boxes_return_normal_results(
     assert results.empty
     assert _tables_exist(seeded_engine)
     assert not query_df(seeded_engine, "SELECT id FROM ledger_entry").empty
+
+
+@pytest.mark.parametrize(
+    ("name", "search", "found"),
+    [
+        ("利用率100%達成事業", "100%", True),
+        ("A_B連携事業", "A_B", True),
+        ("AXB連携事業", "A_B", False),
+        ("率100達成事業", "100%", False),
+    ],
+)
+def test_a_search_box_takes_percent_and_underscore_literally(
+    seeded_engine: Engine, admin: Actor, name: str, search: str, found: bool
+) -> None:
+    year = int(clock.current_fiscal_year())
+    proposals.save_proposal(
+        seeded_engine, actor=admin, data=make_proposal(seeded_engine, year, project_name=name)
+    )
+    hits = proposals.proposal_frame(seeded_engine, actor=admin, search=search)
+    assert (name in set(hits["project"])) is found
+    entries = ledger.ledger_export(seeded_engine, project_name=search)
+    assert entries.empty  # a new project has no postings, and no seeded project matches literally
 
 
 @pytest.mark.parametrize("fragment", SQL_FRAGMENTS)
