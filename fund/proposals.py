@@ -59,6 +59,7 @@ MAX_MINUTES_SAVED = 1_440  # 分/件 (one day)
 MAX_COST_YEARS = 10  # the cost profile covers the proposal's 年度 and the nine after it
 MAX_KPIS = 3  # KPI rows on the form and in the 様式
 SEARCH_MAX = 100  # characters of a search box
+NAME_MAX = 120  # characters of 事業名
 MAX_KPI_VALUE = 1e12
 TEXT_MAX = 2_000
 REASON_MAX = 1_000
@@ -106,7 +107,7 @@ class KpiIn(BaseModel):
 class ProposalCreate(BaseModel):
     """What the intake form (or one row of the 様式) carries. Money in yen."""
 
-    project_name: Annotated[str, Field(max_length=120)]
+    project_name: Annotated[str, Field(max_length=NAME_MAX)]
     department_id: int
     category_id: int | None = None
     fiscal_year: int
@@ -182,7 +183,7 @@ FIELD_LABEL = {
 }
 
 _FIELD_MESSAGES = {
-    "project_name": "事業名は120文字以内で入力してください。",
+    "project_name": f"事業名は{NAME_MAX}文字以内で入力してください。",
     "department_id": "所管部局を選択してください。",
     "category_id": "区分を選択してください。",
     "fiscal_year": "年度を選択してください。",
@@ -257,6 +258,12 @@ def parse_input(data: dict[str, Any]) -> tuple[ProposalCreate | None, dict[str, 
         return ProposalCreate.model_validate({k: v for k, v in data.items() if k not in bad}), errors
     except ValidationError:
         return None, errors  # a required field (name, 所管部局, 年度) is unusable
+
+
+def default_proposal_year(years: list[int]) -> int:
+    """The 年度 a new proposal opens on: the one after the current (proposals are made for next
+    year's budget), or the only one open. `years` as from `proposal_years`, oldest first."""
+    return years[min(1, len(years) - 1)]
 
 
 def proposal_years(engine: Engine, *, today: date | None = None) -> list[int]:

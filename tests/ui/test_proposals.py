@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from fund import clock, proposals
 from fund.db import query_df, write_session
 from fund.models import FiscalYear, Role
-from pages import _ui
+from ui import widgets
 from tests.conftest import make_actor, make_proposal
 from tests.ui.conftest import press
 
@@ -142,7 +142,7 @@ def test_a_screener_moves_a_submitted_proposal_into_review(
 def test_a_long_list_shows_its_first_rows_says_so_and_the_download_has_every_row(
     app_as: Callable[..., AppTest], seeded_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_ui, "DISPLAY_LIMIT", 5)
+    monkeypatch.setattr(widgets, "DISPLAY_LIMIT", 5)
     monkeypatch.setattr(proposals, "LARGE_EXPORT_ROWS", 5)
     executive = make_actor(Role.executive)
     total = proposals.proposal_count(seeded_engine, actor=executive)

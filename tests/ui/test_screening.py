@@ -12,7 +12,7 @@ from fund import auth, screening
 from fund.auth import Actor
 from fund.db import query_df
 from fund.models import Role
-from pages import _ui
+from ui import widgets
 from tests.conftest import make_actor
 from tests.ui.conftest import signed_in_app
 from tests.ui.test_safety import BOLD, PAYLOADS, hostile, markdown_texts  # noqa: F401 (fixture)
@@ -203,7 +203,7 @@ def test_only_the_open_tab_runs_and_its_filters_survive_a_tab_switch(app_as: Cal
 def test_a_long_ranking_shows_its_first_rows_says_so_and_the_download_has_every_row(
     seeded_engine: Engine, app_as: Callable[..., AppTest], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_ui, "DISPLAY_LIMIT", 10)
+    monkeypatch.setattr(widgets, "DISPLAY_LIMIT", 10)
     at = app_as(Role.executive, PAGE)
     assert not at.exception
     ranking = at.dataframe[0].value
@@ -241,7 +241,7 @@ def test_the_settings_tab_narrows_the_proposals_to_assign_and_lists_assignments(
     seeded_engine: Engine, admin: Actor, app_as: Callable[..., AppTest], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     auth.create_user(seeded_engine, actor=admin, login="kimura", role=Role.screener, password=None)
-    monkeypatch.setattr(_ui, "DISPLAY_LIMIT", 5)
+    monkeypatch.setattr(widgets, "DISPLAY_LIMIT", 5)
     at = _open_tab(app_as(Role.admin, PAGE), "設定")
     assert not at.exception
     assert len(at.multiselect(key="assign_p").options) == 5
