@@ -1065,17 +1065,42 @@ def perspective_scores_long(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def ranking_headline(table: pd.DataFrame) -> str:
-    """One line for busy readers: who leads on the raw and on the calibrated total (from `results_table`)."""
-    if table.empty:
+def anchors_from_text(texts: dict[int, str]) -> dict[str, list[str]]:
+    """Anchors as typed (one level per line, blank lines dropped), keyed as the rubric stores them."""
+    return {str(p): [line for line in text.splitlines() if line.strip()] for p, text in texts.items()}
+
+
+def ranking_headline(df: pd.DataFrame) -> str:
+    """One line for busy readers: who leads on the raw and on the calibrated total (from `results`)."""
+    if df.empty:
         return ""
 
     def leader(rank_col: str, total_col: str) -> str:
-        top = table[table[rank_col] == table[rank_col].min()].sort_values("事業名")
+        top = df[df[rank_col] == df[rank_col].min()].sort_values("project")
         others = f" ほか{len(top) - 1}件" if len(top) > 1 else ""
-        return f"{top['事業名'].iloc[0]}{others}（{top[total_col].iloc[0]:.2f}点）"
+        return f"{top['project'].iloc[0]}{others}（{float(top[total_col].iloc[0]):.2f}点）"
 
-    return (
-        f"素点の1位: {leader('順位（素点）', '加重合計（素点）')}　"
-        f"補正後の1位: {leader('順位（補正後）', '加重合計（補正後）')}"
+    return f"素点の1位: {leader('rank', 'weighted_total')}　補正後の1位: {leader('calibrated_rank', 'calibrated_total')}"
+
+
+@dataclass(frozen=True)
+class RankingSummary:
+    """The counts above the ranking (from `results`, as filtered)."""
+
+    proposals: int
+    disagreements: int  # proposals whose reviewers disagree (see DISAGREEMENT_SD)
+    rank_changes: int  # proposals whose rank differs between the raw and the calibrated total
+
+
+def ranking_summary(df: pd.DataFrame) -> RankingSummary:
+    return RankingSummary(
+        proposals=len(df),
+        disagreements=int(df["disagreement"].astype(bool).sum()),
+        rank_changes=int((df["rank"] != df["calibrated_rank"]).sum()),
     )
+
+
+def robust_counts(result: SensitivityResult) -> tuple[int, int]:
+    """(stable, borderline): proposals whose rank band never changes, and those whose band can."""
+    robust = result.table["robust"].astype(bool)
+    return int(robust.sum()), int((~robust).sum())

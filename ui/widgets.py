@@ -64,14 +64,17 @@ def optional_select(
     format_func: Callable[[T], str] = str,
     all_label: str = "すべて",
     where: DeltaGenerator | None = None,
+    keep_on_other_tabs: bool = False,
 ) -> T | None:
-    """A filter whose first choice 「すべて」 (or `all_label`) means no filter (None)."""
+    """A filter whose first choice 「すべて」 (or `all_label`) means no filter (None).
+    `keep_on_other_tabs` keeps the choice while another tab of the page is open."""
     box = where if where is not None else st
     choice: T | None = box.selectbox(
         label,
         [None, *options],
         format_func=lambda v: all_label if v is None else format_func(v),
         key=key,
+        persist_state="page" if keep_on_other_tabs else None,
     )
     return choice
 
