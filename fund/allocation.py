@@ -27,7 +27,7 @@ from fund.models import (
     Proposal,
     Relisting,
 )
-from fund.money import format_oku_yen, format_yen
+from fund.money import format_oku_yen, format_yen, sen_yen_series, sen_yen_sql
 
 TABLE_COLUMNS = [
     "section_code",
@@ -185,14 +185,6 @@ TOTALS_COLUMNS = [
 ]
 
 
-def _sen_sql(column: str) -> str:
-    """`money.to_sen_yen` in portable SQL (half away from zero; exact for integer yen)."""
-    return (
-        f"CASE WHEN {column} < 0 THEN -FLOOR((-{column} + 500) / 1000.0) "
-        f"ELSE FLOOR(({column} + 500) / 1000.0) END"
-    )
-
-
 def table_totals(
     engine: Engine, *, fiscal_year: int, department_id: int | None = None, category_code: str | None = None
 ) -> pd.DataFrame:
@@ -219,8 +211,8 @@ def table_totals(
                COUNT(DISTINCT CASE WHEN NOT t.is_relisting AND t.is_new THEN t.project_id END) AS new_projects,
                COALESCE(SUM({primary.format("t.project_cost_yen")}), 0) AS project_cost_yen,
                COALESCE(SUM({primary.format("t.fund_share_yen")}), 0) AS fund_share_yen,
-               COALESCE(SUM({primary.format(_sen_sql("t.project_cost_yen"))}), 0) AS cost_sen,
-               COALESCE(SUM({primary.format(_sen_sql("t.fund_share_yen"))}), 0) AS fund_sen,
+               COALESCE(SUM({primary.format(sen_yen_sql("t.project_cost_yen"))}), 0) AS cost_sen,
+               COALESCE(SUM({primary.format(sen_yen_sql("t.fund_share_yen"))}), 0) AS fund_sen,
                COUNT(*) AS n_rows,
                COALESCE(SUM(CASE WHEN t.is_relisting THEN 1 ELSE 0 END), 0) AS relistings,
                COALESCE(MAX(CASE WHEN t.block_heading <> '' THEN 1 ELSE 0 END), 0) AS numbered,
@@ -259,12 +251,6 @@ def _typed_totals(out: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def to_sen(values: pd.Series) -> pd.Series:
-    """`money.to_sen_yen` on a column of yen (NA stays NA): 千円, half away from zero."""
-    yen = values.astype("Int64")
-    return (np.sign(yen) * ((yen.abs() + 500) // 1000)).astype("Int64")
-
-
 def totals_of(rows: pd.DataFrame) -> pd.DataFrame:
     """The figures of a table from its rows (`TOTALS_COLUMNS`); `table_totals` computes the same in SQL."""
     primary = ~rows["is_relisting"].astype(bool)
@@ -278,8 +264,8 @@ def totals_of(rows: pd.DataFrame) -> pd.DataFrame:
             "new_pid": rows["project_id"].where(primary & rows["is_new"].astype(bool)),
             "project_cost_yen": cost.fillna(0),
             "fund_share_yen": fund.fillna(0),
-            "cost_sen": to_sen(cost).fillna(0),
-            "fund_sen": to_sen(fund).fillna(0),
+            "cost_sen": sen_yen_series(cost).fillna(0),
+            "fund_sen": sen_yen_series(fund).fillna(0),
             "rows": 1,
             "relistings": (~primary).astype("int64"),
             "numbered": rows["block_heading"].fillna("").astype(str).ne("").astype("int64"),
@@ -416,8 +402,8 @@ def layout_frame(rows: pd.DataFrame, totals: pd.DataFrame | None = None) -> pd.D
             "project_cost_yen": cost,
             "fund_share_yen": fund,
             "fund_share_is_estimate": r["fund_share_is_estimate"].to_numpy(dtype=bool) & ~relisting,
-            "cost_sen": to_sen(cost),
-            "fund_sen": to_sen(fund),
+            "cost_sen": sen_yen_series(cost),
+            "fund_sen": sen_yen_series(fund),
         }
     )
     records = cast(list[dict[str, Any]], totals.to_dict("records"))

@@ -3,11 +3,14 @@
 from dataclasses import dataclass
 from datetime import date
 
+import pandas as pd
 from sqlalchemy import Engine
 
-from fund import allocation, clock, kpi, ledger, proposals, screening
+from fund import allocation, clock, kpi, projection, proposals, screening
 from fund.fiscal import fiscal_year_of
-from fund.seed import load_fund_config
+from fund.models import ProposalStatus
+
+FUNDED = (ProposalStatus.adopted, ProposalStatus.funded)  # the proposals the home page counts as chosen
 
 
 @dataclass(frozen=True)
@@ -17,30 +20,34 @@ class Headline:
     used_ratio: float  # share of the fund size drawn down so far
     reference_year: int  # latest 年度 with approved allocations (or the current 年度)
     year_totals: dict[str, int]
-    average_drawdown_yen: int  # mean of the last two 年度 with drawdowns
-    runway_years: float | None  # balance ÷ average drawdown
-    proposal_status: dict[str, int]
+    base_case: projection.Projection  # the same outlook as 基金の状況 (runway, recent pace)
+    year_end_balances: pd.DataFrame  # fiscal_year, closing_balance_yen: one row per 年度 with postings
+    proposal_status: dict[ProposalStatus, int]
     screening_progress: dict[str, int]
     kpi_status: dict[str, int]
+
+    @property
+    def funded_proposals(self) -> int:
+        return sum(self.proposal_status[s] for s in FUNDED)
 
 
 def headline(engine: Engine, *, today: date | None = None) -> Headline:
     today = today or clock.today_jst()
-    size = int(load_fund_config()["size_yen"])
-    bal = ledger.balance(engine)
+    fig = projection.figures(engine)
+    status = projection.fund_status(engine, today=today, fig=fig)
     years = allocation.allocation_years(engine)
     ref_year = years[0] if years else fiscal_year_of(today)
-    rf = ledger.roll_forward(engine)
-    drawdowns = [int(d) for d in rf.loc[rf["取崩し"] > 0, "取崩し"].tail(2)]
-    average = sum(drawdowns) // len(drawdowns) if drawdowns else 0
+    rf = fig.roll_forward
     return Headline(
-        fund_size_yen=size,
-        balance_yen=bal,
-        used_ratio=(size - bal) / size if size else 0.0,
+        fund_size_yen=status.fund_size_yen,
+        balance_yen=status.balance_yen,
+        used_ratio=status.used_ratio,
         reference_year=ref_year,
         year_totals=allocation.year_totals(engine, fiscal_year=ref_year),
-        average_drawdown_yen=average,
-        runway_years=bal / average if average else None,
+        base_case=status.projection,
+        year_end_balances=pd.DataFrame(
+            {"fiscal_year": rf["年度"].astype(int), "closing_balance_yen": rf["年度末残高"].astype("int64")}
+        ),
         proposal_status=proposals.status_counts(engine, fiscal_year=ref_year),
         screening_progress=screening.progress(engine, fiscal_year=ref_year),
         # The home page labels these 「目標年度が当年度のもの」: years on the path are left out.

@@ -19,7 +19,7 @@ from fund.errors import FundError, InputInvalid, NotFound, RuleViolation, field_
 from fund.fiscal import allowed_fiscal_years, fiscal_label, wareki
 from fund.labels import LEDGER_KIND
 from fund.models import FiscalYear, LedgerEntry, LedgerKind, Project
-from fund.money import format_yen
+from fund.money import format_yen, oku_yen_series
 
 MAX_AMOUNT_YEN = 1_000_000_000_000  # 1兆円: anything larger is a typing error
 
@@ -447,7 +447,7 @@ def drawdowns_by(engine: Engine, *, by: str) -> pd.DataFrame:
         {"年度": df["fiscal_year"].astype("int64"), column: labels, "取崩し（円）": df["yen"].astype("int64")}
     )
     out["和暦"] = [wareki(int(y)) for y in out["年度"]]
-    out["取崩し（億円）"] = out["取崩し（円）"] / 100_000_000
+    out["取崩し（億円）"] = oku_yen_series(out["取崩し（円）"])
     return out
 
 

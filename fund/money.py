@@ -1,4 +1,12 @@
-"""Integer yen in, display strings out. The only place where yen become 千円 or 億円."""
+"""Integer yen in, display figures out: the only place where yen become 千円 or 億円.
+
+Each rule has a scalar form, a column (pandas Series) form and, where SQL aggregates 千円 figures,
+a SQL form; a property test holds them to the same result."""
+
+import numpy as np
+import pandas as pd
+
+from fund.errors import InputInvalid
 
 YEN_PER_SEN = 1_000  # 千円
 YEN_PER_OKU = 100_000_000  # 億円
@@ -10,10 +18,45 @@ def to_sen_yen(yen: int) -> int:
     return sign * ((abs(yen) + YEN_PER_SEN // 2) // YEN_PER_SEN)
 
 
+def sen_yen_series(yen: pd.Series) -> pd.Series:
+    """`to_sen_yen` on a column of yen (NA stays NA)."""
+    values = yen.astype("Int64")
+    return (np.sign(values) * ((values.abs() + YEN_PER_SEN // 2) // YEN_PER_SEN)).astype("Int64")
+
+
+def sen_yen_sql(column: str) -> str:
+    """`to_sen_yen` in portable SQL (DuckDB and PostgreSQL) on an integer-yen expression."""
+    half, unit = YEN_PER_SEN // 2, float(YEN_PER_SEN)
+    return (
+        f"CASE WHEN {column} < 0 THEN -FLOOR((-{column} + {half}) / {unit}) "
+        f"ELSE FLOOR(({column} + {half}) / {unit}) END"
+    )
+
+
+def to_oku_yen(yen: int) -> float:
+    """Yen → 億円 as a number, for charts (display strings round with `format_oku_yen`)."""
+    return yen / YEN_PER_OKU
+
+
+def oku_yen_series(yen: pd.Series) -> pd.Series:
+    """`to_oku_yen` on a column of yen."""
+    return yen.astype("float64") / YEN_PER_OKU
+
+
 def format_sen_yen(yen: int) -> str:
     """'1,234,567' in 千円, negatives as '▲1,234'."""
     value = to_sen_yen(yen)
     return f"▲{abs(value):,}" if value < 0 else f"{value:,}"
+
+
+def format_sen_yen_unit(yen: int) -> str:
+    """'1,234千円' (negatives with ▲): a 千円 figure inside a sentence."""
+    return f"{format_sen_yen(yen)}千円"
+
+
+def format_sen_yen_series(yen: pd.Series) -> list[str]:
+    """`format_sen_yen` per value of a column; '' where a value is missing."""
+    return ["" if pd.isna(v) else format_sen_yen(int(v)) for v in yen]
 
 
 def format_oku_yen(yen: int, decimals: int = 1) -> str:
@@ -29,6 +72,14 @@ def format_yen(yen: int) -> str:
 
 def sen_yen_to_yen(sen_yen: int) -> int:
     return sen_yen * YEN_PER_SEN
+
+
+def parse_yen(text: str, *, field: str) -> int:
+    """An amount typed in yen ('1,000,000' or '-5000'); InputInvalid on `field` if it is not an integer."""
+    raw = text.replace(",", "").strip()
+    if not raw.lstrip("-").isdigit():
+        raise InputInvalid({field: "金額は半角数字（円単位の整数）で入力してください。"})
+    return int(raw)
 
 
 # Excel number format for 千円 columns: thousands separators and ▲ for negatives.

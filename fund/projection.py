@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from fund import clock, ledger
 from fund.db import query_df
 from fund.fiscal import fiscal_label, fiscal_year_of, wareki
-from fund.money import format_oku_yen, format_sen_yen, format_yen
+from fund.money import format_oku_yen, format_sen_yen, format_yen, oku_yen_series, sen_yen_series, to_oku_yen
 from fund.seed import load_fund_config
 
 MIN_HORIZON_YEARS = 10  # the projection covers at least this many 年度, the current one included
@@ -141,7 +141,7 @@ def planned_drawdowns(engine: Engine) -> pd.DataFrame:
     return df
 
 
-def _pace(drawn_by_year: dict[int, int], *, before_year: int | None) -> int:
+def recent_pace(drawn_by_year: dict[int, int], *, before_year: int | None) -> int:
     """Mean net drawdown of the latest `PACE_YEARS` 年度 with drawdowns before `before_year` (0 if none).
 
     The current 年度 is left out: a year under way would pull the pace down."""
@@ -191,7 +191,7 @@ def project(
     current = fiscal_year_of(today)
     balance = fig.balance_yen
     drawn = fig.drawn
-    pace = _pace(drawn, before_year=current)
+    pace = recent_pace(drawn, before_year=current)
     committed = _committed(fig, today=today)
     if stress.slip_one_year:
         committed = {y + 1: v for y, v in committed.items()}
@@ -314,7 +314,7 @@ def balance_path(engine: Engine, p: Projection, *, fig: Figures | None = None) -
         rows.append((int(year), int(end), "見通し"))
     df = pd.DataFrame(rows, columns=["年度", "残高（円）", "区分"])
     df["和暦"] = [wareki(int(y)) for y in df["年度"]]
-    df["残高（億円）"] = df["残高（円）"] / 100_000_000
+    df["残高（億円）"] = oku_yen_series(df["残高（円）"])
     return df
 
 
@@ -464,13 +464,13 @@ def waterfall(engine: Engine, *, fiscal_year: int, fig: Figures | None = None) -
         r = row.iloc[0]
         opening = int(r["前年度末残高"])
         moves = {k: int(r[k]) for k in ("積立", "運用益", "返還等", "取崩し")}
-    steps: list[tuple[str, float, float, int, str]] = [("前年度末残高", 0.0, opening / 1e8, opening, "残高")]
+    steps: list[tuple[str, float, float, int, str]] = [("前年度末残高", 0.0, to_oku_yen(opening), opening, "残高")]
     level = opening
     for name, value in moves.items():
         delta = -value if name == "取崩し" else value
-        steps.append((name, level / 1e8, (level + delta) / 1e8, delta, "増加" if delta >= 0 else "減少"))
+        steps.append((name, to_oku_yen(level), to_oku_yen(level + delta), delta, "増加" if delta >= 0 else "減少"))
         level += delta
-    steps.append(("年度末残高", 0.0, level / 1e8, level, "残高"))
+    steps.append(("年度末残高", 0.0, to_oku_yen(level), level, "残高"))
     df = pd.DataFrame(steps, columns=["項目", "開始", "終了", "金額（円）", "種別"])
-    df["金額（千円）"] = [round(v / 1000) for v in df["金額（円）"]]
+    df["金額（千円）"] = sen_yen_series(df["金額（円）"])
     return df

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Engine, text
@@ -48,7 +47,7 @@ from fund.models import (
     ProposalStatus,
     Role,
 )
-from fund.money import YEN_PER_SEN, format_sen_yen, to_sen_yen
+from fund.money import format_sen_yen, format_sen_yen_unit, sen_yen_series, to_sen_yen
 
 # Limits: anything beyond these is a typing error, not a plan.
 MAX_YEN = 100_000_000_000  # 1,000億円 per line; the whole fund is 40億円
@@ -222,10 +221,6 @@ _KPI_MESSAGES = {
 }
 
 
-def _sen(yen: int) -> str:
-    return f"{format_sen_yen(yen)}千円"
-
-
 def _parse_errors(exc: ValidationError) -> dict[str, str]:
     errors: dict[str, str] = {}
     for err in exc.errors():
@@ -304,8 +299,8 @@ def _rule_errors(p: ProposalCreate, *, final: bool) -> dict[str, str]:
             errors[key] = f"費用計画の{i + 1}行目: {fiscal_label(line.fiscal_year)}が重複しています。"
         elif line.fund_share_yen > line.project_cost_yen:
             errors[key] = (
-                f"費用計画の{i + 1}行目（{fiscal_label(line.fiscal_year)}）: 基金充当額（{_sen(line.fund_share_yen)}）が"
-                f"事業費（{_sen(line.project_cost_yen)}）を超えています。"
+                f"費用計画の{i + 1}行目（{fiscal_label(line.fiscal_year)}）: 基金充当額（{format_sen_yen_unit(line.fund_share_yen)}）が"
+                f"事業費（{format_sen_yen_unit(line.project_cost_yen)}）を超えています。"
             )
         seen.add(line.fiscal_year)
     first = p.line_for(fy)
@@ -314,9 +309,9 @@ def _rule_errors(p: ProposalCreate, *, final: bool) -> dict[str, str]:
         sources = first.fund_share_yen + p.national_funds_yen + p.other_funds_yen
         if sources > first.project_cost_yen:
             errors["other_funds_yen"] = (
-                f"{fiscal_label(fy)}の財源の合計（基金充当額{_sen(first.fund_share_yen)}＋国庫支出金"
-                f"{_sen(p.national_funds_yen)}＋その他{_sen(p.other_funds_yen)}＝{_sen(sources)}）が"
-                f"事業費（{_sen(first.project_cost_yen)}）を超えています。"
+                f"{fiscal_label(fy)}の財源の合計（基金充当額{format_sen_yen_unit(first.fund_share_yen)}＋国庫支出金"
+                f"{format_sen_yen_unit(p.national_funds_yen)}＋その他{format_sen_yen_unit(p.other_funds_yen)}＝{format_sen_yen_unit(sources)}）が"
+                f"事業費（{format_sen_yen_unit(first.project_cost_yen)}）を超えています。"
             )
     kpis = [k for k in p.kpis if not k.is_blank()]
     if len(kpis) > MAX_KPIS:
@@ -1119,11 +1114,6 @@ PROPOSAL_TABLE_NUMBERS = [
 def proposal_table(df: pd.DataFrame) -> pd.DataFrame:
     """`proposal_frame` with Japanese headers and money in 千円: the list on screen and its export."""
 
-    def to_sen(yen: pd.Series) -> pd.Series:
-        """`fund.money.to_sen_yen` on a column: 千円, rounded half away from zero."""
-        values = yen.astype("int64")
-        return np.sign(values) * ((values.abs() + YEN_PER_SEN // 2) // YEN_PER_SEN)
-
     years = {int(y): fiscal_label(int(y)) for y in pd.unique(df["fiscal_year"])}
     return pd.DataFrame(
         {
@@ -1133,8 +1123,8 @@ def proposal_table(df: pd.DataFrame) -> pd.DataFrame:
             "事業名": df["project"],
             "所管部局": df["department"],
             "状態": df["status_label"],
-            "事業費（千円）": to_sen(df["project_cost_yen"]),
-            "基金充当額（千円）": to_sen(df["fund_share_yen"]),
+            "事業費（千円）": sen_yen_series(df["project_cost_yen"]).astype("int64"),
+            "基金充当額（千円）": sen_yen_series(df["fund_share_yen"]).astype("int64"),
             "県民接点（回/年）": df["touchpoints"],
             "削減時間（時間/年）": df["hours_saved"],
             "1,000接点あたり充当額（円）": df["yen_per_1000_touchpoints"],
@@ -1193,8 +1183,8 @@ def export_proposals(
     return data
 
 
-def status_counts(engine: Engine, *, fiscal_year: int) -> dict[str, int]:
-    """Proposals of the 年度 per status label, every status listed (zero included)."""
+def status_counts(engine: Engine, *, fiscal_year: int) -> dict[ProposalStatus, int]:
+    """Proposals of the 年度 per status, every status listed in workflow order (zero included)."""
     # A handful of rows for the home page: read as plain rows (a DataFrame would double the time).
     with engine.connect() as conn:
         rows = conn.execute(
@@ -1202,7 +1192,7 @@ def status_counts(engine: Engine, *, fiscal_year: int) -> dict[str, int]:
             {"fy": fiscal_year},
         ).all()
     counts = {str(status): int(n) for status, n in rows}
-    return {label: counts.get(s.value, 0) for s, label in PROPOSAL_STATUS.items()}
+    return {s: counts.get(s.value, 0) for s in PROPOSAL_STATUS}
 
 
 def timeline(engine: Engine, *, proposal_id: int) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from fund import (
     allocation,
     allocation_export,
     audit,
+    dashboard,
     kpi,
     ledger,
     optimiser,
@@ -49,6 +50,9 @@ def cached_read(fn: Callable[Concatenate[Engine, P], R]) -> Callable[P, R]:
     read.__doc__ = fn.__doc__
     return read
 
+
+# ホーム
+headline = cached_read(dashboard.headline)
 
 # reference data
 departments = cached_read(reference.departments)

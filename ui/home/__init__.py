@@ -1,0 +1,1 @@
+"""ホーム: the state of the fund in ten seconds."""
