@@ -94,7 +94,7 @@ def _cmd_ledger_export(args: argparse.Namespace) -> int:
     engine = get_engine()
     year = args.export_year if args.export_year is not None else args.year
     if args.table == "roll-forward":
-        df = ledger.roll_forward_export(engine)
+        df = ledger.roll_forward_export(ledger.roll_forward(engine))
         if year is not None:
             df = df[df["年度"] == year]
         data = ledger.export_bytes(

@@ -34,7 +34,7 @@ class Headline:
 def headline(engine: Engine, *, today: date | None = None) -> Headline:
     today = today or clock.today_jst()
     fig = projection.figures(engine)
-    status = projection.fund_status(engine, today=today, fig=fig)
+    status = projection.fund_status(fig, today=today)
     years = allocation.allocation_years(engine)
     ref_year = years[0] if years else fiscal_year_of(today)
     rf = fig.roll_forward

@@ -454,12 +454,11 @@ def drawdowns_by(engine: Engine, *, by: str) -> pd.DataFrame:
 # --- Exports (the roll-forward and the ledger list, exactly as shown) -----------------------------------
 
 
-def roll_forward_export(engine: Engine, *, rf: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The roll-forward (`rf` when already read) with a 和暦 column (yen; the xlsx writes the yen
-    columns in 千円)."""
-    rf = (roll_forward(engine) if rf is None else rf).copy()
-    rf.insert(1, "和暦", [fiscal_label(int(y)) for y in rf["年度"]])
-    return rf
+def roll_forward_export(rf: pd.DataFrame) -> pd.DataFrame:
+    """The roll-forward (`roll_forward`) with a 和暦 column (yen; the xlsx writes the yen columns in 千円)."""
+    out = rf.copy()
+    out.insert(1, "和暦", [fiscal_label(int(y)) for y in out["年度"]])
+    return out
 
 
 def ledger_export(

@@ -18,6 +18,12 @@ def to_sen_yen(yen: int) -> int:
     return sign * ((abs(yen) + YEN_PER_SEN // 2) // YEN_PER_SEN)
 
 
+def round_yen(amount: float) -> int:
+    """A computed amount (a stressed cost, interest) to whole yen, half away from zero like the 帳票."""
+    whole = int(abs(amount) + 0.5)
+    return -whole if amount < 0 else whole
+
+
 def sen_yen_series(yen: pd.Series) -> pd.Series:
     """`to_sen_yen` on a column of yen (NA stays NA)."""
     values = yen.astype("Int64")

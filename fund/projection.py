@@ -27,11 +27,20 @@ from sqlalchemy import Engine
 from fund import clock, ledger
 from fund.db import query_df
 from fund.fiscal import fiscal_label, fiscal_year_of, wareki
-from fund.money import format_oku_yen, format_sen_yen, format_yen, oku_yen_series, sen_yen_series, to_oku_yen
+from fund.money import (
+    format_oku_yen,
+    format_sen_yen,
+    format_yen,
+    oku_yen_series,
+    round_yen,
+    sen_yen_series,
+    to_oku_yen,
+)
 from fund.seed import load_fund_config
 
 MIN_HORIZON_YEARS = 10  # the projection covers at least this many 年度, the current one included
 DEVIATION_CAUTION = 0.2  # |乖離率| at or above 20% deserves a look
+MOVEMENTS = ("積立", "運用益", "返還等", "取崩し")  # the roll-forward columns that move the balance
 PACE_YEARS = 2  # the recent pace: mean drawdown of this many latest 年度 with drawdowns
 
 _PLANNING_STATUSES = "('adopted', 'funded')"
@@ -175,19 +184,9 @@ def _committed(fig: Figures, *, today: date) -> dict[int, int]:
     return out
 
 
-def project(
-    engine: Engine,
-    *,
-    today: date | None = None,
-    stress: StressTest | None = None,
-    fig: Figures | None = None,
-) -> Projection:
-    """Walk the balance forward 年度 by 年度 under `stress` (the base case if None).
-
-    `fig`: the figures already read (`figures(engine)`), so that a page reads them once."""
-    today = today or clock.today_jst()
+def project(fig: Figures, *, today: date, stress: StressTest | None = None) -> Projection:
+    """Walk the balance forward 年度 by 年度 from `fig` under `stress` (the base case if None)."""
     stress = stress or StressTest()
-    fig = fig or figures(engine)
     current = fiscal_year_of(today)
     balance = fig.balance_yen
     drawn = fig.drawn
@@ -211,9 +210,9 @@ def project(
         assumed = 0
         if stress.assume_recent_pace and year not in budgeted:
             assumed = max(pace - planned - (drawn_now if year == current else 0), 0)
-        planned_x = round(planned * factor)
-        assumed_x = round(assumed * factor)
-        interest = round(opening * rate) if opening > 0 else 0
+        planned_x = round_yen(planned * factor)
+        assumed_x = round_yen(assumed * factor)
+        interest = round_yen(opening * rate) if opening > 0 else 0
         closing = opening + interest - planned_x - assumed_x
         rows.append([year, opening, planned_x, assumed_x, interest, closing])
         if run_out is None and closing < 0:
@@ -250,15 +249,13 @@ class FundStatus:
     projection: Projection  # base case
 
 
-def fund_status(engine: Engine, *, today: date | None = None, fig: Figures | None = None) -> FundStatus:
+def fund_status(fig: Figures, *, today: date) -> FundStatus:
     """The headline: balance, this 年度's plan, later commitments, runway (base case) and % used."""
-    today = today or clock.today_jst()
-    fig = fig or figures(engine)
     current = fiscal_year_of(today)
     size = int(load_fund_config()["size_yen"])
     planned = fig.planned
     committed = _committed(fig, today=today)
-    p = project(engine, today=today, fig=fig)
+    p = project(fig, today=today)
     return FundStatus(
         fund_size_yen=size,
         balance_yen=p.balance_yen,
@@ -293,13 +290,13 @@ def run_out_text(p: Projection) -> str:
     return f"{wareki(p.run_out_year)}に不足"
 
 
-def balance_path(engine: Engine, p: Projection, *, fig: Figures | None = None) -> pd.DataFrame:
+def balance_path(fig: Figures, p: Projection) -> pd.DataFrame:
     """Year-end balance per 年度 for the chart: `年度`, `和暦`, `残高（億円）`, `区分` (実績 / 見通し).
 
     実績 covers the 年度 before the current one (gap years carry the balance forward); 見通し starts
     at the last actual point so the two lines join.
     """
-    rf = (fig or figures(engine)).roll_forward
+    rf = fig.roll_forward
     closing = {int(y): int(b) for y, b in zip(rf["年度"], rf["年度末残高"], strict=True)}
     rows: list[tuple[int, int, str]] = []
     if closing:
@@ -338,10 +335,8 @@ class Signal:
     explanation: str
 
 
-def signals(engine: Engine, *, today: date | None = None, fig: Figures | None = None) -> list[Signal]:
+def signals(fig: Figures, *, today: date) -> list[Signal]:
     """The four fund-health signals with a plain-Japanese explanation each (base case)."""
-    today = today or clock.today_jst()
-    fig = fig or figures(engine)
     current = fiscal_year_of(today)
     balance = fig.balance_yen
     committed = _committed(fig, today=today)
@@ -449,21 +444,21 @@ def signals(engine: Engine, *, today: date | None = None, fig: Figures | None = 
 # --- Breakdowns for the charts ---------------------------------------------------------------------
 
 
-def waterfall(engine: Engine, *, fiscal_year: int, fig: Figures | None = None) -> pd.DataFrame:
+def waterfall(fig: Figures, *, fiscal_year: int) -> pd.DataFrame:
     """One 年度's roll-forward as waterfall steps (億円): `項目`, `開始`, `終了`, `金額（千円）`, `種別`.
 
     A 年度 without postings still shows its opening and closing balance.
     """
-    rf = (fig or figures(engine)).roll_forward
+    rf = fig.roll_forward
     earlier = rf[rf["年度"] < fiscal_year]
     row = rf[rf["年度"] == fiscal_year]
     if row.empty:
         opening = int(earlier["年度末残高"].iloc[-1]) if not earlier.empty else 0
-        moves = {"積立": 0, "運用益": 0, "返還等": 0, "取崩し": 0}
+        moves = dict.fromkeys(MOVEMENTS, 0)
     else:
         r = row.iloc[0]
         opening = int(r["前年度末残高"])
-        moves = {k: int(r[k]) for k in ("積立", "運用益", "返還等", "取崩し")}
+        moves = {k: int(r[k]) for k in MOVEMENTS}
     steps: list[tuple[str, float, float, int, str]] = [("前年度末残高", 0.0, to_oku_yen(opening), opening, "残高")]
     level = opening
     for name, value in moves.items():
@@ -474,3 +469,10 @@ def waterfall(engine: Engine, *, fiscal_year: int, fig: Figures | None = None) -
     df = pd.DataFrame(steps, columns=["項目", "開始", "終了", "金額（円）", "種別"])
     df["金額（千円）"] = sen_yen_series(df["金額（円）"])
     return df
+
+
+def moved_in(fig: Figures, *, fiscal_year: int) -> bool:
+    """Whether anything was posted in the 年度 that changed the balance (a 年度 without postings
+    keeps the previous year-end balance)."""
+    row = fig.roll_forward[fig.roll_forward["年度"] == fiscal_year]
+    return bool((row[list(MOVEMENTS)] != 0).any(axis=None)) if not row.empty else False

@@ -106,7 +106,7 @@ def test_a_newer_adopted_proposal_replaces_the_older_plan_of_the_same_project(se
 
 
 def test_seeded_fund_runs_out_in_reiwa_10_at_the_recent_pace(seeded_engine: Engine) -> None:
-    p = projection.project(seeded_engine, today=TODAY)
+    p = projection.project(projection.figures(seeded_engine), today=TODAY)
     assert p.balance_yen == BALANCE
     assert p.recent_pace_yen == PACE == 970_000_000
     first = p.table.iloc[0]
@@ -123,7 +123,7 @@ def test_seeded_fund_runs_out_in_reiwa_10_at_the_recent_pace(seeded_engine: Engi
 
 def test_every_projected_year_follows_the_balance_identity(seeded_engine: Engine) -> None:
     p = projection.project(
-        seeded_engine, today=TODAY, stress=StressTest(cost_overrun_pct=25, interest_rate_pct=1.5)
+        projection.figures(seeded_engine), today=TODAY, stress=StressTest(cost_overrun_pct=25, interest_rate_pct=1.5)
     )
     # From the current 年度 (TODAY is in 令和8年度) to the horizon, or to the 年度 the fund runs out.
     assert p.table["年度"].iloc[0] == 2026 and len(p.table) >= 2
@@ -135,7 +135,7 @@ def test_every_projected_year_follows_the_balance_identity(seeded_engine: Engine
 
 
 def test_planned_costs_alone_never_exhaust_the_seeded_fund(seeded_engine: Engine) -> None:
-    p = projection.project(seeded_engine, today=TODAY, stress=StressTest(assume_recent_pace=False))
+    p = projection.project(projection.figures(seeded_engine), today=TODAY, stress=StressTest(assume_recent_pace=False))
     assert p.run_out_year is None and p.runway_years is None
     ends = list(p.table["年度末残高"])
     assert ends[:2] == [BALANCE - PLANNED_2026, BALANCE - PLANNED_2026 - PLANNED_2027]
@@ -145,29 +145,29 @@ def test_planned_costs_alone_never_exhaust_the_seeded_fund(seeded_engine: Engine
 
 def test_cost_overrun_scales_every_future_drawdown(seeded_engine: Engine) -> None:
     p = projection.project(
-        seeded_engine, today=TODAY, stress=StressTest(cost_overrun_pct=50, assume_recent_pace=False)
+        projection.figures(seeded_engine), today=TODAY, stress=StressTest(cost_overrun_pct=50, assume_recent_pace=False)
     )
     assert list(p.table["計画取崩し"][:3]) == [300_000_000, 258_000_000, 0]
 
 
 def test_a_one_year_slip_moves_planned_drawdowns_to_the_next_year(seeded_engine: Engine) -> None:
     p = projection.project(
-        seeded_engine, today=TODAY, stress=StressTest(slip_one_year=True, assume_recent_pace=False)
+        projection.figures(seeded_engine), today=TODAY, stress=StressTest(slip_one_year=True, assume_recent_pace=False)
     )
     assert list(p.table["計画取崩し"][:3]) == [0, PLANNED_2026, PLANNED_2027]
 
 
 def test_interest_is_earned_on_each_opening_balance(seeded_engine: Engine) -> None:
     p = projection.project(
-        seeded_engine, today=TODAY, stress=StressTest(interest_rate_pct=1.0, assume_recent_pace=False)
+        projection.figures(seeded_engine), today=TODAY, stress=StressTest(interest_rate_pct=1.0, assume_recent_pace=False)
     )
     assert int(p.table["運用益"].iloc[0]) == 20_600_000
     assert int(p.table["運用益"].iloc[1]) == round(int(p.table["期首残高"].iloc[1]) * 0.01)
 
 
 def test_a_harsher_stress_brings_the_run_out_year_forward(seeded_engine: Engine) -> None:
-    base = projection.project(seeded_engine, today=TODAY)
-    harsh = projection.project(seeded_engine, today=TODAY, stress=StressTest(cost_overrun_pct=60))
+    base = projection.project(projection.figures(seeded_engine), today=TODAY)
+    harsh = projection.project(projection.figures(seeded_engine), today=TODAY, stress=StressTest(cost_overrun_pct=60))
     assert harsh.run_out_year == 2027 < (base.run_out_year or 0)
     assert harsh.table["年度"].iloc[-1] == 2027  # the table stops at the run-out year
 
@@ -177,7 +177,7 @@ def test_only_the_undrawn_part_of_this_years_plan_is_still_to_come(
 ) -> None:
     _post_drawdown(seeded_engine, admin, 50_000_000)
     assert projection.committed_remaining(seeded_engine, today=TODAY)[2026] == PLANNED_2026 - 50_000_000
-    status = projection.fund_status(seeded_engine, today=TODAY)
+    status = projection.fund_status(projection.figures(seeded_engine), today=TODAY)
     assert status.planned_this_year_yen == PLANNED_2026
     assert status.drawn_this_year_yen == 50_000_000
     assert status.committed_future_yen == PLANNED_2027
@@ -188,14 +188,14 @@ def test_money_already_drawn_this_year_counts_towards_the_recent_pace(
     seeded_engine: Engine, admin: Actor
 ) -> None:
     _post_drawdown(seeded_engine, admin, 300_000_000)
-    first = projection.project(seeded_engine, today=TODAY).table.iloc[0]
+    first = projection.project(projection.figures(seeded_engine), today=TODAY).table.iloc[0]
     assert int(first["計画取崩し"]) == 0  # the 200,000,000円 plan is covered by what was drawn
     assert int(first["想定取崩し"]) == PACE - 300_000_000
     assert int(first["年度末残高"]) == BALANCE - PACE
 
 
 def test_projection_display_shows_sen_yen_with_the_shortfall_marked(seeded_engine: Engine) -> None:
-    shown = projection.projection_display(projection.project(seeded_engine, today=TODAY))
+    shown = projection.projection_display(projection.project(projection.figures(seeded_engine), today=TODAY))
     assert list(shown.columns)[:2] == ["年度", "期首残高（千円）"]
     last = shown.iloc[-1]
     assert last["年度"] == "令和10年度（2028年度）"
@@ -203,7 +203,7 @@ def test_projection_display_shows_sen_yen_with_the_shortfall_marked(seeded_engin
 
 
 def test_seeded_signals_explain_the_fund_in_plain_japanese(seeded_engine: Engine) -> None:
-    sig = {s.name: s for s in projection.signals(seeded_engine, today=TODAY)}
+    sig = {s.name: s for s in projection.signals(projection.figures(seeded_engine), today=TODAY)}
     assert list(sig) == ["保有割合", "乖離率", "今年度の取崩し", "翌年度の必要額"]
     assert sig["保有割合"].value == f"{BALANCE / (PLANNED_2026 + PLANNED_2027):.2f}倍"
     assert sig["保有割合"].level == Level.ok
@@ -216,28 +216,28 @@ def test_seeded_signals_explain_the_fund_in_plain_japanese(seeded_engine: Engine
 
 def test_a_drawdown_this_year_clears_the_no_drawdown_signal(seeded_engine: Engine, admin: Actor) -> None:
     _post_drawdown(seeded_engine, admin, 1_000_000)
-    sig = {s.name: s for s in projection.signals(seeded_engine, today=TODAY)}
+    sig = {s.name: s for s in projection.signals(projection.figures(seeded_engine), today=TODAY)}
     assert sig["今年度の取崩し"].level == Level.ok
 
 
 def test_commitments_beyond_the_balance_raise_both_shortage_signals(seeded_engine: Engine) -> None:
     _approve_allocation(seeded_engine, "県内企業魅力発信事業", 2027, 3_000_000_000)
-    sig = {s.name: s for s in projection.signals(seeded_engine, today=TODAY)}
+    sig = {s.name: s for s in projection.signals(projection.figures(seeded_engine), today=TODAY)}
     assert sig["保有割合"].level == Level.alert
     assert sig["翌年度の必要額"].level == Level.alert
     assert "不足額は" in sig["翌年度の必要額"].explanation
 
 
 def test_the_deviation_rate_of_a_year_drawn_as_planned_is_zero(seeded_engine: Engine) -> None:
-    sig = {s.name: s for s in projection.signals(seeded_engine, today=date(2025, 6, 1))}
+    sig = {s.name: s for s in projection.signals(projection.figures(seeded_engine), today=date(2025, 6, 1))}
     assert sig["乖離率"].value == "+0.0%" and sig["乖離率"].level == Level.ok
 
 
 def test_waterfall_steps_add_up_to_the_year_end_balance(seeded_engine: Engine) -> None:
-    wf = projection.waterfall(seeded_engine, fiscal_year=2024)
+    wf = projection.waterfall(projection.figures(seeded_engine), fiscal_year=2024)
     assert list(wf["項目"]) == ["前年度末残高", "積立", "運用益", "返還等", "取崩し", "年度末残高"]
     assert int(wf["金額（円）"].iloc[:-1].sum()) == int(wf["金額（円）"].iloc[-1]) == BALANCE
-    empty_year = projection.waterfall(seeded_engine, fiscal_year=2026)
+    empty_year = projection.waterfall(projection.figures(seeded_engine), fiscal_year=2026)
     assert int(empty_year["金額（円）"].iloc[0]) == int(empty_year["金額（円）"].iloc[-1]) == BALANCE
 
 
@@ -254,8 +254,8 @@ def test_drawdowns_by_category_and_department_add_up_to_each_years_drawdown(seed
 
 
 def test_balance_path_joins_actuals_and_projection(seeded_engine: Engine) -> None:
-    p = projection.project(seeded_engine, today=TODAY)
-    path = projection.balance_path(seeded_engine, p)
+    p = projection.project(projection.figures(seeded_engine), today=TODAY)
+    path = projection.balance_path(projection.figures(seeded_engine), p)
     actual = path[path["区分"] == "実績"]
     assert list(actual["和暦"]) == ["令和4年度", "令和5年度", "令和6年度", "令和7年度"]
     assert int(actual["残高（円）"].iloc[-1]) == BALANCE
