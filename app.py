@@ -3,7 +3,7 @@
 import streamlit as st
 
 from fund.auth import Action, can
-from pages import _ui
+from ui import session
 
 st.set_page_config(
     page_title="デジタル実装推進基金 管理ダッシュボード", page_icon=":material/savings:", layout="wide"
@@ -21,8 +21,8 @@ PAGES = [
     ("pages/account.py", "アカウント", ":material/person:", Action.view_home),
 ]
 
-_ui.engine()  # opens (and on first start seeds) the database, or stops with a message
-actor = _ui.current_actor()
+session.engine()  # opens (and on first start seeds) the database, or stops with a message
+actor = session.current_actor()
 
 if actor is None:
     pg = st.navigation([st.Page("pages/login.py", title="サインイン", icon=":material/login:", default=True)])
@@ -36,7 +36,7 @@ else:
     with st.sidebar:
         st.text(f"{actor.display_name or actor.login}（{actor.role_label}）")  # user text: never markdown
         if st.button("サインアウト", icon=":material/logout:"):
-            _ui.sign_out()
+            session.sign_out()
             st.rerun()
 
 pg.run()

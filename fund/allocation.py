@@ -20,6 +20,7 @@ from fund.ledger import MAX_AMOUNT_YEN, balance
 from fund.models import (
     Allocation,
     AllocationStatus,
+    AuditAction,
     BudgetStage,
     Category,
     FiscalYear,
@@ -672,7 +673,7 @@ def set_annual_cap(
         audit.record(
             session,
             actor=actor.login,
-            action="fiscal_year.annual_cap",
+            action=AuditAction.fiscal_year_annual_cap,
             entity="fiscal_year",
             entity_id=fiscal_year,
             before=before,
@@ -782,7 +783,7 @@ def insert_allocation(
     audit.record(
         session,
         actor=actor.login,
-        action="allocation.propose",
+        action=AuditAction.allocation_propose,
         entity="allocation",
         entity_id=row.id,
         after=audit.snapshot(row),
@@ -835,7 +836,7 @@ def approve_allocation(engine: Engine, *, actor: Actor, allocation_id: int) -> A
         audit.record(
             session,
             actor=actor.login,
-            action="allocation.approve",
+            action=AuditAction.allocation_approve,
             entity="allocation",
             entity_id=row.id,
             before=before,
@@ -865,7 +866,7 @@ def withdraw_allocation(engine: Engine, *, actor: Actor, allocation_id: int, rea
         audit.record(
             session,
             actor=actor.login,
-            action="allocation.withdraw",
+            action=AuditAction.allocation_withdraw,
             entity="allocation",
             entity_id=allocation_id,
             before=before,
@@ -910,7 +911,7 @@ def add_relisting(
         audit.record(
             session,
             actor=actor.login,
-            action="relisting.add",
+            action=AuditAction.relisting_add,
             entity="relisting",
             entity_id=row.id,
             after=audit.snapshot(row),

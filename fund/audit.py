@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from fund import clock
 from fund.db import query_df
-from fund.models import AuditLog
+from fund.models import AuditAction, AuditLog
 
 
 def jsonable(value: Any) -> Any:
@@ -61,7 +61,7 @@ def record(
     session: Session,
     *,
     actor: str,
-    action: str,
+    action: AuditAction,
     entity: str,
     entity_id: Any = None,
     before: dict[str, Any] | None = None,
@@ -73,7 +73,7 @@ def record(
     row = AuditLog(
         occurred_at=clock.now_utc(),
         actor=actor,
-        action=action,
+        action=action.value,
         entity=entity,
         entity_id=None if entity_id is None else str(entity_id),
         before_values=jsonable(before) if before is not None else None,

@@ -16,7 +16,7 @@ from fund import audit, clock
 from fund.db import query_df, read_session, write_session
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation
 from fund.labels import ROLE
-from fund.models import AppUser, Department, Role
+from fund.models import AppUser, AuditAction, Department, Role
 from fund.settings import get_settings
 
 _HASHER = PasswordHasher()
@@ -228,7 +228,7 @@ def create_user(
         audit.record(
             session,
             actor=actor.login,
-            action="user.create",
+            action=AuditAction.user_create,
             entity="app_user",
             entity_id=user.id,
             after=audit.snapshot(user),
@@ -274,7 +274,9 @@ def authenticate(engine: Engine, *, login: str, password: str) -> Actor:
             if user.failed_logins >= settings.max_failed_logins:
                 user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
                 user.failed_logins = 0
-                audit.record(session, actor=login, action="user.lock", entity="app_user", entity_id=user.id)
+                audit.record(
+                    session, actor=login, action=AuditAction.user_lock, entity="app_user", entity_id=user.id
+                )
             session.add(user)
             # The failure count must survive the exception, so commit it here.
             session.commit()
@@ -282,7 +284,9 @@ def authenticate(engine: Engine, *, login: str, password: str) -> Actor:
         user.failed_logins = 0
         user.locked_until = None
         session.add(user)
-        audit.record(session, actor=login, action="user.sign_in", entity="app_user", entity_id=user.id)
+        audit.record(
+            session, actor=login, action=AuditAction.user_sign_in, entity="app_user", entity_id=user.id
+        )
         return Actor(
             login=user.login, role=user.role, department_id=user.department_id, display_name=user.display_name
         )
@@ -305,7 +309,7 @@ def set_password(engine: Engine, *, actor: Actor, login: str, new_password: str)
         audit.record(
             session,
             actor=actor.login,
-            action="user.password",
+            action=AuditAction.user_password,
             entity="app_user",
             entity_id=user.id,
             reason="管理者によるリセット" if actor.login != login else "本人による変更",
@@ -313,7 +317,7 @@ def set_password(engine: Engine, *, actor: Actor, login: str, new_password: str)
 
 
 def user_frame(engine: Engine) -> pd.DataFrame:
-    """Users for the 管理 page (no password hashes)."""
+    """Users for the 管理 page (no password hashes), with code columns (`login`, `role`, `active` …)."""
     df = query_df(
         engine,
         """
@@ -323,10 +327,15 @@ def user_frame(engine: Engine) -> pd.DataFrame:
         ORDER BY u.id
         """,
     )
-    df["role"] = [ROLE[Role(r)] for r in df["role"]]
     for column in ("department", "oidc_subject"):
         df[column] = [v if isinstance(v, str) else "" for v in df[column]]
-    return df.rename(
+    df["active"] = df["active"].astype(bool)
+    return df
+
+
+def user_table(users: pd.DataFrame) -> pd.DataFrame:
+    """`user_frame` as the 管理 page shows it: Japanese headers and role names."""
+    return users.assign(role=[ROLE[Role(r)] for r in users["role"]]).rename(
         columns={
             "login": "ログイン名",
             "display_name": "表示名",
@@ -380,7 +389,7 @@ def actor_for_oidc(
             audit.record(
                 session,
                 actor=who,
-                action="user.sign_in_refused",
+                action=AuditAction.user_sign_in_refused,
                 entity="app_user",
                 entity_id=None if user is None else user.id,
                 reason="未登録の組織アカウント" if user is None else "無効化された利用者",
@@ -399,7 +408,7 @@ def actor_for_oidc(
             audit.record(
                 session,
                 actor=user.login,
-                action="user.oidc_bind",
+                action=AuditAction.user_oidc_bind,
                 entity="app_user",
                 entity_id=user.id,
                 before=before,
@@ -409,7 +418,7 @@ def actor_for_oidc(
         audit.record(
             session,
             actor=user.login,
-            action="user.sign_in",
+            action=AuditAction.user_sign_in,
             entity="app_user",
             entity_id=user.id,
             reason="SSO",
@@ -452,7 +461,7 @@ def link_oidc_subject(engine: Engine, *, actor: Actor, login: str, subject: str 
         audit.record(
             session,
             actor=actor.login,
-            action="user.oidc_link" if value else "user.oidc_unlink",
+            action=AuditAction.user_oidc_link if value else AuditAction.user_oidc_unlink,
             entity="app_user",
             entity_id=user.id,
             before=before,
@@ -487,7 +496,7 @@ def set_user_active(engine: Engine, *, actor: Actor, login: str, active: bool, r
         audit.record(
             session,
             actor=actor.login,
-            action="user.reactivate" if active else "user.deactivate",
+            action=AuditAction.user_reactivate if active else AuditAction.user_deactivate,
             entity="app_user",
             entity_id=user.id,
             before={"active": not active},
@@ -524,4 +533,6 @@ def uses_local_password(engine: Engine, *, login: str) -> bool:
 def record_sign_out(engine: Engine, *, actor: Actor, reason: str = "") -> None:
     """Audit a sign-out (by the user, or by the idle/absolute timeout)."""
     with write_session(engine) as session:
-        audit.record(session, actor=actor.login, action="user.sign_out", entity="app_user", reason=reason)
+        audit.record(
+            session, actor=actor.login, action=AuditAction.user_sign_out, entity="app_user", reason=reason
+        )

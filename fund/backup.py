@@ -39,6 +39,7 @@ from fund.db import (
     write_session,
 )
 from fund.errors import RuleViolation
+from fund.models import AuditAction
 from fund.settings import DATA_DIR, get_settings
 
 MANIFEST = "manifest.json"
@@ -155,7 +156,7 @@ def backup(
         audit.record(
             session,
             actor=actor.login,
-            action="database.backup",
+            action=AuditAction.database_backup,
             entity="database",
             after={"files": len(files), "rows": sum(counts.values()), "format": manifest.format},
         )
@@ -319,7 +320,7 @@ def restore(
         audit.record(
             session,
             actor=actor.login,
-            action="database.restore",
+            action=AuditAction.database_restore,
             entity="database",
             after=_restore_note(manifest, previous),
         )

@@ -13,6 +13,7 @@ from fund import audit
 from fund.auth import Action, Actor, require
 from fund.db import write_session
 from fund.errors import RuleViolation
+from fund.models import AuditAction
 from fund.money import EXCEL_SEN_YEN_FORMAT, to_sen_yen
 
 FORMULA_LEADERS = ("=", "+", "-", "@", "\t", "\r")
@@ -149,7 +150,7 @@ def record_export(
         audit.record(
             session,
             actor=actor.login,
-            action="export",
+            action=AuditAction.export,
             entity=what,
             after={"filters": filters or {}, "rows": rows},
         )

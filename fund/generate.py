@@ -33,6 +33,7 @@ from sqlalchemy import Engine, text
 from fund import audit, clock, kpi
 from fund.db import checkpoint, is_duckdb, write_session
 from fund.errors import RuleViolation
+from fund.models import AuditAction
 from fund.seed import seed
 
 GENERATOR_ACTOR = "generate"
@@ -221,7 +222,7 @@ def generate(
         audit.record(
             session,
             actor=GENERATOR_ACTOR,
-            action="generate",
+            action=AuditAction.generate,
             entity="database",
             after={"proposals": proposals, "seed": seed_value, "inserted": report.inserted},
             reason="ベンチマーク用の合成データ（名称に「（合成）」）",

@@ -34,7 +34,7 @@ from fund.db import checkpoint, contains, like_pattern, query_df, write_session
 from fund.errors import InputInvalid, NotFound, field_messages
 from fund.fiscal import fiscal_label, fiscal_year_bounds, fiscal_year_of
 from fund.labels import KPI_KIND, PERSPECTIVE
-from fund.models import Direction, FiscalYear, KpiActual, KpiIndicator, KpiKind, Project
+from fund.models import AuditAction, Direction, FiscalYear, KpiActual, KpiIndicator, KpiKind, Project
 
 ON_TRACK_RATE = 0.8  # 順調: at least 80% of the target
 MAX_ACTUAL = 1e12  # anything larger is a typing error
@@ -658,7 +658,7 @@ def enter_actual(
         audit.record(
             session,
             actor=actor.login,
-            action="kpi_actual.update" if before else "kpi_actual.create",
+            action=AuditAction.kpi_actual_update if before else AuditAction.kpi_actual_create,
             entity="kpi_actual",
             entity_id=row.id,
             before=before,

@@ -18,7 +18,7 @@ from fund.db import checkpoint, contains, like_pattern, query_df, write_session
 from fund.errors import FundError, InputInvalid, NotFound, RuleViolation, field_messages
 from fund.fiscal import allowed_fiscal_years, fiscal_label, wareki
 from fund.labels import LEDGER_KIND
-from fund.models import FiscalYear, LedgerEntry, LedgerKind, Project
+from fund.models import AuditAction, FiscalYear, LedgerEntry, LedgerKind, Project
 from fund.money import format_yen, oku_yen_series
 
 MAX_AMOUNT_YEN = 1_000_000_000_000  # 1兆円: anything larger is a typing error
@@ -162,7 +162,7 @@ def post_entry(engine: Engine, *, actor: Actor, data: dict[str, object]) -> Ledg
         audit.record(
             session,
             actor=actor.login,
-            action="ledger.post",
+            action=AuditAction.ledger_post,
             entity="ledger_entry",
             entity_id=entry.id,
             after=audit.snapshot(entry),
@@ -213,7 +213,7 @@ def reverse_entry(
         audit.record(
             session,
             actor=actor.login,
-            action="ledger.reverse",
+            action=AuditAction.ledger_reverse,
             entity="ledger_entry",
             entity_id=entry.id,
             after=audit.snapshot(entry),
@@ -242,7 +242,7 @@ def close_year(engine: Engine, *, actor: Actor, fiscal_year: int) -> None:
         audit.record(
             session,
             actor=actor.login,
-            action="fiscal_year.close",
+            action=AuditAction.fiscal_year_close,
             entity="fiscal_year",
             entity_id=fiscal_year,
             before=before,

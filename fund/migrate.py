@@ -21,6 +21,7 @@ from fund import audit, ledger
 from fund.auth import SYSTEM, Action, Actor, require
 from fund.db import checkpoint, create_schema, get_engine, is_duckdb, write_session
 from fund.errors import RuleViolation
+from fund.models import AuditAction
 
 BATCH_ROWS = 50_000
 
@@ -183,7 +184,7 @@ def migrate(
         audit.record(
             session,
             actor=actor.login,
-            action="migrate",
+            action=AuditAction.migrate,
             entity="database",
             after={"source": report.source, "tables": report.tables, "balance_yen": report.balance_yen},
             reason="データベースの移行",

@@ -41,6 +41,55 @@ def yen_field(**kwargs: Any) -> Any:
     return Field(sa_type=BigInteger, **kwargs)
 
 
+class AuditAction(str, enum.Enum):
+    """What an audit row records; the value is stored in audit_log.action."""
+
+    user_sign_in = "user.sign_in"
+    user_sign_out = "user.sign_out"
+    user_sign_in_refused = "user.sign_in_refused"
+    user_lock = "user.lock"
+    user_create = "user.create"
+    user_password = "user.password"
+    user_deactivate = "user.deactivate"
+    user_reactivate = "user.reactivate"
+    user_oidc_link = "user.oidc_link"
+    user_oidc_unlink = "user.oidc_unlink"
+    user_oidc_bind = "user.oidc_bind"
+    ledger_post = "ledger.post"
+    ledger_reverse = "ledger.reverse"
+    fiscal_year_close = "fiscal_year.close"
+    fiscal_year_annual_cap = "fiscal_year.annual_cap"
+    export = "export"
+    database_backup = "database.backup"
+    database_restore = "database.restore"
+    seed = "seed"
+    migrate = "migrate"
+    generate = "generate"
+    project_create = "project.create"
+    proposal_create = "proposal.create"
+    proposal_update = "proposal.update"
+    proposal_status = "proposal.status"
+    proposal_override = "proposal.override"
+    allocation_propose = "allocation.propose"
+    allocation_approve = "allocation.approve"
+    allocation_withdraw = "allocation.withdraw"
+    relisting_add = "relisting.add"
+    scenario_create = "scenario.create"
+    scenario_copy = "scenario.copy"
+    scenario_edit = "scenario.edit"
+    scenario_optimise = "scenario.optimise"
+    scenario_promote = "scenario.promote"
+    screening_round_create = "screening.round_create"
+    screening_rubric_version = "screening.rubric_version"
+    screening_assign = "screening.assign"
+    screening_score = "screening.score"
+    screening_declare_conflict = "screening.declare_conflict"
+    kpi_actual_create = "kpi_actual.create"
+    kpi_actual_update = "kpi_actual.update"
+    rollout_create = "rollout.create"
+    rollout_delete = "rollout.delete"
+
+
 class Role(str, enum.Enum):
     department = "department"  # 事業担当
     screener = "screener"  # 審査担当

@@ -24,7 +24,7 @@ from enum import StrEnum
 import pandas as pd
 from sqlalchemy import Engine
 
-from fund import clock, ledger
+from fund import ledger
 from fund.db import query_df
 from fund.fiscal import fiscal_label, fiscal_year_of, wareki
 from fund.money import (
@@ -459,11 +459,15 @@ def waterfall(fig: Figures, *, fiscal_year: int) -> pd.DataFrame:
         r = row.iloc[0]
         opening = int(r["前年度末残高"])
         moves = {k: int(r[k]) for k in MOVEMENTS}
-    steps: list[tuple[str, float, float, int, str]] = [("前年度末残高", 0.0, to_oku_yen(opening), opening, "残高")]
+    steps: list[tuple[str, float, float, int, str]] = [
+        ("前年度末残高", 0.0, to_oku_yen(opening), opening, "残高")
+    ]
     level = opening
     for name, value in moves.items():
         delta = -value if name == "取崩し" else value
-        steps.append((name, to_oku_yen(level), to_oku_yen(level + delta), delta, "増加" if delta >= 0 else "減少"))
+        steps.append(
+            (name, to_oku_yen(level), to_oku_yen(level + delta), delta, "増加" if delta >= 0 else "減少")
+        )
         level += delta
     steps.append(("年度末残高", 0.0, to_oku_yen(level), level, "残高"))
     df = pd.DataFrame(steps, columns=["項目", "開始", "終了", "金額（円）", "種別"])

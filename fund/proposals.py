@@ -33,6 +33,7 @@ from fund.export import record_export, to_csv_bytes, to_xlsx_bytes
 from fund.fiscal import fiscal_label, fiscal_year_of, wareki
 from fund.labels import KPI_KIND, NOVELTY, PROPOSAL_STATUS, REQUIREMENT
 from fund.models import (
+    AuditAction,
     Category,
     Department,
     FiscalYear,
@@ -537,7 +538,7 @@ def _create_in_session(
         audit.record(
             session,
             actor=actor.login,
-            action="project.create",
+            action=AuditAction.project_create,
             entity="project",
             entity_id=project.id,
             after=audit.snapshot(project),
@@ -553,7 +554,7 @@ def _create_in_session(
     audit.record(
         session,
         actor=actor.login,
-        action="proposal.create",
+        action=AuditAction.proposal_create,
         entity="proposal",
         entity_id=proposal.id,
         after=audit.snapshot(proposal),
@@ -573,7 +574,7 @@ def _submit_in_session(session: Session, *, actor: Actor, proposal: Proposal, re
     audit.record(
         session,
         actor=actor.login,
-        action="proposal.status",
+        action=AuditAction.proposal_status,
         entity="proposal",
         entity_id=proposal.id,
         before=before,
@@ -673,7 +674,7 @@ def _update_in_session(session: Session, *, actor: Actor, proposal: Proposal, p:
     audit.record(
         session,
         actor=actor.login,
-        action="proposal.update",
+        action=AuditAction.proposal_update,
         entity="proposal",
         entity_id=proposal.id,
         before=before,
@@ -805,7 +806,7 @@ def change_status(
         audit.record(
             session,
             actor=actor.login,
-            action="proposal.override" if override else "proposal.status",
+            action=AuditAction.proposal_override if override else AuditAction.proposal_status,
             entity="proposal",
             entity_id=proposal.id,
             before=before,

@@ -13,7 +13,7 @@ from fund.auth import Action, Actor, department_scope, require, require_departme
 from fund.db import query_df, write_session
 from fund.errors import InputInvalid, NotFound, RuleViolation, field_messages
 from fund.fiscal import fiscal_label
-from fund.models import Department, FiscalYear, Project, Rollout
+from fund.models import AuditAction, Department, FiscalYear, Project, Rollout
 
 # 山口県の19市町 (13市6町), in the prefecture's usual order.
 MUNICIPALITIES = (
@@ -117,7 +117,7 @@ def record_rollout(engine: Engine, *, actor: Actor, data: dict[str, object]) -> 
         audit.record(
             session,
             actor=actor.login,
-            action="rollout.create",
+            action=AuditAction.rollout_create,
             entity="rollout",
             entity_id=row.id,
             after=audit.snapshot(row),
@@ -147,7 +147,7 @@ def delete_rollout(engine: Engine, *, actor: Actor, rollout_id: int, reason: str
         audit.record(
             session,
             actor=actor.login,
-            action="rollout.delete",
+            action=AuditAction.rollout_delete,
             entity="rollout",
             entity_id=rollout_id,
             before=before,

@@ -18,7 +18,7 @@ from fund.errors import InputInvalid, NotFound, RuleViolation
 from fund.fiscal import fiscal_label
 from fund.labels import FORCE_CHOICE, SCENARIO_ORIGIN
 from fund.ledger import MAX_AMOUNT_YEN
-from fund.models import BudgetStage, Scenario, ScenarioItem
+from fund.models import AuditAction, BudgetStage, Scenario, ScenarioItem
 from fund.money import format_yen
 
 ORIGIN_LABEL = SCENARIO_ORIGIN
@@ -76,7 +76,7 @@ def create_scenario(
         audit.record(
             session,
             actor=actor.login,
-            action="scenario.create",
+            action=AuditAction.scenario_create,
             entity="scenario",
             entity_id=scenario.id,
             after=audit.snapshot(scenario) | {"items": len(frame)},
@@ -130,7 +130,7 @@ def save_optimised(
         audit.record(
             session,
             actor=actor.login,
-            action="scenario.optimise",
+            action=AuditAction.scenario_optimise,
             entity="scenario",
             entity_id=scenario.id,
             after=audit.snapshot(scenario)
@@ -163,7 +163,7 @@ def copy_scenario(engine: Engine, *, actor: Actor, scenario_id: int, name: str) 
         audit.record(
             session,
             actor=actor.login,
-            action="scenario.copy",
+            action=AuditAction.scenario_copy,
             entity="scenario",
             entity_id=copy.id,
             after=audit.snapshot(copy) | {"items": len(items)},
@@ -217,7 +217,7 @@ def update_items(engine: Engine, *, actor: Actor, scenario_id: int, changes: lis
             audit.record(
                 session,
                 actor=actor.login,
-                action="scenario.edit",
+                action=AuditAction.scenario_edit,
                 entity="scenario",
                 entity_id=scenario_id,
                 after={"changes": diffs},
@@ -275,7 +275,7 @@ def promote(
         audit.record(
             session,
             actor=actor.login,
-            action="scenario.promote",
+            action=AuditAction.scenario_promote,
             entity="scenario",
             entity_id=scenario_id,
             after={"allocation_ids": ids, "fund_share_yen": total},

@@ -28,6 +28,7 @@ from fund.fiscal import fiscal_label
 from fund.labels import PERSPECTIVE
 from fund.models import (
     AppUser,
+    AuditAction,
     FiscalYear,
     Project,
     Proposal,
@@ -228,7 +229,7 @@ def create_round(
         audit.record(
             session,
             actor=actor.login,
-            action="screening.round_create",
+            action=AuditAction.screening_round_create,
             entity="screening_round",
             entity_id=screening_round.id,
             after={**audit.snapshot(screening_round), "weights": rubric.weights},
@@ -274,7 +275,7 @@ def new_rubric_version(
         audit.record(
             session,
             actor=actor.login,
-            action="screening.rubric_version",
+            action=AuditAction.screening_rubric_version,
             entity="rubric_version",
             entity_id=row.id,
             before={"version": latest.version, "weights": old_weights},
@@ -431,7 +432,7 @@ def assign_reviewers(
                 audit.record(
                     session,
                     actor=actor.login,
-                    action="screening.assign",
+                    action=AuditAction.screening_assign,
                     entity="review_assignment",
                     entity_id=assignment.id,
                     after=audit.snapshot(assignment),
@@ -471,7 +472,7 @@ def declare_conflict(engine: Engine, *, actor: Actor, assignment_id: int, reason
         audit.record(
             session,
             actor=actor.login,
-            action="screening.declare_conflict",
+            action=AuditAction.screening_declare_conflict,
             entity="review_assignment",
             entity_id=assignment.id,
             before=before,
@@ -651,7 +652,7 @@ def save_scores(engine: Engine, *, actor: Actor, assignment_id: int, entries: li
             audit.record(
                 session,
                 actor=actor.login,
-                action="screening.score",
+                action=AuditAction.screening_score,
                 entity="review_score",
                 entity_id=row.id,
                 before=before,

@@ -17,6 +17,7 @@ from fund.models import (
     Allocation,
     AllocationStatus,
     AppUser,
+    AuditAction,
     BudgetStage,
     Category,
     Department,
@@ -99,7 +100,7 @@ def seed(engine: Engine, seed_dir: Path | None = None) -> SeedReport:
             audit.record(
                 session,
                 actor=SEED_ACTOR,
-                action="seed",
+                action=AuditAction.seed,
                 entity="database",
                 after={"inserted": report.inserted},
             )

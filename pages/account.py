@@ -6,13 +6,13 @@ from fund import auth
 from fund.auth import Action
 from fund.errors import FundError, InputInvalid
 from fund.settings import get_settings
-from pages import _ui
+from ui import session, widgets
 
-actor = _ui.require_actor(Action.view_home)
-engine = _ui.engine()
+actor = session.require_actor(Action.view_home)
+engine = session.engine()
 
 st.title("アカウント")
-_ui.show_flash()
+widgets.show_flash()
 settings = get_settings()
 
 info = st.container(border=True)
@@ -47,7 +47,7 @@ else:
                 raise InputInvalid({"again": "確認用のパスワードが一致しません。"})
             auth.change_own_password(engine, actor=actor, current_password=current, new_password=new)
         except FundError as exc:
-            _ui.show_error(exc)
+            widgets.show_error(exc)
         else:
-            _ui.flash("パスワードを変更しました。")
+            widgets.flash("パスワードを変更しました。")
             st.rerun()

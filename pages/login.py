@@ -4,21 +4,21 @@ import streamlit as st
 
 from fund import auth
 from fund.errors import FundError
-from pages import _ui
+from ui import session
 
 st.title("山口県デジタル実装推進基金 管理ダッシュボード")
 reason = st.session_state.pop("sign_out_reason", None)
 if reason:
     st.info(reason, icon=":material/info:")
 
-if _ui.sso_enabled():
+if session.sso_enabled():
     st.subheader("サインイン")
     if st.user.is_logged_in:
         claims = st.user.to_dict()
         try:
             verified = claims.get("email_verified")
             actor = auth.actor_for_oidc(
-                _ui.engine(),
+                session.engine(),
                 subject=str(claims.get("sub") or ""),
                 email=str(claims.get("email") or "") or None,
                 email_verified=None if verified is None else bool(verified),
@@ -27,11 +27,11 @@ if _ui.sso_enabled():
             st.error(exc.message, icon=":material/person_off:")
             st.button("別のアカウントでサインインし直す", icon=":material/logout:", on_click=st.logout)
         else:
-            _ui.sign_in(actor, via_sso=True)
+            session.sign_in(actor, via_sso=True)
             st.rerun()
     else:
         st.write("組織アカウント（シングルサインオン）でサインインします。")
-        provider = _ui.sso_provider()
+        provider = session.sso_provider()
         if st.button("組織アカウントでサインイン", type="primary", icon=":material/login:"):
             if provider:
                 st.login(provider)
@@ -49,11 +49,11 @@ else:
 
     if submitted:
         try:
-            actor = auth.authenticate(_ui.engine(), login=login.strip(), password=password)
+            actor = auth.authenticate(session.engine(), login=login.strip(), password=password)
         except FundError as exc:
             st.error(exc.message, icon=":material/error:")
         else:
-            _ui.sign_in(actor)
+            session.sign_in(actor)
             st.rerun()
 
     st.caption("初回起動時の管理者パスワードは、アプリを起動した端末に一度だけ表示されます。")

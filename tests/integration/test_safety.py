@@ -90,7 +90,7 @@ def test_display_names_are_stored_exactly_as_typed(seeded_engine: Engine, admin:
         seeded_engine, actor=admin, login="hostile", role=Role.screener, password=None, display_name=text
     )
     users = auth.user_frame(seeded_engine)
-    assert users.loc[users["ログイン名"] == "hostile", "表示名"].iloc[0] == text
+    assert users.loc[users["login"] == "hostile", "display_name"].iloc[0] == text
 
 
 def test_a_ten_thousand_character_display_name_is_refused(seeded_engine: Engine, admin: Actor) -> None:

@@ -1,0 +1,89 @@
+"""監査ログ: search with filters, export (audited) and the hash-chain check."""
+
+import pandas as pd
+import streamlit as st
+
+from fund import admin, clock
+from fund.auth import Actor
+from fund.errors import FundError
+from ui import session, widgets
+
+
+def render(actor: Actor) -> None:
+    engine = session.engine()
+    choices = admin.audit_choices(engine, actor=actor)
+    f1, f2, f3, f4 = st.columns([2, 1, 1, 1])
+    period = f1.date_input(
+        "期間（日本時間）", value=admin.default_period(clock.today_jst()), key="audit_period", format="YYYY/MM/DD"
+    )
+    who = f2.text_input("利用者（一部で検索）", key="audit_actor", max_chars=60)
+    action = widgets.optional_select(
+        "操作",
+        choices["action"],
+        format_func=lambda a: f"{admin.action_label(a) or a}（{a}）",
+        key="audit_action",
+        where=f3,
+    )
+    entity = widgets.optional_select("対象", choices["entity"], key="audit_entity", where=f4)
+    dates = list(period) if isinstance(period, tuple | list) else [period]
+    filters = admin.AuditFilters(
+        since=dates[0] if dates else None,
+        until=dates[1] if len(dates) > 1 else (dates[0] if dates else None),
+        actor=who,
+        action=action,
+        entity=entity,
+    )
+    try:
+        log = admin.audit_search(engine, actor=actor, filters=filters)
+    except FundError as exc:
+        widgets.show_error(exc)
+        log = pd.DataFrame()
+    if log.empty:
+        st.info("条件に合う記録はありません。期間や条件を広げてください。", icon=":material/info:")
+    else:
+        st.dataframe(log, hide_index=True, width="stretch")
+        st.caption(f"新しい順に{len(log):,}件（最大{admin.MAX_ROWS:,}件）。日時は日本時間です。")
+    _export(actor, filters, disabled=log.empty)
+    _chain(actor)
+
+
+def _export(actor: Actor, filters: admin.AuditFilters, *, disabled: bool) -> None:
+    """Prepared on request: the export is audited, so it is built only when asked for."""
+    e1, e2, e3 = st.columns([1, 1, 2])
+    for col, fmt, label in ((e1, "xlsx", "Excel（xlsx）を準備"), (e2, "csv", "CSV を準備")):
+        if col.button(label, key=f"prepare_{fmt}", icon=":material/download:", disabled=disabled):
+            try:
+                data = admin.export_audit_log(session.engine(), actor=actor, filters=filters, fmt=fmt)
+            except FundError as exc:
+                widgets.show_error(exc)
+            else:
+                st.session_state["audit_export"] = (fmt, data)
+    prepared = st.session_state.get("audit_export")
+    if prepared:
+        fmt, data = prepared
+        e3.download_button(
+            f"監査ログ（{fmt}）をダウンロード",
+            data=data,
+            file_name=f"audit_log.{fmt}",
+            mime=widgets.MIME[fmt],
+            on_click="ignore",
+            icon=":material/file_download:",
+        )
+        st.caption("出力は監査ログに記録されます（利用者・条件・件数）。")
+
+
+def _chain(actor: Actor) -> None:
+    st.subheader("改ざんの検知")
+    st.caption("各記録は前の記録のハッシュ値を含みます。途中の記録が書き換えられると、そこで連鎖が途切れます。")
+    if not st.button("連鎖を検証する", icon=":material/verified:", key="verify_chain"):
+        return
+    status = admin.chain_status(session.engine(), actor=actor)
+    if status.ok:
+        st.success(f"監査ログの連鎖は正常です（{status.rows:,}件）。", icon=":material/check_circle:")
+    else:
+        st.error(
+            f"監査ログの連鎖が番号 {status.broken_id} で途切れています。"
+            "この記録またはその直前の記録が改ざん・破損している可能性があります。",
+            icon=widgets.ERROR_ICON,
+        )
+        st.dataframe(status.broken_row, hide_index=True, width="stretch")
