@@ -80,7 +80,7 @@ def _peak_rss_kib() -> int:
     """This process's peak resident set (VmHWM). Not ru_maxrss: on Linux that keeps the peak of the
     process before exec, i.e. of the benchmark runner that started this probe."""
     try:
-        for line in open("/proc/self/status", encoding="ascii"):
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     except OSError:

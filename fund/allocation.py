@@ -1,7 +1,7 @@
 """年度配分: the allocation table per 年度 (as published: 区分 blocks, 再掲 rows, subtotals)."""
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypedDict, cast
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,15 @@ from fund.models import (
     Relisting,
 )
 from fund.money import format_oku_yen, format_yen, sen_yen_series, sen_yen_sql
+
+
+class TableFilter(TypedDict):
+    """What the allocation table is narrowed to (the screen's filters, as service arguments)."""
+
+    fiscal_year: int
+    department_id: int | None
+    category_code: str | None
+
 
 TABLE_COLUMNS = [
     "section_code",
@@ -294,7 +303,7 @@ def totals_of(rows: pd.DataFrame) -> pd.DataFrame:
     sections["blocks"] = sections["section_code"].map(per_section["blocks"])
     whole = frame.assign(_all=0).groupby("_all").agg(**aggs).reset_index(drop=True)
     if whole.empty:
-        whole = pd.DataFrame([{c: 0 for c in aggs}])
+        whole = pd.DataFrame([dict.fromkeys(aggs, 0)])
     whole["numbered"] = int(blocks["numbered"].sum())
     whole["blocks"] = len(blocks)
     out = pd.concat(

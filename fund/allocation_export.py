@@ -46,9 +46,7 @@ class AllocationExport:
 
 def table_title(fiscal_year: int, rows: pd.DataFrame) -> str:
     """「令和6年度（2024年度）当初予算における基金活用事業一覧」; other stages are named when present."""
-    return title_for_stages(
-        fiscal_year, {s for s in rows.get("budget_stage", pd.Series(dtype=object)).dropna()}
-    )
+    return title_for_stages(fiscal_year, set(rows.get("budget_stage", pd.Series(dtype=object)).dropna()))
 
 
 def title_for_stages(fiscal_year: int, stages: set[str]) -> str:

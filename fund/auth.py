@@ -138,12 +138,22 @@ def require(actor: Actor, action: Action) -> None:
         raise PermissionDenied(f"{actor.role_label}の権限では「{ACTION_LABEL[action]}」はできません。")
 
 
+NO_DEPARTMENT = -1  # the scope of a 事業担当 account bound to no department: it matches no record
+
+
 def department_scope(actor: Actor) -> int | None:
     """The one department whose records the actor may see and touch, or None for every department.
 
-    事業担当 are bound to their own 所管部局; every other role sees the whole fund. Services apply
-    this themselves, so a page cannot forget it."""
-    return actor.department_id if actor.role == Role.department else None
+    事業担当 are bound to their own 所管部局 (an account without one sees nothing); every other role
+    sees the whole fund. Services apply this themselves, so a page cannot forget it."""
+    if actor.role != Role.department:
+        return None
+    return actor.department_id if actor.department_id is not None else NO_DEPARTMENT
+
+
+def assignable_as_reviewer(role: Role) -> bool:
+    """Only 審査担当 accounts are assigned proposals to score (管理者 may score, but are not assigned)."""
+    return role == Role.screener
 
 
 def scoped_department(actor: Actor, department_id: int | None) -> int | None:

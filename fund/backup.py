@@ -105,7 +105,7 @@ def _quote_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _noop(step: str, done: int, total: int) -> None:
+def _noop(_step: str, _done: int, _total: int) -> None:
     return None
 
 

@@ -20,7 +20,7 @@ from fund.settings import get_settings
 ROLE_CHOICES = {r.value: r for r in Role}
 
 
-def _cmd_seed(args: argparse.Namespace) -> int:
+def _cmd_seed(_args: argparse.Namespace) -> int:
     report = seed(get_engine())
     if report.total:
         for table, n in report.inserted.items():
@@ -31,7 +31,7 @@ def _cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_init(args: argparse.Namespace) -> int:
+def _cmd_init(_args: argparse.Namespace) -> int:
     """Schema, seed and, on first start, the administrator account."""
     engine = get_engine()
     report = seed(engine)
@@ -120,7 +120,7 @@ def _cmd_ledger_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_audit_verify(args: argparse.Namespace) -> int:
+def _cmd_audit_verify(_args: argparse.Namespace) -> int:
     broken = audit.verify_chain(get_engine())
     if broken is None:
         print("監査ログの連鎖は正常です。")

@@ -7,6 +7,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from fund import allocation, clock, kpi, projection, proposals, screening
+from fund.auth import SYSTEM
 from fund.fiscal import fiscal_year_of
 from fund.models import ProposalStatus
 
@@ -50,6 +51,7 @@ def headline(engine: Engine, *, today: date | None = None) -> Headline:
         ),
         proposal_status=proposals.status_counts(engine, fiscal_year=ref_year),
         screening_progress=screening.progress(engine, fiscal_year=ref_year),
-        # The home page labels these 「目標年度が当年度のもの」: years on the path are left out.
-        kpi_status=kpi.status_counts(engine, fiscal_year=ref_year, target_years_only=True),
+        # The home page shows the whole fund to everyone (SYSTEM: no department scope) and labels
+        # these 「目標年度が当年度のもの」: years on the path are left out.
+        kpi_status=kpi.status_counts(engine, actor=SYSTEM, fiscal_year=ref_year, target_years_only=True),
     )

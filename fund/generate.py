@@ -214,7 +214,7 @@ def generate(
         tick("年度配分")
         _ledger(load, rng, dc, allocs)
         tick("基金台帳")
-        _kpis(load, rng, projects, props)
+        _kpis(load, rng, projects)
         kpi.refresh_years(conn)
         tick("成果指標")
     report = GenerateReport(proposals=proposals, seed=seed_value, inserted=load.inserted)
@@ -605,7 +605,7 @@ def _ledger(load: _Loader, rng: np.random.Generator, dc: Any, allocs: pd.DataFra
     )
 
 
-def _kpis(load: _Loader, rng: np.random.Generator, projects: pd.DataFrame, props: pd.DataFrame) -> None:
+def _kpis(load: _Loader, rng: np.random.Generator, projects: pd.DataFrame) -> None:
     n = len(projects)
     per = np.where(rng.random(n) < 0.3, 2, 1)
     rep = np.repeat(np.arange(n), per)

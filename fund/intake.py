@@ -581,7 +581,7 @@ def import_upload(
                     return values[i] if i is not None and i < len(values) else None
 
                 data, cell_errors = _row_input(get, depts, cats)
-                errors = {c: m for c, m in reversed(cell_errors)}
+                errors = dict(reversed(cell_errors))
                 key = (data["project_name"], data["fiscal_year"])
                 if data["project_name"] and key in seen:
                     errors.setdefault("事業名", f"{seen[key]}行目と同じ事業・年度の提案です。")

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session, select
 
 from fund import audit, clock, export
-from fund.auth import Action, Actor, require, require_department
+from fund.auth import SYSTEM, Action, Actor, department_scope, require, require_department, scoped_department
 from fund.db import checkpoint, contains, like_pattern, query_df, write_session
 from fund.errors import InputInvalid, NotFound, field_messages
 from fund.fiscal import fiscal_label, fiscal_year_bounds, fiscal_year_of
@@ -401,6 +401,7 @@ def _status_sql(flt: KpiFilter, *, today: date) -> tuple[str, str, dict[str, obj
 def kpi_frame(
     engine: Engine,
     *,
+    actor: Actor,
     department_id: int | None = None,
     project_id: int | None = None,
     today: date | None = None,
@@ -411,7 +412,8 @@ def kpi_frame(
     """One row per indicator and tracked 年度: target (own or on the path), actual, rate and status,
     by department, project and indicator (or by 年度 first with `oldest_first`).
 
-    `where` filters in the database; `limit` returns only the first rows (a screen's worth)."""
+    `where` filters in the database; `limit` returns only the first rows (a screen's worth).
+    事業担当 see their own department's indicators only."""
     today = today or clock.today_jst()
     flt = where or KpiFilter()
     if department_id is not None or project_id is not None:
@@ -420,6 +422,7 @@ def kpi_frame(
             department_id=department_id if department_id is not None else flt.department_id,
             project_id=project_id if project_id is not None else flt.project_id,
         )
+    flt = replace(flt, department_id=scoped_department(actor, flt.department_id))
     cte, row_where, params = _status_sql(flt, today=today)
     if limit is not None:
         params["limit"] = int(limit)
@@ -466,12 +469,14 @@ def kpi_frame(
     df["year_finished"] = df["year_finished"].astype(bool)
     floats = ["baseline_value", "baseline_year", "target_value", "actual_value", "achievement_rate"]
     ints = ["indicator_id", "project_id", "department_id", "fiscal_year"]
-    df = df.astype({c: "float64" for c in floats} | {c: "int64" for c in ints})
+    df = df.astype(dict.fromkeys(floats, "float64") | dict.fromkeys(ints, "int64"))
     return df[FRAME_COLUMNS]
 
 
-def filter_options(engine: Engine, *, department_id: int | None = None) -> tuple[list[int], list[str]]:
-    """The 年度 with indicator-years and the departments with indicators, for the page's filters."""
+def filter_options(engine: Engine, *, actor: Actor) -> tuple[list[int], list[str]]:
+    """The 年度 with indicator-years and the departments with indicators the actor may see, for the
+    page's filters."""
+    department_id = department_scope(actor)
     dept = "WHERE p.department_id = :department_id" if department_id is not None else ""
     params = {"department_id": department_id} if department_id is not None else None
     year_where = "WHERE department_id = :department_id" if department_id is not None else ""
@@ -497,11 +502,14 @@ def status_counts(
     today: date | None = None,
     target_years_only: bool = False,
     where: KpiFilter | None = None,
+    actor: Actor,
 ) -> dict[str, int]:
-    """Number of indicator-years per status, for the headline (all 年度, or one). Every status listed.
+    """Number of indicator-years per status the actor may see, for the headline (all 年度, or one).
+    Every status listed.
 
     `target_years_only` leaves out 年度 judged against the path (no target set for that 年度)."""
     flt = where or KpiFilter()
+    flt = replace(flt, department_id=scoped_department(actor, flt.department_id))
     if fiscal_year is not None:
         flt = replace(flt, fiscal_year=fiscal_year)
     if target_years_only:
@@ -520,12 +528,19 @@ def status_counts(
 
 
 def overdue_frame(
-    engine: Engine, *, department_id: int | None = None, today: date | None = None, limit: int | None = None
+    engine: Engine,
+    *,
+    actor: Actor,
+    department_id: int | None = None,
+    today: date | None = None,
+    limit: int | None = None,
 ) -> pd.DataFrame:
-    """Indicators with no actual for an ended 年度, oldest first, for follow-up with the department."""
+    """Indicators with no actual for an ended 年度 (of those the actor may see), oldest first, for
+    follow-up with the department."""
     today = today or clock.today_jst()
     late = kpi_frame(
         engine,
+        actor=actor,
         today=today,
         where=KpiFilter(department_id=department_id, status=KpiStatus.not_measured.value),
         limit=limit,
@@ -674,9 +689,10 @@ def enter_actual(
 def _choice_where(actor: Actor, search: str | None) -> tuple[str, dict[str, object]]:
     clauses: list[str] = []
     params: dict[str, object] = {}
-    if actor.role.value == "department":
+    own = department_scope(actor)
+    if own is not None:
         clauses.append("p.department_id = :dept")
-        params["dept"] = actor.department_id if actor.department_id is not None else -1
+        params["dept"] = own
     if search:
         clauses.append(f"({contains('p.name', 'q')} OR {contains('i.name', 'q')})")
         params["q"] = like_pattern(search)
@@ -794,7 +810,7 @@ def portfolio_by_year(engine: Engine, *, today: date | None = None) -> pd.DataFr
     evidence = funded_evidence_by_year(engine).set_index("fiscal_year")
     reach = _reach_by_year(engine, today=today).set_index("fiscal_year")
     judged = _projects_on_track_by_year(engine, today=today).set_index("fiscal_year")
-    years, _ = filter_options(engine)
+    years, _ = filter_options(engine, actor=SYSTEM)  # the roll-up covers the whole fund
     rows = []
     for year in sorted(set(evidence.index.astype(int)) | set(years)):
         ev = evidence.loc[year] if year in evidence.index else None
@@ -946,9 +962,9 @@ def review_sheet(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def review_sheet_export(engine: Engine, *, where: KpiFilter, today: date, fmt: str) -> bytes:
-    """Every indicator-year matching `where` as the review sheet (the page's download)."""
-    return review_sheet_bytes(kpi_frame(engine, today=today, where=where), fmt=fmt)
+def review_sheet_export(engine: Engine, *, actor: Actor, where: KpiFilter, today: date, fmt: str) -> bytes:
+    """Every indicator-year matching `where` that the actor may see, as the review sheet (the download)."""
+    return review_sheet_bytes(kpi_frame(engine, actor=actor, today=today, where=where), fmt=fmt)
 
 
 def review_sheet_bytes(df: pd.DataFrame, *, fmt: str) -> bytes:

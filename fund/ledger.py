@@ -5,7 +5,7 @@ entry it reverses and counts against that entry's kind, so the roll-forward show
 """
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, TypedDict
 
 import pandas as pd
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -20,6 +20,17 @@ from fund.fiscal import allowed_fiscal_years, fiscal_label, wareki
 from fund.labels import LEDGER_KIND
 from fund.models import AuditAction, FiscalYear, LedgerEntry, LedgerKind, Project
 from fund.money import format_yen, oku_yen_series
+
+
+class LedgerFilter(TypedDict):
+    """The ledger's filters, as service arguments."""
+
+    fiscal_year: int | None
+    kind: LedgerKind | None
+    department_id: int | None
+    project_id: int | None
+    project_name: str | None
+
 
 MAX_AMOUNT_YEN = 1_000_000_000_000  # 1兆円: anything larger is a typing error
 
@@ -488,7 +499,7 @@ def ledger_export(
     return df
 
 
-def ledger_export_bytes(engine: Engine, *, fmt: str, filters: dict[str, Any]) -> bytes:
+def ledger_export_bytes(engine: Engine, *, fmt: str, filters: LedgerFilter) -> bytes:
     """Every ledger entry matching `filters` (as for `ledger_export`) as xlsx or CSV: the download."""
     return export_bytes(
         ledger_export(engine, **filters), fmt=fmt, sheet_name="基金台帳", title="基金台帳", sen_yen=False

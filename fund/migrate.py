@@ -156,27 +156,27 @@ def migrate(
     report = MigrateReport(
         source=source.url.render_as_string(hide_password=True), target=safe_url(target_url)
     )
-    with source.connect() as src_conn, target.begin() as dst_conn:
-        with src_conn.begin():  # one snapshot of the source
-            for i, table in enumerate(all_tables):
-                if progress is not None:
-                    progress(f"表 {table.name}", i, total)
-                copied = 0
-                batches = _read_batches(src_conn, source, table)
-                if _self_references(table) and is_duckdb(target):
-                    whole = list(batches)  # the whole table in one statement: see _write_batch
-                    batches = iter([pa.Table.from_batches(whole)] if whole else [])
-                for batch in batches:
-                    if batch.num_rows:
-                        _write_batch(
-                            dst_conn,
-                            target,
-                            table,
-                            pa.table(batch) if isinstance(batch, pa.RecordBatch) else batch,
-                        )
-                        copied += batch.num_rows
-                report.tables[table.name] = copied
-                _reset_sequence(dst_conn, target, table)
+    # src_conn.begin(): one snapshot of the source
+    with source.connect() as src_conn, target.begin() as dst_conn, src_conn.begin():
+        for i, table in enumerate(all_tables):
+            if progress is not None:
+                progress(f"表 {table.name}", i, total)
+            copied = 0
+            batches = _read_batches(src_conn, source, table)
+            if _self_references(table) and is_duckdb(target):
+                whole = list(batches)  # the whole table in one statement: see _write_batch
+                batches = iter([pa.Table.from_batches(whole)] if whole else [])
+            for batch in batches:
+                if batch.num_rows:
+                    _write_batch(
+                        dst_conn,
+                        target,
+                        table,
+                        pa.table(batch) if isinstance(batch, pa.RecordBatch) else batch,
+                    )
+                    copied += batch.num_rows
+            report.tables[table.name] = copied
+            _reset_sequence(dst_conn, target, table)
     if progress is not None:
         progress("検証", len(all_tables), total)
     _verify(source, target, report)

@@ -18,7 +18,7 @@ Rules kept here (the page only collects input and shows the result):
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import pandas as pd
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -26,7 +26,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from fund import audit, clock, kpi
-from fund.auth import Action, Actor, can, require, require_department
+from fund.auth import Action, Actor, can, department_scope, require, require_department, scoped_department
 from fund.db import contains, like_pattern, query_df, read_session, write_session
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation, StaleEdit
 from fund.export import record_export, to_csv_bytes, to_xlsx_bytes
@@ -46,9 +46,18 @@ from fund.models import (
     ProposalCostLine,
     ProposalEvent,
     ProposalStatus,
-    Role,
 )
 from fund.money import format_sen_yen, format_sen_yen_unit, sen_yen_series, to_sen_yen
+
+
+class ProposalFilter(TypedDict):
+    """The proposal list's filters, as service arguments."""
+
+    fiscal_year: int | None
+    status: ProposalStatus | None
+    department_id: int | None
+    search: str | None
+
 
 # Limits: anything beyond these is a typing error, not a plan.
 MAX_YEN = 100_000_000_000  # 1,000億円 per line; the whole fund is 40億円
@@ -357,7 +366,7 @@ def _db_errors(
     dept = session.get(Department, p.department_id)
     if dept is None:
         errors["department_id"] = "所管部局を選択してください。"
-    elif actor.role == Role.department and actor.department_id != p.department_id:
+    elif department_scope(actor) not in (None, p.department_id):
         errors["department_id"] = "事業担当は自部局の提案のみ作成・編集できます。"
     allowed = _allowed_years(session)
     if p.fiscal_year not in allowed:
@@ -862,9 +871,10 @@ def editable_drafts(engine: Engine, *, actor: Actor) -> pd.DataFrame:
         return pd.DataFrame({"id": [], "label": []})
     params: dict[str, Any] = {"st": S.draft.value}
     where = "pr.status = :st"
-    if actor.role == Role.department:
+    own = department_scope(actor)
+    if own is not None:
         where += " AND p.department_id = :d"
-        params["d"] = actor.department_id if actor.department_id is not None else -1
+        params["d"] = own
     df = query_df(
         engine,
         f"""
@@ -1018,8 +1028,7 @@ def _frame_filters(
     """The WHERE clause and parameters shared by the list, its count and its export."""
     clauses: list[str] = []
     params: dict[str, object] = {}
-    if actor.role == Role.department:
-        department_id = actor.department_id if actor.department_id is not None else -1
+    department_id = scoped_department(actor, department_id)
     if fiscal_year is not None:
         clauses.append("pr.fiscal_year = :fy")
         params["fy"] = fiscal_year
@@ -1176,7 +1185,7 @@ def export_proposals(
         filters={
             "fiscal_year": fiscal_year,
             "status": status.value if status is not None else None,
-            "department_id": actor.department_id if actor.role == Role.department else department_id,
+            "department_id": scoped_department(actor, department_id),
             "search": search or "",
         },
         rows=len(table),

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from fund import audit, clock
-from fund.auth import Action, Actor, require
+from fund.auth import Action, Actor, assignable_as_reviewer, require
 from fund.calibration import calibrated_scores_sql
 from fund.db import contains, like_pattern, query_df, read_session, write_session
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation
@@ -386,7 +386,7 @@ def assign_reviewers(
         users: list[AppUser] = []
         for reviewer_id in dict.fromkeys(reviewer_ids):
             user = session.get(AppUser, reviewer_id)
-            if user is None or user.role != Role.screener or not user.active:
+            if user is None or not assignable_as_reviewer(Role(user.role)) or not user.active:
                 raise InputInvalid({"reviewers": "審査担当として有効な利用者だけを割り当てられます。"})
             users.append(user)
         for proposal_id in dict.fromkeys(proposal_ids):

@@ -15,14 +15,14 @@ st.title("審査・採点")
 with st.container():  # always present, so the elements below keep their place after a message
     widgets.show_flash()
 
-chosen = rounds.pick()
-if chosen is None:
+picked = rounds.pick()
+if picked is None:
     st.info("審査ラウンドはまだありません。", icon=":material/info:")
     if can_score:
         st.subheader("新しい審査ラウンド")
         rounds.new_round_form(actor)
     st.stop()
-assert chosen is not None  # st.stop() ends the run
+chosen: rounds.ChosenRound = picked  # st.stop() ends the run when there is no round
 
 draw = {
     "自分の審査": lambda: my_reviews.render(actor, chosen),

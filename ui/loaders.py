@@ -35,7 +35,8 @@ R = TypeVar("R")
 def cached_read(fn: Callable[Concatenate[Engine, P], R]) -> Callable[P, R]:
     """`fn` without its engine argument, cached until the data changes."""
 
-    def load(url: str, version: int, *args: P.args, **kwargs: P.kwargs) -> R:
+    # `url` and `version` are read by the cache only: they make its key.
+    def load(url: str, version: int, *args: P.args, **kwargs: P.kwargs) -> R:  # noqa: ARG001
         return fn(session.engine(), *args, **kwargs)
 
     # Streamlit keys a cache on the function's module and name: one cache per service function.

@@ -1,5 +1,6 @@
 """The app's engine and the signed-in actor: sign-in, sign-out, timeouts, page permissions."""
 
+import contextlib
 from datetime import timedelta
 
 import streamlit as st
@@ -69,10 +70,8 @@ def sign_out(reason: str | None = None) -> None:
     for key in (ACTOR_KEY, "signed_in_at", "last_seen_at", "via_sso"):
         st.session_state.pop(key, None)
     if actor is not None:
-        try:
+        with contextlib.suppress(FundError):  # signing out must never fail
             auth.record_sign_out(engine(), actor=actor, reason=reason or "")
-        except FundError:
-            pass  # signing out must never fail
     if reason:
         st.session_state["sign_out_reason"] = reason
     if via_sso and st.user.is_logged_in:

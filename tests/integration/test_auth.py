@@ -126,7 +126,7 @@ def _expected() -> dict[tuple[Role, Action], bool]:
 
 
 def test_the_expected_matrix_names_every_role_and_action() -> None:
-    assert {key for key in _expected()} == {(r, a) for r in Role for a in Action}
+    assert set(_expected()) == {(r, a) for r in Role for a in Action}
 
 
 @pytest.mark.parametrize(("role", "action"), list(_expected()))

@@ -22,7 +22,7 @@ CHILD = textwrap.dedent(
     from fund import audit, ledger
     from fund.auth import SYSTEM
     from fund.db import get_engine, write_session
-    from fund.models import LedgerEntry, LedgerKind
+    from fund.models import AuditAction, LedgerEntry, LedgerKind
 
     engine = get_engine("duckdb:///" + sys.argv[1])
     day = date(2025, 7, 1)
@@ -38,7 +38,7 @@ CHILD = textwrap.dedent(
                                 amount_yen=10 + i, memo=f"WAL{i}", created_by="crash-test")
             session.add(entry)
             session.flush()
-            audit.record(session, actor="crash-test", action="ledger.post",
+            audit.record(session, actor="crash-test", action=AuditAction.ledger_post,
                          entity="ledger_entry", entity_id=entry.id)
             entry_id = entry.id
         print("committed", entry_id, flush=True)
@@ -48,7 +48,7 @@ CHILD = textwrap.dedent(
                                 amount_yen=1, memo=f"未確定バッチ{i}", created_by="crash-test")
             session.add(entry)
             session.flush()
-            audit.record(session, actor="crash-test", action="ledger.post",
+            audit.record(session, actor="crash-test", action=AuditAction.ledger_post,
                          entity="ledger_entry", entity_id=entry.id)
             if i == 25:
                 print("mid-batch", flush=True)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from fund import kpi, reference, rollout
-from fund.auth import Actor
+from fund.auth import SYSTEM, Actor
 from fund.db import query_df
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation
 from fund.export import record_export
@@ -68,7 +68,7 @@ def _entry(engine: Engine, **overrides: object) -> dict[str, object]:
 
 
 def _row(engine: Engine, indicator: str, year: int) -> dict[str, object]:
-    df = kpi.kpi_frame(engine, today=TODAY)
+    df = kpi.kpi_frame(engine, actor=SYSTEM, today=TODAY)
     hit = df[(df["indicator"] == indicator) & (df["fiscal_year"] == year)]
     assert len(hit) == 1
     return dict(hit.iloc[0])
@@ -226,7 +226,7 @@ def test_department_staff_are_offered_only_their_own_indicators(seeded_engine: E
 
 
 def test_seeded_targets_of_r6_and_r8_are_in_the_frame(seeded_engine: Engine) -> None:
-    df = kpi.kpi_frame(seeded_engine, today=TODAY)
+    df = kpi.kpi_frame(seeded_engine, actor=SYSTEM, today=TODAY)
     own = df[~df["target_on_path"]]
     got = {(r.indicator, int(r.fiscal_year)): r.target_value for r in own.itertuples()}
     seeded = _csv("kpi_targets.csv")
@@ -239,7 +239,7 @@ def test_seeded_targets_of_r6_and_r8_are_in_the_frame(seeded_engine: Engine) -> 
 def test_a_target_year_still_running_is_not_due_and_not_overdue(seeded_engine: Engine) -> None:
     row = _row(seeded_engine, "対象者数", 2026)
     assert row["status"] == "未到来" and row["target_value"] == 9600
-    late = kpi.overdue_frame(seeded_engine, today=TODAY)
+    late = kpi.overdue_frame(seeded_engine, actor=SYSTEM, today=TODAY)
     assert late[late["fiscal_year"] == 2026].empty
 
 
@@ -257,20 +257,22 @@ def test_the_overdue_list_holds_every_ended_year_without_an_actual(seeded_engine
         for year in range(first, max(targets[key]) + 1):
             if date(year + 1, 3, 31) < TODAY and (key, year) not in actuals:
                 expected.add((ind["name"], year))
-    late = kpi.overdue_frame(seeded_engine, today=TODAY)
+    late = kpi.overdue_frame(seeded_engine, actor=SYSTEM, today=TODAY)
     assert set(zip(late["indicator"], late["fiscal_year"].astype(int), strict=True)) == expected
     assert ("導入地域数", 2025) in expected  # the interim year between the R6 and R8 targets
     assert (late["days_overdue"] > 0).all()
 
 
 def test_the_overdue_list_of_a_department_holds_only_its_indicators(seeded_engine: Engine) -> None:
-    late = kpi.overdue_frame(seeded_engine, department_id=_dept_id(seeded_engine, "健康福祉部"), today=TODAY)
+    late = kpi.overdue_frame(
+        seeded_engine, actor=SYSTEM, department_id=_dept_id(seeded_engine, "健康福祉部"), today=TODAY
+    )
     assert set(late["department"]) == {"健康福祉部"}
     assert set(late["indicator"]) == {"導入地域数", "対象者数"}
 
 
 def test_once_a_year_ends_its_missing_actuals_become_overdue(seeded_engine: Engine) -> None:
-    late = kpi.overdue_frame(seeded_engine, today=date(2027, 4, 1))
+    late = kpi.overdue_frame(seeded_engine, actor=SYSTEM, today=date(2027, 4, 1))
     assert ("対象者数", 2026) in set(zip(late["indicator"], late["fiscal_year"].astype(int), strict=True))
 
 
@@ -361,7 +363,7 @@ def test_the_share_of_projects_on_track_counts_projects_with_no_indicator_behind
 
 
 def test_perspective_status_counts_add_up_to_the_indicator_years_evidencing_it(seeded_engine: Engine) -> None:
-    df = kpi.kpi_frame(seeded_engine, today=TODAY)
+    df = kpi.kpi_frame(seeded_engine, actor=SYSTEM, today=TODAY)
     per = kpi.perspective_rollup(seeded_engine, today=TODAY).set_index("perspective")
     for p in (1, 2, 3, 4):
         n = sum(1 for ps in df["perspectives"] if p in ps)
@@ -381,7 +383,9 @@ def test_seeded_rollouts_match_the_file_and_sample_rows_are_marked(seeded_engine
     df = rollout.rollout_frame(seeded_engine, actor=make_actor(Role.admin))
     assert len(df) == len(rows)
     assert int(df["is_sample"].sum()) == sum(1 for r in rows if r["is_sample"] == "true")
-    per_city = rollout.rollout_by_municipality(seeded_engine, actor=make_actor(Role.admin)).set_index("municipality")["projects"]
+    per_city = rollout.rollout_by_municipality(seeded_engine, actor=make_actor(Role.admin)).set_index(
+        "municipality"
+    )["projects"]
     assert len(per_city) == 19
     for city in rollout.MUNICIPALITIES:
         assert per_city[city] == len({r["project"] for r in rows if r["target"] == city})
@@ -390,7 +394,9 @@ def test_seeded_rollouts_match_the_file_and_sample_rows_are_marked(seeded_engine
         assert per_project.loc[name, "rollouts"] == sum(1 for r in rows if r["project"] == name)
 
 
-def test_department_staff_see_only_their_own_departments_rollouts_in_every_view(seeded_engine: Engine) -> None:
+def test_department_staff_see_only_their_own_departments_rollouts_in_every_view(
+    seeded_engine: Engine,
+) -> None:
     health = _health(seeded_engine)
     project = _project_id(seeded_engine, "地域医薬品提供に係るICT活用支援事業")
     rollout.record_rollout(
@@ -405,7 +411,9 @@ def test_department_staff_see_only_their_own_departments_rollouts_in_every_view(
     assert list(rollout.rollout_by_project(seeded_engine, actor=health)["project"]) == [
         "地域医薬品提供に係るICT活用支援事業"
     ]
-    per_city = rollout.rollout_by_municipality(seeded_engine, actor=health).set_index("municipality")["projects"]
+    per_city = rollout.rollout_by_municipality(seeded_engine, actor=health).set_index("municipality")[
+        "projects"
+    ]
     assert per_city["光市"] == 1 and int(per_city.sum()) == 1
     everyone = rollout.rollout_frame(seeded_engine, actor=make_actor(Role.admin))
     assert len(everyone) == len(seeded) + 1
@@ -495,7 +503,7 @@ def test_deleting_a_rollout_needs_a_reason_and_keeps_the_values_in_the_audit(see
 
 
 def test_the_review_sheet_has_the_review_columns_in_order(seeded_engine: Engine) -> None:
-    sheet = kpi.review_sheet(kpi.kpi_frame(seeded_engine, today=TODAY))
+    sheet = kpi.review_sheet(kpi.kpi_frame(seeded_engine, actor=SYSTEM, today=TODAY))
     assert list(sheet.columns[:10]) == [
         "事業名",
         "所管部局",
@@ -514,7 +522,7 @@ def test_the_review_sheet_has_the_review_columns_in_order(seeded_engine: Engine)
 
 
 def test_the_csv_export_has_a_bom_and_the_xlsx_opens_with_the_same_rows(seeded_engine: Engine) -> None:
-    df = kpi.kpi_frame(seeded_engine, today=TODAY)
+    df = kpi.kpi_frame(seeded_engine, actor=SYSTEM, today=TODAY)
     data = kpi.review_sheet_bytes(df, fmt="csv")
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
@@ -540,7 +548,25 @@ def test_an_export_is_recorded_in_the_audit_log(seeded_engine: Engine) -> None:
 
 
 def test_the_home_headline_counts_only_indicators_with_a_target_for_the_year(seeded_engine: Engine) -> None:
-    own = kpi.status_counts(seeded_engine, fiscal_year=2024, today=TODAY, target_years_only=True)
+    own = kpi.status_counts(
+        seeded_engine, actor=SYSTEM, fiscal_year=2024, today=TODAY, target_years_only=True
+    )
     assert sum(own.values()) == sum(1 for t in _csv("kpi_targets.csv") if t["fiscal_year"] == "2024")
-    every = kpi.status_counts(seeded_engine, fiscal_year=2024, today=TODAY)
+    every = kpi.status_counts(seeded_engine, actor=SYSTEM, fiscal_year=2024, today=TODAY)
     assert sum(every.values()) > sum(own.values())  # 野犬 and Y-BASE are judged on the path in R6
+
+
+def test_department_staff_see_only_their_own_indicators_whatever_they_ask_for(seeded_engine: Engine) -> None:
+    health = _health(seeded_engine)
+    everyone = kpi.kpi_frame(seeded_engine, actor=SYSTEM, today=TODAY)
+    others = sorted(set(everyone["department_id"]) - {health.department_id})
+    assert others  # the seed has indicators of other departments
+    asked = kpi.KpiFilter(department_id=int(others[0]))
+    own = kpi.kpi_frame(seeded_engine, actor=health, today=TODAY, where=asked)
+    assert set(own["department"]) == {"健康福祉部"}
+    assert len(own) == int((everyone["department"] == "健康福祉部").sum())
+    counts = kpi.status_counts(seeded_engine, actor=health, today=TODAY, where=asked)
+    assert sum(counts.values()) == len(own)
+    assert set(kpi.overdue_frame(seeded_engine, actor=health, today=TODAY)["department"]) <= {"健康福祉部"}
+    years, departments = kpi.filter_options(seeded_engine, actor=health)
+    assert departments == ["健康福祉部"] and years

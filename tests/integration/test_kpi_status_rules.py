@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
 from fund import kpi
+from fund.auth import SYSTEM
 from fund.kpi import achievement_rate, path_target, status_for, tracking_years, year_finished
 from fund.models import Direction
 
@@ -122,7 +123,7 @@ def test_every_indicator_year_follows_the_scalar_rules(
     kpi_engine: Engine, specs: list[dict[str, Any]], today: date
 ) -> None:
     _write(kpi_engine, specs)
-    frame = kpi.kpi_frame(kpi_engine, today=today)
+    frame = kpi.kpi_frame(kpi_engine, actor=SYSTEM, today=today)
     got = [
         (int(r.indicator_id), int(r.fiscal_year), None if r.target_value != r.target_value else r.target_value,
          bool(r.target_on_path), None if r.actual_value != r.actual_value else r.actual_value,
@@ -134,5 +135,5 @@ def test_every_indicator_year_follows_the_scalar_rules(
     for g, e in zip(got, expected, strict=True):
         assert (g[3], g[6], g[7]) == (e[3], e[6], e[7]), (g, e)
         assert _close(g[2], e[2]) and _close(g[4], e[4]) and _close(g[5], e[5]), (g, e)
-    counts = kpi.status_counts(kpi_engine, today=today)
+    counts = kpi.status_counts(kpi_engine, actor=SYSTEM, today=today)
     assert counts == {s.value: sum(1 for e in expected if e[6] == s.value) for s in kpi.KpiStatus}

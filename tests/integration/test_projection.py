@@ -123,7 +123,9 @@ def test_seeded_fund_runs_out_in_reiwa_10_at_the_recent_pace(seeded_engine: Engi
 
 def test_every_projected_year_follows_the_balance_identity(seeded_engine: Engine) -> None:
     p = projection.project(
-        projection.figures(seeded_engine), today=TODAY, stress=StressTest(cost_overrun_pct=25, interest_rate_pct=1.5)
+        projection.figures(seeded_engine),
+        today=TODAY,
+        stress=StressTest(cost_overrun_pct=25, interest_rate_pct=1.5),
     )
     # From the current 年度 (TODAY is in 令和8年度) to the horizon, or to the 年度 the fund runs out.
     assert p.table["年度"].iloc[0] == 2026 and len(p.table) >= 2
@@ -135,7 +137,9 @@ def test_every_projected_year_follows_the_balance_identity(seeded_engine: Engine
 
 
 def test_planned_costs_alone_never_exhaust_the_seeded_fund(seeded_engine: Engine) -> None:
-    p = projection.project(projection.figures(seeded_engine), today=TODAY, stress=StressTest(assume_recent_pace=False))
+    p = projection.project(
+        projection.figures(seeded_engine), today=TODAY, stress=StressTest(assume_recent_pace=False)
+    )
     assert p.run_out_year is None and p.runway_years is None
     ends = list(p.table["年度末残高"])
     assert ends[:2] == [BALANCE - PLANNED_2026, BALANCE - PLANNED_2026 - PLANNED_2027]
@@ -145,21 +149,27 @@ def test_planned_costs_alone_never_exhaust_the_seeded_fund(seeded_engine: Engine
 
 def test_cost_overrun_scales_every_future_drawdown(seeded_engine: Engine) -> None:
     p = projection.project(
-        projection.figures(seeded_engine), today=TODAY, stress=StressTest(cost_overrun_pct=50, assume_recent_pace=False)
+        projection.figures(seeded_engine),
+        today=TODAY,
+        stress=StressTest(cost_overrun_pct=50, assume_recent_pace=False),
     )
     assert list(p.table["計画取崩し"][:3]) == [300_000_000, 258_000_000, 0]
 
 
 def test_a_one_year_slip_moves_planned_drawdowns_to_the_next_year(seeded_engine: Engine) -> None:
     p = projection.project(
-        projection.figures(seeded_engine), today=TODAY, stress=StressTest(slip_one_year=True, assume_recent_pace=False)
+        projection.figures(seeded_engine),
+        today=TODAY,
+        stress=StressTest(slip_one_year=True, assume_recent_pace=False),
     )
     assert list(p.table["計画取崩し"][:3]) == [0, PLANNED_2026, PLANNED_2027]
 
 
 def test_interest_is_earned_on_each_opening_balance(seeded_engine: Engine) -> None:
     p = projection.project(
-        projection.figures(seeded_engine), today=TODAY, stress=StressTest(interest_rate_pct=1.0, assume_recent_pace=False)
+        projection.figures(seeded_engine),
+        today=TODAY,
+        stress=StressTest(interest_rate_pct=1.0, assume_recent_pace=False),
     )
     assert int(p.table["運用益"].iloc[0]) == 20_600_000
     assert int(p.table["運用益"].iloc[1]) == round(int(p.table["期首残高"].iloc[1]) * 0.01)
@@ -167,7 +177,9 @@ def test_interest_is_earned_on_each_opening_balance(seeded_engine: Engine) -> No
 
 def test_a_harsher_stress_brings_the_run_out_year_forward(seeded_engine: Engine) -> None:
     base = projection.project(projection.figures(seeded_engine), today=TODAY)
-    harsh = projection.project(projection.figures(seeded_engine), today=TODAY, stress=StressTest(cost_overrun_pct=60))
+    harsh = projection.project(
+        projection.figures(seeded_engine), today=TODAY, stress=StressTest(cost_overrun_pct=60)
+    )
     assert harsh.run_out_year == 2027 < (base.run_out_year or 0)
     assert harsh.table["年度"].iloc[-1] == 2027  # the table stops at the run-out year
 

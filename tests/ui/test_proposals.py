@@ -11,9 +11,9 @@ from streamlit.testing.v1 import AppTest
 from fund import clock, proposals
 from fund.db import query_df, write_session
 from fund.models import FiscalYear, Role
-from ui import widgets
 from tests.conftest import make_actor, make_proposal
 from tests.ui.conftest import press
+from ui import widgets
 
 PAGE = "pages/proposals.py"
 

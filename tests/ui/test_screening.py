@@ -12,10 +12,10 @@ from fund import auth, screening
 from fund.auth import Actor
 from fund.db import query_df
 from fund.models import Role
-from ui import widgets
 from tests.conftest import make_actor
 from tests.ui.conftest import signed_in_app
 from tests.ui.test_safety import BOLD, PAYLOADS, hostile, markdown_texts  # noqa: F401 (fixture)
+from ui import widgets
 
 PAGE = "pages/screening.py"
 

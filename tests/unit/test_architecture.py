@@ -28,10 +28,57 @@ def test_every_page_is_registered_in_app() -> None:
     assert missing == []
 
 
-def test_pages_run_no_sql_themselves() -> None:
+def _ui_sources() -> list[Path]:
+    """The Streamlit side: the frame, the pages and the UI package."""
+    return [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").rglob("*.py")]
+
+
+def test_the_ui_side_runs_no_sql_itself() -> None:
     pattern = re.compile(r"(\bselect\(|\bSession\(|\.execute\(|duckdb\.connect|query_df\()")
     offenders = [
-        p.name for p in (ROOT / "pages").glob("*.py") if pattern.search(p.read_text(encoding="utf-8"))
+        str(p.relative_to(ROOT)) for p in _ui_sources() if pattern.search(p.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+
+
+PAGE_LINES = 150  # a page is a table of contents: title, tabs, one render call per tab
+
+
+def test_every_page_is_a_table_of_contents_of_at_most_150_lines() -> None:
+    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in (ROOT / "pages").glob("*.py")}
+    assert sizes and {name: n for name, n in sizes.items() if n > PAGE_LINES} == {}
+
+
+def _imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_no_page_imports_sqlalchemy_or_a_database_driver() -> None:
+    banned = ("sqlalchemy", "sqlmodel", "duckdb", "psycopg")
+    offenders = {
+        p.name: sorted(m for m in _imported_modules(p) if m.split(".")[0] in banned)
+        for p in (ROOT / "pages").glob("*.py")
+    }
+    assert {name: mods for name, mods in offenders.items() if mods} == {}
+
+
+def test_the_import_checks_see_a_from_import_and_a_plain_import(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import sqlalchemy.orm\nfrom duckdb import connect\n", encoding="utf-8")
+    assert _imported_modules(sample) == {"sqlalchemy.orm", "duckdb"}
+
+
+def test_the_ui_reads_through_typed_loaders_not_a_lookup_by_name() -> None:
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in _ui_sources()
+        if "import_module" in p.read_text(encoding="utf-8") or "_ui.read(" in p.read_text(encoding="utf-8")
     ]
     assert offenders == []
 
@@ -39,7 +86,7 @@ def test_pages_run_no_sql_themselves() -> None:
 def test_no_page_passes_data_to_unsafe_html() -> None:
     offenders = [
         str(p.relative_to(ROOT))
-        for p in [ROOT / "app.py", *(ROOT / "pages").glob("*.py")]
+        for p in _ui_sources()
         if "unsafe_allow_html=True" in p.read_text(encoding="utf-8")
     ]
     assert offenders == []
@@ -62,7 +109,7 @@ _OWN_CLOCK = re.compile(
 
 
 def _application_sources() -> list[Path]:
-    return [ROOT / "app.py", *(ROOT / "pages").rglob("*.py"), *(ROOT / "fund").rglob("*.py")]
+    return [*_ui_sources(), *(ROOT / "fund").rglob("*.py")]
 
 
 def test_only_the_clock_module_reads_the_time() -> None:
@@ -86,3 +133,24 @@ def test_the_clock_check_catches_each_way_of_reading_the_time() -> None:
     ]:
         assert _OWN_CLOCK.search(line), line
     assert not _OWN_CLOCK.search("today = clock.today_jst()")
+
+
+def test_every_audit_action_has_a_japanese_label() -> None:
+    from fund.labels import AUDIT_ACTION
+    from fund.models import AuditAction
+
+    assert set(AUDIT_ACTION) == set(AuditAction)
+    assert all(label.strip() for label in AUDIT_ACTION.values())
+
+
+def test_only_the_auth_module_decides_by_role() -> None:
+    """Role checks outside fund/auth.py go through `can`, `require` or `department_scope`."""
+    pattern = re.compile(r"\.role\s*(==|!=|\.value)|\brole\.value\s*==")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in _application_sources()
+        if path != ROOT / "fund" / "auth.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if pattern.search(line)
+    ]
+    assert offenders == []

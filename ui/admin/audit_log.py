@@ -14,7 +14,10 @@ def render(actor: Actor) -> None:
     choices = admin.audit_choices(engine, actor=actor)
     f1, f2, f3, f4 = st.columns([2, 1, 1, 1])
     period = f1.date_input(
-        "期間（日本時間）", value=admin.default_period(clock.today_jst()), key="audit_period", format="YYYY/MM/DD"
+        "期間（日本時間）",
+        value=admin.default_period(clock.today_jst()),
+        key="audit_period",
+        format="YYYY/MM/DD",
     )
     who = f2.text_input("利用者（一部で検索）", key="audit_actor", max_chars=60)
     action = widgets.optional_select(
@@ -74,7 +77,9 @@ def _export(actor: Actor, filters: admin.AuditFilters, *, disabled: bool) -> Non
 
 def _chain(actor: Actor) -> None:
     st.subheader("改ざんの検知")
-    st.caption("各記録は前の記録のハッシュ値を含みます。途中の記録が書き換えられると、そこで連鎖が途切れます。")
+    st.caption(
+        "各記録は前の記録のハッシュ値を含みます。途中の記録が書き換えられると、そこで連鎖が途切れます。"
+    )
     if not st.button("連鎖を検証する", icon=":material/verified:", key="verify_chain"):
         return
     status = admin.chain_status(session.engine(), actor=actor)

@@ -44,7 +44,7 @@ def _add(actor: Actor) -> None:
                     session.engine(),
                     actor=actor,
                     login=login.strip(),
-                    role=role,
+                    role=Role(role),
                     password=password or None,
                     display_name=name.strip(),
                     department_name=dept,
@@ -63,7 +63,9 @@ def _change(actor: Actor, row: pd.Series) -> None:
         st.text("現在: " + ("有効" if active else "無効"))
         why = st.text_input("理由", key="active_reason", max_chars=200)
         label = "無効化する" if active else "再び有効にする"
-        if st.button(label, key="toggle_active", icon=":material/person_off:" if active else ":material/person:"):
+        if st.button(
+            label, key="toggle_active", icon=":material/person_off:" if active else ":material/person:"
+        ):
             widgets.run_action(
                 lambda: auth.set_user_active(engine, actor=actor, login=login, active=not active, reason=why),
                 f"利用者「{login}」を{'無効' if active else '有効'}にしました。",

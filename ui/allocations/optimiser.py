@@ -166,7 +166,9 @@ def _last_result() -> None:
     )
     r3.metric("採択数", f"{last['chosen']}件", help="最適解" if last["optimal"] else "時間内の最良解")
     items = loaders.scenario_items(scenario_id=last["scenario_id"])
-    st.caption(f"シナリオ番号 {last['scenario_id']} として保存しました（「シナリオ」で比較・編集・配分登録）。")
+    st.caption(
+        f"シナリオ番号 {last['scenario_id']} として保存しました（「シナリオ」で比較・編集・配分登録）。"
+    )
     out = items[~items["included"]]
     if out.empty:
         st.success("すべての提案が採択されました。")

@@ -95,7 +95,9 @@ def _propose_form(actor: Actor, year: int) -> None:
                         "fund_share_yen": int(share_in),
                     },
                 ),
-                lambda row: f"配分番号 {row.id} を承認待ちとして登録しました。別の幹部・管理者の承認が必要です。",
+                lambda row: (
+                    f"配分番号 {row.id} を承認待ちとして登録しました。別の幹部・管理者の承認が必要です。"
+                ),
             )
 
 
@@ -195,6 +197,8 @@ def _annual_cap(actor: Actor, year: int, current: int | None) -> None:
         )
     if k2.button("上限額を解除", key="cap_clear", disabled=current is None):
         widgets.run_action(
-            lambda: allocation.set_annual_cap(engine, actor=actor, fiscal_year=year, cap_yen=None, reason=reason),
+            lambda: allocation.set_annual_cap(
+                engine, actor=actor, fiscal_year=year, cap_yen=None, reason=reason
+            ),
             f"{fiscal_label(year)}の年間上限額を解除しました。",
         )

@@ -128,7 +128,9 @@ def _edit(actor: Actor, sid: int, *, promoted: bool, may_allocate: bool) -> None
             lambda n: f"{n}件の変更を保存しました。" if n else "変更はありません。",
         )
     with e2.popover("配分として登録（承認待ち）", icon=":material/publish:"):
-        st.write("採択に含めた提案を承認待ちの配分として登録します。承認は登録者とは別の幹部・管理者が行います。")
+        st.write(
+            "採択に含めた提案を承認待ちの配分として登録します。承認は登録者とは別の幹部・管理者が行います。"
+        )
         if st.button("登録する", type="primary", key="scn_promote"):
             widgets.run_action(
                 lambda: scenario.promote(engine, actor=actor, scenario_id=sid),
@@ -150,14 +152,19 @@ def _copy(actor: Actor, sid: int, name: str) -> None:
 
 def _compare(ids: list[int], names: dict[int, str]) -> None:
     x1, x2 = st.columns(2)
-    label = {"format_func": lambda i: f"{i}: {names[i]}"}
-    a_id = x1.selectbox("比較元（A）", ids, index=min(1, len(ids) - 1), key="cmp_a", **label)
-    b_id = x2.selectbox("比較先（B）", ids, index=0, key="cmp_b", **label)
+
+    def label(i: int) -> str:
+        return f"{i}: {names[i]}"
+
+    a_id = x1.selectbox("比較元（A）", ids, index=min(1, len(ids) - 1), format_func=label, key="cmp_a")
+    b_id = x2.selectbox("比較先（B）", ids, index=0, format_func=label, key="cmp_b")
     cmp = loaders.scenario_compare(a_id=a_id, b_id=b_id)
     ta, tb = cmp.totals.loc["a"], cmp.totals.loc["b"]
     y1, y2, y3 = st.columns(3)
     y1.metric(
-        "採択数（B）", f"{int(tb['projects'])}件", delta=f"{int(tb['projects'] - ta['projects']):+d}件 （Aとの差）"
+        "採択数（B）",
+        f"{int(tb['projects'])}件",
+        delta=f"{int(tb['projects'] - ta['projects']):+d}件 （Aとの差）",
     )
     y2.metric(
         "基金充当額（B）",

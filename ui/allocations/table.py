@@ -4,7 +4,7 @@ from functools import partial
 
 import streamlit as st
 
-from fund import allocation_export
+from fund import allocation, allocation_export
 from fund.auth import Actor
 from fund.fiscal import fiscal_label
 from fund.money import format_oku_yen, format_sen_yen
@@ -43,7 +43,7 @@ def render(actor: Actor, *, may_export: bool) -> None:
     cat = widgets.optional_select(
         "区分", list(cat_labels), format_func=cat_labels.__getitem__, key="alloc_cat", where=f3
     )
-    filters = {"fiscal_year": year, "department_id": dept, "category_code": cat}
+    filters: allocation.TableFilter = {"fiscal_year": year, "department_id": dept, "category_code": cat}
     # Totals of the whole table in SQL; only the rows shown are loaded.
     totals = loaders.table_totals(**filters)
     whole = allocation_export.whole_table(totals)
@@ -98,7 +98,7 @@ def render(actor: Actor, *, may_export: bool) -> None:
         _downloads(actor, filters=filters, note=note, rows=whole.rows)
 
 
-def _downloads(actor: Actor, *, filters: dict[str, object], note: str, rows: int) -> None:
+def _downloads(actor: Actor, *, filters: allocation.TableFilter, note: str, rows: int) -> None:
     """The three files of exactly what is shown; each is built when fetched and audited."""
     engine = session.engine()
     for column, (fmt, encoding, label, icon) in zip(st.columns(3), DOWNLOADS, strict=True):
@@ -109,9 +109,11 @@ def _downloads(actor: Actor, *, filters: dict[str, object], note: str, rows: int
         wanted = {**filters, "fmt": fmt, "encoding": encoding}
         column.download_button(
             label,
-            data=partial(allocation_export.build_bytes, engine, **wanted, filter_note=note),
+            data=partial(
+                allocation_export.build_bytes, engine, **filters, fmt=fmt, encoding=encoding, filter_note=note
+            ),
             file_name=allocation_export.file_name(
-                fiscal_year=int(str(filters["fiscal_year"])), fmt=fmt, encoding=encoding
+                fiscal_year=filters["fiscal_year"], fmt=fmt, encoding=encoding
             ),
             mime=allocation_export.mime_type(fmt),
             icon=icon,

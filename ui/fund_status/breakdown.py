@@ -29,7 +29,9 @@ def _drawdowns(by: str, column: str) -> None:
         alt.Chart(frame, title=f"年度別・{column}別の取崩し（億円）")
         .mark_bar()
         .encode(
-            x=alt.X("和暦:N", sort=list(dict.fromkeys(frame["和暦"])), title="年度", axis=alt.Axis(labelAngle=0)),
+            x=alt.X(
+                "和暦:N", sort=list(dict.fromkeys(frame["和暦"])), title="年度", axis=alt.Axis(labelAngle=0)
+            ),
             y=alt.Y("sum(取崩し（億円）):Q", title="取崩し（億円）"),
             color=alt.Color(
                 f"{column}:N", title=column, legend=alt.Legend(orient="bottom", columns=3, labelLimit=320)
@@ -65,4 +67,6 @@ def _waterfall(fig: projection.Figures, *, current_year: int) -> None:
         width="stretch",
     )
     if not projection.moved_in(fig, fiscal_year=year):
-        st.info(f"{fiscal_label(year)}の記帳はまだありません。残高は前年度末のままです。", icon=":material/info:")
+        st.info(
+            f"{fiscal_label(year)}の記帳はまだありません。残高は前年度末のままです。", icon=":material/info:"
+        )

@@ -24,7 +24,9 @@ def _downloads(
     def record(fmt: str) -> None:
         export.record_export(engine, actor=actor, what=what, filters=filters | {"形式": fmt}, rows=rows)
 
-    widgets.download_pair(build, file_stem=what, key=key, on_download=record, disabled=rows == 0, widths=(1, 1, 2))
+    widgets.download_pair(
+        build, file_stem=what, key=key, on_download=record, disabled=rows == 0, widths=(1, 1, 2)
+    )
 
 
 def render_roll_forward(actor: Actor, fig: projection.Figures) -> None:
@@ -37,7 +39,9 @@ def render_roll_forward(actor: Actor, fig: projection.Figures) -> None:
     for name in ledger.ROLL_FORWARD_COLUMNS[1:]:
         table[f"{name}（千円）"] = format_sen_yen_series(rf[name])
     st.dataframe(table, hide_index=True, width="stretch")
-    st.caption("年度末残高 = 前年度末残高 + 積立 + 運用益 + 返還等 − 取崩し。取消（逆仕訳）は元の区分から差し引いています。")
+    st.caption(
+        "年度末残高 = 前年度末残高 + 積立 + 運用益 + 返還等 − 取崩し。取消（逆仕訳）は元の区分から差し引いています。"
+    )
     _downloads(
         actor,
         lambda fmt: ledger.export_bytes(
@@ -83,7 +87,7 @@ def render_ledger(actor: Actor) -> None:
             ).strip()
             or None
         )
-    filters = {
+    filters: ledger.LedgerFilter = {
         "fiscal_year": year,
         "kind": kind,
         "department_id": dept,

@@ -27,7 +27,10 @@ def render(fig: projection.Figures, base: projection.Projection, *, today: date)
         "新規事業に充てると仮定します。",
     )
     stress = projection.StressTest(
-        cost_overrun_pct=float(overrun), slip_one_year=slip, interest_rate_pct=float(rate), assume_recent_pace=pace
+        cost_overrun_pct=float(overrun),
+        slip_one_year=slip,
+        interest_rate_pct=float(rate),
+        assume_recent_pace=pace,
     )
     stressed = projection.project(fig, today=today, stress=stress)
     r1, r2, r3 = st.columns(3)
@@ -37,8 +40,10 @@ def render(fig: projection.Figures, base: projection.Projection, *, today: date)
         help=projection.run_out_text(stressed),
     )
     r2.metric("この条件での残り年数", projection.runway_text(stressed))
-    r3.metric("基本ケースの場合", projection.run_out_text(base), help="スライダーをすべて初期値にした場合の見通し")
-    st.altair_chart(_chart(projection.balance_path(fig, stressed)), width="stretch")
+    r3.metric(
+        "基本ケースの場合", projection.run_out_text(base), help="スライダーをすべて初期値にした場合の見通し"
+    )
+    _chart(projection.balance_path(fig, stressed))
     st.caption(
         "実線は記帳済みの実績、破線は見通しです。見通しは承認済み配分と採択事業の後年度計画"
         "（サンプル・推計を含む）から計算しています。"
@@ -46,7 +51,7 @@ def render(fig: projection.Figures, base: projection.Projection, *, today: date)
     st.dataframe(projection.projection_display(stressed), hide_index=True, width="stretch")
 
 
-def _chart(path: pd.DataFrame) -> alt.LayerChart:
+def _chart(path: pd.DataFrame) -> None:
     order = list(dict.fromkeys(path["和暦"]))
     line = (
         alt.Chart(path, title="基金残高の推移（年度末、億円）")
@@ -62,4 +67,4 @@ def _chart(path: pd.DataFrame) -> alt.LayerChart:
         )
     )
     zero = alt.Chart(pd.DataFrame({"y": [0]})).mark_rule(color="#b00020").encode(y="y:Q")
-    return line + zero
+    st.altair_chart(line + zero, width="stretch")

@@ -47,7 +47,10 @@ def _post(actor: Actor, *, today: date) -> None:
         year_options = allowed_fiscal_years(posted_on) if isinstance(posted_on, date) else ()
         with p1:
             fiscal_year = st.selectbox(
-                "年度", list(year_options) or years, format_func=lambda y: fiscal_label(int(y)), key="post_year"
+                "年度",
+                list(year_options) or years,
+                format_func=lambda y: fiscal_label(int(y)),
+                key="post_year",
             )
             widgets.field_error(errors, "fiscal_year")
         with p2:
@@ -128,7 +131,9 @@ def _close(actor: Actor) -> None:
     errors: dict[str, str] = st.session_state.pop(CLOSE_ERRORS, {})
     with st.form("close_year"):
         target = st.selectbox("決算確定する年度", open_years, format_func=fiscal_label, key="close_year_pick")
-        confirm = st.checkbox("確定すると、この年度には記帳できなくなります（取り消せません）。", key="close_confirm")
+        confirm = st.checkbox(
+            "確定すると、この年度には記帳できなくなります（取り消せません）。", key="close_confirm"
+        )
         clicked = st.form_submit_button("決算確定する")
         for field in errors:
             widgets.field_error(errors, field)

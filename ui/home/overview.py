@@ -15,7 +15,9 @@ KPI_SHOWN = (kpi.KpiStatus.achieved, kpi.KpiStatus.on_track, kpi.KpiStatus.behin
 def render(h: dashboard.Headline) -> None:
     c1, c2, c3, c4 = st.columns(4)
     c1.metric(
-        "基金残高", format_oku_yen(h.balance_yen), help=f"{format_sen_yen(h.balance_yen)}千円（台帳の全記帳の合計）"
+        "基金残高",
+        format_oku_yen(h.balance_yen),
+        help=f"{format_sen_yen(h.balance_yen)}千円（台帳の全記帳の合計）",
     )
     c2.metric(
         "基金の使用割合",

@@ -23,7 +23,10 @@ def render(actor: Actor, *, today: date) -> None:
         return
     search = None
     if loaders.entry_choice_count(actor=actor) > widgets.PICK_LIMIT:
-        search = st.text_input("指標を検索（事業名・指標名の一部）", key="entry_search", max_chars=100).strip() or None
+        search = (
+            st.text_input("指標を検索（事業名・指標名の一部）", key="entry_search", max_chars=100).strip()
+            or None
+        )
         widgets.limit_notice(
             loaders.entry_choice_count(actor=actor, search=search),
             hint="事業名や指標名で検索して絞り込んでください。",
@@ -42,11 +45,9 @@ def render(actor: Actor, *, today: date) -> None:
     )
     indicator = st.selectbox("指標", list(labels), format_func=labels.__getitem__, key="entry_indicator")
     years = [int(y) for y in loaders.fiscal_years()["year"]]
-    tracked = loaders.kpi_frame(today=today, where=kpi.KpiFilter(indicator_id=int(indicator)))
+    tracked = loaders.kpi_frame(actor=actor, today=today, where=kpi.KpiFilter(indicator_id=int(indicator)))
     default = kpi.default_entry_year(tracked, years=years, today=today)
-    year = st.selectbox(
-        "年度", years, index=years.index(default), format_func=fiscal_label, key="entry_year"
-    )
+    year = st.selectbox("年度", years, index=years.index(default), format_func=fiscal_label, key="entry_year")
     current = tracked[tracked["fiscal_year"] == year]
     if not current.empty and pd.notna(current.iloc[0]["actual_value"]):
         cur = current.iloc[0]
@@ -59,7 +60,9 @@ def render(actor: Actor, *, today: date) -> None:
     errors: dict[str, str] = st.session_state.pop(ERRORS, {})
     widgets.field_error(errors, "fiscal_year")
     with st.form("kpi_entry_form"):
-        value = st.number_input("実績値", min_value=None, value=None, step=1.0, format="%g", key="entry_value")
+        value = st.number_input(
+            "実績値", min_value=None, value=None, step=1.0, format="%g", key="entry_value"
+        )
         widgets.field_error(errors, "actual_value")
         unit = st.text_input(
             "単位", value=str(units[indicator]), key=f"entry_unit_{indicator}", max_chars=kpi.UNIT_MAX

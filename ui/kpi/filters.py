@@ -5,7 +5,8 @@ from datetime import date
 
 import streamlit as st
 
-from fund import kpi
+from fund import auth, kpi
+from fund.auth import Actor
 from fund.fiscal import fiscal_label
 from fund.labels import PERSPECTIVE
 from ui import loaders, widgets
@@ -17,12 +18,12 @@ class KpiView:
 
     where: kpi.KpiFilter
     total: int  # indicator-years that match
-    labels: dict[str, str | None]  # the filters in Japanese, for the audit of a download
+    labels: dict[str, object]  # the filters in Japanese, for the audit of a download
 
 
-def render(*, department_id: int | None, today: date) -> KpiView | None:
+def render(actor: Actor, *, today: date) -> KpiView | None:
     """The filters and the status counts; None (with a message) when there are no indicators."""
-    years, departments = loaders.kpi_filter_options(department_id=department_id)
+    years, departments = loaders.kpi_filter_options(actor=actor)
     if not years:
         st.info("登録された成果指標はありません。", icon=":material/info:")
         return None
@@ -45,22 +46,21 @@ def render(*, department_id: int | None, today: date) -> KpiView | None:
         "状況", [s.value for s in kpi.KpiStatus], all_label="すべての状況", key="kpi_status", where=f4
     )
     where = kpi.KpiFilter(
-        department_id=department_id,
         fiscal_year=year,
         department=department,
         perspective=perspective,
         status=status,
     )
-    counts = loaders.kpi_status_counts(today=today, where=where)
+    counts = loaders.kpi_status_counts(actor=actor, today=today, where=where)
     for col, s in zip(st.columns(len(kpi.KpiStatus)), kpi.KpiStatus, strict=True):
         col.metric(s.value, f"{counts[s.value]:,}件")
     with st.expander("判定のルール", icon=":material/rule:"):
         st.text(kpi.STATUS_RULE)
         st.text(kpi.PATH_RULE)
         st.text("件数は「指標×年度」の数です。「サンプル」は動作確認用の例示データの実績です。")
-    labels = {
+    labels: dict[str, object] = {
         "年度": year,
-        "所管部局": department or ("自部局" if department_id is not None else None),
+        "所管部局": department or ("自部局" if auth.department_scope(actor) is not None else None),
         "観点": perspective,
         "状況": status,
     }

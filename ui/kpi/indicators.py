@@ -1,6 +1,7 @@
 """指標一覧: every indicator-year that matches the filters, with the review-sheet downloads."""
 
 from datetime import date
+
 import pandas as pd
 import streamlit as st
 
@@ -14,7 +15,7 @@ from ui.kpi.numbers import num, pct, target_kind
 
 
 def render(actor: Actor, view: KpiView, *, today: date) -> None:
-    df = loaders.kpi_frame(today=today, where=view.where, limit=widgets.DISPLAY_LIMIT)
+    df = loaders.kpi_frame(actor=actor, today=today, where=view.where, limit=widgets.DISPLAY_LIMIT)
     if df.empty:
         st.info("条件に合う指標はありません。フィルタを変えてください。", icon=":material/info:")
         return
@@ -50,7 +51,7 @@ def render(actor: Actor, view: KpiView, *, today: date) -> None:
         record_export(engine, actor=actor, what=what, filters=view.labels, rows=view.total)
 
     widgets.download_pair(
-        lambda fmt: kpi.review_sheet_export(engine, where=view.where, today=today, fmt=fmt),
+        lambda fmt: kpi.review_sheet_export(engine, actor=actor, where=view.where, today=today, fmt=fmt),
         file_stem="成果指標",
         key="kpi_export",
         on_download=record,

@@ -6,15 +6,16 @@ import pandas as pd
 import streamlit as st
 
 from fund import kpi
+from fund.auth import Actor
 from fund.fiscal import fiscal_label
 from ui import loaders, widgets
 from ui.kpi.numbers import num
 
 
-def render(*, department_id: int | None, today: date) -> None:
-    counts = loaders.kpi_status_counts(today=today, where=kpi.KpiFilter(department_id=department_id))
+def render(actor: Actor, *, today: date) -> None:
+    counts = loaders.kpi_status_counts(actor=actor, today=today)
     overdue = counts[kpi.KpiStatus.not_measured.value]
-    late = loaders.overdue_frame(department_id=department_id, today=today, limit=widgets.DISPLAY_LIMIT)
+    late = loaders.overdue_frame(actor=actor, today=today, limit=widgets.DISPLAY_LIMIT)
     st.caption("年度が終わったのに実績が入力されていない指標です。所管部局に報告を依頼してください。")
     if late.empty:
         st.success("未報告の指標はありません。", icon=":material/check_circle:")

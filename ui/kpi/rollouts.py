@@ -56,7 +56,10 @@ def _overview(actor: Actor, ro: pd.DataFrame) -> None:
                     axis=alt.Axis(labelLimit=0, labelOverlap=False),
                 ),
                 x=alt.X("projects:Q", title="事業数", axis=alt.Axis(tickMinStep=1)),
-                tooltip=[alt.Tooltip("municipality:N", title="市町"), alt.Tooltip("projects:Q", title="事業数")],
+                tooltip=[
+                    alt.Tooltip("municipality:N", title="市町"),
+                    alt.Tooltip("projects:Q", title="事業数"),
+                ],
             )
             .properties(height=24 * len(rollout.MUNICIPALITIES)),
             width="stretch",

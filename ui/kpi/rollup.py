@@ -7,15 +7,17 @@ import streamlit as st
 
 from fund.fiscal import fiscal_label
 from ui import loaders
-from ui.kpi.numbers import large, num, pct
 from ui.kpi.filters import KpiView
+from ui.kpi.numbers import large, num, pct
 
 
 def render(view: KpiView, *, today: date) -> None:
     by_year = loaders.portfolio_by_year(today=today)
     years = by_year["fiscal_year"].tolist()
     funded = by_year.loc[by_year["funded_projects"] > 0, "fiscal_year"].tolist()
-    wanted = view.where.fiscal_year if view.where.fiscal_year is not None else (funded[-1] if funded else None)
+    wanted = (
+        view.where.fiscal_year if view.where.fiscal_year is not None else (funded[-1] if funded else None)
+    )
     year = st.selectbox(
         "集計する年度",
         years,
@@ -54,7 +56,8 @@ def render(view: KpiView, *, today: date) -> None:
         pd.DataFrame(
             {
                 "観点": [
-                    f"{p} {label}" for p, label in zip(per["perspective"], per["perspective_label"], strict=True)
+                    f"{p} {label}"
+                    for p, label in zip(per["perspective"], per["perspective_label"], strict=True)
                 ],
                 "指標数": per["indicators"],
                 "達成": per["達成"],

@@ -17,17 +17,15 @@ SERIES = {"target": "目標（経路を含む）", "actual": "実績", "baseline
 COLOURS = {"target": "#9aa5b1", "actual": "#2f6db5", "baseline": "#e07b39"}
 
 
-def render(actor: Actor, view: KpiView, *, department_id: int | None, today: date) -> None:
-    pool = loaders.kpi_frame(today=today, where=view.where, limit=widgets.DISPLAY_LIMIT)
-    if pool.empty:
-        pool = loaders.kpi_frame(
-            today=today, where=kpi.KpiFilter(department_id=department_id), limit=widgets.DISPLAY_LIMIT
-        )
+def render(actor: Actor, view: KpiView, *, today: date) -> None:
+    pool = loaders.kpi_frame(actor=actor, today=today, where=view.where, limit=widgets.DISPLAY_LIMIT)
+    if pool.empty:  # nothing matches the filters: offer every indicator the actor may see
+        pool = loaders.kpi_frame(actor=actor, today=today, limit=widgets.DISPLAY_LIMIT)
     names = dict(zip(pool["indicator_id"], pool["project"] + "：" + pool["indicator"], strict=True))
     if view.total > widgets.DISPLAY_LIMIT:
         st.caption("「指標一覧」に表示している指標から選べます。フィルタで絞り込んでください。")
     indicator = st.selectbox("指標", list(names), format_func=names.__getitem__, key="kpi_indicator")
-    one = loaders.kpi_frame(today=today, where=kpi.KpiFilter(indicator_id=int(indicator)))
+    one = loaders.kpi_frame(actor=actor, today=today, where=kpi.KpiFilter(indicator_id=int(indicator)))
     head = one.iloc[0]
     unit = str(head["unit"])
     own = one[~one["target_on_path"]]
@@ -41,7 +39,7 @@ def render(actor: Actor, view: KpiView, *, department_id: int | None, today: dat
         )
         + ("／低いほど良い指標" if head["direction"] == "lower" else "")
     )
-    st.altair_chart(_chart(kpi.trend_points(one), title=f"{head['indicator']}（{unit}）", unit=unit), width="stretch")
+    _chart(kpi.trend_points(one), title=f"{head['indicator']}（{unit}）", unit=unit)
     st.dataframe(
         pd.DataFrame(
             {
@@ -59,7 +57,7 @@ def render(actor: Actor, view: KpiView, *, department_id: int | None, today: dat
     _project_rollouts(actor, int(head["project_id"]))
 
 
-def _chart(points: pd.DataFrame, *, title: str, unit: str) -> alt.LayerChart | alt.Chart:
+def _chart(points: pd.DataFrame, *, title: str, unit: str) -> None:
     data = pd.DataFrame(
         {
             "年度": [wareki(int(y)) for y in points["fiscal_year"]],
@@ -69,7 +67,7 @@ def _chart(points: pd.DataFrame, *, title: str, unit: str) -> alt.LayerChart | a
     )
     order = list(dict.fromkeys(data["年度"]))
     target = SERIES["target"]
-    return (
+    chart = (
         alt.Chart(data, title=title)
         .mark_line(point=alt.OverlayMarkDef(size=80))
         .encode(
@@ -85,6 +83,7 @@ def _chart(points: pd.DataFrame, *, title: str, unit: str) -> alt.LayerChart | a
         )
         .properties(height=320)
     )
+    st.altair_chart(chart, width="stretch")
 
 
 def _project_rollouts(actor: Actor, project_id: int) -> None:

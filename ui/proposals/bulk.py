@@ -1,6 +1,7 @@
 """一括登録: the xlsx 様式 and the upload; nothing is imported unless every row passes."""
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from fund import auth, clock, intake
 from fund.auth import Action, Actor
@@ -9,6 +10,10 @@ from fund.labels import PROPOSAL_STATUS
 from ui import loaders, session, widgets
 
 TABLE_ROWS = 200  # errors shown as a wrapping table; more go into a scrolling one
+
+
+def _show(bar: DeltaGenerator, done: float) -> None:
+    bar.progress(done, text="各行を確認しています…")
 
 
 def render(actor: Actor) -> None:
@@ -27,7 +32,9 @@ def render(actor: Actor) -> None:
     upload = st.file_uploader("記入した様式（xlsx または csv）", type=["xlsx", "csv"], key="bulk_file")
     submit = False
     if auth.can(actor, Action.submit_proposal):
-        submit = st.radio("登録後の状態", ["下書き", "提出済"], horizontal=True, key="bulk_status") == "提出済"
+        submit = (
+            st.radio("登録後の状態", ["下書き", "提出済"], horizontal=True, key="bulk_status") == "提出済"
+        )
     u1, u2, _ = st.columns([1, 1, 3])
     check = u1.button("内容を確認する", icon=":material/rule:", disabled=upload is None)
     go = u2.button("登録する", type="primary", icon=":material/upload:", disabled=upload is None)
@@ -42,7 +49,7 @@ def render(actor: Actor) -> None:
             content=upload.getvalue(),
             submit=submit,
             dry_run=check,
-            progress=lambda x: bar.progress(x, text="各行を確認しています…"),
+            progress=lambda x: _show(bar, x),
         )
     except intake.UploadInvalid as exc:
         bar.empty()
@@ -62,8 +69,11 @@ def render(actor: Actor) -> None:
         return
     bar.empty()
     if result.dry_run:
-        st.success("すべての行に誤りはありません。「登録する」で登録できます。", icon=":material/check_circle:")
+        st.success(
+            "すべての行に誤りはありません。「登録する」で登録できます。", icon=":material/check_circle:"
+        )
     else:
         st.success(
-            f"{result.count}件を{PROPOSAL_STATUS[result.status]}として登録しました。", icon=":material/check_circle:"
+            f"{result.count}件を{PROPOSAL_STATUS[result.status]}として登録しました。",
+            icon=":material/check_circle:",
         )

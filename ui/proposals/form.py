@@ -4,14 +4,13 @@ from typing import Any
 
 import streamlit as st
 
-from fund import auth, intake, proposals
+from fund import auth, clock, intake, proposals
 from fund.auth import Action, Actor
 from fund.errors import FundError, InputInvalid
 from fund.fiscal import fiscal_label
 from fund.labels import NOVELTY, REQUIREMENT
 from fund.models import Novelty
 from fund.money import sen_yen_to_yen, to_sen_yen
-from fund import clock
 from ui import loaders, session, widgets
 
 COST_ROWS = intake.COST_YEARS  # 初年度〜5年度目, as in the 様式
@@ -22,7 +21,16 @@ FORM_KEYS = (
     ["pf_name", "pf_dept", "pf_cat", "pf_year", "pf_summary", "pf_purpose", "pf_problem"]
     + [f"pf_req{n}" for n in (1, 2, 3)]
     + [f"pf_req{n}_reason" for n in (1, 2, 3)]
-    + ["pf_national", "pf_other", "pf_users", "pf_uses", "pf_procs", "pf_minutes", "pf_novelty", "pf_novelty_note"]
+    + [
+        "pf_national",
+        "pf_other",
+        "pf_users",
+        "pf_uses",
+        "pf_procs",
+        "pf_minutes",
+        "pf_novelty",
+        "pf_novelty_note",
+    ]
     + [f"pf_cost{i}_{f}" for i in range(COST_ROWS) for f in ("cost", "fund", "note")]
     + [f"pf_kpi{i}_{f}" for i in range(KPI_ROWS) for f in KPI_FIELDS]
 )
@@ -93,12 +101,20 @@ def load_draft(actor: Actor, proposal_id: int) -> None:
     values, version = proposals.proposal_input(session.engine(), actor=actor, proposal_id=proposal_id)
     s = st.session_state
     s["pf_id"], s["pf_version"] = proposal_id, version
-    s["pf_name"], s["pf_dept"], s["pf_cat"] = values["project_name"], values["department_id"], values["category_id"]
+    s["pf_name"], s["pf_dept"], s["pf_cat"] = (
+        values["project_name"],
+        values["department_id"],
+        values["category_id"],
+    )
     s["pf_year"] = values["fiscal_year"]
     for n in (1, 2, 3):
         s[f"pf_req{n}"] = values[f"meets_req{n}"]
         s[f"pf_req{n}_reason"] = values[f"req{n}_reason"]
-    s["pf_summary"], s["pf_purpose"], s["pf_problem"] = values["summary"], values["purpose"], values["problem"]
+    s["pf_summary"], s["pf_purpose"], s["pf_problem"] = (
+        values["summary"],
+        values["purpose"],
+        values["problem"],
+    )
     for line in values["cost_lines"]:
         i = line["fiscal_year"] - values["fiscal_year"]
         if 0 <= i < COST_ROWS:
@@ -158,7 +174,8 @@ def render(actor: Actor, *, departments: dict[int, str]) -> None:
     years = loaders.proposal_years(today=clock.today_jst())
     if not years:
         st.warning(
-            "提案を受け付けている年度がありません。管理者に年度の登録を依頼してください。", icon=":material/event_busy:"
+            "提案を受け付けている年度がありません。管理者に年度の登録を依頼してください。",
+            icon=":material/event_busy:",
         )
         return
     drafts = loaders.editable_drafts(actor=actor)
@@ -225,13 +242,21 @@ def _basics(
         widgets.field_error(errors, "project_name")
     with b2:
         st.selectbox(
-            "所管部局（必須）", choosable, format_func=lambda d: departments.get(d, ""), key="pf_dept", disabled=editing
+            "所管部局（必須）",
+            choosable,
+            format_func=lambda d: departments.get(d, ""),
+            key="pf_dept",
+            disabled=editing,
         )
         widgets.field_error(errors, "department_id")
     b3, b4 = st.columns([2, 1])
     with b3:
         st.selectbox(
-            "区分（新規事業のみ）", list(cat_labels), format_func=cat_labels.__getitem__, key="pf_cat", disabled=editing
+            "区分（新規事業のみ）",
+            list(cat_labels),
+            format_func=cat_labels.__getitem__,
+            key="pf_cat",
+            disabled=editing,
         )
         widgets.field_error(errors, "category_id")
     with b4:
@@ -261,7 +286,9 @@ def _contents(errors: dict[str, str]) -> None:
 
 
 def _money(errors: dict[str, str]) -> None:
-    st.markdown("**費用計画（千円）** 1年度目が提案年度です。基金を充当しない運用経費の年度も記入してください。")
+    st.markdown(
+        "**費用計画（千円）** 1年度目が提案年度です。基金を充当しない運用経費の年度も記入してください。"
+    )
     for i in range(COST_ROWS):
         c0, c1, c2, c3 = st.columns([1, 2, 2, 3])
         c0.text(f"{i + 1}年度目")

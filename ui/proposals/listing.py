@@ -28,7 +28,12 @@ def render(actor: Actor, *, departments: dict[int, str]) -> None:
         )
     search = f4.text_input("事業名・概要で検索", key="prop_search", max_chars=proposals.SEARCH_MAX)
 
-    filters = {"fiscal_year": year, "status": status, "department_id": department, "search": search or None}
+    filters: proposals.ProposalFilter = {
+        "fiscal_year": year,
+        "status": status,
+        "department_id": department,
+        "search": search or None,
+    }
     df = loaders.proposal_frame(actor=actor, **filters, limit=widgets.DISPLAY_LIMIT)
     if df.empty:
         st.info("条件に合う提案はありません。", icon=":material/info:")
@@ -63,7 +68,9 @@ def render(actor: Actor, *, departments: dict[int, str]) -> None:
 
     st.subheader("提案の詳細")
     names = dict(zip(df["id"].astype(int), df["project"], strict=True))
-    choice = st.selectbox("提案を選択", list(names), format_func=lambda i: f"{i}: {names[i]}", key="prop_detail")
+    choice = st.selectbox(
+        "提案を選択", list(names), format_func=lambda i: f"{i}: {names[i]}", key="prop_detail"
+    )
     _detail(actor, int(choice))
 
 
@@ -89,7 +96,9 @@ def _detail(actor: Actor, proposal_id: int) -> None:
     e1.metric("県民接点（回/年）", f"{touch or 0:,.0f}", help="想定利用者数 × 1人あたり年間利用回数")
     e2.metric("削減時間（時間/年）", f"{hours or 0:,.0f}", help="年間手続件数 × 1件あたり短縮時間")
     e3.metric(
-        "1,000接点あたり基金充当額", "—" if per is None else f"{per:,.0f}円", help="基金充当額 ÷ 県民接点 × 1,000"
+        "1,000接点あたり基金充当額",
+        "—" if per is None else f"{per:,.0f}円",
+        help="基金充当額 ÷ 県民接点 × 1,000",
     )
     for col, (label, yen) in zip(st.columns(4), d.money.items(), strict=True):
         col.metric(f"{label}（千円）", format_sen_yen(yen))
@@ -115,7 +124,8 @@ def _detail(actor: Actor, proposal_id: int) -> None:
             hide_index=True,
             width="stretch",
             column_config={
-                c: st.column_config.NumberColumn(format="localized") for c in ["事業費（千円）", "基金充当額（千円）"]
+                c: st.column_config.NumberColumn(format="localized")
+                for c in ["事業費（千円）", "基金充当額（千円）"]
             },
         )
     st.markdown("**成果指標（KPI）**")
@@ -136,7 +146,9 @@ def _actions(actor: Actor, d: proposals.ProposalDetail) -> None:
     st.markdown("**状態の変更**")
     options = {o.to_status: o for o in d.transitions}
     a1, a2 = st.columns([1, 2])
-    to = a1.selectbox("変更後の状態", list(options), format_func=lambda s: options[s].label, key=f"act_to_{d.id}")
+    to = a1.selectbox(
+        "変更後の状態", list(options), format_func=lambda s: options[s].label, key=f"act_to_{d.id}"
+    )
     chosen = options[to]
     reason = a2.text_area(
         "理由" + ("（必須）" if chosen.reason_required else "（任意）"),
@@ -149,7 +161,12 @@ def _actions(actor: Actor, d: proposals.ProposalDetail) -> None:
     if st.button("状態を変更する", key=f"act_go_{d.id}", icon=":material/swap_horiz:"):
         widgets.run_action(
             lambda: proposals.change_status(
-                session.engine(), actor=actor, proposal_id=d.id, to_status=to, reason=reason, version=d.version
+                session.engine(),
+                actor=actor,
+                proposal_id=d.id,
+                to_status=to,
+                reason=reason,
+                version=d.version,
             ),
             f"提案番号 {d.id} を「{PROPOSAL_STATUS[to]}」にしました。",
         )

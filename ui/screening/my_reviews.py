@@ -8,7 +8,12 @@ from fund.labels import PERSPECTIVE, PERSPECTIVE_FULL
 from ui import loaders, session, widgets
 from ui.screening.rounds import ChosenRound
 
-QUEUE_COLUMNS = {"project": "事業名", "department": "所管部局", "state": "状態", "recusal_reason": "除斥の理由"}
+QUEUE_COLUMNS = {
+    "project": "事業名",
+    "department": "所管部局",
+    "state": "状態",
+    "recusal_reason": "除斥の理由",
+}
 
 
 def render(actor: Actor, chosen: ChosenRound) -> None:
@@ -32,7 +37,9 @@ def render(actor: Actor, chosen: ChosenRound) -> None:
     )
     widgets.limit_notice(len(queue), hint="「採点する提案」ではすべての提案を選べます。")
     # Labels without the state: a keyed selectbox keeps the labels it was first drawn with.
-    labels = dict(zip(queue["assignment_id"], queue["project"] + "（" + queue["department"] + "）", strict=True))
+    labels = dict(
+        zip(queue["assignment_id"], queue["project"] + "（" + queue["department"] + "）", strict=True)
+    )
     assignment_id = int(
         st.selectbox("採点する提案", list(labels), format_func=labels.__getitem__, key="score_assignment")
     )
@@ -57,7 +64,9 @@ def render(actor: Actor, chosen: ChosenRound) -> None:
             )
 
 
-def _score_form(actor: Actor, rubric: screening.Rubric, assignment_id: int, *, label: str, project: str) -> None:
+def _score_form(
+    actor: Actor, rubric: screening.Rubric, assignment_id: int, *, label: str, project: str
+) -> None:
     engine = session.engine()
     saved = screening.assignment_scores(engine, actor=actor, assignment_id=assignment_id)
     with st.form(f"score_form_{assignment_id}"):
@@ -83,8 +92,12 @@ def _score_form(actor: Actor, rubric: screening.Rubric, assignment_id: int, *, l
             entries.append({"perspective": p, "score": score, "comment": comment})
         if st.form_submit_button("採点を保存", icon=":material/save:", type="primary"):
             widgets.run_action(
-                lambda: screening.save_scores(engine, actor=actor, assignment_id=assignment_id, entries=entries),
-                lambda changed: f"「{project}」の採点を保存しました（{changed}観点を更新）。"
-                if changed
-                else "変更はありませんでした。",
+                lambda: screening.save_scores(
+                    engine, actor=actor, assignment_id=assignment_id, entries=entries
+                ),
+                lambda changed: (
+                    f"「{project}」の採点を保存しました（{changed}観点を更新）。"
+                    if changed
+                    else "変更はありませんでした。"
+                ),
             )

@@ -29,7 +29,9 @@ def render(actor: Actor, chosen: ChosenRound, *, may_export: bool) -> None:
     )
     search = f2.text_input("事業名で絞り込み", key="res_search", persist_state="page")
     disagreement_only = f3.checkbox("評価が割れている提案のみ", key="res_disagree", persist_state="page")
-    filters = screening.ResultFilters(departments=tuple(departments), disagreement_only=disagreement_only, search=search)
+    filters = screening.ResultFilters(
+        departments=tuple(departments), disagreement_only=disagreement_only, search=search
+    )
     filtered = screening.filter_results(loaders.results(round_id=chosen.round_id), filters)
     if filtered.empty:
         st.info(
@@ -65,12 +67,16 @@ def render(actor: Actor, chosen: ChosenRound, *, may_export: bool) -> None:
     )
     engine = session.engine()
     widgets.download_pair(
-        lambda fmt: screening.export_results(engine, actor=actor, round_id=chosen.round_id, filters=filters, fmt=fmt),
+        lambda fmt: screening.export_results(
+            engine, actor=actor, round_id=chosen.round_id, filters=filters, fmt=fmt
+        ),
         file_stem=chosen.file_stem("審査結果"),
         key="export",
         disabled=not may_export,
     )
-    st.caption("保存されるファイルは、絞り込み後の全件です（画面の表と同じ内容・並び）。出力は監査ログに記録されます。")
+    st.caption(
+        "保存されるファイルは、絞り込み後の全件です（画面の表と同じ内容・並び）。出力は監査ログに記録されます。"
+    )
     _chart(filtered)
 
 

@@ -31,7 +31,9 @@ def pick() -> ChosenRound | None:
         st.selectbox(
             "審査ラウンド",
             rounds["id"].tolist(),
-            format_func=lambda i: screening.round_label(int(by_id.loc[i, "fiscal_year"]), str(by_id.loc[i, "name"])),
+            format_func=lambda i: screening.round_label(
+                int(by_id.loc[i, "fiscal_year"]), str(by_id.loc[i, "name"])
+            ),
             key="round",
         )
     )

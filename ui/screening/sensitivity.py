@@ -21,7 +21,13 @@ def render(actor: Actor, chosen: ChosenRound, *, may_export: bool) -> None:
     step = int(s1.slider("重みの変動幅（±ポイント）", 1, 30, 10, key="sens_step", persist_state="page"))
     mode = s2.radio("順位区分", [BANDS, FUNDING_LINE], key="sens_mode", persist_state="page")
     line = s3.number_input(
-        "採択ライン（上位○件）", 1, 200, 10, key="sens_line", disabled=mode != FUNDING_LINE, persist_state="page"
+        "採択ライン（上位○件）",
+        1,
+        200,
+        10,
+        key="sens_line",
+        disabled=mode != FUNDING_LINE,
+        persist_state="page",
     )
     calibrated = st.toggle("補正後の点数で判定する", key="sens_calibrated", persist_state="page")
     funding_line = int(line) if mode == FUNDING_LINE else None

@@ -34,7 +34,9 @@ def render(actor: Actor, chosen: ChosenRound, *, may_export: bool) -> None:
 def _rubric(actor: Actor, chosen: ChosenRound) -> None:
     round_id, rubric = chosen.round_id, chosen.rubric
     st.dataframe(
-        loaders.rubric_versions(round_id=round_id)[["version", "w1", "w2", "w3", "w4", "scores", "created_by"]].rename(
+        loaders.rubric_versions(round_id=round_id)[
+            ["version", "w1", "w2", "w3", "w4", "scores", "created_by"]
+        ].rename(
             columns={
                 "version": "版",
                 **{f"w{p}": f"{PERSPECTIVE[p]}（%）" for p in screening.PERSPECTIVES},
@@ -104,7 +106,9 @@ def _assign(actor: Actor, chosen: ChosenRound) -> None:
         st.info("割り当てられる提案（下書き以外）または有効な審査担当がいません。", icon=":material/info:")
         return
     widgets.limit_notice(total, hint="所管部局や事業名で絞り込むと、ほかの提案を選べます。")
-    p_labels = dict(zip(proposals["id"], proposals["project"] + "（" + proposals["department"] + "）", strict=True))
+    p_labels = dict(
+        zip(proposals["id"], proposals["project"] + "（" + proposals["department"] + "）", strict=True)
+    )
     r_labels = {
         int(i): _reviewer_label(n, d)
         for i, n, d in zip(people["id"], people["display_name"], people["department"], strict=True)
@@ -114,7 +118,11 @@ def _assign(actor: Actor, chosen: ChosenRound) -> None:
             "提案", list(p_labels), format_func=p_labels.__getitem__, placeholder="提案を選択", key="assign_p"
         )
         chosen_r = st.multiselect(
-            "審査担当", list(r_labels), format_func=r_labels.__getitem__, placeholder="審査担当を選択", key="assign_r"
+            "審査担当",
+            list(r_labels),
+            format_func=r_labels.__getitem__,
+            placeholder="審査担当を選択",
+            key="assign_r",
         )
         st.caption("提案部局と同じ所属の審査担当は自動的に除斥されます。")
         if st.form_submit_button("割り当てる", icon=":material/person_add:"):
@@ -126,8 +134,8 @@ def _assign(actor: Actor, chosen: ChosenRound) -> None:
                     proposal_ids=[int(i) for i in chosen_p],
                     reviewer_ids=[int(i) for i in chosen_r],
                 ),
-                lambda res: f"{res.created}件を割り当てました（うち自動除斥 {res.auto_recused}件、"
-                f"割当済みのため省略 {res.skipped}件）。",
+                lambda res: (
+                    f"{res.created}件を割り当てました（うち自動除斥 {res.auto_recused}件、"
+                    f"割当済みのため省略 {res.skipped}件）。"
+                ),
             )
-
-
