@@ -16,7 +16,6 @@ The rules, in one place (the page shows `STATUS_RULE` and `PATH_RULE` word for w
   target year when there is no baseline) to the last target year, plus any 年度 with an actual.
 """
 
-import enum
 import json
 import math
 from dataclasses import dataclass, replace
@@ -33,19 +32,25 @@ from fund.auth import SYSTEM, Action, Actor, department_scope, require, require_
 from fund.db import checkpoint, contains, like_pattern, query_df, write_session
 from fund.errors import InputInvalid, NotFound, field_messages
 from fund.fiscal import fiscal_label, fiscal_year_bounds, fiscal_year_of
-from fund.labels import KPI_KIND, PERSPECTIVE
-from fund.models import AuditAction, Direction, FiscalYear, KpiActual, KpiIndicator, KpiKind, Project
+from fund.labels import KPI_KIND, KPI_STATUS, PERSPECTIVE
+from fund.models import (
+    AuditAction,
+    Direction,
+    FiscalYear,
+    KpiActual,
+    KpiIndicator,
+    KpiKind,
+    KpiStatus,
+    Project,
+)
 
 ON_TRACK_RATE = 0.8  # 順調: at least 80% of the target
 MAX_ACTUAL = 1e12  # anything larger is a typing error
 
 
-class KpiStatus(str, enum.Enum):
-    achieved = "達成"
-    on_track = "順調"
-    behind = "遅れ"
-    not_measured = "未計測"
-    not_due = "未到来"
+def status_label(code: str) -> str:
+    """The Japanese name of a stored status code (達成, 順調 …)."""
+    return KPI_STATUS[KpiStatus(code)]
 
 
 JUDGED = (KpiStatus.achieved.value, KpiStatus.on_track.value, KpiStatus.behind.value)
@@ -949,7 +954,7 @@ def review_sheet(df: pd.DataFrame) -> pd.DataFrame:
             "達成度（%）": [
                 None if r is None or pd.isna(r) else round(float(r) * 100, 1) for r in df["achievement_rate"]
             ],
-            "状況": df["status"],
+            "状況": df["status"].map(status_label),
             "目標の種類": ["経路上の目標" if p else "年度目標" for p in df["target_on_path"]],
             "指標の種別": df["kind_label"],
             "県民実感の観点": df["perspective_labels"],

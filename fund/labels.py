@@ -6,6 +6,7 @@ from fund.models import (
     BudgetStage,
     Direction,
     KpiKind,
+    KpiStatus,
     LedgerKind,
     Novelty,
     ProposalStatus,
@@ -52,6 +53,14 @@ KPI_KIND = {
     KpiKind.output: "アウトプット",
     KpiKind.outcome: "アウトカム",
     KpiKind.citizen_feel: "県民実感",
+}
+
+KPI_STATUS = {
+    KpiStatus.achieved: "達成",
+    KpiStatus.on_track: "順調",
+    KpiStatus.behind: "遅れ",
+    KpiStatus.not_measured: "未計測",
+    KpiStatus.not_due: "未到来",
 }
 
 DIRECTION = {

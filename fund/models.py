@@ -90,6 +90,16 @@ class AuditAction(str, enum.Enum):
     rollout_delete = "rollout.delete"
 
 
+class KpiStatus(str, enum.Enum):
+    """How an indicator stands in one 年度 (computed, never stored; labels in fund.labels)."""
+
+    achieved = "achieved"  # 達成
+    on_track = "on_track"  # 順調
+    behind = "behind"  # 遅れ
+    not_measured = "not_measured"  # 未計測: the 年度 has ended without an actual
+    not_due = "not_due"  # 未到来
+
+
 class Role(str, enum.Enum):
     department = "department"  # 事業担当
     screener = "screener"  # 審査担当

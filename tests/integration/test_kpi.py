@@ -16,7 +16,7 @@ from fund.auth import SYSTEM, Actor
 from fund.db import query_df
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation
 from fund.export import record_export
-from fund.models import Role
+from fund.models import KpiStatus, Role
 from tests.conftest import ROOT, make_actor
 
 TODAY = date(2026, 11, 22)  # 令和7年度 has ended; 令和8年度 is running
@@ -79,11 +79,11 @@ def _row(engine: Engine, indicator: str, year: int) -> dict[str, object]:
 
 def test_department_staff_enter_an_actual_and_the_status_changes(seeded_engine: Engine) -> None:
     actor = _health(seeded_engine)
-    assert _row(seeded_engine, "導入地域数", 2025)["status"] == "未計測"
+    assert _row(seeded_engine, "導入地域数", 2025)["status"] == KpiStatus.not_measured
     kpi.enter_actual(seeded_engine, actor=actor, data=_entry(seeded_engine), today=TODAY)
     row = _row(seeded_engine, "導入地域数", 2025)
     assert row["actual_value"] == 9
-    assert row["status"] == "達成"  # 9 on the 2 → 16 path at R7
+    assert row["status"] == KpiStatus.achieved  # 9 on the 2 → 16 path at R7
     assert row["entered_by"] == "health_staff"
     assert not row["is_sample"]
 
@@ -121,7 +121,7 @@ def test_a_second_entry_for_the_same_year_updates_the_row_and_audits_before_and_
     )
     assert int(query_df(seeded_engine, count, {"i": ind})["n"].iloc[0]) == 1
     row = _row(seeded_engine, "対象者数", 2024)
-    assert row["actual_value"] == 1210 and row["status"] == "達成" and not row["is_sample"]
+    assert row["actual_value"] == 1210 and row["status"] == KpiStatus.achieved and not row["is_sample"]
     (audit_row,) = _audit_rows(seeded_engine, "kpi_actual.update")
     before = _json(audit_row["before_values"])
     after = _json(audit_row["after_values"])
@@ -140,7 +140,7 @@ def test_department_staff_cannot_enter_for_another_department(seeded_engine: Eng
             today=TODAY,
         )
     assert len(_audit_rows(seeded_engine, "kpi_actual.create")) == before
-    assert _row(seeded_engine, "捕獲システムでの野犬捕獲頭数", 2025)["status"] == "未計測"
+    assert _row(seeded_engine, "捕獲システムでの野犬捕獲頭数", 2025)["status"] == KpiStatus.not_measured
 
 
 @pytest.mark.parametrize("role", [Role.executive, Role.screener])
@@ -157,7 +157,9 @@ def test_the_administrator_may_enter_for_any_department(seeded_engine: Engine) -
         data=_entry(seeded_engine, indicator_id=dog, unit="頭/年", actual_value=90),
         today=TODAY,
     )
-    assert _row(seeded_engine, "捕獲システムでの野犬捕獲頭数", 2025)["status"] == "達成"  # path 85頭
+    assert (
+        _row(seeded_engine, "捕獲システムでの野犬捕獲頭数", 2025)["status"] == KpiStatus.achieved
+    )  # path 85頭
 
 
 def _refused(engine: Engine, **overrides: object) -> dict[str, str]:
@@ -238,7 +240,7 @@ def test_seeded_targets_of_r6_and_r8_are_in_the_frame(seeded_engine: Engine) -> 
 
 def test_a_target_year_still_running_is_not_due_and_not_overdue(seeded_engine: Engine) -> None:
     row = _row(seeded_engine, "対象者数", 2026)
-    assert row["status"] == "未到来" and row["target_value"] == 9600
+    assert row["status"] == KpiStatus.not_due and row["target_value"] == 9600
     late = kpi.overdue_frame(seeded_engine, actor=SYSTEM, today=TODAY)
     assert late[late["fiscal_year"] == 2026].empty
 
@@ -279,7 +281,7 @@ def test_once_a_year_ends_its_missing_actuals_become_overdue(seeded_engine: Engi
 def test_lower_is_better_seeded_indicator_is_judged_against_the_baseline_in_r6(seeded_engine: Engine) -> None:
     row = _row(seeded_engine, "周南市内での苦情・目撃数", 2024)
     assert row["target_value"] == 1600 and row["target_on_path"]
-    assert row["status"] == "達成"  # sample actual 1,480件 ≤ 1,600件
+    assert row["status"] == KpiStatus.achieved  # sample actual 1,480件 ≤ 1,600件
     assert _row(seeded_engine, "周南市内での苦情・目撃数", 2025)["target_value"] == pytest.approx(1200)
 
 
@@ -367,7 +369,7 @@ def test_perspective_status_counts_add_up_to_the_indicator_years_evidencing_it(s
     per = kpi.perspective_rollup(seeded_engine, today=TODAY).set_index("perspective")
     for p in (1, 2, 3, 4):
         n = sum(1 for ps in df["perspectives"] if p in ps)
-        assert sum(int(per.loc[p, s.value]) for s in kpi.KpiStatus) == n
+        assert sum(int(per.loc[p, s.value]) for s in KpiStatus) == n
 
 
 # --- 横展開 -------------------------------------------------------------------------------------------

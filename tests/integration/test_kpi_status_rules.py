@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 from fund import kpi
 from fund.auth import SYSTEM
 from fund.kpi import achievement_rate, path_target, status_for, tracking_years, year_finished
-from fund.models import Direction
+from fund.models import Direction, KpiStatus
 
 YEARS = st.integers(min_value=2019, max_value=2030)
 # Targets, actuals and baselines are single-precision columns (REAL): values that survive the round
@@ -136,4 +136,4 @@ def test_every_indicator_year_follows_the_scalar_rules(
         assert (g[3], g[6], g[7]) == (e[3], e[6], e[7]), (g, e)
         assert _close(g[2], e[2]) and _close(g[4], e[4]) and _close(g[5], e[5]), (g, e)
     counts = kpi.status_counts(kpi_engine, actor=SYSTEM, today=today)
-    assert counts == {s.value: sum(1 for e in expected if e[6] == s.value) for s in kpi.KpiStatus}
+    assert counts == {s.value: sum(1 for e in expected if e[6] == s.value) for s in KpiStatus}

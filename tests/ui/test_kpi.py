@@ -83,7 +83,7 @@ def test_the_trend_chart_uses_untruncated_wareki_labels(
 
 def test_filters_narrow_the_table_to_one_status(app_as: Callable[..., AppTest]) -> None:
     at = app_as(Role.admin, "pages/kpi.py")
-    at.selectbox(key="kpi_status").set_value("未計測").run()
+    at.selectbox(key="kpi_status").set_value("not_measured").run()
     table = _table(at)
     assert len(table) > 0 and set(table["状況"]) == {"未計測"}
     at.selectbox(key="kpi_year").set_value(2026).run()

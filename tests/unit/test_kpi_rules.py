@@ -3,7 +3,6 @@ from datetime import date
 import pytest
 
 from fund.kpi import (
-    KpiStatus,
     achievement_rate,
     path_target,
     status_for,
@@ -11,7 +10,7 @@ from fund.kpi import (
     tracking_years,
     year_finished,
 )
-from fund.models import Direction
+from fund.models import Direction, KpiStatus
 
 
 def test_higher_is_better_rate_is_actual_over_target() -> None:

@@ -7,9 +7,10 @@ import streamlit as st
 from fund import dashboard, kpi, projection
 from fund.fiscal import fiscal_label, wareki
 from fund.labels import PROPOSAL_STATUS
+from fund.models import KpiStatus
 from fund.money import format_oku_yen, format_sen_yen, oku_yen_series
 
-KPI_SHOWN = (kpi.KpiStatus.achieved, kpi.KpiStatus.on_track, kpi.KpiStatus.behind, kpi.KpiStatus.not_measured)
+KPI_SHOWN = (KpiStatus.achieved, KpiStatus.on_track, KpiStatus.behind, KpiStatus.not_measured)
 
 
 def render(h: dashboard.Headline) -> None:
@@ -57,7 +58,7 @@ def render(h: dashboard.Headline) -> None:
         )
         st.markdown("**成果指標（目標年度が当年度のもの）**")
         for column, status in zip(st.columns(len(KPI_SHOWN)), KPI_SHOWN, strict=True):
-            column.metric(status.value, f"{h.kpi_status[status.value]:,}")
+            column.metric(kpi.status_label(status.value), f"{h.kpi_status[status.value]:,}")
     if h.year_totals["estimated_projects"]:
         st.caption(
             f"{fiscal_label(h.reference_year)}の基金充当額のうち {h.year_totals['estimated_projects']}事業分は推計です"

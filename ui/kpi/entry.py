@@ -53,7 +53,7 @@ def render(actor: Actor, *, today: date) -> None:
         cur = current.iloc[0]
         st.info(
             f"この年度の実績は登録済みです（{cur['actual_value']:,g}、"
-            f"{'サンプル、' if cur['is_sample'] else ''}状況 {cur['status']}）。"
+            f"{'サンプル、' if cur['is_sample'] else ''}状況 {kpi.status_label(cur['status'])}）。"
             "保存すると上書きされ、変更前後の値が監査ログに残ります。",
             icon=":material/info:",
         )

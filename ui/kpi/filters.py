@@ -9,6 +9,7 @@ from fund import auth, kpi
 from fund.auth import Actor
 from fund.fiscal import fiscal_label
 from fund.labels import PERSPECTIVE
+from fund.models import KpiStatus
 from ui import loaders, widgets
 
 
@@ -43,7 +44,12 @@ def render(actor: Actor, *, today: date) -> KpiView | None:
         where=f3,
     )
     status = widgets.optional_select(
-        "状況", [s.value for s in kpi.KpiStatus], all_label="すべての状況", key="kpi_status", where=f4
+        "状況",
+        [s.value for s in KpiStatus],
+        format_func=kpi.status_label,
+        all_label="すべての状況",
+        key="kpi_status",
+        where=f4,
     )
     where = kpi.KpiFilter(
         fiscal_year=year,
@@ -52,8 +58,8 @@ def render(actor: Actor, *, today: date) -> KpiView | None:
         status=status,
     )
     counts = loaders.kpi_status_counts(actor=actor, today=today, where=where)
-    for col, s in zip(st.columns(len(kpi.KpiStatus)), kpi.KpiStatus, strict=True):
-        col.metric(s.value, f"{counts[s.value]:,}件")
+    for col, s in zip(st.columns(len(KpiStatus)), KpiStatus, strict=True):
+        col.metric(kpi.status_label(s.value), f"{counts[s.value]:,}件")
     with st.expander("判定のルール", icon=":material/rule:"):
         st.text(kpi.STATUS_RULE)
         st.text(kpi.PATH_RULE)
@@ -62,6 +68,6 @@ def render(actor: Actor, *, today: date) -> KpiView | None:
         "年度": year,
         "所管部局": department or ("自部局" if auth.department_scope(actor) is not None else None),
         "観点": perspective,
-        "状況": status,
+        "状況": kpi.status_label(status) if status else None,
     }
     return KpiView(where=where, total=sum(counts.values()), labels=labels)

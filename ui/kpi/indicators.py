@@ -28,7 +28,7 @@ def render(actor: Actor, view: KpiView, *, today: date) -> None:
             "実績値": num(df["actual_value"]),
             "単位": df["unit"],
             "達成度": pct(df["achievement_rate"]),
-            "状況": df["status"],
+            "状況": df["status"].map(kpi.status_label),
             "目標の種類": target_kind(df["target_on_path"]),
             "基準値": num(df["baseline_value"]),
             "所管部局": df["department"],

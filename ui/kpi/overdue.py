@@ -5,16 +5,16 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from fund import kpi
 from fund.auth import Actor
 from fund.fiscal import fiscal_label
+from fund.models import KpiStatus
 from ui import loaders, widgets
 from ui.kpi.numbers import num
 
 
 def render(actor: Actor, *, today: date) -> None:
     counts = loaders.kpi_status_counts(actor=actor, today=today)
-    overdue = counts[kpi.KpiStatus.not_measured.value]
+    overdue = counts[KpiStatus.not_measured.value]
     late = loaders.overdue_frame(actor=actor, today=today, limit=widgets.DISPLAY_LIMIT)
     st.caption("年度が終わったのに実績が入力されていない指標です。所管部局に報告を依頼してください。")
     if late.empty:

@@ -6,6 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from fund.fiscal import fiscal_label
+from fund.labels import KPI_STATUS
+from fund.models import KpiStatus
 from ui import loaders
 from ui.kpi.filters import KpiView
 from ui.kpi.numbers import large, num, pct
@@ -60,11 +62,7 @@ def render(view: KpiView, *, today: date) -> None:
                     for p, label in zip(per["perspective"], per["perspective_label"], strict=True)
                 ],
                 "指標数": per["indicators"],
-                "達成": per["達成"],
-                "順調": per["順調"],
-                "遅れ": per["遅れ"],
-                "未計測": per["未計測"],
-                "未到来": per["未到来"],
+                **{KPI_STATUS[s]: per[s.value] for s in KpiStatus},
                 "順調以上の割合": pct(per["on_track_share"]),
                 "事業全体の量（想定）": per["measure_label"],
                 "値": num(per["measure_value"].round(0)),

@@ -48,7 +48,7 @@ def render(actor: Actor, view: KpiView, *, today: date) -> None:
                 "目標の種類": target_kind(one["target_on_path"]),
                 "実績値": num(one["actual_value"]),
                 "達成度": pct(one["achievement_rate"]),
-                "状況": one["status"],
+                "状況": one["status"].map(kpi.status_label),
             }
         ),
         hide_index=True,
