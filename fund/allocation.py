@@ -16,7 +16,7 @@ from fund.db import query_df, write_session
 from fund.errors import InputInvalid, NotFound, RuleViolation
 from fund.fiscal import fiscal_label
 from fund.labels import ALLOCATION_STATUS, BUDGET_STAGE
-from fund.ledger import MAX_AMOUNT_YEN, balance
+from fund.ledger import KIND_PARAMS, MAX_AMOUNT_YEN, balance
 from fund.models import (
     Allocation,
     AllocationStatus,
@@ -29,6 +29,8 @@ from fund.models import (
     Relisting,
 )
 from fund.money import format_oku_yen, format_yen, sen_yen_series, sen_yen_sql
+
+APPROVED: dict[str, object] = {"approved": AllocationStatus.approved.value}  # bound as :approved
 
 
 class TableFilter(TypedDict):
@@ -65,7 +67,7 @@ def _rows_sql(
     *, fiscal_year: int, department_id: int | None, category_code: str | None, include_unapproved: bool
 ) -> tuple[str, dict[str, object]]:
     """The SELECT behind `allocation_rows` (no ORDER BY) and its bound parameters."""
-    params: dict[str, object] = {"fy": fiscal_year}
+    params: dict[str, object] = {"fy": fiscal_year} | APPROVED
     filters = ""
     if department_id is not None:
         filters += " AND p.department_id = :dept"
@@ -73,7 +75,7 @@ def _rows_sql(
     if category_code is not None:
         filters += " AND (blk.code = :cat OR sec.code = :cat)"
         params["cat"] = category_code
-    status = "" if include_unapproved else " AND a.status = 'approved'"
+    status = "" if include_unapproved else " AND a.status = :approved"
     sql = f"""
     WITH primary_rows AS (
         SELECT a.project_id, a.category_id,
@@ -86,7 +88,8 @@ def _rows_sql(
         GROUP BY a.project_id, a.category_id
     ), relisted AS (
         SELECT r.project_id, r.category_id, CAST(NULL AS BIGINT) AS project_cost_yen,
-               CAST(NULL AS BIGINT) AS fund_share_yen, FALSE AS fund_share_is_estimate, 'approved' AS status,
+               CAST(NULL AS BIGINT) AS fund_share_yen, FALSE AS fund_share_is_estimate,
+               CAST(:approved AS VARCHAR(20)) AS status,
                CAST(NULL AS VARCHAR(20)) AS budget_stage, TRUE AS is_relisting
         FROM relisting r
         WHERE r.fiscal_year = :fy AND r.project_id IN (SELECT project_id FROM primary_rows)
@@ -343,9 +346,9 @@ def year_totals(engine: Engine, *, fiscal_year: int) -> dict[str, int]:
                COALESCE(SUM(a.fund_share_yen), 0) AS fund_share_yen,
                COUNT(DISTINCT CASE WHEN a.fund_share_is_estimate THEN a.project_id END) AS estimated_projects
         FROM allocation a JOIN project p ON p.id = a.project_id
-        WHERE a.fiscal_year = :fy AND a.status = 'approved'
+        WHERE a.fiscal_year = :fy AND a.status = :approved
         """,
-        {"fy": fiscal_year},
+        {"fy": fiscal_year} | APPROVED,
     )
     return {k: int(v) for k, v in df.iloc[0].items()}
 
@@ -353,7 +356,9 @@ def year_totals(engine: Engine, *, fiscal_year: int) -> dict[str, int]:
 def allocation_years(engine: Engine) -> list[int]:
     """年度 that have approved allocations, newest first."""
     df = query_df(
-        engine, "SELECT DISTINCT fiscal_year FROM allocation WHERE status = 'approved' ORDER BY 1 DESC"
+        engine,
+        "SELECT DISTINCT fiscal_year FROM allocation WHERE status = :approved ORDER BY 1 DESC",
+        APPROVED,
     )
     return [int(y) for y in df["fiscal_year"]]
 
@@ -539,11 +544,11 @@ def table_layout(rows: pd.DataFrame) -> list[LayoutRow]:
 # Net amount drawn from the fund against each allocation: drawdowns linked to it, minus their reversals.
 _DRAWN_SQL = """
     SELECT e.allocation_id,
-           SUM(CASE WHEN e.kind = 'reversal' THEN -e.amount_yen ELSE e.amount_yen END) AS drawn_yen
+           SUM(CASE WHEN e.kind = :kind_reversal THEN -e.amount_yen ELSE e.amount_yen END) AS drawn_yen
     FROM ledger_entry e LEFT JOIN ledger_entry o ON o.id = e.reverses_entry_id
-    WHERE e.allocation_id IS NOT NULL AND COALESCE(o.kind, e.kind) = 'drawdown'
+    WHERE e.allocation_id IS NOT NULL AND COALESCE(o.kind, e.kind) = :kind_drawdown
     GROUP BY e.allocation_id
-"""
+"""  # with KIND_PARAMS
 
 
 @dataclass(frozen=True)
@@ -578,7 +583,7 @@ class Ceiling:
 def committed_drawdowns(engine: Engine) -> pd.DataFrame:
     """Approved allocations not yet (fully) drawn, per 年度: `fiscal_year`, `committed_yen`.
 
-    This is the planned drawdown the fund projection reads: only status='approved' counts;
+    This is the planned drawdown the fund projection reads: only approved allocations count;
     allocations awaiting approval never do.
     """
     return query_df(
@@ -588,10 +593,11 @@ def committed_drawdowns(engine: Engine) -> pd.DataFrame:
         SELECT a.fiscal_year,
                SUM(GREATEST(a.fund_share_yen - COALESCE(d.drawn_yen, 0), 0)) AS committed_yen
         FROM allocation a LEFT JOIN drawn d ON d.allocation_id = a.id
-        WHERE a.status = 'approved'
+        WHERE a.status = :approved
         GROUP BY a.fiscal_year
         ORDER BY a.fiscal_year
         """,
+        KIND_PARAMS | APPROVED,
     ).astype("int64")
 
 
@@ -604,17 +610,19 @@ def fund_ceiling(engine: Engine, *, fiscal_year: int, exclude_allocation_id: int
         SELECT
             COALESCE(SUM(CASE WHEN a.fiscal_year = :fy THEN COALESCE(d.drawn_yen, 0) ELSE 0 END), 0)
                 AS drawn_this_year,
-            COALESCE(SUM(CASE WHEN a.fiscal_year <> :fy AND a.status = 'approved'
+            COALESCE(SUM(CASE WHEN a.fiscal_year <> :fy AND a.status = :approved
                          THEN GREATEST(a.fund_share_yen - COALESCE(d.drawn_yen, 0), 0) ELSE 0 END), 0)
                 AS committed_other,
             COALESCE(SUM(CASE WHEN a.fiscal_year = :fy AND a.id <> :excl THEN a.fund_share_yen ELSE 0 END), 0)
                 AS year_total,
-            COALESCE(SUM(CASE WHEN a.fiscal_year = :fy AND a.status = 'approved' AND a.id <> :excl
+            COALESCE(SUM(CASE WHEN a.fiscal_year = :fy AND a.status = :approved AND a.id <> :excl
                          THEN a.fund_share_yen ELSE 0 END), 0) AS approved_total,
             (SELECT annual_cap_yen FROM fiscal_year WHERE year = :fy) AS annual_cap
         FROM allocation a LEFT JOIN drawn d ON d.allocation_id = a.id
         """,
-        {"fy": fiscal_year, "excl": exclude_allocation_id if exclude_allocation_id is not None else -1},
+        {"fy": fiscal_year, "excl": exclude_allocation_id if exclude_allocation_id is not None else -1}
+        | KIND_PARAMS
+        | APPROVED,
     )
     r = df.iloc[0]
     bal = balance(engine)

@@ -7,7 +7,7 @@ lock, so several app processes serialise their writes too.
 """
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -180,3 +180,9 @@ def like_pattern(text: str) -> str:
 def contains(column: str, param: str) -> str:
     """The SQL condition `column` contains the `like_pattern` bound as `:param`."""
     return f"{column} LIKE :{param} ESCAPE '\\'"
+
+
+def in_list(param: str, values: Iterable[object]) -> tuple[str, dict[str, object]]:
+    """`(:param_0, :param_1, …)` and its parameters: a list of codes bound, never written into SQL."""
+    params = {f"{param}_{i}": getattr(v, "value", v) for i, v in enumerate(values)}
+    return "(" + ", ".join(f":{name}" for name in params) + ")", params

@@ -34,6 +34,7 @@ from fund.errors import InputInvalid, NotFound, field_messages
 from fund.fiscal import fiscal_label, fiscal_year_bounds, fiscal_year_of
 from fund.labels import KPI_KIND, KPI_STATUS, PERSPECTIVE
 from fund.models import (
+    AllocationStatus,
     AuditAction,
     Direction,
     FiscalYear,
@@ -41,7 +42,9 @@ from fund.models import (
     KpiIndicator,
     KpiKind,
     KpiStatus,
+    Novelty,
     Project,
+    ProposalStatus,
 )
 
 ON_TRACK_RATE = 0.8  # 順調: at least 80% of the target
@@ -304,7 +307,7 @@ rated AS (
     SELECT targeted.*,
            CASE
                WHEN actual_value IS NULL OR target_value IS NULL THEN NULL
-               WHEN direction = 'higher' THEN
+               WHEN direction = :higher THEN
                    CASE WHEN target_value = 0
                         THEN CASE WHEN actual_value >= 0 THEN CAST(1 AS DOUBLE PRECISION)
                                   ELSE CAST(0 AS DOUBLE PRECISION) END
@@ -322,16 +325,21 @@ FROM rated
 """
 
 
+_HIGHER = {"higher": Direction.higher_is_better.value}  # bound as :higher in _YEARS_SQL
+
+
 def refresh_years(session: Session | Connection, *, indicator_ids: list[int] | None = None) -> None:
     """Rewrite the kpi_year rows of these indicators (all when None), in the caller's transaction:
     call it wherever an indicator, its targets or its actuals are written."""
     if indicator_ids is None:
         session.execute(text("DELETE FROM kpi_year"))
-        session.execute(text(_YEARS_SQL.format(indicator_where="")))
+        session.execute(text(_YEARS_SQL.format(indicator_where="")), _HIGHER)
         return
     for indicator_id in indicator_ids:
         session.execute(text("DELETE FROM kpi_year WHERE indicator_id = :i"), {"i": indicator_id})
-        session.execute(text(_YEARS_SQL.format(indicator_where="WHERE i.id = :i")), {"i": indicator_id})
+        session.execute(
+            text(_YEARS_SQL.format(indicator_where="WHERE i.id = :i")), _HIGHER | {"i": indicator_id}
+        )
 
 
 def ensure_years(engine: Engine) -> None:
@@ -754,16 +762,22 @@ def funded_evidence_by_year(engine: Engine) -> pd.DataFrame:
                SUM(pr.expected_users) AS expected_users,
                SUM(pr.expected_users * pr.uses_per_user_per_year) AS touchpoints,
                SUM(pr.procedures_per_year * pr.minutes_saved_per_procedure) / 60.0 AS hours_saved,
-               SUM(CASE WHEN pr.novelty IN ('national_first', 'prefecture_first') THEN 1 ELSE 0 END)
+               SUM(CASE WHEN pr.novelty IN (:national_first, :prefecture_first) THEN 1 ELSE 0 END)
                    AS novel_projects,
                MAX(CASE WHEN pr.is_sample THEN 1 ELSE 0 END) AS any_sample
         FROM proposal pr
-        WHERE pr.status = 'funded'
+        WHERE pr.status = :funded
            OR EXISTS (SELECT 1 FROM allocation a WHERE a.project_id = pr.project_id
-                      AND a.fiscal_year = pr.fiscal_year AND a.status = 'approved')
+                      AND a.fiscal_year = pr.fiscal_year AND a.status = :approved)
         GROUP BY pr.fiscal_year
         ORDER BY pr.fiscal_year
         """,
+        {
+            "national_first": Novelty.national_first.value,
+            "prefecture_first": Novelty.prefecture_first.value,
+            "funded": ProposalStatus.funded.value,
+            "approved": AllocationStatus.approved.value,
+        },
     )
 
 

@@ -35,10 +35,12 @@ class LedgerFilter(TypedDict):
 MAX_AMOUNT_YEN = 1_000_000_000_000  # 1兆円: anything larger is a typing error
 
 # Signed effect of a row on the balance, in SQL. `e` is the entry, `o` the entry it reverses.
+# The kinds are bound parameters (`:kind_drawdown` …): every query using these merges KIND_PARAMS.
+KIND_PARAMS: dict[str, object] = {f"kind_{k.value}": k.value for k in LedgerKind}
 _EFFECTIVE_KIND = "COALESCE(o.kind, e.kind)"
 _SIGNED_AMOUNT = (
-    "(CASE WHEN COALESCE(o.kind, e.kind) = 'drawdown' THEN -1 ELSE 1 END)"
-    " * (CASE WHEN e.kind = 'reversal' THEN -1 ELSE 1 END) * e.amount_yen"
+    "(CASE WHEN COALESCE(o.kind, e.kind) = :kind_drawdown THEN -1 ELSE 1 END)"
+    " * (CASE WHEN e.kind = :kind_reversal THEN -1 ELSE 1 END) * e.amount_yen"
 )
 # Only reversed entries can be an `o`: joining that small set instead of the whole ledger keeps the
 # sums fast at a million entries.
@@ -116,7 +118,7 @@ def balance(engine: Engine, *, as_of: date | None = None) -> int:
     df = query_df(
         engine,
         f"SELECT COALESCE(SUM({_SIGNED_AMOUNT}), 0) AS b {_FROM} {where}",
-        {"as_of": as_of} if as_of else None,
+        KIND_PARAMS | ({"as_of": as_of} if as_of else {}),
     )
     return int(df["b"].iloc[0])
 
@@ -134,7 +136,7 @@ def _check_no_overdraw(session: Session, *, posted_on: date, amount_yen: int) ->
             COALESCE((SELECT bal FROM running WHERE d <= :p ORDER BY d DESC LIMIT 1), 0),
             (SELECT MIN(bal) FROM running WHERE d > :p)
         """),
-        {"p": posted_on},
+        KIND_PARAMS | {"p": posted_on},
     ).one()
     at_date = int(rows[0])
     later_min = rows[1]
@@ -273,14 +275,15 @@ def roll_forward(engine: Engine) -> pd.DataFrame:
         engine,
         f"""
         SELECT e.fiscal_year AS fiscal_year,
-            SUM(CASE WHEN {_EFFECTIVE_KIND} = 'deposit' THEN {_SIGNED_AMOUNT} ELSE 0 END) AS deposit,
-            SUM(CASE WHEN {_EFFECTIVE_KIND} = 'interest' THEN {_SIGNED_AMOUNT} ELSE 0 END) AS interest,
-            -SUM(CASE WHEN {_EFFECTIVE_KIND} = 'drawdown' THEN {_SIGNED_AMOUNT} ELSE 0 END) AS drawdown,
-            SUM(CASE WHEN {_EFFECTIVE_KIND} = 'refund' THEN {_SIGNED_AMOUNT} ELSE 0 END) AS refund
+            SUM(CASE WHEN {_EFFECTIVE_KIND} = :kind_deposit THEN {_SIGNED_AMOUNT} ELSE 0 END) AS deposit,
+            SUM(CASE WHEN {_EFFECTIVE_KIND} = :kind_interest THEN {_SIGNED_AMOUNT} ELSE 0 END) AS interest,
+            -SUM(CASE WHEN {_EFFECTIVE_KIND} = :kind_drawdown THEN {_SIGNED_AMOUNT} ELSE 0 END) AS drawdown,
+            SUM(CASE WHEN {_EFFECTIVE_KIND} = :kind_refund THEN {_SIGNED_AMOUNT} ELSE 0 END) AS refund
         {_FROM}
         GROUP BY e.fiscal_year
         ORDER BY e.fiscal_year
         """,
+        KIND_PARAMS,
     )
     rows = []
     opening = 0
@@ -390,7 +393,7 @@ def ledger_frame(
         LEFT JOIN department d ON d.id = p.department_id
         ORDER BY e.posted_on DESC, e.id DESC
         """,
-        params,
+        KIND_PARAMS | params,
     )
     df["kind"] = df["kind"].map(lambda k: LEDGER_KIND[LedgerKind(k)])
     return df.rename(
@@ -435,7 +438,7 @@ def drawdowns_by(engine: Engine, *, by: str) -> pd.DataFrame:
         WITH per_project AS (
             SELECT e.fiscal_year, e.project_id, -SUM({_SIGNED_AMOUNT}) AS yen
             {_FROM}
-            WHERE {_EFFECTIVE_KIND} = 'drawdown'
+            WHERE {_EFFECTIVE_KIND} = :kind_drawdown
             GROUP BY e.fiscal_year, e.project_id
         )
         SELECT e.fiscal_year AS fiscal_year, {select_sql}, SUM(e.yen) AS yen
@@ -445,6 +448,7 @@ def drawdowns_by(engine: Engine, *, by: str) -> pd.DataFrame:
         GROUP BY e.fiscal_year, {group_sql}
         ORDER BY e.fiscal_year, sort_key
         """,
+        KIND_PARAMS,
     )
     labels = []
     for h1, h2, name in zip(df["h1"], df["h2"], df["name"], strict=True):

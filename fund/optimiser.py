@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from fund import allocation, proposals, screening
 from fund.auth import Actor
-from fund.db import query_df
+from fund.db import in_list, query_df
 from fund.errors import InputInvalid, RuleViolation
 from fund.labels import FORCE_CHOICE, OPTIMISER_OBJECTIVE
 from fund.money import format_yen
@@ -310,9 +310,9 @@ def shares_from_table(table: pd.DataFrame) -> list[CategoryShare]:
 
 def proposal_years(engine: Engine) -> list[int]:
     """年度 that have proposals the optimiser could choose, oldest first."""
-    statuses = ", ".join(f"'{s}'" for s in CANDIDATE_STATUSES)
+    statuses, params = in_list("status", CANDIDATE_STATUSES)
     df = query_df(
-        engine, f"SELECT DISTINCT fiscal_year FROM proposal WHERE status IN ({statuses}) ORDER BY 1"
+        engine, f"SELECT DISTINCT fiscal_year FROM proposal WHERE status IN {statuses} ORDER BY 1", params
     )
     return [int(y) for y in df["fiscal_year"]]
 

@@ -25,8 +25,9 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from fund import ledger
-from fund.db import query_df
+from fund.db import in_list, query_df
 from fund.fiscal import fiscal_label, fiscal_year_of, wareki
+from fund.models import AllocationStatus, ProposalStatus
 from fund.money import (
     format_oku_yen,
     format_sen_yen,
@@ -43,7 +44,8 @@ DEVIATION_CAUTION = 0.2  # |乖離率| at or above 20% deserves a look
 MOVEMENTS = ("積立", "運用益", "返還等", "取崩し")  # the roll-forward columns that move the balance
 PACE_YEARS = 2  # the recent pace: mean drawdown of this many latest 年度 with drawdowns
 
-_PLANNING_STATUSES = "('adopted', 'funded')"
+PLANNING_STATUSES = (ProposalStatus.adopted, ProposalStatus.funded)  # proposals whose later years are planned
+APPROVED = {"approved": AllocationStatus.approved.value}
 
 
 @dataclass(frozen=True)
@@ -112,28 +114,31 @@ def planned_drawdowns(engine: Engine) -> pd.DataFrame:
         engine,
         """
         SELECT fiscal_year, SUM(fund_share_yen) AS yen
-        FROM allocation WHERE status = 'approved'
+        FROM allocation WHERE status = :approved
         GROUP BY fiscal_year
         """,
+        APPROVED,
     )
+    planning, params = in_list("planning", PLANNING_STATUSES)
     later = query_df(
         engine,
         f"""
         SELECT l.fiscal_year AS fiscal_year, SUM(l.fund_share_yen) AS yen
         FROM proposal_cost_line l
         JOIN proposal p ON p.id = l.proposal_id
-        WHERE p.status IN {_PLANNING_STATUSES}
+        WHERE p.status IN {planning}
           AND l.fiscal_year > p.fiscal_year
           AND NOT EXISTS (
               SELECT 1 FROM allocation a
               WHERE a.project_id = p.project_id AND a.fiscal_year = l.fiscal_year
-                AND a.status = 'approved')
+                AND a.status = :approved)
           AND NOT EXISTS (
               SELECT 1 FROM proposal q
-              WHERE q.project_id = p.project_id AND q.status IN {_PLANNING_STATUSES}
+              WHERE q.project_id = p.project_id AND q.status IN {planning}
                 AND q.fiscal_year > p.fiscal_year AND q.fiscal_year <= l.fiscal_year)
         GROUP BY l.fiscal_year
         """,
+        APPROVED | params,
     )
     a = {int(r.fiscal_year): int(r.yen) for r in alloc.itertuples(index=False)}
     b = {int(r.fiscal_year): int(r.yen) for r in later.itertuples(index=False)}
@@ -161,7 +166,7 @@ def recent_pace(drawn_by_year: dict[int, int], *, before_year: int | None) -> in
 
 
 def _budgeted_years(engine: Engine) -> set[int]:
-    df = query_df(engine, "SELECT DISTINCT fiscal_year FROM allocation WHERE status = 'approved'")
+    df = query_df(engine, "SELECT DISTINCT fiscal_year FROM allocation WHERE status = :approved", APPROVED)
     return {int(y) for y in df["fiscal_year"]}
 
 

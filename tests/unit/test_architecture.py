@@ -154,3 +154,25 @@ def test_only_the_auth_module_decides_by_role() -> None:
         if pattern.search(line)
     ]
     assert offenders == []
+
+
+# A code written into SQL as a literal (`status = 'approved'`) hides a rule from the enum it belongs to.
+_SQL_CODE_LITERAL = re.compile(r"(=|<>)\s*'[a-z_]+'|\bIN\s*\(\s*'[a-z_]")
+
+
+def test_codes_in_sql_are_bound_parameters_not_literals() -> None:
+    # The synthetic-data generator writes bulk SQL of its own and is not part of the domain.
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in (ROOT / "fund").rglob("*.py")
+        if path.name != "generate.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if _SQL_CODE_LITERAL.search(line) and not line.lstrip().startswith("#")
+    ]
+    assert offenders == []
+
+
+def test_the_sql_literal_check_catches_each_form() -> None:
+    for line in ["WHERE status = 'approved'", "a.kind <> 'drawdown'", "status IN ('adopted', 'funded')"]:
+        assert _SQL_CODE_LITERAL.search(line), line
+    assert not _SQL_CODE_LITERAL.search("WHERE status = :approved")
