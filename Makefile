@@ -3,7 +3,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-PYTEST_ARGS ?=
+# Two workers keep the whole suite well inside the CI budget; PYTEST_ARGS= runs it serially.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: run test lint system-deps install install-dev seed bench clean
 

@@ -76,12 +76,12 @@ def _cmd_user_link(args: argparse.Namespace) -> int:
 def _cmd_ledger(args: argparse.Namespace) -> int:
     rf = ledger.roll_forward(get_engine())
     if args.year is not None:
-        rf = rf[rf["年度"] == args.year]
+        rf = rf[rf["fiscal_year"] == args.year]
         if rf.empty:
             print(f"{fiscal_label(args.year)}の記帳はありません。")
             return 0
     print("基金の年度別増減（単位：千円）")
-    header = ["年度", "前年度末残高", "積立", "運用益", "取崩し", "返還等", "年度末残高"]
+    header = [ledger.ROLL_FORWARD_LABELS[c] for c in ledger.ROLL_FORWARD_COLUMNS]
     print("\t".join(header))
     for row in rf.itertuples(index=False):
         cells = [fiscal_label(int(row[0]))] + [format_sen_yen(int(v)) for v in row[1:]]

@@ -47,7 +47,10 @@ def headline(engine: Engine, *, today: date | None = None) -> Headline:
         year_totals=allocation.year_totals(engine, fiscal_year=ref_year),
         base_case=status.projection,
         year_end_balances=pd.DataFrame(
-            {"fiscal_year": rf["年度"].astype(int), "closing_balance_yen": rf["年度末残高"].astype("int64")}
+            {
+                "fiscal_year": rf["fiscal_year"].astype(int),
+                "closing_balance_yen": rf["closing_yen"].astype("int64"),
+            }
         ),
         proposal_status=proposals.status_counts(engine, fiscal_year=ref_year),
         screening_progress=screening.progress(engine, fiscal_year=ref_year),

@@ -263,11 +263,30 @@ def close_year(engine: Engine, *, actor: Actor, fiscal_year: int) -> None:
         )
 
 
-ROLL_FORWARD_COLUMNS = ["年度", "前年度末残高", "積立", "運用益", "取崩し", "返還等", "年度末残高"]
+ROLL_FORWARD_COLUMNS = [
+    "fiscal_year",
+    "opening_yen",
+    "deposit_yen",
+    "interest_yen",
+    "drawdown_yen",
+    "refund_yen",
+    "closing_yen",
+]
+ROLL_FORWARD_LABELS = dict(
+    zip(
+        ROLL_FORWARD_COLUMNS,
+        ["年度", "前年度末残高", "積立", "運用益", "取崩し", "返還等", "年度末残高"],
+        strict=True,
+    )
+)
+ROLL_FORWARD_AMOUNTS = [
+    ROLL_FORWARD_LABELS[c] for c in ROLL_FORWARD_COLUMNS[1:]
+]  # the yen columns, as headed
 
 
 def roll_forward(engine: Engine) -> pd.DataFrame:
-    """Per 年度 (yen): 前年度末残高, 積立, 運用益, 取崩し, 返還等, 年度末残高.
+    """Per 年度 (yen, `ROLL_FORWARD_COLUMNS`): opening (前年度末残高), deposit (積立), interest (運用益),
+    drawdown (取崩し), refund (返還等), closing (年度末残高).
 
     年度末 = 前年度末 + 積立 + 運用益 + 返還等 − 取崩し holds by construction for every row.
     """
@@ -470,9 +489,10 @@ def drawdowns_by(engine: Engine, *, by: str) -> pd.DataFrame:
 
 
 def roll_forward_export(rf: pd.DataFrame) -> pd.DataFrame:
-    """The roll-forward (`roll_forward`) with a 和暦 column (yen; the xlsx writes the yen columns in 千円)."""
-    out = rf.copy()
-    out.insert(1, "和暦", [fiscal_label(int(y)) for y in out["年度"]])
+    """The roll-forward (`roll_forward`) with Japanese headers and a 和暦 column (yen; the xlsx
+    writes the yen columns in 千円)."""
+    out = rf.rename(columns=ROLL_FORWARD_LABELS)
+    out.insert(1, "和暦", [fiscal_label(int(y)) for y in rf["fiscal_year"]])
     return out
 
 
@@ -515,6 +535,6 @@ def export_bytes(df: pd.DataFrame, *, fmt: str, sheet_name: str, title: str, sen
     if fmt == "csv":
         return export.to_csv_bytes(df)
     if fmt == "xlsx":
-        columns = ROLL_FORWARD_COLUMNS[1:] if sen_yen else []
+        columns = ROLL_FORWARD_AMOUNTS if sen_yen else []
         return export.to_xlsx_bytes(df, sheet_name=sheet_name, title=title, sen_yen_columns=columns)
     raise InputInvalid({"format": "形式は xlsx または csv を指定してください。"})

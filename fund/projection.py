@@ -41,7 +41,12 @@ from fund.seed import load_fund_config
 
 MIN_HORIZON_YEARS = 10  # the projection covers at least this many 年度, the current one included
 DEVIATION_CAUTION = 0.2  # |乖離率| at or above 20% deserves a look
-MOVEMENTS = ("積立", "運用益", "返還等", "取崩し")  # the roll-forward columns that move the balance
+MOVEMENTS = (
+    "deposit_yen",
+    "interest_yen",
+    "refund_yen",
+    "drawdown_yen",
+)  # roll-forward columns that move the balance
 PACE_YEARS = 2  # the recent pace: mean drawdown of this many latest 年度 with drawdowns
 
 PLANNING_STATUSES = (ProposalStatus.adopted, ProposalStatus.funded)  # proposals whose later years are planned
@@ -71,13 +76,13 @@ class Figures:
     def drawn(self) -> dict[int, int]:
         """Net drawdown (取崩し after reversals) per 年度, yen."""
         rf = self.roll_forward
-        return {int(y): int(d) for y, d in zip(rf["年度"], rf["取崩し"], strict=True)}
+        return {int(y): int(d) for y, d in zip(rf["fiscal_year"], rf["drawdown_yen"], strict=True)}
 
 
 def figures(engine: Engine) -> Figures:
     rf = ledger.roll_forward(engine)
     return Figures(
-        balance_yen=int(rf["年度末残高"].iloc[-1]) if not rf.empty else 0,  # = ledger.balance
+        balance_yen=int(rf["closing_yen"].iloc[-1]) if not rf.empty else 0,  # = ledger.balance
         roll_forward=rf,
         planned=planned_drawdowns(engine),
         budgeted_years=frozenset(_budgeted_years(engine)),
@@ -99,17 +104,25 @@ class Projection:
 
 
 PROJECTION_COLUMNS = [
-    "年度",
-    "期首残高",
-    "計画取崩し",
-    "想定取崩し",
-    "運用益",
-    "年度末残高",
+    "fiscal_year",
+    "opening_yen",
+    "planned_yen",
+    "assumed_yen",
+    "interest_yen",
+    "closing_yen",
 ]
+PROJECTION_LABELS = dict(
+    zip(
+        PROJECTION_COLUMNS,
+        ["年度", "期首残高", "計画取崩し", "想定取崩し", "運用益", "年度末残高"],
+        strict=True,
+    )
+)
 
 
 def planned_drawdowns(engine: Engine) -> pd.DataFrame:
-    """Planned drawdown per 年度 (yen): `年度`, `配分`, `後年度計画`, `計画計` (all years with a plan)."""
+    """Planned drawdown per 年度 (yen): `fiscal_year`, `allocated_yen` (approved allocations),
+    `later_plan_yen` (later-year plans of adopted proposals), `planned_yen` (both); every year with a plan."""
     alloc = query_df(
         engine,
         """
@@ -145,13 +158,13 @@ def planned_drawdowns(engine: Engine) -> pd.DataFrame:
     years = sorted(set(a) | set(b))
     df = pd.DataFrame(
         {
-            "年度": years,
-            "配分": [a.get(y, 0) for y in years],
-            "後年度計画": [b.get(y, 0) for y in years],
+            "fiscal_year": years,
+            "allocated_yen": [a.get(y, 0) for y in years],
+            "later_plan_yen": [b.get(y, 0) for y in years],
         },
         dtype="int64",
     )
-    df["計画計"] = df["配分"] + df["後年度計画"]
+    df["planned_yen"] = df["allocated_yen"] + df["later_plan_yen"]
     return df
 
 
@@ -266,7 +279,7 @@ def fund_status(fig: Figures, *, today: date) -> FundStatus:
         balance_yen=p.balance_yen,
         used_ratio=(size - p.balance_yen) / size if size else 0.0,
         current_year=current,
-        planned_this_year_yen=int(planned.loc[planned["年度"] == current, "計画計"].sum()),
+        planned_this_year_yen=int(planned.loc[planned["fiscal_year"] == current, "planned_yen"].sum()),
         drawn_this_year_yen=fig.drawn.get(current, 0),
         committed_future_yen=sum(v for y, v in committed.items() if y > current),
         projection=p,
@@ -275,10 +288,10 @@ def fund_status(fig: Figures, *, today: date) -> FundStatus:
 
 def projection_display(p: Projection) -> pd.DataFrame:
     """The projection table as shown: 年度 label, amounts in 千円 (▲ for negatives), and 判定."""
-    out = pd.DataFrame({"年度": [fiscal_label(int(y)) for y in p.table["年度"]]})
+    out = pd.DataFrame({"年度": [fiscal_label(int(y)) for y in p.table["fiscal_year"]]})
     for column in PROJECTION_COLUMNS[1:]:
-        out[f"{column}（千円）"] = [format_sen_yen(int(v)) for v in p.table[column]]
-    out["判定"] = ["不足" if v < 0 else "" for v in p.table["年度末残高"]]
+        out[f"{PROJECTION_LABELS[column]}（千円）"] = [format_sen_yen(int(v)) for v in p.table[column]]
+    out["判定"] = ["不足" if v < 0 else "" for v in p.table["closing_yen"]]
     return out
 
 
@@ -302,7 +315,7 @@ def balance_path(fig: Figures, p: Projection) -> pd.DataFrame:
     at the last actual point so the two lines join.
     """
     rf = fig.roll_forward
-    closing = {int(y): int(b) for y, b in zip(rf["年度"], rf["年度末残高"], strict=True)}
+    closing = {int(y): int(b) for y, b in zip(rf["fiscal_year"], rf["closing_yen"], strict=True)}
     rows: list[tuple[int, int, str]] = []
     if closing:
         running = 0
@@ -312,7 +325,7 @@ def balance_path(fig: Figures, p: Projection) -> pd.DataFrame:
         last_actual = rows[-1] if rows else None
         if last_actual is not None:
             rows.append((last_actual[0], last_actual[1], "見通し"))
-    for year, end in zip(p.table["年度"], p.table["年度末残高"], strict=True):
+    for year, end in zip(p.table["fiscal_year"], p.table["closing_yen"], strict=True):
         rows.append((int(year), int(end), "見通し"))
     df = pd.DataFrame(rows, columns=["年度", "残高（円）", "区分"])
     df["和暦"] = [wareki(int(y)) for y in df["年度"]]
@@ -379,14 +392,14 @@ def signals(fig: Figures, *, today: date) -> list[Signal]:
         )
 
     # 乖離率 = (実績 − 計画) ÷ 計画, for the latest past 年度 with a plan
-    past = planned[(planned["年度"] < current) & (planned["計画計"] > 0)]
+    past = planned[(planned["fiscal_year"] < current) & (planned["planned_yen"] > 0)]
     if past.empty:
         out.append(
             Signal("乖離率", "算定なし", Level.ok, "前年度以前に計画された取崩しがないため算定できません。")
         )
     else:
         row = past.iloc[-1]
-        year, plan = int(row["年度"]), int(row["計画計"])
+        year, plan = int(row["fiscal_year"]), int(row["planned_yen"])
         actual = drawn.get(year, 0)
         rate = (actual - plan) / plan
         level = Level.caution if abs(rate) >= DEVIATION_CAUTION else Level.ok
@@ -404,7 +417,7 @@ def signals(fig: Figures, *, today: date) -> list[Signal]:
 
     # No drawdown in the current 年度
     drawn_now = drawn.get(current, 0)
-    plan_now = int(planned.loc[planned["年度"] == current, "計画計"].sum())
+    plan_now = int(planned.loc[planned["fiscal_year"] == current, "planned_yen"].sum())
     if drawn_now > 0:
         out.append(
             Signal(
@@ -455,23 +468,29 @@ def waterfall(fig: Figures, *, fiscal_year: int) -> pd.DataFrame:
     A 年度 without postings still shows its opening and closing balance.
     """
     rf = fig.roll_forward
-    earlier = rf[rf["年度"] < fiscal_year]
-    row = rf[rf["年度"] == fiscal_year]
+    earlier = rf[rf["fiscal_year"] < fiscal_year]
+    row = rf[rf["fiscal_year"] == fiscal_year]
     if row.empty:
-        opening = int(earlier["年度末残高"].iloc[-1]) if not earlier.empty else 0
+        opening = int(earlier["closing_yen"].iloc[-1]) if not earlier.empty else 0
         moves = dict.fromkeys(MOVEMENTS, 0)
     else:
         r = row.iloc[0]
-        opening = int(r["前年度末残高"])
+        opening = int(r["opening_yen"])
         moves = {k: int(r[k]) for k in MOVEMENTS}
     steps: list[tuple[str, float, float, int, str]] = [
         ("前年度末残高", 0.0, to_oku_yen(opening), opening, "残高")
     ]
     level = opening
     for name, value in moves.items():
-        delta = -value if name == "取崩し" else value
+        delta = -value if name == "drawdown_yen" else value
         steps.append(
-            (name, to_oku_yen(level), to_oku_yen(level + delta), delta, "増加" if delta >= 0 else "減少")
+            (
+                ledger.ROLL_FORWARD_LABELS[name],
+                to_oku_yen(level),
+                to_oku_yen(level + delta),
+                delta,
+                "増加" if delta >= 0 else "減少",
+            )
         )
         level += delta
     steps.append(("年度末残高", 0.0, to_oku_yen(level), level, "残高"))
@@ -483,5 +502,5 @@ def waterfall(fig: Figures, *, fiscal_year: int) -> pd.DataFrame:
 def moved_in(fig: Figures, *, fiscal_year: int) -> bool:
     """Whether anything was posted in the 年度 that changed the balance (a 年度 without postings
     keeps the previous year-end balance)."""
-    row = fig.roll_forward[fig.roll_forward["年度"] == fiscal_year]
+    row = fig.roll_forward[fig.roll_forward["fiscal_year"] == fiscal_year]
     return bool((row[list(MOVEMENTS)] != 0).any(axis=None)) if not row.empty else False

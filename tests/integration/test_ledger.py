@@ -109,7 +109,7 @@ def test_bad_input_is_refused_at_the_field_and_writes_nothing(
 def test_settlement_period_posting_may_go_to_the_previous_year(engine: Engine, admin: Actor) -> None:
     _open_years(engine, 2024, 2025)
     _post(engine, admin, "deposit", 1_000, day=date(2025, 5, 20), fiscal_year=2024)
-    assert list(ledger.roll_forward(engine)["年度"]) == [2024]
+    assert list(ledger.roll_forward(engine)["fiscal_year"]) == [2024]
 
 
 def test_reversal_cancels_the_entry_and_cannot_be_repeated(engine: Engine, admin: Actor) -> None:
@@ -120,7 +120,7 @@ def test_reversal_cancels_the_entry_and_cannot_be_repeated(engine: Engine, admin
         engine, actor=admin, entry_id=wrong, posted_on=date(2025, 7, 2), reason="金額誤り"
     )
     assert ledger.balance(engine) == 10_000
-    assert int(ledger.roll_forward(engine)["取崩し"].iloc[0]) == 0
+    assert int(ledger.roll_forward(engine)["drawdown_yen"].iloc[0]) == 0
     with pytest.raises(RuleViolation, match="既に"):
         ledger.reverse_entry(engine, actor=admin, entry_id=wrong, posted_on=date(2025, 7, 3), reason="再度")
     assert rev.id is not None

@@ -76,33 +76,37 @@ def _post_drawdown(engine: Engine, admin: Actor, amount: int, day: date = date(2
 
 
 def test_planned_drawdowns_come_from_approved_allocations_and_later_year_costs(seeded_engine: Engine) -> None:
-    planned = projection.planned_drawdowns(seeded_engine).set_index("年度")
-    assert planned.loc[2024, "配分"] == 1_135_808_000
-    assert planned.loc[2024, "後年度計画"] == 0
-    assert list(planned.loc[[2025, 2026, 2027], "後年度計画"]) == [231_000_000, PLANNED_2026, PLANNED_2027]
+    planned = projection.planned_drawdowns(seeded_engine).set_index("fiscal_year")
+    assert planned.loc[2024, "allocated_yen"] == 1_135_808_000
+    assert planned.loc[2024, "later_plan_yen"] == 0
+    assert list(planned.loc[[2025, 2026, 2027], "later_plan_yen"]) == [
+        231_000_000,
+        PLANNED_2026,
+        PLANNED_2027,
+    ]
 
 
 def test_a_later_year_cost_covered_by_an_approved_allocation_is_not_counted_twice(
     seeded_engine: Engine,
 ) -> None:
     _approve_allocation(seeded_engine, "やまぐち情報スーパーネットワーク機能強化事業", 2026, 80_000_000)
-    planned = projection.planned_drawdowns(seeded_engine).set_index("年度")
-    assert planned.loc[2026, "配分"] == 80_000_000
-    assert planned.loc[2026, "後年度計画"] == PLANNED_2026 - 50_000_000  # its own 2026 line dropped
+    planned = projection.planned_drawdowns(seeded_engine).set_index("fiscal_year")
+    assert planned.loc[2026, "allocated_yen"] == 80_000_000
+    assert planned.loc[2026, "later_plan_yen"] == PLANNED_2026 - 50_000_000  # its own 2026 line dropped
 
 
 def test_only_adopted_or_funded_proposals_plan_later_year_costs(seeded_engine: Engine) -> None:
     _proposal_with_cost_line(seeded_engine, "県内企業魅力発信事業", ProposalStatus.draft, 2027, 9_000_000)
     _proposal_with_cost_line(seeded_engine, "農業DX加速化事業", ProposalStatus.adopted, 2027, 7_000_000)
-    planned = projection.planned_drawdowns(seeded_engine).set_index("年度")
-    assert planned.loc[2027, "後年度計画"] == PLANNED_2027 + 7_000_000
+    planned = projection.planned_drawdowns(seeded_engine).set_index("fiscal_year")
+    assert planned.loc[2027, "later_plan_yen"] == PLANNED_2027 + 7_000_000
 
 
 def test_a_newer_adopted_proposal_replaces_the_older_plan_of_the_same_project(seeded_engine: Engine) -> None:
     # the FY2024 proposal planned 30,000,000円 for 2027; a FY2026 adopted proposal now plans 12,000,000円
     _proposal_with_cost_line(seeded_engine, "建設DX総合推進事業", ProposalStatus.adopted, 2027, 12_000_000)
-    planned = projection.planned_drawdowns(seeded_engine).set_index("年度")
-    assert planned.loc[2027, "後年度計画"] == PLANNED_2027 - 15_000_000 + 12_000_000
+    planned = projection.planned_drawdowns(seeded_engine).set_index("fiscal_year")
+    assert planned.loc[2027, "later_plan_yen"] == PLANNED_2027 - 15_000_000 + 12_000_000
 
 
 def test_seeded_fund_runs_out_in_reiwa_10_at_the_recent_pace(seeded_engine: Engine) -> None:
@@ -110,7 +114,7 @@ def test_seeded_fund_runs_out_in_reiwa_10_at_the_recent_pace(seeded_engine: Engi
     assert p.balance_yen == BALANCE
     assert p.recent_pace_yen == PACE == 970_000_000
     first = p.table.iloc[0]
-    assert (int(first["年度"]), int(first["計画取崩し"]), int(first["想定取崩し"])) == (
+    assert (int(first["fiscal_year"]), int(first["planned_yen"]), int(first["assumed_yen"])) == (
         2026,
         PLANNED_2026,
         PACE - PLANNED_2026,
@@ -128,12 +132,12 @@ def test_every_projected_year_follows_the_balance_identity(seeded_engine: Engine
         stress=StressTest(cost_overrun_pct=25, interest_rate_pct=1.5),
     )
     # From the current 年度 (TODAY is in 令和8年度) to the horizon, or to the 年度 the fund runs out.
-    assert p.table["年度"].iloc[0] == 2026 and len(p.table) >= 2
+    assert p.table["fiscal_year"].iloc[0] == 2026 and len(p.table) >= 2
     opening = BALANCE
     for r in p.table.itertuples(index=False):
-        assert r.期首残高 == opening
-        assert r.年度末残高 == r.期首残高 + r.運用益 - r.計画取崩し - r.想定取崩し
-        opening = r.年度末残高
+        assert r.opening_yen == opening
+        assert r.closing_yen == r.opening_yen + r.interest_yen - r.planned_yen - r.assumed_yen
+        opening = r.closing_yen
 
 
 def test_planned_costs_alone_never_exhaust_the_seeded_fund(seeded_engine: Engine) -> None:
@@ -141,7 +145,7 @@ def test_planned_costs_alone_never_exhaust_the_seeded_fund(seeded_engine: Engine
         projection.figures(seeded_engine), today=TODAY, stress=StressTest(assume_recent_pace=False)
     )
     assert p.run_out_year is None and p.runway_years is None
-    ends = list(p.table["年度末残高"])
+    ends = list(p.table["closing_yen"])
     assert ends[:2] == [BALANCE - PLANNED_2026, BALANCE - PLANNED_2026 - PLANNED_2027]
     assert len(ends) == projection.MIN_HORIZON_YEARS
     assert projection.runway_text(p) == "10年以上"
@@ -153,7 +157,7 @@ def test_cost_overrun_scales_every_future_drawdown(seeded_engine: Engine) -> Non
         today=TODAY,
         stress=StressTest(cost_overrun_pct=50, assume_recent_pace=False),
     )
-    assert list(p.table["計画取崩し"][:3]) == [300_000_000, 258_000_000, 0]
+    assert list(p.table["planned_yen"][:3]) == [300_000_000, 258_000_000, 0]
 
 
 def test_a_one_year_slip_moves_planned_drawdowns_to_the_next_year(seeded_engine: Engine) -> None:
@@ -162,7 +166,7 @@ def test_a_one_year_slip_moves_planned_drawdowns_to_the_next_year(seeded_engine:
         today=TODAY,
         stress=StressTest(slip_one_year=True, assume_recent_pace=False),
     )
-    assert list(p.table["計画取崩し"][:3]) == [0, PLANNED_2026, PLANNED_2027]
+    assert list(p.table["planned_yen"][:3]) == [0, PLANNED_2026, PLANNED_2027]
 
 
 def test_interest_is_earned_on_each_opening_balance(seeded_engine: Engine) -> None:
@@ -171,8 +175,8 @@ def test_interest_is_earned_on_each_opening_balance(seeded_engine: Engine) -> No
         today=TODAY,
         stress=StressTest(interest_rate_pct=1.0, assume_recent_pace=False),
     )
-    assert int(p.table["運用益"].iloc[0]) == 20_600_000
-    assert int(p.table["運用益"].iloc[1]) == round(int(p.table["期首残高"].iloc[1]) * 0.01)
+    assert int(p.table["interest_yen"].iloc[0]) == 20_600_000
+    assert int(p.table["interest_yen"].iloc[1]) == round(int(p.table["opening_yen"].iloc[1]) * 0.01)
 
 
 def test_a_harsher_stress_brings_the_run_out_year_forward(seeded_engine: Engine) -> None:
@@ -181,7 +185,7 @@ def test_a_harsher_stress_brings_the_run_out_year_forward(seeded_engine: Engine)
         projection.figures(seeded_engine), today=TODAY, stress=StressTest(cost_overrun_pct=60)
     )
     assert harsh.run_out_year == 2027 < (base.run_out_year or 0)
-    assert harsh.table["年度"].iloc[-1] == 2027  # the table stops at the run-out year
+    assert harsh.table["fiscal_year"].iloc[-1] == 2027  # the table stops at the run-out year
 
 
 def test_only_the_undrawn_part_of_this_years_plan_is_still_to_come(
@@ -201,9 +205,9 @@ def test_money_already_drawn_this_year_counts_towards_the_recent_pace(
 ) -> None:
     _post_drawdown(seeded_engine, admin, 300_000_000)
     first = projection.project(projection.figures(seeded_engine), today=TODAY).table.iloc[0]
-    assert int(first["計画取崩し"]) == 0  # the 200,000,000円 plan is covered by what was drawn
-    assert int(first["想定取崩し"]) == PACE - 300_000_000
-    assert int(first["年度末残高"]) == BALANCE - PACE
+    assert int(first["planned_yen"]) == 0  # the 200,000,000円 plan is covered by what was drawn
+    assert int(first["assumed_yen"]) == PACE - 300_000_000
+    assert int(first["closing_yen"]) == BALANCE - PACE
 
 
 def test_projection_display_shows_sen_yen_with_the_shortfall_marked(seeded_engine: Engine) -> None:
@@ -254,12 +258,12 @@ def test_waterfall_steps_add_up_to_the_year_end_balance(seeded_engine: Engine) -
 
 
 def test_drawdowns_by_category_and_department_add_up_to_each_years_drawdown(seeded_engine: Engine) -> None:
-    rf = ledger.roll_forward(seeded_engine).set_index("年度")
+    rf = ledger.roll_forward(seeded_engine).set_index("fiscal_year")
     for by in ("category", "department"):
         df = ledger.drawdowns_by(seeded_engine, by=by)
         totals = df.groupby("年度")["取崩し（円）"].sum()
-        assert totals.loc[2023] == rf.loc[2023, "取崩し"]
-        assert totals.loc[2024] == rf.loc[2024, "取崩し"] == 1_135_808_000
+        assert totals.loc[2023] == rf.loc[2023, "drawdown_yen"]
+        assert totals.loc[2024] == rf.loc[2024, "drawdown_yen"] == 1_135_808_000
     cats = ledger.drawdowns_by(seeded_engine, by="category")
     assert "1(1) 生活関連分野" in set(cats["区分"])
     assert "事業別内訳なし" in set(cats["区分"])

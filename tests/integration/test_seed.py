@@ -59,9 +59,9 @@ def test_layout_reproduces_the_published_subtotals(seeded_engine: Engine) -> Non
 
 def test_ledger_reproduces_fund_size_and_stated_balance(seeded_engine: Engine) -> None:
     rf = ledger.roll_forward(seeded_engine)
-    assert int(rf["積立"].sum()) == 4_000_000_000
+    assert int(rf["deposit_yen"].sum()) == 4_000_000_000
     assert ledger.balance(seeded_engine) == 2_060_000_000
-    assert int(rf["年度末残高"].iloc[-1]) == 2_060_000_000
+    assert int(rf["closing_yen"].iloc[-1]) == 2_060_000_000
 
 
 def test_estimated_figures_are_marked(seeded_engine: Engine) -> None:

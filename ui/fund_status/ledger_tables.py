@@ -36,7 +36,7 @@ def render_roll_forward(actor: Actor, fig: projection.Figures) -> None:
         st.info("記帳はまだありません。", icon=":material/info:")
         return
     table = pd.DataFrame({"年度": rf["和暦"]})
-    for name in ledger.ROLL_FORWARD_COLUMNS[1:]:
+    for name in ledger.ROLL_FORWARD_AMOUNTS:
         table[f"{name}（千円）"] = format_sen_yen_series(rf[name])
     st.dataframe(table, hide_index=True, width="stretch")
     st.caption(
