@@ -1,0 +1,63 @@
+"""年度配分: the allocation table per 年度 (as published: 区分 blocks, 再掲 rows, subtotals)."""
+
+from fund.allocation.ceiling import Ceiling, check_ceiling, committed_drawdowns, fund_ceiling, set_annual_cap
+from fund.allocation.layout import LAYOUT_COLUMNS, LayoutRow, layout_frame, table_layout, table_lines
+from fund.allocation.table import (
+    APPROVED,
+    TABLE_COLUMNS,
+    TOTALS_COLUMNS,
+    TableFilter,
+    allocation_frame,
+    allocation_rows,
+    allocation_years,
+    category_choices,
+    category_totals,
+    project_categories,
+    table_text,
+    table_totals,
+    totals_of,
+    year_totals,
+)
+from fund.allocation.workflow import (
+    AllocationCreate,
+    add_relisting,
+    approve_allocation,
+    insert_allocation,
+    propose_allocation,
+    validate_allocation,
+    withdraw_allocation,
+)
+
+__all__ = [
+    "APPROVED",
+    "AllocationCreate",
+    "Ceiling",
+    "LAYOUT_COLUMNS",
+    "LayoutRow",
+    "TABLE_COLUMNS",
+    "TOTALS_COLUMNS",
+    "TableFilter",
+    "add_relisting",
+    "allocation_frame",
+    "allocation_rows",
+    "allocation_years",
+    "approve_allocation",
+    "category_choices",
+    "category_totals",
+    "check_ceiling",
+    "committed_drawdowns",
+    "fund_ceiling",
+    "insert_allocation",
+    "layout_frame",
+    "project_categories",
+    "propose_allocation",
+    "set_annual_cap",
+    "table_layout",
+    "table_lines",
+    "table_text",
+    "table_totals",
+    "totals_of",
+    "validate_allocation",
+    "withdraw_allocation",
+    "year_totals",
+]
