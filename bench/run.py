@@ -71,7 +71,7 @@ def machine() -> str:
 
 def _fingerprint() -> str:
     digest = hashlib.sha256()
-    for name in ("fund/generate.py", "fund/models.py", "fund/seed.py"):
+    for name in ("fund/ops/generate.py", "fund/models.py", "fund/ops/seed.py"):
         digest.update((ROOT / name).read_bytes())
     return digest.hexdigest()[:16]
 
@@ -79,7 +79,7 @@ def _fingerprint() -> str:
 def database(n: int, *, regenerate: bool) -> tuple[str, float]:
     """The URL of the generated database for n proposals and the generation time (cached)."""
     from fund.db import dispose_engines, get_engine
-    from fund.generate import generate
+    from fund.ops.generate import generate
 
     TMP.mkdir(parents=True, exist_ok=True)
     path = TMP / f"bench_{n}.duckdb"

@@ -1,3 +1,3 @@
-from fund.cli import main
+from fund.ops.cli import main
 
 raise SystemExit(main())

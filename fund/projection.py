@@ -37,7 +37,7 @@ from fund.money import (
     sen_yen_series,
     to_oku_yen,
 )
-from fund.seed import load_fund_config
+from fund.settings import load_fund_config
 
 MIN_HORIZON_YEARS = 10  # the projection covers at least this many 年度, the current one included
 DEVIATION_CAUTION = 0.2  # |乖離率| at or above 20% deserves a look

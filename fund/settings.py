@@ -1,7 +1,9 @@
 """One settings object, read from FUND_* environment variables."""
 
+import tomllib
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,3 +29,10 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def load_fund_config(seed_dir: Path | None = None) -> dict[str, Any]:
+    """The fund's own figures (data/fund.toml: its size, the stated balance …)."""
+    seed_dir = seed_dir or get_settings().seed_dir
+    with (seed_dir / "fund.toml").open("rb") as fh:
+        return tomllib.load(fh)

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from fund.auth import Actor
 from fund.db import checkpoint, create_schema, dispose_engines, get_engine, query_df
 from fund.models import Role
-from fund.seed import seed
+from fund.ops.seed import seed
 from fund.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent

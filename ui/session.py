@@ -11,7 +11,7 @@ from fund import auth, clock
 from fund.auth import Action, Actor
 from fund.db import get_engine
 from fund.errors import DatabaseUnavailable, FundError
-from fund.seed import seed
+from fund.ops.seed import seed
 from fund.settings import get_settings
 
 ACTOR_KEY = "actor"

@@ -17,7 +17,7 @@ from fund import proposals, reference, screening
 from fund.auth import SYSTEM, Actor, create_user
 from fund.db import dispose_engines, get_engine
 from fund.models import Role
-from fund.seed import seed
+from fund.ops.seed import seed
 from tests.conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"

@@ -13,10 +13,10 @@ from sqlalchemy import Engine, text
 
 from fund import allocation, allocation_export
 from fund.allocation import TABLE_COLUMNS
-from fund.cli import main
 from fund.db import query_df
 from fund.errors import RuleViolation
 from fund.models import Role
+from fund.ops.cli import main
 from tests.conftest import make_actor
 
 EXEC = make_actor(Role.executive, login="tanaka_exec")

@@ -8,7 +8,7 @@ from fund.auth import Action, Actor, can, require
 from fund.db import query_df
 from fund.errors import InputInvalid, PermissionDenied, RuleViolation
 from fund.models import Role
-from fund.seed import seed
+from fund.ops.seed import seed
 from tests.conftest import make_actor
 
 STRONG = "kihon-kikin-2024"

@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from fund import audit, backup, ledger
+from fund import audit, ledger
 from fund.auth import Actor
-from fund.cli import main
 from fund.db import dispose_engines, get_engine, query_df
 from fund.errors import PermissionDenied, RuleViolation
 from fund.models import LedgerKind, Role
+from fund.ops import backup
+from fund.ops.cli import main
 from tests.conftest import make_actor
 
 

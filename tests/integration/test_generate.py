@@ -5,10 +5,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from fund import audit, generate, ledger
-from fund.cli import main
+from fund import audit, ledger
 from fund.db import dispose_engines, get_engine, query_df
 from fund.errors import RuleViolation
+from fund.ops import generate
+from fund.ops.cli import main
 
 N = 1_000
 

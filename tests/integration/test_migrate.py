@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from fund import audit, generate, ledger, migrate
+from fund import audit, ledger
 from fund.auth import Actor
-from fund.cli import main
 from fund.db import get_engine, query_df
 from fund.errors import PermissionDenied, RuleViolation
 from fund.models import Role
+from fund.ops import generate, migrate
+from fund.ops.cli import main
 from tests.conftest import make_actor
 
 

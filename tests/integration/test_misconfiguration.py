@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fund.cli import main
+from fund.ops.cli import main
 from fund.settings import get_settings
 from tests.conftest import APP, ROOT
 

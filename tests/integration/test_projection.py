@@ -12,9 +12,9 @@ from sqlmodel import select
 
 from fund import ledger, projection
 from fund.auth import Actor
-from fund.cli import main
 from fund.db import query_df, write_session
 from fund.models import Allocation, AllocationStatus, Project, Proposal, ProposalCostLine, ProposalStatus
+from fund.ops.cli import main
 from fund.projection import Level, StressTest
 
 TODAY = date(2026, 11, 22)  # 令和8年度

@@ -722,7 +722,7 @@ def test_assignments_are_unique_per_round_proposal_and_reviewer(world: World) ->
 
 
 def test_the_cli_exports_the_filtered_ranking_and_audits_it(seeded_engine: Engine, tmp_path: Path) -> None:
-    from fund import cli
+    from fund.ops import cli
 
     round_id = int(screening.rounds(seeded_engine)["id"].iloc[0])
     out = tmp_path / "審査結果.csv"

@@ -4,7 +4,7 @@ from sqlalchemy import Engine
 
 from fund import allocation, ledger
 from fund.db import query_df
-from fund.seed import seed
+from fund.ops.seed import seed
 
 
 def _block_totals(engine: Engine) -> dict[str, tuple[int, int]]:

@@ -116,7 +116,7 @@ def test_a_user_changes_their_own_password_only_with_the_current_one(engine: Eng
 def test_the_cli_links_a_user_to_an_organisation_account(
     engine: Engine, admin: Actor, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from fund.cli import main
+    from fund.ops.cli import main
 
     auth.create_user(engine, actor=admin, login="okada", role=Role.admin, password=None)
     assert main(["user", "link", "okada", "okada@pref.example.jp"]) == 0

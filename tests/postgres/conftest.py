@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy import Engine
 
 from fund.db import create_schema, dispose_engines, get_engine
-from fund.seed import seed
+from fund.ops.seed import seed
 from fund.settings import get_settings
 
 PG_USER = "fund"

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
-from fund import backup
 from fund.auth import Actor
 from fund.db import create_schema, dispose_engines, get_engine
 from fund.errors import RuleViolation
+from fund.ops import backup
 
 pytestmark = pytest.mark.postgres
 

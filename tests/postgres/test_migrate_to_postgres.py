@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from fund import allocation, audit, generate, kpi, ledger, migrate, screening
+from fund import allocation, audit, kpi, ledger, screening
 from fund.auth import SYSTEM, Actor
-from fund.cli import main
 from fund.db import get_engine, query_df
+from fund.ops import generate, migrate
+from fund.ops.cli import main
 from tests.conftest import _use_database
 
 pytestmark = pytest.mark.postgres

@@ -176,3 +176,14 @@ def test_the_sql_literal_check_catches_each_form() -> None:
     for line in ["WHERE status = 'approved'", "a.kind <> 'drawdown'", "status IN ('adopted', 'funded')"]:
         assert _SQL_CODE_LITERAL.search(line), line
     assert not _SQL_CODE_LITERAL.search("WHERE status = :approved")
+
+
+def test_the_domain_never_imports_the_operations_package() -> None:
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(
+            m for m in _imported_modules(p) if m == "fund.ops" or m.startswith("fund.ops.")
+        )
+        for p in (ROOT / "fund").rglob("*.py")
+        if "ops" not in p.relative_to(ROOT / "fund").parts and p.name != "__main__.py"  # `python -m fund`
+    }
+    assert {path: mods for path, mods in offenders.items() if mods} == {}

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from fund import backup
 from fund.auth import Actor
 from fund.errors import FundError
+from fund.ops import backup
 from ui import session, widgets
 
 

@@ -7,14 +7,15 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from fund import audit, auth, backup, export, ledger
+from fund import audit, auth, export, ledger
 from fund.db import database_path, explain_connection_error, get_engine
 from fund.errors import FundError, InputInvalid
 from fund.fiscal import fiscal_label
 from fund.labels import ROLE
 from fund.models import Role
 from fund.money import format_sen_yen
-from fund.seed import seed
+from fund.ops import backup
+from fund.ops.seed import seed
 from fund.settings import get_settings
 
 ROLE_CHOICES = {r.value: r for r in Role}
@@ -208,7 +209,7 @@ def _cmd_export_screening(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from fund import generate
+    from fund.ops import generate
 
     path = database_path(args.out)
     if path is not None and path.exists():
@@ -233,7 +234,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
-    from fund import migrate
+    from fund.ops import migrate
 
     report = migrate.migrate(source=get_engine(), target_url=args.to, progress=_progress_bar)
     print(

@@ -34,7 +34,7 @@ from fund import audit, clock, kpi
 from fund.db import checkpoint, is_duckdb, write_session
 from fund.errors import RuleViolation
 from fund.models import AuditAction
-from fund.seed import seed
+from fund.ops.seed import seed
 
 GENERATOR_ACTOR = "generate"
 MARK = "（合成）"

@@ -5,7 +5,6 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy import select as sa_select
@@ -44,7 +43,7 @@ from fund.models import (
     ScreeningRound,
 )
 from fund.money import sen_yen_to_yen
-from fund.settings import get_settings
+from fund.settings import get_settings, load_fund_config
 
 SEED_ACTOR = "seed"
 
@@ -72,12 +71,6 @@ def _flag(value: str) -> bool:
 
 def _opt_float(value: str) -> float | None:
     return float(value) if value.strip() else None
-
-
-def load_fund_config(seed_dir: Path | None = None) -> dict[str, Any]:
-    seed_dir = seed_dir or get_settings().seed_dir
-    with (seed_dir / "fund.toml").open("rb") as fh:
-        return tomllib.load(fh)
 
 
 def seed(engine: Engine, seed_dir: Path | None = None) -> SeedReport:
