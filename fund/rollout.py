@@ -44,7 +44,7 @@ NOTE_MAX = 500  # characters of 内容
 REASON_MAX = 200  # characters of the reason for withdrawing a rollout
 
 
-class RolloutIn(BaseModel):
+class RolloutCreate(BaseModel):
     project_id: int
     target: Annotated[str, Field(min_length=1, max_length=120)]
     fiscal_year: int
@@ -82,7 +82,7 @@ def record_rollout(engine: Engine, *, actor: Actor, data: dict[str, object]) -> 
     recorded)."""
     require(actor, Action.enter_kpi_actual)
     try:
-        entry = RolloutIn.model_validate(data)
+        entry = RolloutCreate.model_validate(data)
     except ValidationError as exc:
         raise InputInvalid(field_messages(exc, _FIELD_MESSAGES)) from None
     with write_session(engine) as session:

@@ -25,8 +25,6 @@ from fund.models import (
     Relisting,
 )
 
-# --- Proposing, re-listing and approving (maker–checker) ------------------------------------------------
-
 
 class AllocationCreate(BaseModel):
     """A new allocation as typed on the form: amounts in integer yen."""

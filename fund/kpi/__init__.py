@@ -18,7 +18,7 @@ The rules, in one place (the page shows `STATUS_RULE` and `PATH_RULE` word for w
 from fund.kpi.actuals import (
     SOURCE_MAX,
     UNIT_MAX,
-    KpiActualIn,
+    KpiActualCreate,
     enter_actual,
     entry_choice_count,
     entry_choices,
@@ -63,7 +63,7 @@ from fund.kpi.years import ensure_years, refresh_years
 __all__ = [
     "FRAME_COLUMNS",
     "JUDGED",
-    "KpiActualIn",
+    "KpiActualCreate",
     "KpiFilter",
     "MAX_ACTUAL",
     "NOVEL",

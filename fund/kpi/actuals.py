@@ -23,14 +23,12 @@ from fund.models import (
     Project,
 )
 
-# --- Entry of actuals -------------------------------------------------------------------------------
-
 
 UNIT_MAX = 20  # characters of an indicator's 単位
 SOURCE_MAX = 200  # characters of 出典
 
 
-class KpiActualIn(BaseModel):
+class KpiActualCreate(BaseModel):
     """An actual as typed on the form."""
 
     indicator_id: int
@@ -58,10 +56,10 @@ _FIELD_MESSAGES = {
 }
 
 
-def validate_actual(data: dict[str, object]) -> KpiActualIn:
+def validate_actual(data: dict[str, object]) -> KpiActualCreate:
     """Field checks that need no database; raises InputInvalid with a Japanese message per field."""
     try:
-        return KpiActualIn.model_validate(data)
+        return KpiActualCreate.model_validate(data)
     except ValidationError as exc:
         raise InputInvalid(field_messages(exc, _FIELD_MESSAGES)) from None
 
@@ -78,7 +76,7 @@ def enter_actual(
     require(actor, Action.enter_kpi_actual)
     today = today or clock.today_jst()
     # Collect every field's message at once: the form checks, then those that need the indicator.
-    entry: KpiActualIn | None = None
+    entry: KpiActualCreate | None = None
     errors: dict[str, str] = {}
     try:
         entry = validate_actual(data)

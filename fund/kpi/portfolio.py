@@ -18,7 +18,6 @@ from fund.models import (
     ProposalStatus,
 )
 
-# --- Portfolio roll-up by perspective -----------------------------------------------------------------
 
 REACH_UNIT = "人"
 NOVEL = ("national_first", "prefecture_first")

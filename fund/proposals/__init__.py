@@ -44,9 +44,9 @@ from fund.proposals.rules import (
     REASON_MAX,
     SEARCH_MAX,
     TEXT_MAX,
-    CostLineIn,
-    KpiIn,
+    CostLineCreate,
     ProposalCreate,
+    ProposalKpiCreate,
     ProposalUpdate,
     default_proposal_year,
     parse_input,
@@ -56,9 +56,9 @@ from fund.proposals.rules import (
 from fund.proposals.workflow import TRANSITIONS, S, TransitionOption, available_transitions, change_status
 
 __all__ = [
-    "CostLineIn",
+    "CostLineCreate",
     "FIELD_LABEL",
-    "KpiIn",
+    "ProposalKpiCreate",
     "LARGE_EXPORT_ROWS",
     "MAX_COST_YEARS",
     "MAX_KPIS",

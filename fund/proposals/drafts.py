@@ -20,9 +20,7 @@ from fund.models import (
     ProposalEvent,
     ProposalStatus,
 )
-from fund.proposals.rules import KpiIn, ProposalCreate, validate
-
-# --- Writes ----------------------------------------------------------------------------------------
+from fund.proposals.rules import ProposalCreate, ProposalKpiCreate, validate
 
 
 # Proposal fields copied one-to-one between the input model and the table row (both directions).
@@ -93,7 +91,7 @@ def _materialise_kpis(session: Session, proposal: Proposal) -> None:
     """On submission: the proposal's KPIs become tracked indicators with their two targets."""
     assert proposal.id is not None
     for raw in proposal.kpis:
-        k = KpiIn.model_validate(raw)
+        k = ProposalKpiCreate.model_validate(raw)
         indicator = KpiIndicator(
             project_id=proposal.project_id,
             proposal_id=proposal.id,
@@ -278,9 +276,6 @@ def _update_in_session(session: Session, *, actor: Actor, proposal: Proposal, p:
         before=before,
         after=audit.snapshot(proposal),
     )
-
-
-# --- Reads ------------------------------------------------------------------------------------------
 
 
 def _input_of(proposal: Proposal, project: Project, session: Session) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from fund.models import (
 )
 from fund.money import to_sen_yen
 from fund.proposals.drafts import _input_of
-from fund.proposals.rules import KpiIn
+from fund.proposals.rules import ProposalKpiCreate
 from fund.proposals.workflow import S, TransitionOption, available_transitions
 
 
@@ -130,7 +130,7 @@ def proposal_detail(engine: Engine, *, actor: Actor, proposal_id: int) -> Propos
             "備考": [c.note for c in lines],
         }
     )
-    kpis = [KpiIn.model_validate(k) for k in proposal.kpis or []]
+    kpis = [ProposalKpiCreate.model_validate(k) for k in proposal.kpis or []]
     kpi_df = pd.DataFrame(
         {
             "指標名": [k.name for k in kpis],

@@ -39,10 +39,7 @@ REASON_MAX = 1_000
 NOTE_MAX = 500
 
 
-# --- Input models ----------------------------------------------------------------------------------
-
-
-class CostLineIn(BaseModel):
+class CostLineCreate(BaseModel):
     """One 年度 of the cost profile (running costs after the fund years included)."""
 
     fiscal_year: int
@@ -54,7 +51,7 @@ class CostLineIn(BaseModel):
         return self.project_cost_yen == 0 and self.fund_share_yen == 0 and not self.note.strip()
 
 
-class KpiIn(BaseModel):
+class ProposalKpiCreate(BaseModel):
     """A proposed KPI: baseline, target for the first 年度 and for two years later."""
 
     name: Annotated[str, Field(max_length=200)] = ""
@@ -93,7 +90,7 @@ class ProposalCreate(BaseModel):
     summary: Annotated[str, Field(max_length=TEXT_MAX)] = ""
     purpose: Annotated[str, Field(max_length=TEXT_MAX)] = ""
     problem: Annotated[str, Field(max_length=TEXT_MAX)] = ""
-    cost_lines: list[CostLineIn] = []
+    cost_lines: list[CostLineCreate] = []
     national_funds_yen: Annotated[int, Field(ge=0, le=MAX_YEN)] = 0
     other_funds_yen: Annotated[int, Field(ge=0, le=MAX_YEN)] = 0
     expected_users: Annotated[int, Field(ge=0, le=MAX_USERS)] = 0
@@ -104,7 +101,7 @@ class ProposalCreate(BaseModel):
     )
     novelty: Novelty | None = None
     novelty_note: Annotated[str, Field(max_length=NOTE_MAX)] = ""
-    kpis: list[KpiIn] = []
+    kpis: list[ProposalKpiCreate] = []
 
     @field_validator(
         "project_name",
@@ -120,7 +117,7 @@ class ProposalCreate(BaseModel):
     def _strip(cls, value: str) -> str:
         return value.strip()
 
-    def line_for(self, fiscal_year: int) -> CostLineIn | None:
+    def line_for(self, fiscal_year: int) -> CostLineCreate | None:
         return next((c for c in self.cost_lines if c.fiscal_year == fiscal_year), None)
 
 

@@ -26,8 +26,6 @@ from fund.models import (
 from fund.screening.rounds import round_label
 from fund.screening.rubric import SAME_DEPARTMENT_REASON
 
-# --- Assignments -----------------------------------------------------------------------------------
-
 
 def reviewers(engine: Engine) -> pd.DataFrame:
     """Active 審査担当 who can be assigned, with their department (recusal uses it)."""

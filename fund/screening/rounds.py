@@ -24,8 +24,6 @@ from fund.screening.rubric import (
     validate_rubric,
 )
 
-# --- Rounds ----------------------------------------------------------------------------------------
-
 
 def rounds(engine: Engine) -> pd.DataFrame:
     return query_df(

@@ -25,9 +25,6 @@ MAX_COMMENT = 1000
 SAME_DEPARTMENT_REASON = "提案部局と同じ所属のため自動的に除斥"
 
 
-# --- Rubric ------------------------------------------------------------------------------------------
-
-
 def default_anchors() -> dict[str, list[str]]:
     """The anchored descriptions shipped in data/screening.toml (perspective "1"–"4" → 5 levels)."""
     with (get_settings().seed_dir / "screening.toml").open("rb") as fh:
@@ -35,7 +32,7 @@ def default_anchors() -> dict[str, list[str]]:
     return {str(k): [str(x) for x in v] for k, v in config["anchors"].items()}
 
 
-class RubricInput(BaseModel):
+class RubricCreate(BaseModel):
     weights: list[Annotated[int, Field(ge=0, le=100)]]
     anchors: dict[str, list[str]]
 
@@ -60,10 +57,10 @@ class RubricInput(BaseModel):
         return cleaned
 
 
-def validate_rubric(weights: list[int], anchors: dict[str, list[str]]) -> RubricInput:
+def validate_rubric(weights: list[int], anchors: dict[str, list[str]]) -> RubricCreate:
     """Check weights (4 integers 0–100 summing to 100) and anchors; raises InputInvalid in Japanese."""
     try:
-        rubric = RubricInput.model_validate({"weights": weights, "anchors": anchors})
+        rubric = RubricCreate.model_validate({"weights": weights, "anchors": anchors})
     except ValidationError as exc:
         errors: dict[str, str] = {}
         for err in exc.errors():

@@ -19,10 +19,8 @@ from fund.models import (
 from fund.screening.assignments import _own_assignment
 from fund.screening.rubric import LEVELS, MAX_COMMENT, PERSPECTIVES, _latest_rubric_row
 
-# --- Scoring ---------------------------------------------------------------------------------------
 
-
-class ScoreInput(BaseModel):
+class ScoreCreate(BaseModel):
     perspective: Annotated[int, Field(ge=1, le=4)]
     score: Annotated[int, Field(ge=1, le=LEVELS, strict=True)]
     comment: Annotated[str, Field(max_length=MAX_COMMENT)] = ""
@@ -33,17 +31,17 @@ class ScoreInput(BaseModel):
         return value.strip()
 
 
-def validate_scores(entries: list[dict[str, Any]]) -> list[ScoreInput]:
+def validate_scores(entries: list[dict[str, Any]]) -> list[ScoreCreate]:
     """Validate every perspective's entry; raises InputInvalid keyed `score_<n>` / `comment_<n>`."""
     errors: dict[str, str] = {}
-    valid: list[ScoreInput] = []
+    valid: list[ScoreCreate] = []
     if not entries:
         raise InputInvalid({"scores": "採点する観点がありません。"})
     for entry in entries:
         perspective = entry.get("perspective")
         label = PERSPECTIVE.get(perspective, str(perspective)) if isinstance(perspective, int) else ""
         try:
-            valid.append(ScoreInput.model_validate(entry))
+            valid.append(ScoreCreate.model_validate(entry))
         except ValidationError as exc:
             for err in exc.errors():
                 name = str(err["loc"][0]) if err["loc"] else "score"

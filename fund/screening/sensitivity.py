@@ -11,8 +11,6 @@ from fund.screening.results import results
 from fund.screening.rubric import PERSPECTIVES, latest_weights
 from fund.sensitivity import SensitivityResult, analyse
 
-# --- Weight sensitivity -----------------------------------------------------------------------------
-
 
 def weight_sensitivity(
     engine: Engine, *, round_id: int, step: int, funding_line: int | None = None, calibrated: bool = False
