@@ -18,7 +18,6 @@ from fund.models import (
 )
 from fund.money import format_yen
 
-
 # Net amount drawn from the fund against each allocation: drawdowns linked to it, minus their reversals.
 _DRAWN_SQL = """
     SELECT e.allocation_id,

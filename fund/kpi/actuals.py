@@ -23,7 +23,6 @@ from fund.models import (
     Project,
 )
 
-
 UNIT_MAX = 20  # characters of an indicator's 単位
 SOURCE_MAX = 200  # characters of 出典
 

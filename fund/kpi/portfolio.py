@@ -18,7 +18,6 @@ from fund.models import (
     ProposalStatus,
 )
 
-
 REACH_UNIT = "人"
 NOVEL = ("national_first", "prefecture_first")
 

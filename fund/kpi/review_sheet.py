@@ -11,7 +11,6 @@ from fund.fiscal import fiscal_label
 from fund.kpi.queries import KpiFilter, kpi_frame
 from fund.kpi.rules import status_label
 
-
 REVIEW_SHEET_COLUMNS = [
     "事業名",
     "所管部局",

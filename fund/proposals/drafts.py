@@ -22,7 +22,6 @@ from fund.models import (
 )
 from fund.proposals.rules import ProposalCreate, ProposalKpiCreate, validate
 
-
 # Proposal fields copied one-to-one between the input model and the table row (both directions).
 PROPOSAL_TEXT_AND_EVIDENCE_FIELDS = (
     "summary",

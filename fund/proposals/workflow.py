@@ -18,7 +18,6 @@ from fund.models import (
 from fund.proposals.drafts import _detach, _event, _input_of, _submit_in_session
 from fund.proposals.rules import REASON_MAX, validate
 
-
 S = ProposalStatus
 
 # The normal path: (from, to) → needs a reason. Submitting is the department's step; the rest is

@@ -14,7 +14,6 @@ from fund.labels import PERSPECTIVE
 from fund.screening.assignments import _export_round
 from fund.screening.rubric import DISAGREEMENT_SD, PERSPECTIVES, latest_weights
 
-
 RESULT_COLUMNS = [
     "rank",
     "calibrated_rank",
