@@ -212,13 +212,15 @@ def choose(page: Page, box: Locator, option: str) -> None:
 
 
 def screenshot(page: Page, name: str) -> Path:
-    """Wait for the run to end, fonts, tables and charts to paint, then save a screenshot under
+    """Wait for the run to end, fonts, tables and charts (vega canvases) to paint, then save a screenshot under
     tests/e2e/artifacts/."""
     wait_for_run(page)
     page.wait_for_load_state("networkidle")
     page.evaluate("document.fonts.ready.then(() => true)")
     for canvas in page.locator("[data-testid='stDataFrame'] canvas").all()[:3]:
         canvas.wait_for(state="visible")
+    for chart in page.locator("[data-testid='stVegaLiteChart']:visible").all()[:3]:
+        chart.locator("canvas, svg").first.wait_for(state="visible")
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
