@@ -97,11 +97,18 @@ def form_errors(exc: FundError) -> dict[str, str]:
 
 
 def validate_entry(data: dict[str, object]) -> LedgerEntryCreate:
-    """Validate form input; raises InputInvalid with a Japanese message per field."""
+    """A posting from form input (the `post_entry` input); raises InputInvalid with a Japanese
+    message per field."""
     try:
         entry = LedgerEntryCreate.model_validate(data)
     except ValidationError as exc:
         raise InputInvalid(field_messages(exc, _FIELD_MESSAGES)) from None
+    check_entry(entry)
+    return entry
+
+
+def check_entry(entry: LedgerEntryCreate) -> None:
+    """The rules across fields: the 年度 must be one the 記帳日 may count in; no reversal here."""
     if entry.fiscal_year not in allowed_fiscal_years(entry.posted_on):
         allowed = "・".join(fiscal_label(y) for y in allowed_fiscal_years(entry.posted_on))
         raise InputInvalid(
@@ -109,7 +116,6 @@ def validate_entry(data: dict[str, object]) -> LedgerEntryCreate:
         )
     if entry.kind == LedgerKind.reversal:
         raise InputInvalid({"kind": "取消は「取消（逆仕訳）」の操作から行ってください。"})
-    return entry
 
 
 def balance(engine: Engine, *, as_of: date | None = None) -> int:
@@ -159,31 +165,32 @@ def _check_year_open(session: Session, fiscal_year: int) -> None:
         )
 
 
-def post_entry(engine: Engine, *, actor: Actor, data: dict[str, object]) -> LedgerEntry:
-    """Validate and append one posting with its audit row. Raises InputInvalid / RuleViolation."""
+def post_entry(engine: Engine, *, actor: Actor, entry: LedgerEntryCreate) -> LedgerEntry:
+    """Append one posting (from `validate_entry`) with its audit row. Raises PermissionDenied,
+    InputInvalid / RuleViolation."""
     require(actor, Action.post_ledger)
-    entry_in = validate_entry(data)
+    check_entry(entry)
     with write_session(engine) as session:
-        _check_year_open(session, entry_in.fiscal_year)
-        if entry_in.project_id is not None and session.get(Project, entry_in.project_id) is None:
+        _check_year_open(session, entry.fiscal_year)
+        if entry.project_id is not None and session.get(Project, entry.project_id) is None:
             raise InputInvalid({"project_id": "指定された事業が見つかりません。"})
-        if entry_in.kind == LedgerKind.drawdown:
-            _check_no_overdraw(session, posted_on=entry_in.posted_on, amount_yen=entry_in.amount_yen)
-        entry = LedgerEntry.model_validate(entry_in.model_dump() | {"created_by": actor.login})
-        session.add(entry)
+        if entry.kind == LedgerKind.drawdown:
+            _check_no_overdraw(session, posted_on=entry.posted_on, amount_yen=entry.amount_yen)
+        row = LedgerEntry.model_validate(entry.model_dump() | {"created_by": actor.login})
+        session.add(row)
         session.flush()
         audit.record(
             session,
             actor=actor.login,
             action=AuditAction.ledger_post,
             entity="ledger_entry",
-            entity_id=entry.id,
-            after=audit.snapshot(entry),
+            entity_id=row.id,
+            after=audit.snapshot(row),
         )
-        session.refresh(entry)
-        session.expunge(entry)
+        session.refresh(row)
+        session.expunge(row)
     checkpoint(engine)
-    return entry
+    return row
 
 
 def reverse_entry(

@@ -74,17 +74,21 @@ def targets(engine: Engine) -> list[str]:
     return [*MUNICIPALITIES, *depts["name"].tolist()]
 
 
-def record_rollout(engine: Engine, *, actor: Actor, data: dict[str, object]) -> Rollout:
+def validate_rollout(data: dict[str, object]) -> RolloutCreate:
+    """A rollout from form input (the `record_rollout` input); InputInvalid with a message per field."""
+    try:
+        return RolloutCreate.model_validate(data)
+    except ValidationError as exc:
+        raise InputInvalid(field_messages(exc, _FIELD_MESSAGES)) from None
+
+
+def record_rollout(engine: Engine, *, actor: Actor, entry: RolloutCreate) -> Rollout:
     """Record that a project's result was rolled out to a 市町 or another department in a 年度.
 
     事業担当 record for their own department's projects. Raises PermissionDenied, NotFound,
     InputInvalid (unknown 展開先 or 年度, the project's own department) or RuleViolation (already
     recorded)."""
     require(actor, Action.enter_kpi_actual)
-    try:
-        entry = RolloutCreate.model_validate(data)
-    except ValidationError as exc:
-        raise InputInvalid(field_messages(exc, _FIELD_MESSAGES)) from None
     with write_session(engine) as session:
         project = session.get(Project, entry.project_id)
         if project is None:

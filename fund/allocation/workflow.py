@@ -55,7 +55,8 @@ _FIELD_MESSAGES = {
 
 
 def validate_allocation(data: dict[str, object]) -> AllocationCreate:
-    """Validate form input; raises InputInvalid with a Japanese message per field."""
+    """An allocation from form input (the `propose_allocation` input); raises InputInvalid with a
+    Japanese message per field."""
     try:
         return AllocationCreate.model_validate(data)
     except ValidationError as exc:
@@ -132,13 +133,13 @@ def insert_allocation(
     return row
 
 
-def propose_allocation(engine: Engine, *, actor: Actor, data: dict[str, object]) -> Allocation:
+def propose_allocation(engine: Engine, *, actor: Actor, allocation: AllocationCreate) -> Allocation:
     """Register an allocation awaiting approval (審査担当・管理者). 新規 follows from the project's first 年度.
 
     Raises InputInvalid (bad input), RuleViolation (closed year, duplicate, ceiling exceeded).
     """
     require(actor, Action.allocate)
-    alloc_in = validate_allocation(data)
+    alloc_in = allocation
     with write_session(engine) as session:
         row = insert_allocation(session, engine, actor=actor, alloc_in=alloc_in)
         session.refresh(row)

@@ -207,7 +207,9 @@ def choose(page: Page, box: Locator, option: str) -> None:
     first: a rerun that lands mid-click would close the list."""
     wait_for_run(page)
     box.click()
-    box.press_sequentially(option[:20])
+    # Type into the focused box through the keyboard: once the list is open, the rest of the page
+    # (a form's submit button included) leaves the accessibility tree, so `box` may not resolve again.
+    page.keyboard.type(option[:20])
     page.get_by_role("option", name=option, exact=True).click()
 
 

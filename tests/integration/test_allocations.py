@@ -25,12 +25,14 @@ def _propose(engine: Engine, *, year: int, share: int, n: int = 0, cost: int | N
     return allocation.propose_allocation(
         engine,
         actor=actor,
-        data={
-            "project_id": _project(engine, n),
-            "fiscal_year": year,
-            "project_cost_yen": cost if cost is not None else share * 2,
-            "fund_share_yen": share,
-        },
+        allocation=allocation.validate_allocation(
+            {
+                "project_id": _project(engine, n),
+                "fiscal_year": year,
+                "project_cost_yen": cost if cost is not None else share * 2,
+                "fund_share_yen": share,
+            }
+        ),
     )
 
 

@@ -29,13 +29,15 @@ def _post(engine: Engine, actor: Actor, memo: str, amount: int = 1_000) -> int:
     entry = ledger.post_entry(
         engine,
         actor=actor,
-        data={
-            "posted_on": date(2025, 6, 1),
-            "fiscal_year": 2025,
-            "kind": LedgerKind.deposit,
-            "amount_yen": amount,
-            "memo": memo,
-        },
+        entry=ledger.validate_entry(
+            {
+                "posted_on": date(2025, 6, 1),
+                "fiscal_year": 2025,
+                "kind": LedgerKind.deposit,
+                "amount_yen": amount,
+                "memo": memo,
+            }
+        ),
     )
     assert entry.id is not None
     return entry.id

@@ -61,13 +61,15 @@ def test_eight_threads_of_mixed_writes_lose_nothing_and_keep_every_invariant(
         e = ledger.post_entry(
             engine,
             actor=admin,
-            data={
-                "posted_on": DAY,
-                "fiscal_year": 2025,
-                "kind": LedgerKind.deposit,
-                "amount_yen": 1_000 + i,
-                "memo": f"積立 {i}-{j}",
-            },
+            entry=ledger.validate_entry(
+                {
+                    "posted_on": DAY,
+                    "fiscal_year": 2025,
+                    "kind": LedgerKind.deposit,
+                    "amount_yen": 1_000 + i,
+                    "memo": f"積立 {i}-{j}",
+                }
+            ),
         )
         assert e.id is not None
         accepted_posts.append(e.id)
@@ -77,13 +79,15 @@ def test_eight_threads_of_mixed_writes_lose_nothing_and_keep_every_invariant(
             e = ledger.post_entry(
                 engine,
                 actor=admin,
-                data={
-                    "posted_on": DAY,
-                    "fiscal_year": 2025,
-                    "kind": LedgerKind.drawdown,
-                    "amount_yen": drawdown,
-                    "memo": f"取崩し {i}-{j}",
-                },
+                entry=ledger.validate_entry(
+                    {
+                        "posted_on": DAY,
+                        "fiscal_year": 2025,
+                        "kind": LedgerKind.drawdown,
+                        "amount_yen": drawdown,
+                        "memo": f"取崩し {i}-{j}",
+                    }
+                ),
             )
         except RuleViolation as exc:
             assert "残高不足" in exc.message

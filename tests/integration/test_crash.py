@@ -28,9 +28,9 @@ CHILD = textwrap.dedent(
     day = date(2025, 7, 1)
     for i in range(5):
         kind = LedgerKind.deposit if i % 2 == 0 else LedgerKind.drawdown
-        entry = ledger.post_entry(engine, actor=SYSTEM, data={
+        entry = ledger.post_entry(engine, actor=SYSTEM, entry=ledger.validate_entry({
             "posted_on": day, "fiscal_year": 2025, "kind": kind,
-            "amount_yen": 1_000 + i, "memo": f"確定済み{i}"})
+            "amount_yen": 1_000 + i, "memo": f"確定済み{i}"}))
         print("committed", entry.id, flush=True)
     for i in range(5):
         with write_session(engine) as session:

@@ -404,7 +404,9 @@ def test_department_staff_see_only_their_own_departments_rollouts_in_every_view(
     rollout.record_rollout(
         seeded_engine,
         actor=health,
-        data={"project_id": project, "target": "光市", "fiscal_year": 2025, "note": "拠点を開設"},
+        entry=rollout.validate_rollout(
+            {"project_id": project, "target": "光市", "fiscal_year": 2025, "note": "拠点を開設"}
+        ),
     )
     seeded = _csv("rollouts.csv")
     assert all(r["target"] != "光市" for r in seeded)  # so 光市 counts only the new rollout
@@ -426,12 +428,14 @@ def test_department_staff_record_a_rollout_of_their_project_with_audit(seeded_en
     row = rollout.record_rollout(
         seeded_engine,
         actor=_health(seeded_engine),
-        data={
-            "project_id": project,
-            "target": "萩市",
-            "fiscal_year": 2025,
-            "note": "オンライン服薬指導の拠点を開設",
-        },
+        entry=rollout.validate_rollout(
+            {
+                "project_id": project,
+                "target": "萩市",
+                "fiscal_year": 2025,
+                "note": "オンライン服薬指導の拠点を開設",
+            }
+        ),
     )
     df = rollout.rollout_frame(seeded_engine, actor=make_actor(Role.admin), project_id=project)
     assert list(df["target"]) == ["萩市"] and df["target_kind"].iloc[0] == "市町"
@@ -445,13 +449,15 @@ def test_a_rollout_to_another_department_is_accepted_but_not_to_its_own(seeded_e
     rollout.record_rollout(
         seeded_engine,
         actor=actor,
-        data={"project_id": project, "target": "教育委員会", "fiscal_year": 2025},
+        entry=rollout.validate_rollout({"project_id": project, "target": "教育委員会", "fiscal_year": 2025}),
     )
     with pytest.raises(InputInvalid) as info:
         rollout.record_rollout(
             seeded_engine,
             actor=actor,
-            data={"project_id": project, "target": "健康福祉部", "fiscal_year": 2025},
+            entry=rollout.validate_rollout(
+                {"project_id": project, "target": "健康福祉部", "fiscal_year": 2025}
+            ),
         )
     assert "所管部局" in info.value.field_errors["target"]
 
@@ -464,7 +470,7 @@ def test_a_rollout_target_outside_the_19_municipalities_and_departments_is_refus
         rollout.record_rollout(
             seeded_engine,
             actor=make_actor(Role.admin),
-            data={"project_id": project, "target": "広島市", "fiscal_year": 2025},
+            entry=rollout.validate_rollout({"project_id": project, "target": "広島市", "fiscal_year": 2025}),
         )
     assert "19市町" in info.value.field_errors["target"]
 
@@ -475,7 +481,7 @@ def test_the_same_rollout_twice_is_refused(seeded_engine: Engine) -> None:
         rollout.record_rollout(
             seeded_engine,
             actor=make_actor(Role.admin),
-            data={"project_id": project, "target": "周南市", "fiscal_year": 2023},
+            entry=rollout.validate_rollout({"project_id": project, "target": "周南市", "fiscal_year": 2023}),
         )
 
 
@@ -485,7 +491,7 @@ def test_department_staff_cannot_record_rollouts_of_another_department(seeded_en
         rollout.record_rollout(
             seeded_engine,
             actor=_health(seeded_engine),
-            data={"project_id": project, "target": "萩市", "fiscal_year": 2025},
+            entry=rollout.validate_rollout({"project_id": project, "target": "萩市", "fiscal_year": 2025}),
         )
 
 

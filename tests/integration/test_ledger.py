@@ -30,14 +30,16 @@ def _post(
     entry = ledger.post_entry(
         engine,
         actor=actor,
-        data={
-            "posted_on": day,
-            "fiscal_year": kw.pop("fiscal_year", day.year if day.month >= 4 else day.year - 1),
-            "kind": kind,
-            "amount_yen": amount,
-            "memo": kw.pop("memo", "テスト"),
-            **kw,
-        },
+        entry=ledger.validate_entry(
+            {
+                "posted_on": day,
+                "fiscal_year": kw.pop("fiscal_year", day.year if day.month >= 4 else day.year - 1),
+                "kind": kind,
+                "amount_yen": amount,
+                "memo": kw.pop("memo", "テスト"),
+                **kw,
+            }
+        ),
     )
     assert entry.id is not None
     return entry.id
@@ -101,7 +103,7 @@ def test_bad_input_is_refused_at_the_field_and_writes_nothing(
         "memo": "積立",
     }
     with pytest.raises(InputInvalid) as exc:
-        ledger.post_entry(engine, actor=admin, data=base | data)
+        ledger.post_entry(engine, actor=admin, entry=ledger.validate_entry(base | data))
     assert field in exc.value.field_errors
     assert int(query_df(engine, "SELECT COUNT(*) AS n FROM ledger_entry")["n"].iloc[0]) == 0
 

@@ -23,13 +23,15 @@ def _post(engine: Engine, actor: Actor, amount: int) -> int:
     entry = ledger.post_entry(
         engine,
         actor=actor,
-        data={
-            "posted_on": date(2025, 6, 2),
-            "fiscal_year": 2025,
-            "kind": "drawdown",
-            "amount_yen": amount,
-            "memo": "移行前の取崩し",
-        },
+        entry=ledger.validate_entry(
+            {
+                "posted_on": date(2025, 6, 2),
+                "fiscal_year": 2025,
+                "kind": "drawdown",
+                "amount_yen": amount,
+                "memo": "移行前の取崩し",
+            }
+        ),
     )
     assert entry.id is not None
     return entry.id

@@ -63,13 +63,15 @@ def _post_drawdown(engine: Engine, admin: Actor, amount: int, day: date = date(2
     entry = ledger.post_entry(
         engine,
         actor=admin,
-        data={
-            "posted_on": day,
-            "fiscal_year": 2026,
-            "kind": "drawdown",
-            "amount_yen": amount,
-            "memo": "テスト",
-        },
+        entry=ledger.validate_entry(
+            {
+                "posted_on": day,
+                "fiscal_year": 2026,
+                "kind": "drawdown",
+                "amount_yen": amount,
+                "memo": "テスト",
+            }
+        ),
     )
     assert entry.id is not None
     return entry.id

@@ -43,13 +43,15 @@ def _post(engine: Engine, actor: Actor, memo: str) -> int:
     entry = ledger.post_entry(
         engine,
         actor=actor,
-        data={
-            "posted_on": date(2025, 7, 1),
-            "fiscal_year": 2025,
-            "kind": LedgerKind.deposit,
-            "amount_yen": 1_000,
-            "memo": memo,
-        },
+        entry=ledger.validate_entry(
+            {
+                "posted_on": date(2025, 7, 1),
+                "fiscal_year": 2025,
+                "kind": LedgerKind.deposit,
+                "amount_yen": 1_000,
+                "memo": memo,
+            }
+        ),
     )
     assert entry.id is not None
     return entry.id
@@ -296,13 +298,15 @@ def test_sql_fragments_in_service_parameters_are_refused_or_harmless(
         ledger.post_entry(
             seeded_engine,
             actor=make_admin(),
-            data={
-                "posted_on": date(2025, 7, 1),
-                "fiscal_year": fragment,
-                "kind": fragment,
-                "amount_yen": 1,
-                "memo": "x",
-            },
+            entry=ledger.validate_entry(
+                {
+                    "posted_on": date(2025, 7, 1),
+                    "fiscal_year": fragment,
+                    "kind": fragment,
+                    "amount_yen": 1,
+                    "memo": "x",
+                }
+            ),
         )
     assert _tables_exist(seeded_engine)
     assert len(query_df(seeded_engine, "SELECT id FROM app_user")) == users_before

@@ -58,13 +58,15 @@ def test_after_the_move_postgresql_takes_new_postings_with_the_next_ids(
     entry = ledger.post_entry(
         target,
         actor=admin,
-        data={
-            "posted_on": date(2026, 6, 1),
-            "fiscal_year": 2026,
-            "kind": "deposit",
-            "amount_yen": 5_000,
-            "memo": "移行後の積立",
-        },
+        entry=ledger.validate_entry(
+            {
+                "posted_on": date(2026, 6, 1),
+                "fiscal_year": 2026,
+                "kind": "deposit",
+                "amount_yen": 5_000,
+                "memo": "移行後の積立",
+            }
+        ),
     )
     assert entry.id == largest + 1
     assert ledger.balance(target) == before + 5_000

@@ -155,13 +155,15 @@ def test_an_administrator_reverses_an_entry_once(
     entry = ledger.post_entry(
         seeded_engine,
         actor=make_actor(Role.admin),
-        data={
-            "posted_on": date(2026, 7, 1),
-            "fiscal_year": 2026,
-            "kind": "deposit",
-            "amount_yen": 5_000_000,
-            "memo": "誤った積立",
-        },
+        entry=ledger.validate_entry(
+            {
+                "posted_on": date(2026, 7, 1),
+                "fiscal_year": 2026,
+                "kind": "deposit",
+                "amount_yen": 5_000_000,
+                "memo": "誤った積立",
+            }
+        ),
     )
     assert ledger.balance(seeded_engine) == 2_065_000_000
     at = app_as(Role.admin, "pages/fund_status.py")

@@ -73,13 +73,15 @@ def hostile(seeded_engine: Engine, admin: Actor) -> Engine:
         ledger.post_entry(
             seeded_engine,
             actor=admin,
-            data={
-                "posted_on": date(2025, 7, 1),
-                "fiscal_year": 2025,
-                "kind": LedgerKind.deposit,
-                "amount_yen": 1_000 + i,
-                "memo": text,
-            },
+            entry=ledger.validate_entry(
+                {
+                    "posted_on": date(2025, 7, 1),
+                    "fiscal_year": 2025,
+                    "kind": LedgerKind.deposit,
+                    "amount_yen": 1_000 + i,
+                    "memo": text,
+                }
+            ),
         )
     ind = query_df(seeded_engine, "SELECT id, unit FROM kpi_indicator ORDER BY id LIMIT 1").iloc[0]
     data: dict[str, Any] = {

@@ -86,14 +86,16 @@ def _propose_form(actor: Actor, year: int) -> None:
                 lambda: allocation.propose_allocation(
                     session.engine(),
                     actor=actor,
-                    data={
-                        "project_id": project_id,
-                        "fiscal_year": year,
-                        "budget_stage": stage,
-                        "category_id": category_id,
-                        "project_cost_yen": int(cost_in),
-                        "fund_share_yen": int(share_in),
-                    },
+                    allocation=allocation.validate_allocation(
+                        {
+                            "project_id": project_id,
+                            "fiscal_year": year,
+                            "budget_stage": stage,
+                            "category_id": category_id,
+                            "project_cost_yen": int(cost_in),
+                            "fund_share_yen": int(share_in),
+                        }
+                    ),
                 ),
                 lambda row: (
                     f"配分番号 {row.id} を承認待ちとして登録しました。別の幹部・管理者の承認が必要です。"

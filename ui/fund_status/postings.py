@@ -76,14 +76,16 @@ def _post(actor: Actor, *, today: date) -> None:
         entry = ledger.post_entry(
             session.engine(),
             actor=actor,
-            data={
-                "posted_on": posted_on,
-                "fiscal_year": fiscal_year,
-                "kind": kind,
-                "amount_yen": parse_yen(amount, field="amount_yen"),
-                "memo": memo,
-                "project_id": project_id,
-            },
+            entry=ledger.validate_entry(
+                {
+                    "posted_on": posted_on,
+                    "fiscal_year": fiscal_year,
+                    "kind": kind,
+                    "amount_yen": parse_yen(amount, field="amount_yen"),
+                    "memo": memo,
+                    "project_id": project_id,
+                }
+            ),
         )
     except FundError as exc:
         _refused(POST_ERRORS, exc)

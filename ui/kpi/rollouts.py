@@ -101,7 +101,9 @@ def _record_form(actor: Actor) -> None:
                 lambda: rollout.record_rollout(
                     session.engine(),
                     actor=actor,
-                    data={"project_id": project_id, "target": target, "fiscal_year": year, "note": note},
+                    entry=rollout.validate_rollout(
+                        {"project_id": project_id, "target": target, "fiscal_year": year, "note": note}
+                    ),
                 ),
                 f"{target}への横展開を登録しました。",
             )
