@@ -187,3 +187,35 @@ def test_the_domain_never_imports_the_operations_package() -> None:
         if "ops" not in p.relative_to(ROOT / "fund").parts and p.name != "__main__.py"  # `python -m fund`
     }
     assert {path: mods for path, mods in offenders.items() if mods} == {}
+
+
+def _pins() -> dict[str, str]:
+    """name → exact version from requirements.txt (lower-cased, extras dropped)."""
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        line = line.split("#")[0].strip()
+        if "==" in line:
+            name, version = line.split("==")
+            pins[name.split("[")[0].strip().lower()] = version.strip()
+    return pins
+
+
+def test_every_declared_dependency_is_pinned_inside_its_declared_range() -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    declared = [
+        Requirement(r)
+        for r in tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+            "dependencies"
+        ]
+    ]
+    pins = _pins()
+    outside = {
+        r.name: pins.get(r.name.lower())
+        for r in declared
+        if r.name.lower() not in pins or not r.specifier.contains(pins[r.name.lower()])
+    }
+    assert outside == {}
+    assert all(str(r.specifier) for r in declared)  # a range, never a bare name
