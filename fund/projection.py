@@ -30,7 +30,7 @@ from fund.fiscal import fiscal_label, fiscal_year_of, wareki
 from fund.models import AllocationStatus, ProposalStatus
 from fund.money import (
     format_oku_yen,
-    format_sen_yen,
+    format_sen_yen_series,
     format_yen,
     oku_yen_series,
     round_yen,
@@ -290,7 +290,7 @@ def projection_display(p: Projection) -> pd.DataFrame:
     """The projection table as shown: 年度 label, amounts in 千円 (▲ for negatives), and 判定."""
     out = pd.DataFrame({"年度": [fiscal_label(int(y)) for y in p.table["fiscal_year"]]})
     for column in PROJECTION_COLUMNS[1:]:
-        out[f"{PROJECTION_LABELS[column]}（千円）"] = [format_sen_yen(int(v)) for v in p.table[column]]
+        out[f"{PROJECTION_LABELS[column]}（千円）"] = format_sen_yen_series(p.table[column])
     out["判定"] = ["不足" if v < 0 else "" for v in p.table["closing_yen"]]
     return out
 

@@ -6,7 +6,7 @@ import streamlit as st
 from fund import optimiser, scenario
 from fund.auth import Actor
 from fund.errors import FundError
-from fund.money import format_sen_yen, sen_yen_to_yen, to_sen_yen
+from fund.money import format_sen_yen, format_sen_yen_series, sen_yen_to_yen, to_sen_yen
 from ui import loaders, session, widgets
 from ui.allocations.years import year_picker
 
@@ -179,7 +179,7 @@ def _last_result() -> None:
             {
                 "事業名": out["project"],
                 "所管部局": out["department"],
-                "基金充当額（千円）": [format_sen_yen(int(v)) for v in out["fund_share_yen"]],
+                "基金充当額（千円）": format_sen_yen_series(out["fund_share_yen"]),
                 "理由": out["exclusion_reason"],
             }
         ),

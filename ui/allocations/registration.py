@@ -8,7 +8,14 @@ from fund.auth import Action, Actor
 from fund.fiscal import fiscal_label
 from fund.labels import BUDGET_STAGE
 from fund.models import AllocationStatus, BudgetStage
-from fund.money import format_oku_yen, format_sen_yen, format_yen, sen_yen_to_yen, to_sen_yen
+from fund.money import (
+    format_oku_yen,
+    format_sen_yen,
+    format_sen_yen_series,
+    format_yen,
+    sen_yen_to_yen,
+    to_sen_yen,
+)
 from ui import loaders, session, widgets
 
 SEN_COLUMNS = {
@@ -117,8 +124,8 @@ def _pending(actor: Actor, year: int) -> None:
                 "所管部局": pending["department"],
                 "段階": pending["stage_label"],
                 "区分": pending["category"],
-                "事業費（千円）": [format_sen_yen(int(v)) for v in pending["project_cost_yen"]],
-                "基金充当額（千円）": [format_sen_yen(int(v)) for v in pending["fund_share_yen"]],
+                "事業費（千円）": format_sen_yen_series(pending["project_cost_yen"]),
+                "基金充当額（千円）": format_sen_yen_series(pending["fund_share_yen"]),
                 "登録者": pending["proposed_by"],
             }
         ),

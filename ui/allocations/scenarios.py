@@ -5,7 +5,7 @@ import streamlit as st
 
 from fund import auth, scenario
 from fund.auth import Action, Actor
-from fund.money import format_sen_yen
+from fund.money import format_sen_yen, format_sen_yen_series
 from ui import loaders, session, widgets
 from ui.allocations.years import year_picker
 
@@ -26,11 +26,6 @@ EDITOR_COLUMNS = {
 RIGHT = st.column_config.TextColumn(alignment="right")
 
 
-def _sen(values: pd.Series) -> list[str]:
-    """千円 figures for a column that may have gaps (a project missing from one scenario)."""
-    return ["" if pd.isna(v) else format_sen_yen(int(v)) for v in values]
-
-
 def render(actor: Actor) -> None:
     year = year_picker("scn_year")
     may_allocate = auth.can(actor, Action.allocate)
@@ -48,8 +43,8 @@ def render(actor: Actor) -> None:
                 "作成方法": scenarios["origin_label"],
                 "採択数": scenarios["included"],
                 "候補数": scenarios["candidates"],
-                "基金充当額（千円）": _sen(scenarios["fund_share_yen"]),
-                "事業費（千円）": _sen(scenarios["project_cost_yen"]),
+                "基金充当額（千円）": format_sen_yen_series(scenarios["fund_share_yen"]),
+                "事業費（千円）": format_sen_yen_series(scenarios["project_cost_yen"]),
                 "作成者": scenarios["created_by"],
                 "配分登録": ["済" if pd.notna(p) else "" for p in scenarios["promoted_at"]],
                 "メモ": scenarios["note"],
@@ -183,9 +178,9 @@ def _compare(ids: list[int], names: dict[int, str]) -> None:
                 "違い": changed["change"],
                 "事業名": changed["project"],
                 "所管部局": changed["department"],
-                sen_columns[0]: _sen(changed["a_fund_share_yen"]),
-                sen_columns[1]: _sen(changed["b_fund_share_yen"]),
-                sen_columns[2]: _sen(changed["difference_yen"]),
+                sen_columns[0]: format_sen_yen_series(changed["a_fund_share_yen"]),
+                sen_columns[1]: format_sen_yen_series(changed["b_fund_share_yen"]),
+                sen_columns[2]: format_sen_yen_series(changed["difference_yen"]),
             }
         ),
         hide_index=True,
