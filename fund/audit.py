@@ -97,12 +97,17 @@ def latest_id(engine: Engine) -> int:
 
 def verify_chain(engine: Engine) -> int | None:
     """The id of the first audit row whose hash or link is broken, or None when the chain holds."""
-    prev = ""
     with Session(engine) as session:
-        for row in session.exec(select(AuditLog).order_by(col(AuditLog.id))):
-            if row.prev_hash != prev or _row_hash(row) != row.row_hash:
-                return row.id
-            prev = row.row_hash
+        return chain_break(session)
+
+
+def chain_break(session: Session) -> int | None:
+    """`verify_chain` inside the caller's transaction (an upgrade checks before it commits)."""
+    prev = ""
+    for row in session.exec(select(AuditLog).order_by(col(AuditLog.id))):
+        if row.prev_hash != prev or _row_hash(row) != row.row_hash:
+            return row.id
+        prev = row.row_hash
     return None
 
 

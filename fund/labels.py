@@ -124,6 +124,7 @@ AUDIT_ACTION = {
     AuditAction.export: "出力",
     AuditAction.database_backup: "バックアップ",
     AuditAction.database_restore: "復元",
+    AuditAction.database_upgrade: "スキーマ更新",
     AuditAction.seed: "初期データの登録",
     AuditAction.migrate: "データベースの移行",
     AuditAction.generate: "合成データの作成",

@@ -62,6 +62,7 @@ class AuditAction(str, enum.Enum):
     export = "export"
     database_backup = "database.backup"
     database_restore = "database.restore"
+    database_upgrade = "database.upgrade"
     seed = "seed"
     migrate = "migrate"
     generate = "generate"

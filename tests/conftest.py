@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
+from fund import schema
 from fund.auth import Actor
-from fund.db import checkpoint, create_schema, dispose_engines, get_engine, query_df
+from fund.db import checkpoint, dispose_engines, get_engine, query_df
 from fund.models import Role
 from fund.ops.seed import seed
 from fund.settings import get_settings
@@ -66,7 +67,7 @@ def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
     """An empty database with the schema, named by FUND_DATABASE_URL."""
     url = _use_database(monkeypatch, tmp_path / "test.duckdb")
     eng = get_engine(url)
-    create_schema(eng)
+    schema.create(eng)
     return eng
 
 
@@ -77,7 +78,7 @@ def fresh_engine(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Engin
 
     def make() -> Engine:
         engine = get_engine(f"duckdb:///{tmp_path_factory.mktemp('fresh') / 'db.duckdb'}")
-        create_schema(engine)
+        schema.create(engine)
         return engine
 
     return make

@@ -7,18 +7,29 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from fund import audit, auth, export, ledger
+from fund import audit, auth, export, ledger, schema
 from fund.db import database_path, explain_connection_error, get_engine
 from fund.errors import FundError, InputInvalid
 from fund.fiscal import fiscal_label
 from fund.labels import ROLE
 from fund.models import Role
 from fund.money import format_sen_yen
-from fund.ops import backup
+from fund.ops import backup, upgrade
 from fund.ops.seed import seed
 from fund.settings import get_settings
 
 ROLE_CHOICES = {r.value: r for r in Role}
+Command = Callable[[argparse.Namespace], int]
+
+
+def _current_schema(func: Command) -> Command:
+    """Commands that read or write the data run only on a database at this release's revision."""
+
+    def checked(args: argparse.Namespace) -> int:
+        schema.require_current(get_engine())
+        return func(args)
+
+    return checked
 
 
 def _cmd_seed(_args: argparse.Namespace) -> int:
@@ -33,7 +44,8 @@ def _cmd_seed(_args: argparse.Namespace) -> int:
 
 
 def _cmd_init(_args: argparse.Namespace) -> int:
-    """Schema, seed and, on first start, the administrator account."""
+    """Upgrade (or create) the schema, seed and, on first start, the administrator account."""
+    _report_upgrade(upgrade.upgrade(progress=_progress_bar))
     engine = get_engine()
     report = seed(engine)
     if report.total:
@@ -50,6 +62,45 @@ def _cmd_init(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_upgrade(report: upgrade.UpgradeReport) -> None:
+    before = report.before
+    if before.state is schema.State.empty:
+        print(f"データベースを作成しました（スキーマの版 {report.after}）。")
+    elif report.backup_dir is not None:
+        was = before.revision or "0.1.0（版の記録なし）"
+        print(
+            f"スキーマを版 {was} から版 {report.after} に更新しました（{len(report.tables)}表、"
+            f"{sum(report.tables.values()):,}行の件数と監査ログの連鎖を確認済み）。"
+            f"更新前のバックアップ: {report.backup_dir}"
+        )
+
+
+def _cmd_db_upgrade(_args: argparse.Namespace) -> int:
+    report = upgrade.upgrade(progress=_progress_bar)
+    if report.before.state is schema.State.current:
+        print(f"スキーマは最新の版（{report.after}）です。変更はありません。")
+    _report_upgrade(report)
+    return 0
+
+
+def _cmd_db_current(_args: argparse.Namespace) -> int:
+    found = schema.status(get_engine())
+    print(f"このリリースの版: {found.head}")
+    print(f"データベースの版: {found.revision or 'なし'}")
+    if found.state is schema.State.current:
+        print(found.message)
+        return 0
+    print(found.message, file=sys.stderr)
+    return 4
+
+
+def _cmd_db_history(_args: argparse.Namespace) -> int:
+    for revision, follows, description in schema.history():
+        print(f"{revision}\t{follows or '-'}\t{description}")
+    return 0
+
+
+@_current_schema
 def _cmd_user_add(args: argparse.Namespace) -> int:
     if not args.password_stdin:
         print("パスワードは --password-stdin で標準入力から渡してください。", file=sys.stderr)
@@ -68,12 +119,14 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+@_current_schema
 def _cmd_user_link(args: argparse.Namespace) -> int:
     auth.link_oidc_subject(get_engine(), actor=auth.SYSTEM, login=args.login, subject=args.subject)
     print(f"利用者「{args.login}」を組織アカウント「{args.subject}」に紐付けました。")
     return 0
 
 
+@_current_schema
 def _cmd_ledger(args: argparse.Namespace) -> int:
     rf = ledger.roll_forward(get_engine())
     if args.year is not None:
@@ -90,6 +143,7 @@ def _cmd_ledger(args: argparse.Namespace) -> int:
     return 0
 
 
+@_current_schema
 def _cmd_ledger_export(args: argparse.Namespace) -> int:
     """Write the ledger (or the roll-forward) to a file; the export is audited like one from the page."""
     engine = get_engine()
@@ -121,6 +175,7 @@ def _cmd_ledger_export(args: argparse.Namespace) -> int:
     return 0
 
 
+@_current_schema
 def _cmd_audit_verify(_args: argparse.Namespace) -> int:
     broken = audit.verify_chain(get_engine())
     if broken is None:
@@ -177,6 +232,7 @@ def _actor_for(login: str | None) -> auth.Actor:
     )
 
 
+@_current_schema
 def _cmd_export_allocations(args: argparse.Namespace) -> int:
     from fund import allocation_export
 
@@ -194,6 +250,7 @@ def _cmd_export_allocations(args: argparse.Namespace) -> int:
     return 0
 
 
+@_current_schema
 def _cmd_export_screening(args: argparse.Namespace) -> int:
     from fund import screening
 
@@ -256,8 +313,20 @@ def build_parser() -> argparse.ArgumentParser:
         "seed", help="スキーマを作成し、data/ の初期データを登録する（何度実行しても同じ結果）"
     ).set_defaults(func=_cmd_seed)
     sub.add_parser(
-        "init", help="seed に加え、管理者がいなければ作成してパスワードを一度だけ表示する"
+        "init",
+        help="スキーマを作成・更新（db upgrade）して seed し、管理者がいなければ作成してパスワードを一度だけ表示する",
     ).set_defaults(func=_cmd_init)
+
+    db = sub.add_parser("db", help="データベースのスキーマ（版）").add_subparsers(
+        dest="db_command", required=True
+    )
+    db.add_parser(
+        "upgrade", help="バックアップを取り、スキーマを最新の版に更新して件数と監査ログを確認する"
+    ).set_defaults(func=_cmd_db_upgrade)
+    db.add_parser("current", help="データベースの版とこのリリースの版を表示する").set_defaults(
+        func=_cmd_db_current
+    )
+    db.add_parser("history", help="スキーマの版の一覧（古い順）").set_defaults(func=_cmd_db_history)
 
     user = sub.add_parser("user", help="利用者の管理").add_subparsers(dest="user_command", required=True)
     add = user.add_parser("add", help="ローカル利用者を追加する")
@@ -349,9 +418,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    func: Callable[[argparse.Namespace], int] = args.func
+    func: Command = args.func
     try:
         return func(args)
+    except schema.SchemaMismatch as exc:
+        print(f"エラー: {exc.message}", file=sys.stderr)
+        return 4
     except InputInvalid as exc:
         for message in exc.field_errors.values():
             print(f"エラー: {message}", file=sys.stderr)

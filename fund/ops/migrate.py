@@ -17,9 +17,9 @@ from sqlalchemy import Engine, Sequence, Table, text
 from sqlalchemy.engine import make_url
 from sqlmodel import JSON, SQLModel
 
-from fund import audit, ledger
+from fund import audit, ledger, schema
 from fund.auth import SYSTEM, Action, Actor, require
-from fund.db import checkpoint, create_schema, get_engine, is_duckdb, write_session
+from fund.db import checkpoint, get_engine, is_duckdb, write_session
 from fund.errors import RuleViolation
 from fund.models import AuditAction
 
@@ -144,8 +144,9 @@ def migrate(
     require(actor, Action.manage_users)
     if make_url(target_url) == source.url:
         raise RuleViolation("移行先が現在のデータベースと同じです。別の接続先を指定してください。")
+    schema.require_current(source)
     target = get_engine(target_url)
-    create_schema(target)
+    schema.ensure(target)
     existing = {name: n for name, n in row_counts(target).items() if n}
     if existing:
         listed = "、".join(f"{name} {n:,}行" for name, n in existing.items())

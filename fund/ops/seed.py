@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from fund import audit, kpi
-from fund.db import checkpoint, create_schema, write_session
+from fund import audit, kpi, schema
+from fund.db import checkpoint, write_session
 from fund.models import (
     Allocation,
     AllocationStatus,
@@ -74,9 +74,10 @@ def _opt_float(value: str) -> float | None:
 
 
 def seed(engine: Engine, seed_dir: Path | None = None) -> SeedReport:
-    """Create the schema and insert what is missing. Running it twice inserts nothing the second time."""
+    """Create the schema of a new database and insert what is missing (running it twice inserts
+    nothing the second time). A database at another revision is refused: `fund db upgrade` first."""
     seed_dir = seed_dir or get_settings().seed_dir
-    create_schema(engine)
+    schema.ensure(engine)
     report = SeedReport()
     with write_session(engine) as session:
         _seed_reference(session, seed_dir, report)

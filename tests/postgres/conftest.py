@@ -26,7 +26,8 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
-from fund.db import create_schema, dispose_engines, get_engine
+from fund import schema
+from fund.db import dispose_engines, get_engine
 from fund.ops.seed import seed
 from fund.settings import get_settings
 
@@ -135,7 +136,7 @@ def pg_server() -> Iterator[PgServer]:
 def pg_templates(pg_server: PgServer) -> PgServer:
     """Template databases: the schema only, and the schema seeded from data/."""
     pg_server.create_database(TEMPLATE_EMPTY)
-    create_schema(get_engine(pg_server.url(TEMPLATE_EMPTY)))
+    schema.create(get_engine(pg_server.url(TEMPLATE_EMPTY)))
     pg_server.create_database(TEMPLATE_SEEDED)
     seed(get_engine(pg_server.url(TEMPLATE_SEEDED)))
     dispose_engines()  # a template must have no open connections when it is copied

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
+from fund import schema
 from fund.auth import Actor
-from fund.db import create_schema, dispose_engines, get_engine
+from fund.db import dispose_engines, get_engine
 from fund.errors import RuleViolation
 from fund.ops import backup
 
@@ -39,7 +40,7 @@ def test_restore_into_postgresql_is_refused_with_the_pg_restore_advice(
     pg_url: str, admin: Actor, tmp_path: Path
 ) -> None:
     duck = get_engine(f"duckdb:///{tmp_path / 'src.duckdb'}")
-    create_schema(duck)
+    schema.create(duck)
     backup.backup(duck, out_dir=tmp_path / "bk", actor=admin)
     dispose_engines()
     with pytest.raises(RuleViolation, match="pg_restore"):
