@@ -109,6 +109,17 @@ def get_engine(url: str | None = None) -> Engine:
     return engine
 
 
+def require_file(url: str | None = None) -> None:
+    """Refuse a DuckDB URL whose file does not exist, instead of silently creating an empty one."""
+    url = url or get_settings().database_url
+    path = database_path(url)
+    if path is not None and not path.exists():
+        raise DatabaseUnavailable(
+            f"データベースファイル {path} がありません。FUND_DATABASE_URL を確認するか、"
+            "新しく始める場合は `fund init` で作成してください。"
+        )
+
+
 def dispose_engines() -> None:
     """Close every pooled connection (tests, and before a restore replaces the file)."""
     with WRITE_LOCK:

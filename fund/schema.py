@@ -104,6 +104,7 @@ def config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+@functools.cache
 def scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(config())
 

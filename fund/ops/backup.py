@@ -1,12 +1,14 @@
-"""Backups that are known to restore: a consistent export with a manifest, and a verified restore.
+"""Backups that are known to restore: a consistent copy with a manifest, and a verified restore.
 
-DuckDB: `CHECKPOINT`, then `EXPORT DATABASE ... (FORMAT PARQUET)` (schema.sql, load.sql, one Parquet
-file per table; the sequences are exported with their current values). `manifest.json` lists every
-table with its row count and every file with its SHA-256, so a damaged or incomplete copy is
-refused before anything is touched.
+DuckDB: `CHECKPOINT`, then one Parquet file per table (`COPY … TO`). `manifest.json` lists every
+table with its row count, every file with its SHA-256, the schema revision and the sequences'
+values, so a damaged or incomplete copy is refused before anything is touched, and the copy does not
+depend on the DuckDB version that wrote it.
 
-Restore builds the new database beside the target, checks the checksums, the row counts and the
-audit hash chain, and only then moves it into place (the previous file is kept, renamed).
+Restore builds the new database beside the target: the schema of the backup's revision (the
+migrations from empty), the rows table by table, then checks the checksums, the row counts and the
+audit hash chain, and only then moves it into place (the previous file is kept, renamed). Backups
+written by release 0.1.0 (`EXPORT DATABASE`) are restored with `IMPORT DATABASE`.
 
 PostgreSQL: `backup` writes one Parquet file per table (portable, for inspection and archives);
 operators back up and restore the server itself with `pg_dump` / `pg_restore` (see README).
@@ -24,10 +26,12 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+from alembic import command
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
-from fund import audit, clock
+from fund import audit, clock, schema
 from fund.auth import SYSTEM, Action, Actor, require
 from fund.db import (
     WRITE_LOCK,
@@ -43,8 +47,9 @@ from fund.models import AuditAction
 from fund.settings import DATA_DIR, get_settings
 
 MANIFEST = "manifest.json"
-FORMAT_DUCKDB = "duckdb-export-parquet"
-FORMAT_TABLES = "table-parquet"
+FORMAT_DUCKDB = "duckdb-tables-parquet"
+FORMAT_EXPORT = "duckdb-export-parquet"  # release 0.1.0: EXPORT DATABASE
+FORMAT_TABLES = "table-parquet"  # PostgreSQL: for archives and inspection, restored with pg_restore
 
 # progress(step description, done, total)
 Progress = Callable[[str, int, int], None]
@@ -59,6 +64,8 @@ class Manifest:
     tables: dict[str, int]
     files: dict[str, str] = field(default_factory=dict)  # relative path → sha256
     duckdb_version: str = duckdb.__version__
+    schema_revision: str | None = None  # None: a database of release 0.1.0 (no version table)
+    sequences: dict[str, int] = field(default_factory=dict)  # name → the last id handed out
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, ensure_ascii=False, indent=2, sort_keys=True)
@@ -93,6 +100,12 @@ def table_names() -> list[str]:
     return [t.name for t in SQLModel.metadata.sorted_tables]
 
 
+def _in_load_order(present: set[str]) -> list[str]:
+    """The tables of a database (of any revision): parents first, then any the models do not know."""
+    known = [name for name in table_names() if name in present]
+    return known + sorted(present - set(known) - {schema.VERSION_TABLE})
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -123,26 +136,29 @@ def backup(
     progress = progress or _noop
     out_dir = out_dir.resolve()
     _prepare_out_dir(out_dir)
-    names = table_names()
-    total = len(names) + 3
     counts: dict[str, int] = {}
-    # Under the write lock no write of this process can slip in between the counts and the export.
+    # Under the write lock no write of this process can slip in between the counts and the copy;
+    # one transaction reads one snapshot of every table.
     with WRITE_LOCK:
-        progress("チェックポイント", 0, total)
+        progress("チェックポイント", 0, 1)
         checkpoint(engine)
-        with engine.connect() as conn:
+        with engine.begin() as conn:
+            revision = schema.status_of(conn).revision
+            names = _in_load_order(schema.table_names(conn))
+            total = len(names) + 2
             for i, name in enumerate(names, start=1):
                 counts[name] = int(conn.execute(text(f'SELECT COUNT(*) FROM "{name}"')).scalar_one())
-                if not is_duckdb(engine):
-                    df = pd.read_sql(text(f'SELECT * FROM "{name}"'), conn)
-                    df.to_parquet(out_dir / f"{name}.parquet", index=False)
+                target = out_dir / f"{name}.parquet"
+                if is_duckdb(engine):
+                    conn.exec_driver_sql(
+                        f'COPY (SELECT * FROM "{name}") TO {_quote_path(target)} (FORMAT PARQUET)'
+                    )
+                else:
+                    pd.read_sql(text(f'SELECT * FROM "{name}"'), conn).to_parquet(target, index=False)
                 progress(f"表 {name}", i, total)
-            if is_duckdb(engine):
-                progress("書き出し（EXPORT DATABASE）", len(names) + 1, total)
-                conn.exec_driver_sql(f"EXPORT DATABASE {_quote_path(out_dir)} (FORMAT PARQUET)")
-                conn.commit()
+            sequences = _sequence_values(conn) if is_duckdb(engine) else {}
     files = sorted(p for p in out_dir.rglob("*") if p.is_file() and p.name != MANIFEST)
-    progress("チェックサム", len(names) + 2, total)
+    progress("チェックサム", total - 1, total)
     manifest = Manifest(
         format=FORMAT_DUCKDB if is_duckdb(engine) else FORMAT_TABLES,
         app_version=app_version(),
@@ -150,6 +166,8 @@ def backup(
         database=engine.dialect.name,
         tables=counts,
         files={p.relative_to(out_dir).as_posix(): _sha256(p) for p in files},
+        schema_revision=revision,
+        sequences=sequences,
     )
     (out_dir / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
     with write_session(engine) as session:
@@ -197,26 +215,64 @@ def is_empty_database(path: Path) -> bool:
         return True
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return sum(_row_counts(con).values()) == 0
+        counts = _row_counts(con)
+        counts.pop(schema.VERSION_TABLE, None)  # a new database at head holds only its version
+        return sum(counts.values()) == 0
     finally:
         con.close()
 
 
-def _advance_sequences(con: duckdb.DuckDBPyConnection) -> None:
-    """Make sure every `<table>_id_seq` hands out ids above the table's largest id."""
+def _sequence_values(conn: Any) -> dict[str, int]:
+    """The last value each DuckDB sequence handed out (0 when unused)."""
+    rows = conn.exec_driver_sql("SELECT sequence_name, start_value, last_value FROM duckdb_sequences()")
+    return {str(name): int(last) if last is not None else int(start) - 1 for name, start, last in rows}
+
+
+def _advance_sequences(con: duckdb.DuckDBPyConnection, floors: dict[str, int] | None = None) -> None:
+    """Make sure every `<table>_id_seq` hands out ids above the table's largest id and above the
+    value it had reached when the backup was taken (ids of deleted rows are never handed out again)."""
     sequences = {r[0] for r in con.execute("SELECT sequence_name FROM duckdb_sequences()").fetchall()}
-    for name in table_names():
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    for name in sorted(tables):
         seq = f"{name}_id_seq"
         if seq not in sequences:
             continue
         row = con.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{name}"').fetchone()
-        max_id = int(row[0]) if row else 0
+        wanted = max(int(row[0]) if row else 0, (floors or {}).get(seq, 0))
         start = con.execute(
             "SELECT start_value, last_value FROM duckdb_sequences() WHERE sequence_name = ?", [seq]
         ).fetchone()
         current = int(start[1]) if start and start[1] is not None else (int(start[0]) - 1 if start else 0)
-        if current < max_id:
-            con.execute(f"SELECT MAX(nextval('{seq}')) FROM range(?)", [max_id - current])
+        if current < wanted:
+            con.execute(f"SELECT MAX(nextval('{seq}')) FROM range(?)", [wanted - current])
+
+
+def _self_references(table: str) -> list[tuple[str, str]]:
+    """(column, referenced column) of the foreign keys from `table` to itself (category.parent_id)."""
+    model = SQLModel.metadata.tables.get(table)
+    if model is None:
+        return []
+    return [(fk.parent.name, fk.column.name) for fk in model.foreign_keys if fk.column.table is model]
+
+
+def _load_table(con: duckdb.DuckDBPyConnection, table: str, file: Path) -> None:
+    """Insert a table's rows from its Parquet file. DuckDB checks a foreign key to the same table
+    against the rows already there, so such a table is loaded in waves: first the rows whose parent
+    is already present, until none is left."""
+    source = f"read_parquet({_quote_path(file)})"
+    columns = ", ".join(f'"{r[0]}"' for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall())
+    refs = _self_references(table)
+    if not refs:
+        con.execute(f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM {source}')
+        return
+    ready = " AND ".join(f'(s."{c}" IS NULL OR s."{c}" IN (SELECT "{r}" FROM "{table}"))' for c, r in refs)
+    while True:
+        row = con.execute(
+            f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM {source} AS s '
+            f'WHERE s.id NOT IN (SELECT id FROM "{table}") AND {ready}'
+        ).fetchone()
+        if not row or not row[0]:
+            return
 
 
 def _remove_db_files(path: Path) -> None:
@@ -238,7 +294,7 @@ def restore(
     source = source.resolve()
     url = url or get_settings().database_url
     manifest = Manifest.load(source)
-    if manifest.format != FORMAT_DUCKDB:
+    if manifest.format not in (FORMAT_DUCKDB, FORMAT_EXPORT):
         raise RuleViolation(
             "このバックアップは PostgreSQL から表ごとに書き出したものです。PostgreSQL の復元は "
             "pg_dump / pg_restore で行ってください（README の「セキュリティと運用」）。"
@@ -276,18 +332,13 @@ def restore(
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(target.name + ".restoring")
     _remove_db_files(staging)
-    progress("取り込み（IMPORT DATABASE）", step + 1, total)
-    con = duckdb.connect(str(staging))
+    progress("取り込み", step + 1, total)
     try:
-        con.execute(f"IMPORT DATABASE {_quote_path(source)}")
-        _advance_sequences(con)
-        counts = _row_counts(con)
-        con.execute("CHECKPOINT")
-    except duckdb.Error as exc:
-        con.close()
+        counts = _load(source, manifest, staging)
+    except (duckdb.Error, SQLAlchemyError) as exc:
+        dispose_engines()
         _remove_db_files(staging)
-        raise RuleViolation(f"バックアップを取り込めませんでした: {exc}") from None
-    con.close()
+        raise RuleViolation(f"バックアップを取り込めませんでした: {str(exc).splitlines()[0]}") from None
     progress("件数と監査ログの検証", step + 2, total)
     mismatched = [
         f"{name}（目録 {expected:,}件、復元 {counts.get(name, 0):,}件）"
@@ -328,6 +379,29 @@ def restore(
     dispose_engines()
     progress("完了", total, total)
     return RestoreReport(tables=counts, previous_file=previous)
+
+
+def _load(source: Path, manifest: Manifest, staging: Path) -> dict[str, int]:
+    """Build the backup's database in `staging`; its row counts per table."""
+    if manifest.format == FORMAT_DUCKDB:
+        engine = get_engine(f"duckdb:///{staging}")
+        with engine.begin() as conn:  # the schema of the backup's own revision, from the migrations
+            command.upgrade(schema.config(conn), manifest.schema_revision or schema.BASELINE)
+        dispose_engines()
+    con = duckdb.connect(str(staging))
+    try:
+        if manifest.format == FORMAT_EXPORT:
+            con.execute(f"IMPORT DATABASE {_quote_path(source)}")
+        else:
+            for name in _in_load_order(set(manifest.tables)):
+                _load_table(con, name, source / f"{name}.parquet")
+        _advance_sequences(con, manifest.sequences)
+        counts = _row_counts(con)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    counts.pop(schema.VERSION_TABLE, None)
+    return counts
 
 
 def _restore_note(manifest: Manifest, previous: Path | None) -> dict[str, Any]:

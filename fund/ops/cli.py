@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from fund import audit, auth, export, ledger, schema
-from fund.db import database_path, explain_connection_error, get_engine
+from fund.db import database_path, explain_connection_error, get_engine, require_file
 from fund.errors import FundError, InputInvalid
 from fund.fiscal import fiscal_label
 from fund.labels import ROLE
@@ -26,6 +26,7 @@ def _current_schema(func: Command) -> Command:
     """Commands that read or write the data run only on a database at this release's revision."""
 
     def checked(args: argparse.Namespace) -> int:
+        require_file()
         schema.require_current(get_engine())
         return func(args)
 
@@ -45,7 +46,7 @@ def _cmd_seed(_args: argparse.Namespace) -> int:
 
 def _cmd_init(_args: argparse.Namespace) -> int:
     """Upgrade (or create) the schema, seed and, on first start, the administrator account."""
-    _report_upgrade(upgrade.upgrade(progress=_progress_bar))
+    _report_upgrade(upgrade.upgrade(create=True, progress=_progress_bar))
     engine = get_engine()
     report = seed(engine)
     if report.total:
@@ -84,6 +85,7 @@ def _cmd_db_upgrade(_args: argparse.Namespace) -> int:
 
 
 def _cmd_db_current(_args: argparse.Namespace) -> int:
+    require_file()
     found = schema.status(get_engine())
     print(f"このリリースの版: {found.head}")
     print(f"データベースの版: {found.revision or 'なし'}")
@@ -196,6 +198,7 @@ def _progress_bar(step: str, done: int, total: int) -> None:
 
 
 def _cmd_backup(args: argparse.Namespace) -> int:
+    require_file()  # a backup of any revision is allowed (it is the way back), of no file is not
     manifest = backup.backup(get_engine(), out_dir=Path(args.out), progress=_progress_bar)
     rows = sum(manifest.tables.values())
     print(
@@ -212,6 +215,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     )
     if report.previous_file is not None:
         print(f"元のデータベースは {report.previous_file.name} として残しています。")
+    _report_upgrade(upgrade.upgrade(progress=_progress_bar))  # a backup of an earlier release
     return 0
 
 

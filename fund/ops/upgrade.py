@@ -20,7 +20,15 @@ from sqlmodel import Session
 
 from fund import audit, schema
 from fund.auth import SYSTEM, Action, Actor, require
-from fund.db import WRITE_LOCK, checkpoint, database_path, dispose_engines, get_engine, is_duckdb
+from fund.db import (
+    WRITE_LOCK,
+    checkpoint,
+    database_path,
+    dispose_engines,
+    get_engine,
+    is_duckdb,
+    require_file,
+)
 from fund.errors import RuleViolation
 from fund.models import AuditAction
 from fund.ops.backup import Progress, backup_now
@@ -55,12 +63,15 @@ def _counts(conn: Connection, tables: set[str]) -> dict[str, int]:
 
 
 def upgrade(
-    url: str | None = None, *, actor: Actor = SYSTEM, progress: Progress | None = None
+    url: str | None = None, *, create: bool = False, actor: Actor = SYSTEM, progress: Progress | None = None
 ) -> UpgradeReport:
-    """Upgrade the database at `url` (default FUND_DATABASE_URL) to the head revision."""
+    """Upgrade the database at `url` (default FUND_DATABASE_URL) to the head revision; `create`: a
+    missing DuckDB file is created (first start), otherwise it is refused."""
     require(actor, Action.manage_users)
     progress = progress or _noop
     url = url or get_settings().database_url
+    if not create:
+        require_file(url)
     engine = get_engine(url)  # a missing driver, a lock or a damaged file stops here, in Japanese
     found = schema.status(engine)
     if found.state is schema.State.current:

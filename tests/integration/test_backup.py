@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from fund import audit, ledger
+from fund import audit, ledger, schema
 from fund.auth import Actor
 from fund.db import dispose_engines, get_engine, query_df
 from fund.errors import PermissionDenied, RuleViolation
 from fund.models import LedgerKind, Role
 from fund.ops import backup
 from fund.ops.cli import main
-from tests.conftest import make_actor
+from tests.conftest import ROOT, make_actor
 
 
 def _tables(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
@@ -52,7 +52,8 @@ def test_backup_then_restore_into_a_new_file_gives_every_table_back(
     assert manifest.tables["ledger_entry"] == len(before["ledger_entry"])
     saved = json.loads((tmp_path / "bk" / "manifest.json").read_text(encoding="utf-8"))
     assert saved["app_version"] and saved["created_at"] and saved["format"] == backup.FORMAT_DUCKDB
-    assert set(saved["files"]) >= {"schema.sql", "load.sql", "ledger_entry.parquet"}
+    assert saved["schema_revision"] == schema.head()
+    assert set(saved["files"]) == {f"{name}.parquet" for name in backup.table_names()}
 
     target = tmp_path / "restored.duckdb"
     report = backup.restore(tmp_path / "bk", url=f"duckdb:///{target}", actor=admin)
@@ -78,6 +79,45 @@ def test_ids_continue_after_the_largest_restored_id(
     backup.restore(tmp_path / "bk", url=f"duckdb:///{target}", actor=admin)
     restored = get_engine(f"duckdb:///{target}")
     assert _post(restored, admin, "復元後の記帳") > last
+    assert audit.verify_chain(restored) is None
+
+
+def test_ids_of_deleted_rows_are_not_handed_out_again_after_a_restore(
+    seeded_engine: Engine, admin: Actor, tmp_path: Path
+) -> None:
+    with seeded_engine.begin() as conn:
+        deleted = conn.exec_driver_sql("SELECT nextval('department_id_seq')").scalar_one()
+    backup.backup(seeded_engine, out_dir=tmp_path / "bk", actor=admin)
+    target = tmp_path / "restored.duckdb"
+    backup.restore(tmp_path / "bk", url=f"duckdb:///{target}", actor=admin)
+    with get_engine(f"duckdb:///{target}").begin() as conn:
+        assert conn.exec_driver_sql("SELECT nextval('department_id_seq')").scalar_one() == deleted + 1
+
+
+def test_a_backup_written_by_release_0_1_0_is_restored_and_upgraded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Release 0.1.0 wrote EXPORT DATABASE folders; `fund restore` imports one, then upgrades it."""
+    source = ROOT / "tests" / "fixtures" / "release-0.1.0-backup"
+    manifest = json.loads((source / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["format"] == backup.FORMAT_EXPORT and "schema_revision" not in manifest
+    target = tmp_path / "restored.duckdb"
+    monkeypatch.setenv("FUND_DATABASE_URL", f"duckdb:///{target}")
+    monkeypatch.setenv("FUND_BACKUP_DIR", str(tmp_path / "backups"))
+    from fund.settings import get_settings
+
+    get_settings.cache_clear()
+    assert main(["restore", str(source)]) == 0
+    out = capsys.readouterr().out
+    assert "復元しました" in out and "版 0001 に更新しました" in out
+    restored = get_engine()
+    assert schema.status(restored).state is schema.State.current
+    counts = {
+        n: int(query_df(restored, f'SELECT COUNT(*) AS n FROM "{n}"')["n"].iloc[0])
+        for n in manifest["tables"]
+    }
+    # the restore, the upgrade's backup and the upgrade each add one audit row
+    assert counts == {**manifest["tables"], "audit_log": manifest["tables"]["audit_log"] + 3}
     assert audit.verify_chain(restored) is None
 
 

@@ -16,7 +16,7 @@ HERE = Path(__file__).resolve().parent
 INTEGRATION = HERE.parent / "integration"
 
 DUCKDB_ONLY = {
-    "test_backup": "EXPORT DATABASE into Parquet and restoring a DuckDB file",
+    "test_backup": "backing up and restoring a DuckDB file (PostgreSQL: test_backup_on_postgres.py)",
     "test_crash": "killing a writer process on a DuckDB file and reopening the file",
     "test_misconfiguration": "locked, damaged and foreign-version DuckDB files",
     "test_generate": "the generator writes DuckDB files (moved to PostgreSQL with fund migrate)",
