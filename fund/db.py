@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from fund import models  # noqa: F401  (registers every table on SQLModel.metadata)
 from fund.errors import DatabaseUnavailable
@@ -174,6 +174,35 @@ def query_df(
             frame: pd.DataFrame = result.cursor.fetch_df()  # the DuckDB cursor, past SQLAlchemy rows
             return frame
         return pd.read_sql_query(text(sql), conn, params=params or {})
+
+
+def self_references(table: str) -> list[str]:
+    """Columns of `table` that reference the table's own id (category.parent_id, ledger_entry.reverses_entry_id)."""
+    model = SQLModel.metadata.tables.get(table)
+    if model is None:
+        return []
+    return [fk.parent.name for fk in model.foreign_keys if fk.column.table is model]
+
+
+def insert_rows(con: Any, table: str, columns: list[str], source: str) -> None:
+    """`INSERT INTO table SELECT … FROM source` on a DuckDB connection (`source`: a registered view or
+    `read_parquet(…)`). DuckDB checks a foreign key against the rows present before the statement,
+    so rows that point at rows of the same table go in level by level, parents first."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    refs = [c for c in self_references(table) if c in columns]
+    if not refs:
+        con.execute(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM {source}').fetchall()
+        return
+    pending = " OR ".join(
+        f'(s."{c}" IS NOT NULL AND s."{c}" NOT IN (SELECT id FROM "{table}"))' for c in refs
+    )
+    while True:
+        inserted = con.execute(
+            f'INSERT INTO "{table}" ({names}) SELECT {names} FROM {source} AS s '
+            f'WHERE s.id NOT IN (SELECT id FROM "{table}") AND NOT ({pending})'
+        ).fetchall()[0][0]
+        if not inserted:
+            return
 
 
 def like_pattern(text: str) -> str:

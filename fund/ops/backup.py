@@ -39,6 +39,7 @@ from fund.db import (
     database_path,
     dispose_engines,
     get_engine,
+    insert_rows,
     is_duckdb,
     write_session,
 )
@@ -247,34 +248,6 @@ def _advance_sequences(con: duckdb.DuckDBPyConnection, floors: dict[str, int] | 
             con.execute(f"SELECT MAX(nextval('{seq}')) FROM range(?)", [wanted - current])
 
 
-def _self_references(table: str) -> list[tuple[str, str]]:
-    """(column, referenced column) of the foreign keys from `table` to itself (category.parent_id)."""
-    model = SQLModel.metadata.tables.get(table)
-    if model is None:
-        return []
-    return [(fk.parent.name, fk.column.name) for fk in model.foreign_keys if fk.column.table is model]
-
-
-def _load_table(con: duckdb.DuckDBPyConnection, table: str, file: Path) -> None:
-    """Insert a table's rows from its Parquet file. DuckDB checks a foreign key to the same table
-    against the rows already there, so such a table is loaded in waves: first the rows whose parent
-    is already present, until none is left."""
-    source = f"read_parquet({_quote_path(file)})"
-    columns = ", ".join(f'"{r[0]}"' for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall())
-    refs = _self_references(table)
-    if not refs:
-        con.execute(f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM {source}')
-        return
-    ready = " AND ".join(f'(s."{c}" IS NULL OR s."{c}" IN (SELECT "{r}" FROM "{table}"))' for c, r in refs)
-    while True:
-        row = con.execute(
-            f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM {source} AS s '
-            f'WHERE s.id NOT IN (SELECT id FROM "{table}") AND {ready}'
-        ).fetchone()
-        if not row or not row[0]:
-            return
-
-
 def _remove_db_files(path: Path) -> None:
     for p in (path, path.with_name(path.name + ".wal")):
         p.unlink(missing_ok=True)
@@ -394,7 +367,9 @@ def _load(source: Path, manifest: Manifest, staging: Path) -> dict[str, int]:
             con.execute(f"IMPORT DATABASE {_quote_path(source)}")
         else:
             for name in _in_load_order(set(manifest.tables)):
-                _load_table(con, name, source / f"{name}.parquet")
+                parquet = f"read_parquet({_quote_path(source / f'{name}.parquet')})"
+                columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {parquet}").fetchall()]
+                insert_rows(con, name, columns, parquet)
         _advance_sequences(con, manifest.sequences)
         counts = _row_counts(con)
         con.execute("CHECKPOINT")

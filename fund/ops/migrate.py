@@ -19,7 +19,7 @@ from sqlmodel import JSON, SQLModel
 
 from fund import audit, ledger, schema
 from fund.auth import SYSTEM, Action, Actor, require
-from fund.db import checkpoint, get_engine, is_duckdb, write_session
+from fund.db import checkpoint, get_engine, insert_rows, is_duckdb, self_references, write_session
 from fund.errors import RuleViolation
 from fund.models import AuditAction
 
@@ -73,7 +73,7 @@ def _read_batches(conn: Any, source: Engine, table: Table) -> Iterator[pa.Record
     )
     sql = f"SELECT {columns} FROM {table.name} ORDER BY {_order_by(table)}"
     if is_duckdb(source):
-        reader = conn.connection.driver_connection.execute(sql).to_arrow_reader(BATCH_ROWS)
+        reader = conn.connection.driver_connection.sql(sql).to_arrow_reader(BATCH_ROWS)
         yield from reader
         return
     names = [c.name for c in table.columns]
@@ -83,33 +83,16 @@ def _read_batches(conn: Any, source: Engine, table: Table) -> Iterator[pa.Record
             yield pa.RecordBatch.from_pylist([dict(zip(names, r, strict=True)) for r in rows])
 
 
-def _self_references(table: Table) -> list[str]:
-    """Columns of `table` that reference the table itself (category.parent_id, ledger_entry.reverses_entry_id)."""
-    return [fk.parent.name for fk in table.foreign_keys if fk.column.table is table]
-
-
 def _write_batch(conn: Any, target: Engine, table: Table, batch: pa.Table) -> None:
     names = ", ".join(batch.schema.names)
     dc = conn.connection.driver_connection
     if is_duckdb(target):
+        # DuckDB 2 registers nothing while a result of this connection is unread (SQLAlchemy reads
+        # only the rows it needs, e.g. the sequence's value): finish it first.
+        dc.complete()
         dc.register("src", batch)
         try:
-            self_refs = _self_references(table)
-            if not self_refs:
-                dc.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM src")
-                return
-            # DuckDB checks a foreign key against the rows present before the statement, so rows that
-            # point at rows of the same batch go in level by level (parents first).
-            pending = " OR ".join(
-                f"(src.{c} IS NOT NULL AND src.{c} NOT IN (SELECT id FROM {table.name}))" for c in self_refs
-            )
-            while True:
-                inserted = dc.execute(
-                    f"INSERT INTO {table.name} ({names}) SELECT {names} FROM src "
-                    f"WHERE src.id NOT IN (SELECT id FROM {table.name}) AND NOT ({pending})"
-                ).fetchall()[0][0]
-                if not inserted:
-                    break
+            insert_rows(dc, table.name, batch.schema.names, "src")
         finally:
             dc.unregister("src")
         return
@@ -128,7 +111,7 @@ def _reset_sequence(conn: Any, target: Engine, table: Table) -> None:
     if is_duckdb(target):
         # DuckDB has no setval: draw max(id) values from the fresh sequence (one vectorised query).
         if max_id:
-            conn.execute(text(f"SELECT MAX(nextval('{seq.name}')) FROM range({max_id})"))
+            conn.execute(text(f"SELECT MAX(nextval('{seq.name}')) FROM range({max_id})")).scalar()
     else:
         conn.execute(text("SELECT setval(:s, :v, false)"), {"s": seq.name, "v": max_id + 1})
 
@@ -164,7 +147,7 @@ def migrate(
                 progress(f"表 {table.name}", i, total)
             copied = 0
             batches = _read_batches(src_conn, source, table)
-            if _self_references(table) and is_duckdb(target):
+            if self_references(table.name) and is_duckdb(target):
                 whole = list(batches)  # the whole table in one statement: see _write_batch
                 batches = iter([pa.Table.from_batches(whole)] if whole else [])
             for batch in batches:
