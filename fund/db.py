@@ -53,7 +53,8 @@ def explain_connection_error(url: str, exc: BaseException) -> str:
     if "version number" in detail or "serialization" in detail.lower():
         return (
             "データベースファイルが別のバージョンの DuckDB で作成されているため開けません。"
-            "バックアップから復元してください（README の「バックアップと復元」）。"
+            "作成したリリースで `fund backup` を取り、このリリースで `fund restore` してください"
+            "（元のファイルはそのまま残ります。README の「バックアップと復元」）。"
         )
     if url.startswith("postgresql"):
         return "PostgreSQL サーバーに接続できません。FUND_DATABASE_URL の接続先と稼働状況を確認してください。"

@@ -40,11 +40,7 @@ class UpgradeReport:
     before: schema.Status
     after: str
     backup_dir: Path | None  # None when there was nothing to upgrade
-    tables: dict[str, int]
-
-    @property
-    def changed(self) -> bool:
-        return self.before.state in (schema.State.behind, schema.State.unversioned, schema.State.empty)
+    tables: dict[str, int]  # rows per table after the upgrade
 
 
 class UpgradeFailed(RuleViolation):

@@ -100,6 +100,9 @@ def test_release_0_1_0_is_refused_until_upgraded_then_keeps_every_row(
     assert main(["ledger"]) == 4
     err = capsys.readouterr().err
     assert "0.1.0" in err and UPGRADE_HINT in err and "Traceback" not in err
+    assert main(["migrate", "--to", f"duckdb:///{release_010.with_name('copy.duckdb')}"]) == 4
+    assert UPGRADE_HINT in capsys.readouterr().err
+    assert not release_010.with_name("copy.duckdb").exists()
     assert _counts(release_010) == before  # refusing writes nothing
 
     assert main(["db", "upgrade"]) == 0
