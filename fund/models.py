@@ -385,6 +385,8 @@ class LedgerEntry(SQLModel, table=True):
     project_id: int | None = Field(default=None, foreign_key="project.id")
     allocation_id: int | None = Field(default=None, foreign_key="allocation.id")
     reverses_entry_id: int | None = Field(default=None, foreign_key="ledger_entry.id")
+    # A drawdown belongs to an allocation; one without is an exception 管理者 explains here.
+    unallocated_reason: str | None = Field(default=None, max_length=200)
     is_estimate: bool = False  # 推計: amount or date assumed where the seeds are silent
     created_by: str = ""
     created_at: datetime = Field(default_factory=clock.now_utc)

@@ -1,6 +1,6 @@
 """The database schema's revision (Alembic): what state a database is in, and whether this release
 may use it. Every schema change ships as a revision in fund/migrations/versions; `fund db upgrade`
-(fund.ops.upgrade) applies them. A new, empty database is created at the head revision directly."""
+(fund.ops.upgrade) applies them. A new, empty database is created by running them from empty."""
 
 import enum
 import functools
@@ -218,10 +218,11 @@ def require_current(engine: Engine) -> None:
 
 
 def create(engine: Engine) -> None:
-    """Create every table at the head revision in one transaction (a new, empty database)."""
+    """Create every table at the head revision in one transaction (a new, empty database). It runs
+    the revisions from empty, so a new database and an upgraded one are laid out alike (a column a
+    revision adds comes last in both)."""
     with WRITE_LOCK, engine.begin() as conn:
-        SQLModel.metadata.create_all(conn)
-        command.stamp(config(conn), "head")
+        command.upgrade(config(conn), "head")
 
 
 def ensure(engine: Engine) -> None:

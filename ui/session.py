@@ -35,6 +35,8 @@ def engine() -> Engine:
         return _bootstrap(get_settings().database_url)
     except DatabaseUnavailable as exc:
         st.error(exc.message, icon=":material/database:")
+        # Replace the file-name menu Streamlit would list from pages/ with none.
+        st.navigation([st.Page("pages/login.py", title="サインイン")], position="hidden")
         st.stop()
 
 

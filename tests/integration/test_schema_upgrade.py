@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from streamlit.testing.v1 import AppTest
 
 from fund import audit, ledger, schema
-from fund.db import dispose_engines, get_engine
+from fund.db import dispose_engines, get_engine, query_df
 from fund.ops.cli import main
 from fund.ops.seed import seed
 from fund.settings import get_settings
@@ -84,8 +84,8 @@ def test_the_comparison_reports_a_column_the_models_do_not_have(engine: Engine) 
 
 
 def test_the_history_starts_at_the_baseline() -> None:
-    assert schema.history()[0][:2] == ("0001", None)
-    assert schema.BASELINE == "0001"
+    assert [r[:2] for r in schema.history()] == [("0001", None), ("0002", "0001")]
+    assert schema.BASELINE == "0001" and schema.head() == "0002"
 
 
 # --- Release 0.1.0's file --------------------------------------------------------------------------
@@ -107,7 +107,7 @@ def test_release_0_1_0_is_refused_until_upgraded_then_keeps_every_row(
 
     assert main(["db", "upgrade"]) == 0
     out = capsys.readouterr().out
-    assert "版 0001 に更新しました" in out and "バックアップ" in out
+    assert "版 0.1.0（版の記録なし） から版 0002 に更新しました" in out and "バックアップ" in out
 
     after = _counts(release_010)
     assert after.pop("alembic_version") == 1
@@ -115,9 +115,15 @@ def test_release_0_1_0_is_refused_until_upgraded_then_keeps_every_row(
     assert after == {**before, "audit_log": before["audit_log"] + 2}
     assert main(["audit", "verify"]) == 0
     assert main(["db", "current"]) == 0
-    assert "最新の版（0001）" in capsys.readouterr().out
+    assert "最新の版（0002）" in capsys.readouterr().out
 
     engine = get_engine()
+    # 0002: the FY2023 drawdown, posted without an allocation, now says so; linked ones need no reason
+    drawdowns = query_df(
+        engine, "SELECT fiscal_year, unallocated_reason FROM ledger_entry WHERE kind = 'drawdown'"
+    )
+    unlinked = drawdowns[drawdowns["unallocated_reason"].notna()]
+    assert unlinked["fiscal_year"].tolist() == [2023] and len(drawdowns) == 25
     assert ledger.balance(engine) == 2_060_123_456  # 20.6億円 and the 123,456円 of interest posted
     last = audit.audit_frame(engine, limit=1)
     assert last["操作"].iloc[0] == "database.upgrade"
@@ -182,7 +188,7 @@ def _half_made(path: Path) -> Path:
 
 REFUSED = {
     "newer": (lambda p: _stamped(p, "9999_from_the_future"), "新しいリリースで更新されています"),
-    "half_migrated": (lambda p: _stamped(p, "0001", drop="scenario_item"), "不足している表: scenario_item"),
+    "half_migrated": (lambda p: _stamped(p, "0002", drop="scenario_item"), "不足している表: scenario_item"),
     "half_made": (_half_made, "不足している表: rollout.is_sample"),
     "foreign": (_foreign, "この基金管理アプリのものではない表があります（customers）"),
     "damaged": (make_garbage_file, "破損しています"),
@@ -216,7 +222,7 @@ def test_a_missing_file_is_not_created_by_upgrade_or_any_command_but_init(
         assert "がありません" in capsys.readouterr().err
         assert not path.exists()
     assert main(["init"]) == 0
-    assert "データベースを作成しました（スキーマの版 0001）" in capsys.readouterr().out
+    assert "データベースを作成しました（スキーマの版 0002）" in capsys.readouterr().out
     assert main(["db", "current"]) == 0
 
 

@@ -1,20 +1,28 @@
 """Schema migrations on PostgreSQL: Alembic's autogenerate finds no difference between the revisions
-and the models, and a database made before migrations existed is upgraded with every row. The
+and the models, and release 0.1.0's data (no version table) is upgraded with every row. The
 DuckDB file cases are in tests/integration/test_schema_upgrade.py."""
 
+import json
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 from alembic import command
-from sqlalchemy import Engine, text
+from sqlalchemy import JSON, Engine, text
 from sqlmodel import SQLModel
 
-from fund import audit, ledger, proposals, schema
+from fund import audit, ledger, schema
 from fund.db import dispose_engines, get_engine, query_df
-from fund.models import Role
-from fund.ops import upgrade
-from fund.ops.seed import SEED_ACTOR, seed
-from tests.conftest import ids, make_actor, make_proposal
+from fund.ops import backup, upgrade
+from fund.ops.seed import seed
+from tests.conftest import ROOT
+
+RELEASE_010_BACKUP = ROOT / "tests" / "fixtures" / "release-0.1.0-backup"
+RELEASE_010_SEQUENCES = {f"{t}_id_seq" for t in backup.table_names()} - {
+    "fiscal_year_id_seq",
+    "kpi_year_id_seq",
+}
 
 pytestmark = pytest.mark.postgres
 
@@ -41,28 +49,41 @@ def test_autogenerate_reports_a_column_the_models_do_not_have(engine: Engine) ->
     assert [(d[0], d[2], d[3].name) for d in diffs] == [("remove_column", "department", "note")]
 
 
-def test_a_database_made_before_migrations_is_stamped_and_keeps_every_row(
+def _load_release_010(engine: Engine) -> None:
+    """Release 0.1.0's rows (its own backup of a database filled through its services) into a
+    database with 0.1.0's schema and no version table, as `fund migrate --to postgresql…` left it."""
+    with engine.begin() as conn:
+        command.upgrade(schema.config(conn), schema.BASELINE)
+        conn.execute(text("DROP TABLE alembic_version"))
+    for table in backup.table_names():
+        frame = pd.read_parquet(RELEASE_010_BACKUP / f"{table}.parquet")
+        json_columns = _json_columns(table)
+        for column in json_columns:  # DuckDB wrote JSON as its text
+            frame[column] = frame[column].map(lambda v: None if v is None else json.loads(v))
+        frame.to_sql(table, engine, if_exists="append", index=False, dtype=json_columns)
+    with engine.begin() as conn:
+        for table in backup.table_names():
+            if f"{table}_id_seq" in RELEASE_010_SEQUENCES:
+                conn.execute(text(f"SELECT setval('{table}_id_seq', (SELECT MAX(id) FROM {table}))"))
+
+
+def _json_columns(table: str) -> dict[str, Any]:
+    model = SQLModel.metadata.tables[table]
+    return {c.name: JSON() for c in model.columns if isinstance(c.type, JSON)}
+
+
+def test_release_0_1_0_on_postgresql_is_stamped_upgraded_and_keeps_every_row(
     pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Release 0.1.0 created the tables without a version table (`fund migrate --to postgresql…`)."""
     monkeypatch.setenv("FUND_BACKUP_DIR", str(tmp_path / "backups"))
     engine = get_engine(pg_url)
-    SQLModel.metadata.create_all(engine)  # what release 0.1.0 did: no version table
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    _load_release_010(engine)
+    manifest = json.loads((RELEASE_010_BACKUP / "manifest.json").read_text(encoding="utf-8"))
+    assert _counts(engine) == manifest["tables"]
+    assert audit.verify_chain(engine) is None
     assert schema.status(engine).state is schema.State.unversioned
-    # seed refuses it until upgraded; stamp it by hand here only to fill it through the services
-    with pytest.raises(schema.SchemaMismatch):
+    with pytest.raises(schema.SchemaMismatch, match="fund db upgrade"):
         seed(engine)
-    with engine.begin() as conn:
-        command.stamp(schema.config(conn), schema.BASELINE)
-    seed(engine)
-    health = make_actor(Role.department, login="tanaka", department_id=ids(engine)["健康福祉部"])
-    proposals.save_proposal(engine, actor=health, data=make_proposal(engine, 2027), submit=True)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE alembic_version"))
-    before = _counts(engine)
-    balance = ledger.balance(engine)
 
     report = upgrade.upgrade(pg_url)
 
@@ -70,11 +91,11 @@ def test_a_database_made_before_migrations_is_stamped_and_keeps_every_row(
     assert report.backup_dir is not None and (report.backup_dir / "manifest.json").is_file()
     after = _counts(engine)
     assert after.pop("alembic_version") == 1
-    assert after == {**before, "audit_log": before["audit_log"] + 2}  # the backup's row and the upgrade's
-    assert ledger.balance(engine) == balance
+    assert after == {**manifest["tables"], "audit_log": manifest["tables"]["audit_log"] + 2}
+    assert ledger.balance(engine) == 2_060_123_456  # 20.6億円 and the 123,456円 of interest posted
     assert audit.verify_chain(engine) is None
-    actors = query_df(engine, "SELECT DISTINCT actor FROM audit_log")["actor"]
-    assert SEED_ACTOR in set(actors)
+    unlinked = query_df(engine, "SELECT fiscal_year FROM ledger_entry WHERE unallocated_reason IS NOT NULL")
+    assert unlinked["fiscal_year"].tolist() == [2023]
     dispose_engines()
 
 
