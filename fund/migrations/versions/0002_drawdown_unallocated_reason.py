@@ -24,8 +24,8 @@ def upgrade() -> None:
     op.add_column("ledger_entry", sa.Column("unallocated_reason", sa.String(length=200), nullable=True))
     op.execute(
         sa.text(
-            "UPDATE ledger_entry SET unallocated_reason = :reason WHERE kind = 'drawdown' AND allocation_id IS NULL"
-        ).bindparams(reason=BEFORE_THIS_RELEASE)
+            "UPDATE ledger_entry SET unallocated_reason = :reason WHERE kind = :drawdown AND allocation_id IS NULL"
+        ).bindparams(reason=BEFORE_THIS_RELEASE, drawdown="drawdown")  # the code as 0001 stored it
     )
 
 
