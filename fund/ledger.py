@@ -14,11 +14,19 @@ from sqlmodel import Session, select
 
 from fund import audit, clock, export
 from fund.auth import Action, Actor, require
-from fund.db import checkpoint, contains, like_pattern, query_df, write_session
+from fund.db import checkpoint, contains, in_list, like_pattern, query_df, write_session
 from fund.errors import FundError, InputInvalid, NotFound, RuleViolation, field_messages
-from fund.fiscal import allowed_fiscal_years, fiscal_label, wareki
+from fund.fiscal import allowed_fiscal_years, fiscal_label, fiscal_year_of, wareki
 from fund.labels import LEDGER_KIND
-from fund.models import AuditAction, FiscalYear, LedgerEntry, LedgerKind, Project
+from fund.models import (
+    Allocation,
+    AllocationStatus,
+    AuditAction,
+    FiscalYear,
+    LedgerEntry,
+    LedgerKind,
+    Project,
+)
 from fund.money import format_yen, oku_yen_series
 
 
@@ -42,6 +50,15 @@ _SIGNED_AMOUNT = (
     "(CASE WHEN COALESCE(o.kind, e.kind) = :kind_drawdown THEN -1 ELSE 1 END)"
     " * (CASE WHEN e.kind = :kind_reversal THEN -1 ELSE 1 END) * e.amount_yen"
 )
+# Net amount drawn against each allocation: drawdowns linked to it, minus their reversals (with
+# KIND_PARAMS). The ceilings, the projection and the drawdown check all read it.
+DRAWN_BY_ALLOCATION_SQL = """
+    SELECT e.allocation_id,
+           SUM(CASE WHEN e.kind = :kind_reversal THEN -e.amount_yen ELSE e.amount_yen END) AS drawn_yen
+    FROM ledger_entry e LEFT JOIN ledger_entry o ON o.id = e.reverses_entry_id
+    WHERE e.allocation_id IS NOT NULL AND COALESCE(o.kind, e.kind) = :kind_drawdown
+    GROUP BY e.allocation_id
+"""
 # Only reversed entries can be an `o`: joining that small set instead of the whole ledger keeps the
 # sums fast at a million entries.
 _FROM = (
@@ -60,13 +77,20 @@ class LedgerEntryCreate(BaseModel):
     amount_yen: Annotated[int, Field(gt=0, le=MAX_AMOUNT_YEN)]
     memo: Annotated[str, Field(min_length=1, max_length=500)]
     project_id: int | None = None
-    allocation_id: int | None = None
+    allocation_id: int | None = None  # a drawdown's 配分
+    unallocated_reason: Annotated[str, Field(max_length=200)] = ""  # 管理者's exception: no 配分
+    reason: Annotated[str, Field(max_length=500)] = ""  # why a posting goes into a past 年度 (audited)
 
     @field_validator("memo")
     @classmethod
     def memo_not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("blank")
+        return value.strip()
+
+    @field_validator("unallocated_reason", "reason")
+    @classmethod
+    def stripped(cls, value: str) -> str:
         return value.strip()
 
 
@@ -76,6 +100,8 @@ _FIELD_MESSAGES = {
     "posted_on": "記帳日を正しい日付で入力してください。",
     "fiscal_year": "年度を選択してください。",
     "kind": "区分を選択してください。",
+    "unallocated_reason": "配分のない取崩しの理由は200文字以内で入力してください。",
+    "reason": "理由は500文字以内で入力してください。",
 }
 
 
@@ -96,19 +122,42 @@ def form_errors(exc: FundError) -> dict[str, str]:
     return {"form": exc.message}
 
 
-def validate_entry(data: dict[str, object]) -> LedgerEntryCreate:
+def validate_entry(data: dict[str, object], *, today: date) -> LedgerEntryCreate:
     """A posting from form input (the `post_entry` input); raises InputInvalid with a Japanese
     message per field."""
     try:
         entry = LedgerEntryCreate.model_validate(data)
     except ValidationError as exc:
         raise InputInvalid(field_messages(exc, _FIELD_MESSAGES)) from None
-    check_entry(entry)
+    check_entry(entry, today=today)
     return entry
 
 
-def check_entry(entry: LedgerEntryCreate) -> None:
-    """The rules across fields: the 年度 must be one the 記帳日 may count in; no reversal here."""
+def check_entry(entry: LedgerEntryCreate, *, today: date) -> None:
+    """The rules across fields: the 年度 must be one the 記帳日 may count in; no reversal here; the
+    ledger records what has happened (nothing dated after today), a posting dated in a past 年度 says
+    why, and a drawdown names its 配分 or, as 管理者's exception, why it has none."""
+    if entry.posted_on > today:
+        raise InputInvalid(
+            {
+                "posted_on": f"記帳日 {entry.posted_on:%Y年%m月%d日} は今日（{today:%Y年%m月%d日}）より後です。"
+                "台帳には実際に入出金した日で記帳します（予定の取崩しは年度配分で管理します）。"
+            }
+        )
+    if fiscal_year_of(entry.posted_on) < fiscal_year_of(today) and not entry.reason:
+        raise InputInvalid(
+            {
+                "reason": f"記帳日 {entry.posted_on:%Y年%m月%d日} は過去の年度"
+                f"（{fiscal_label(fiscal_year_of(entry.posted_on))}）の日付です。さかのぼって記帳する理由を入力してください。"
+            }
+        )
+    if entry.kind == LedgerKind.drawdown and entry.allocation_id is None and not entry.unallocated_reason:
+        raise InputInvalid(
+            {
+                "allocation_id": "取崩しは配分（配分番号）に紐付けて記帳してください。"
+                "配分のない取崩しは、例外としてその理由を入力してください。"
+            }
+        )
     if entry.fiscal_year not in allowed_fiscal_years(entry.posted_on):
         allowed = "・".join(fiscal_label(y) for y in allowed_fiscal_years(entry.posted_on))
         raise InputInvalid(
@@ -165,18 +214,89 @@ def _check_year_open(session: Session, fiscal_year: int) -> None:
         )
 
 
-def post_entry(engine: Engine, *, actor: Actor, entry: LedgerEntryCreate) -> LedgerEntry:
+def _drawn(session: Session, allocation_id: int) -> int:
+    row = session.execute(
+        text(f"SELECT drawn_yen FROM ({DRAWN_BY_ALLOCATION_SQL}) d WHERE d.allocation_id = :a"),
+        KIND_PARAMS | {"a": allocation_id},
+    ).first()
+    return int(row[0]) if row else 0
+
+
+def _check_allocation(session: Session, entry: LedgerEntryCreate) -> int:
+    """The drawdown's 配分 must be approved, of its 年度 and project, with enough left; its project."""
+    allocation = session.get(Allocation, entry.allocation_id)
+    if allocation is None:
+        raise InputInvalid({"allocation_id": f"配分番号 {entry.allocation_id} の配分は登録されていません。"})
+    label = f"配分番号 {allocation.id}"
+    if allocation.status != AllocationStatus.approved:
+        raise LedgerRefused(
+            f"{label} は承認待ちです。承認された配分にだけ取崩しを記帳できます。", field="allocation_id"
+        )
+    if allocation.fiscal_year != entry.fiscal_year:
+        raise LedgerRefused(
+            f"{label} は{fiscal_label(allocation.fiscal_year)}の配分です。"
+            f"{fiscal_label(entry.fiscal_year)}の取崩しには、その年度の配分を選んでください。",
+            field="allocation_id",
+        )
+    if entry.project_id is not None and entry.project_id != allocation.project_id:
+        raise LedgerRefused(f"{label} は別の事業の配分です。", field="allocation_id")
+    drawn = _drawn(session, allocation.id or 0)
+    left = allocation.fund_share_yen - drawn
+    if entry.amount_yen > left:
+        raise LedgerRefused(
+            f"{label} の基金充当額 {format_yen(allocation.fund_share_yen)} のうち取崩し済みは "
+            f"{format_yen(drawn)}、残りは {format_yen(left)} です。今回の {format_yen(entry.amount_yen)} は "
+            f"{format_yen(entry.amount_yen - left)} 超過します。",
+            field="amount_yen",
+        )
+    return allocation.project_id
+
+
+def drawable_allocations(engine: Engine, *, fiscal_years: tuple[int, ...]) -> pd.DataFrame:
+    """Approved 配分 of these 年度 with something left to draw: `id`, `fiscal_year`, `project_name`,
+    `fund_share_yen`, `drawn_yen`, `left_yen` (the drawdown form's choices)."""
+    if not fiscal_years:
+        return pd.DataFrame(
+            columns=["id", "fiscal_year", "project_name", "fund_share_yen", "drawn_yen", "left_yen"]
+        )
+    years, params = in_list("fy", fiscal_years)
+    return query_df(
+        engine,
+        f"""
+        WITH drawn AS ({DRAWN_BY_ALLOCATION_SQL})
+        SELECT a.id, a.fiscal_year, p.name AS project_name, a.fund_share_yen,
+               COALESCE(d.drawn_yen, 0) AS drawn_yen, a.fund_share_yen - COALESCE(d.drawn_yen, 0) AS left_yen
+        FROM allocation a JOIN project p ON p.id = a.project_id
+        LEFT JOIN drawn d ON d.allocation_id = a.id
+        WHERE a.status = :approved AND a.fiscal_year IN {years}
+          AND a.fund_share_yen > COALESCE(d.drawn_yen, 0)
+        ORDER BY a.fiscal_year DESC, a.id
+        """,
+        KIND_PARAMS | params | {"approved": AllocationStatus.approved.value},
+    )
+
+
+def post_entry(
+    engine: Engine, *, actor: Actor, entry: LedgerEntryCreate, today: date | None = None
+) -> LedgerEntry:
     """Append one posting (from `validate_entry`) with its audit row. Raises PermissionDenied,
     InputInvalid / RuleViolation."""
     require(actor, Action.post_ledger)
-    check_entry(entry)
+    check_entry(entry, today=today or clock.today_jst())
+    values = entry.model_dump(exclude={"reason", "unallocated_reason"})
     with write_session(engine) as session:
         _check_year_open(session, entry.fiscal_year)
         if entry.project_id is not None and session.get(Project, entry.project_id) is None:
             raise InputInvalid({"project_id": "指定された事業が見つかりません。"})
         if entry.kind == LedgerKind.drawdown:
+            if entry.allocation_id is not None:
+                values["project_id"] = _check_allocation(session, entry)
+            else:
+                values["unallocated_reason"] = entry.unallocated_reason
             _check_no_overdraw(session, posted_on=entry.posted_on, amount_yen=entry.amount_yen)
-        row = LedgerEntry.model_validate(entry.model_dump() | {"created_by": actor.login})
+        else:
+            values["allocation_id"] = None  # only a drawdown counts against a 配分
+        row = LedgerEntry.model_validate(values | {"created_by": actor.login})
         session.add(row)
         session.flush()
         audit.record(
@@ -186,6 +306,7 @@ def post_entry(engine: Engine, *, actor: Actor, entry: LedgerEntryCreate) -> Led
             entity="ledger_entry",
             entity_id=row.id,
             after=audit.snapshot(row),
+            reason=entry.reason,
         )
         session.refresh(row)
         session.expunge(row)
@@ -194,10 +315,15 @@ def post_entry(engine: Engine, *, actor: Actor, entry: LedgerEntryCreate) -> Led
 
 
 def reverse_entry(
-    engine: Engine, *, actor: Actor, entry_id: int, posted_on: date, reason: str
+    engine: Engine, *, actor: Actor, entry_id: int, posted_on: date, reason: str, today: date | None = None
 ) -> LedgerEntry:
     """Append a reversing entry for `entry_id`. A reversal, or an entry already reversed, is refused."""
     require(actor, Action.post_ledger)
+    today = today or clock.today_jst()
+    if posted_on > today:
+        raise InputInvalid(
+            {"posted_on": f"取消の記帳日 {posted_on:%Y年%m月%d日} は今日（{today:%Y年%m月%d日}）より後です。"}
+        )
     if not reason.strip():
         raise InputInvalid({"reason": "取消の理由を入力してください。"})
     with write_session(engine) as session:

@@ -2,7 +2,7 @@
 
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
-from fund import schema
+from fund import clock, ledger, schema
 from fund.auth import Actor
 from fund.db import checkpoint, dispose_engines, get_engine, query_df
 from fund.models import Role
@@ -90,6 +90,19 @@ def seeded_engine(seeded_template: Path, tmp_path: Path, monkeypatch: pytest.Mon
     path = tmp_path / "seeded.duckdb"
     shutil.copy(seeded_template, path)
     return get_engine(_use_database(monkeypatch, path))
+
+
+TEST_REASON = "テストのための記帳"
+
+
+def posting(data: dict[str, object], *, today: date | None = None) -> ledger.LedgerEntryCreate:
+    """`ledger.validate_entry` with what the form asks of a posting whose test is about something
+    else: a reason (needed when dated in a past 年度) and, for a drawdown without 配分, the
+    exception's reason. Tests of those rules call `validate_entry` themselves."""
+    defaults: dict[str, object] = {"reason": TEST_REASON}
+    if data.get("allocation_id") is None:
+        defaults["unallocated_reason"] = TEST_REASON
+    return ledger.validate_entry(defaults | data, today=today or clock.today_jst())
 
 
 def make_actor(

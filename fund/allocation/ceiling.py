@@ -11,21 +11,12 @@ from fund.auth import Action, Actor, require
 from fund.db import query_df, write_session
 from fund.errors import InputInvalid, NotFound, RuleViolation
 from fund.fiscal import fiscal_label
-from fund.ledger import KIND_PARAMS, MAX_AMOUNT_YEN, balance
+from fund.ledger import DRAWN_BY_ALLOCATION_SQL, KIND_PARAMS, MAX_AMOUNT_YEN, balance
 from fund.models import (
     AuditAction,
     FiscalYear,
 )
 from fund.money import format_yen
-
-# Net amount drawn from the fund against each allocation: drawdowns linked to it, minus their reversals.
-_DRAWN_SQL = """
-    SELECT e.allocation_id,
-           SUM(CASE WHEN e.kind = :kind_reversal THEN -e.amount_yen ELSE e.amount_yen END) AS drawn_yen
-    FROM ledger_entry e LEFT JOIN ledger_entry o ON o.id = e.reverses_entry_id
-    WHERE e.allocation_id IS NOT NULL AND COALESCE(o.kind, e.kind) = :kind_drawdown
-    GROUP BY e.allocation_id
-"""  # with KIND_PARAMS
 
 
 @dataclass(frozen=True)
@@ -66,7 +57,7 @@ def committed_drawdowns(engine: Engine) -> pd.DataFrame:
     return query_df(
         engine,
         f"""
-        WITH drawn AS ({_DRAWN_SQL})
+        WITH drawn AS ({DRAWN_BY_ALLOCATION_SQL})
         SELECT a.fiscal_year,
                SUM(GREATEST(a.fund_share_yen - COALESCE(d.drawn_yen, 0), 0)) AS committed_yen
         FROM allocation a LEFT JOIN drawn d ON d.allocation_id = a.id
@@ -83,7 +74,7 @@ def fund_ceiling(engine: Engine, *, fiscal_year: int, exclude_allocation_id: int
     df = query_df(
         engine,
         f"""
-        WITH drawn AS ({_DRAWN_SQL})
+        WITH drawn AS ({DRAWN_BY_ALLOCATION_SQL})
         SELECT
             COALESCE(SUM(CASE WHEN a.fiscal_year = :fy THEN COALESCE(d.drawn_yen, 0) ELSE 0 END), 0)
                 AS drawn_this_year,

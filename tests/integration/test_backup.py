@@ -14,7 +14,7 @@ from fund.errors import PermissionDenied, RuleViolation
 from fund.models import LedgerKind, Role
 from fund.ops import backup
 from fund.ops.cli import main
-from tests.conftest import ROOT, make_actor
+from tests.conftest import ROOT, make_actor, posting
 
 
 def _tables(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
@@ -29,7 +29,7 @@ def _post(engine: Engine, actor: Actor, memo: str, amount: int = 1_000) -> int:
     entry = ledger.post_entry(
         engine,
         actor=actor,
-        entry=ledger.validate_entry(
+        entry=posting(
             {
                 "posted_on": date(2025, 6, 1),
                 "fiscal_year": 2025,

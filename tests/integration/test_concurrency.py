@@ -11,6 +11,7 @@ from fund.auth import Actor
 from fund.db import query_df
 from fund.errors import RuleViolation
 from fund.models import LedgerKind, Role
+from tests.conftest import posting
 
 THREADS = 8
 ROUNDS = 6
@@ -61,7 +62,7 @@ def test_eight_threads_of_mixed_writes_lose_nothing_and_keep_every_invariant(
         e = ledger.post_entry(
             engine,
             actor=admin,
-            entry=ledger.validate_entry(
+            entry=posting(
                 {
                     "posted_on": DAY,
                     "fiscal_year": 2025,
@@ -79,7 +80,7 @@ def test_eight_threads_of_mixed_writes_lose_nothing_and_keep_every_invariant(
             e = ledger.post_entry(
                 engine,
                 actor=admin,
-                entry=ledger.validate_entry(
+                entry=posting(
                     {
                         "posted_on": DAY,
                         "fiscal_year": 2025,

@@ -19,7 +19,7 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     from datetime import date
-    from fund import audit, ledger
+    from fund import audit, clock, ledger
     from fund.auth import SYSTEM
     from fund.db import get_engine, write_session
     from fund.models import AuditAction, LedgerEntry, LedgerKind
@@ -30,7 +30,8 @@ CHILD = textwrap.dedent(
         kind = LedgerKind.deposit if i % 2 == 0 else LedgerKind.drawdown
         entry = ledger.post_entry(engine, actor=SYSTEM, entry=ledger.validate_entry({
             "posted_on": day, "fiscal_year": 2025, "kind": kind,
-            "amount_yen": 1_000 + i, "memo": f"確定済み{i}"}))
+            "amount_yen": 1_000 + i, "memo": f"確定済み{i}", "reason": "クラッシュ試験",
+            "unallocated_reason": "クラッシュ試験"}, today=clock.today_jst()))
         print("committed", entry.id, flush=True)
     for i in range(5):
         with write_session(engine) as session:

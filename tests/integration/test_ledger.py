@@ -15,7 +15,7 @@ from fund.auth import Actor
 from fund.db import query_df, write_session
 from fund.errors import InputInvalid, PermissionDenied, RuleViolation
 from fund.models import FiscalYear, Role
-from tests.conftest import make_actor
+from tests.conftest import make_actor, posting
 
 
 def _open_years(engine: Engine, *years: int) -> None:
@@ -30,7 +30,7 @@ def _post(
     entry = ledger.post_entry(
         engine,
         actor=actor,
-        entry=ledger.validate_entry(
+        entry=posting(
             {
                 "posted_on": day,
                 "fiscal_year": kw.pop("fiscal_year", day.year if day.month >= 4 else day.year - 1),
@@ -103,7 +103,7 @@ def test_bad_input_is_refused_at_the_field_and_writes_nothing(
         "memo": "積立",
     }
     with pytest.raises(InputInvalid) as exc:
-        ledger.post_entry(engine, actor=admin, entry=ledger.validate_entry(base | data))
+        ledger.post_entry(engine, actor=admin, entry=posting(base | data))
     assert field in exc.value.field_errors
     assert int(query_df(engine, "SELECT COUNT(*) AS n FROM ledger_entry")["n"].iloc[0]) == 0
 
@@ -195,10 +195,10 @@ def test_roll_forward_identity_holds_for_random_ledgers(
 
     engine = fresh_engine()  # DuckDB here, PostgreSQL in tests/postgres
     admin = make_actor(Role.admin)
-    _open_years(engine, 2024, 2025, 2026, 2027)
+    _open_years(engine, 2023, 2024, 2025, 2026)
     for kind, amount, year_offset in entries:
         with contextlib.suppress(RuleViolation):  # an overdraw is refused; the identity must still hold
-            _post(engine, admin, kind, amount, day=date(2024 + year_offset, 7, 1))
+            _post(engine, admin, kind, amount, day=date(2023 + year_offset, 7, 1))  # none after today
     rf = ledger.roll_forward(engine)
     previous = 0
     for r in rf.itertuples(index=False):

@@ -16,14 +16,14 @@ from fund.errors import PermissionDenied, RuleViolation
 from fund.models import Role
 from fund.ops import generate, migrate
 from fund.ops.cli import main
-from tests.conftest import make_actor
+from tests.conftest import make_actor, posting
 
 
 def _post(engine: Engine, actor: Actor, amount: int) -> int:
     entry = ledger.post_entry(
         engine,
         actor=actor,
-        entry=ledger.validate_entry(
+        entry=posting(
             {
                 "posted_on": date(2025, 6, 2),
                 "fiscal_year": 2025,

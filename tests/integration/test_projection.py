@@ -16,6 +16,7 @@ from fund.db import query_df, write_session
 from fund.models import Allocation, AllocationStatus, Project, Proposal, ProposalCostLine, ProposalStatus
 from fund.ops.cli import main
 from fund.projection import Level, StressTest
+from tests.conftest import posting
 
 TODAY = date(2026, 11, 22)  # 令和8年度
 BALANCE = 2_060_000_000
@@ -63,7 +64,7 @@ def _post_drawdown(engine: Engine, admin: Actor, amount: int, day: date = date(2
     entry = ledger.post_entry(
         engine,
         actor=admin,
-        entry=ledger.validate_entry(
+        entry=posting(
             {
                 "posted_on": day,
                 "fiscal_year": 2026,

@@ -15,7 +15,7 @@ from fund.auth import SYSTEM, Actor
 from fund.db import query_df, write_session
 from fund.errors import FundError, InputInvalid, PermissionDenied, RuleViolation
 from fund.models import FiscalYear, LedgerKind, Role
-from tests.conftest import make_proposal
+from tests.conftest import make_proposal, posting
 
 SCRIPT = "<script>alert(1)</script>"
 MD_LINK = "[x](javascript:alert(1))"
@@ -43,7 +43,7 @@ def _post(engine: Engine, actor: Actor, memo: str) -> int:
     entry = ledger.post_entry(
         engine,
         actor=actor,
-        entry=ledger.validate_entry(
+        entry=posting(
             {
                 "posted_on": date(2025, 7, 1),
                 "fiscal_year": 2025,
@@ -298,7 +298,7 @@ def test_sql_fragments_in_service_parameters_are_refused_or_harmless(
         ledger.post_entry(
             seeded_engine,
             actor=make_admin(),
-            entry=ledger.validate_entry(
+            entry=posting(
                 {
                     "posted_on": date(2025, 7, 1),
                     "fiscal_year": fragment,

@@ -11,7 +11,7 @@ from fund.auth import SYSTEM, Actor
 from fund.db import get_engine, query_df
 from fund.ops import generate, migrate
 from fund.ops.cli import main
-from tests.conftest import _use_database
+from tests.conftest import _use_database, posting
 
 pytestmark = pytest.mark.postgres
 
@@ -58,7 +58,7 @@ def test_after_the_move_postgresql_takes_new_postings_with_the_next_ids(
     entry = ledger.post_entry(
         target,
         actor=admin,
-        entry=ledger.validate_entry(
+        entry=posting(
             {
                 "posted_on": date(2026, 6, 1),
                 "fiscal_year": 2026,

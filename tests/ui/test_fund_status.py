@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from fund import ledger
 from fund.db import query_df
 from fund.models import LedgerKind, Role
-from tests.conftest import UTC, make_actor
+from tests.conftest import UTC, make_actor, posting
 from tests.ui.conftest import press
 
 
@@ -92,6 +92,7 @@ def test_posting_into_a_closed_year_is_refused_at_the_year_field(
     at.date_input(key="post_date").set_value(date(2024, 7, 1)).run()
     at.text_input(key="post_amount").input("1000")
     at.text_input(key="post_memo").input("決算確定後の記帳")
+    at.text_input(key="post_reason").input("記帳漏れの訂正")
     press(at, "記帳する")
     assert _errors_next_to(at, "post_year") == ["令和6年度（2024年度）は決算確定済みのため、記帳できません。"]
     assert len(at.error) == 1
@@ -106,6 +107,7 @@ def test_an_overdraw_is_refused_at_the_amount_field(
     at.selectbox(key="post_kind").set_value(LedgerKind.drawdown)
     at.text_input(key="post_amount").input("2060000001")
     at.text_input(key="post_memo").input("過大な取崩し")
+    at.text_input(key="post_unallocated").input("配分外の例外")
     press(at, "記帳する")
     errors = _errors_next_to(at, "post_amount")
     assert len(errors) == 1 and "不足額は 1円" in errors[0]
@@ -130,11 +132,12 @@ def test_a_date_outside_every_registered_year_is_refused_at_the_year_field(
     app_as: Callable[..., AppTest], seeded_engine: Engine
 ) -> None:
     at = app_as(Role.admin, "pages/fund_status.py")
-    at.date_input(key="post_date").set_value(date(2031, 7, 1)).run()
+    at.date_input(key="post_date").set_value(date(2021, 7, 1)).run()
     at.text_input(key="post_amount").input("1000")
     at.text_input(key="post_memo").input("積立")
+    at.text_input(key="post_reason").input("基金創設前の記帳の訂正")
     press(at, "記帳する")
-    assert _errors_next_to(at, "post_year") == ["令和13年度（2031年度）は登録されていません。"]
+    assert _errors_next_to(at, "post_year") == ["令和3年度（2021年度）は登録されていません。"]
     assert ledger.balance(seeded_engine) == 2_060_000_000
 
 
@@ -155,7 +158,7 @@ def test_an_administrator_reverses_an_entry_once(
     entry = ledger.post_entry(
         seeded_engine,
         actor=make_actor(Role.admin),
-        entry=ledger.validate_entry(
+        entry=posting(
             {
                 "posted_on": date(2026, 7, 1),
                 "fiscal_year": 2026,
@@ -270,7 +273,7 @@ def test_a_large_ledger_shows_its_newest_thousand_rows_and_says_so(
     assert any(f"全 {total:,} 件" in i.value for i in at.info)
     # Too many projects to list: the 事業 filter searches by name, and posting asks for the number.
     assert not [s for s in at.selectbox if s.key in ("ledger_project", "post_project")]
-    assert at.number_input(key="post_project_id").label == "事業番号（取崩しの場合）"
+    assert at.number_input(key="post_project_id").label == "事業番号（返還など、取崩し以外の場合）"
     assert at.text_input(key="ledger_project_search").label == "事業名（一部）"
     assert f"事業が {total_projects:,}件" in at.number_input(key="post_project_id").help
     at.text_input(key="ledger_project_search").input("大量事業0000").run()

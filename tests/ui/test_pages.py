@@ -122,6 +122,7 @@ def test_ledger_form_refuses_an_overdraw_with_the_shortfall(
     at.selectbox(key="post_kind").set_value(next(k for k in ledger.LedgerKind if k.value == "drawdown"))
     at.text_input(key="post_amount").input("3000000000")
     at.text_input(key="post_memo").input("過大な取崩し")
+    at.text_input(key="post_unallocated").input("配分外の例外")
     press(at, "記帳する")
     assert "残高不足" in at.error[0].value and "940,000,000円" in at.error[0].value
     assert ledger.balance(seeded_engine) == 2_060_000_000

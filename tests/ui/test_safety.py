@@ -11,7 +11,7 @@ from fund import auth, clock, kpi, ledger, proposals
 from fund.auth import Actor
 from fund.db import query_df, write_session
 from fund.models import FiscalYear, LedgerKind, Role
-from tests.conftest import make_proposal
+from tests.conftest import make_proposal, posting
 from tests.ui.conftest import signed_in_app
 
 SCRIPT = "<script>alert(1)</script>"
@@ -73,7 +73,7 @@ def hostile(seeded_engine: Engine, admin: Actor) -> Engine:
         ledger.post_entry(
             seeded_engine,
             actor=admin,
-            entry=ledger.validate_entry(
+            entry=posting(
                 {
                     "posted_on": date(2025, 7, 1),
                     "fiscal_year": 2025,

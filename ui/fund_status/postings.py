@@ -7,16 +7,26 @@ import streamlit as st
 from fund import auth, ledger
 from fund.auth import Action, Actor
 from fund.errors import FundError, InputInvalid
-from fund.fiscal import allowed_fiscal_years, fiscal_label
+from fund.fiscal import allowed_fiscal_years, fiscal_label, fiscal_year_of
 from fund.labels import LEDGER_KIND
 from fund.models import LedgerKind
-from fund.money import parse_yen
+from fund.money import format_yen, parse_yen
 from ui import loaders, session, widgets
 
 POST_ERRORS = "ledger_post_errors"
 REVERSE_ERRORS = "ledger_reverse_errors"
 CLOSE_ERRORS = "ledger_close_errors"
-POST_FIELDS = ("posted_on", "fiscal_year", "kind", "amount_yen", "memo", "project_id")
+POST_FIELDS = (
+    "posted_on",
+    "fiscal_year",
+    "kind",
+    "amount_yen",
+    "memo",
+    "allocation_id",
+    "unallocated_reason",
+    "project_id",
+    "reason",
+)
 
 
 def _refused(key: str, exc: FundError) -> None:
@@ -38,13 +48,14 @@ def render(actor: Actor, *, today: date) -> None:
 def _post(actor: Actor, *, today: date) -> None:
     st.subheader("記帳（管理者）")
     errors: dict[str, str] = st.session_state.pop(POST_ERRORS, {})
-    with st.columns(2)[0]:  # outside the form: the 年度 choices follow the date at once
+    with st.columns(2)[0]:  # outside the form: the 年度 and 配分 choices follow the date at once
         posted_on = st.date_input("記帳日", value=today, key="post_date", format="YYYY/MM/DD")
         widgets.field_error(errors, "posted_on")
     years = [int(y) for y in loaders.fiscal_years()["year"]]
+    year_options = allowed_fiscal_years(posted_on) if isinstance(posted_on, date) else ()
+    back_dated = isinstance(posted_on, date) and fiscal_year_of(posted_on) < fiscal_year_of(today)
     with st.form("ledger_post", clear_on_submit=False):
         p1, p2 = st.columns(2)
-        year_options = allowed_fiscal_years(posted_on) if isinstance(posted_on, date) else ()
         with p1:
             fiscal_year = st.selectbox(
                 "年度",
@@ -65,8 +76,20 @@ def _post(actor: Actor, *, today: date) -> None:
         widgets.field_error(errors, "amount_yen")
         memo = st.text_input("摘要", key="post_memo")
         widgets.field_error(errors, "memo")
-        project_id = widgets.project_picker("事業（取崩しの場合）", key="post_project", optional=True)
+        allocation_id = _allocation_picker(tuple(year_options))
+        widgets.field_error(errors, "allocation_id")
+        unallocated = st.text_input(
+            "配分のない取崩しの理由（例外の場合のみ）", key="post_unallocated", max_chars=200
+        )
+        widgets.field_error(errors, "unallocated_reason")
+        project_id = widgets.project_picker(
+            "事業（返還など、取崩し以外の場合）", key="post_project", optional=True
+        )
         widgets.field_error(errors, "project_id")
+        reason = ""
+        if back_dated:
+            reason = st.text_input("過去の年度の日付で記帳する理由", key="post_reason", max_chars=500)
+        widgets.field_error(errors, "reason")
         submitted = st.form_submit_button("記帳する", type="primary")
         for field in set(errors) - set(POST_FIELDS):  # a rule not tied to one field
             widgets.field_error(errors, field)
@@ -83,15 +106,47 @@ def _post(actor: Actor, *, today: date) -> None:
                     "kind": kind,
                     "amount_yen": parse_yen(amount, field="amount_yen"),
                     "memo": memo,
-                    "project_id": project_id,
-                }
+                    "project_id": project_id if kind != LedgerKind.drawdown else None,
+                    "allocation_id": allocation_id if kind == LedgerKind.drawdown else None,
+                    "unallocated_reason": unallocated,
+                    "reason": reason,
+                },
+                today=today,
             ),
+            today=today,
         )
     except FundError as exc:
         _refused(POST_ERRORS, exc)
     else:
         widgets.flash(f"台帳番号 {entry.id} として記帳しました。")
         st.rerun()
+
+
+def _allocation_picker(years: tuple[int, ...]) -> int | None:
+    """The drawdown's 配分: approved, of the 年度 the date allows, with something left to draw."""
+    choices = loaders.drawable_allocations(fiscal_years=years)
+    if len(choices) > widgets.PICK_LIMIT:
+        number = st.number_input(
+            "配分番号（取崩しの場合）",
+            min_value=1,
+            step=1,
+            value=None,
+            key="post_allocation_id",
+            help=f"取崩しできる配分が {len(choices):,}件あるため番号で指定します（年度配分の一覧に表示）。",
+        )
+        return None if number is None else int(number)
+    labels = {
+        int(r.id): f"配分番号 {int(r.id)}　{fiscal_label(int(r.fiscal_year))}　{r.project_name}"
+        f"（残り {format_yen(int(r.left_yen))}）"
+        for r in choices.itertuples()
+    }
+    picked: int | None = st.selectbox(
+        "配分（取崩しの場合）",
+        [None, *labels],
+        format_func=lambda a: "配分なし" if a is None else labels[a],
+        key="post_allocation",
+    )
+    return picked
 
 
 def _reverse(actor: Actor, *, today: date) -> None:
@@ -101,10 +156,15 @@ def _reverse(actor: Actor, *, today: date) -> None:
         q1, q2 = st.columns(2)
         with q1:
             target = st.number_input("取り消す台帳番号", min_value=1, step=1, value=None, key="reverse_id")
-            for field in set(errors) - {"fiscal_year", "reason"}:  # the entry itself, or the rule it broke
+            for field in set(errors) - {
+                "posted_on",
+                "fiscal_year",
+                "reason",
+            }:  # the entry, or the rule it broke
                 widgets.field_error(errors, field)
         with q2:
             reverse_on = st.date_input("取消の記帳日", value=today, key="reverse_date", format="YYYY/MM/DD")
+            widgets.field_error(errors, "posted_on")
             widgets.field_error(errors, "fiscal_year")
         reason = st.text_input("取消の理由", key="reverse_reason")
         widgets.field_error(errors, "reason")
@@ -115,7 +175,12 @@ def _reverse(actor: Actor, *, today: date) -> None:
         if target is None:
             raise InputInvalid({"entry_id": "取り消す台帳番号を入力してください。"})
         rev = ledger.reverse_entry(
-            session.engine(), actor=actor, entry_id=int(target), posted_on=reverse_on, reason=reason
+            session.engine(),
+            actor=actor,
+            entry_id=int(target),
+            posted_on=reverse_on,
+            reason=reason,
+            today=today,
         )
     except FundError as exc:
         _refused(REVERSE_ERRORS, exc)
