@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
-from fund import clock, ledger, schema
+from fund import allocation, clock, ledger, schema
 from fund.auth import Actor
 from fund.db import checkpoint, dispose_engines, get_engine, query_df
 from fund.models import Role
@@ -103,6 +103,26 @@ def posting(data: dict[str, object], *, today: date | None = None) -> ledger.Led
     if data.get("allocation_id") is None:
         defaults["unallocated_reason"] = TEST_REASON
     return ledger.validate_entry(defaults | data, today=today or clock.today_jst())
+
+
+def approved_allocation(engine: Engine, project: str, fund_yen: int, year: int = 2026) -> int:
+    """An allocation registered by 審査担当 and approved by 幹部 (maker–checker)."""
+    project_id = int(query_df(engine, "SELECT id FROM project WHERE name = :n", {"n": project})["id"].iloc[0])
+    proposed = allocation.propose_allocation(
+        engine,
+        actor=make_actor(Role.screener),
+        allocation=allocation.validate_allocation(
+            {
+                "project_id": project_id,
+                "fiscal_year": year,
+                "project_cost_yen": fund_yen * 2,
+                "fund_share_yen": fund_yen,
+            }
+        ),
+    )
+    assert proposed.id is not None
+    allocation.approve_allocation(engine, actor=make_actor(Role.executive), allocation_id=proposed.id)
+    return proposed.id
 
 
 def make_actor(

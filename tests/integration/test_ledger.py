@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from fund import audit, ledger
+from fund import allocation, audit, ledger
 from fund.auth import Actor
 from fund.db import query_df, write_session
 from fund.errors import InputInvalid, PermissionDenied, RuleViolation
 from fund.models import FiscalYear, Role
-from tests.conftest import make_actor, posting
+from tests.conftest import approved_allocation, make_actor, posting
 
 
 def _open_years(engine: Engine, *years: int) -> None:
@@ -208,3 +208,159 @@ def test_roll_forward_identity_holds_for_random_ledgers(
         previous = r[6]
     assert previous == ledger.balance(engine)
     dispose_engines()
+
+
+# --- Drawdowns belong to an allocation; the ledger records what has happened -----------------------
+
+FY = 2026  # 令和8年度: open in the seed
+
+
+def _drawdown(allocation_id: int | None, amount: int, **fields: object) -> ledger.LedgerEntryCreate:
+    return ledger.validate_entry(
+        {
+            "posted_on": date(2026, 7, 1),
+            "fiscal_year": FY,
+            "kind": "drawdown",
+            "amount_yen": amount,
+            "memo": "委託料の支払",
+            "allocation_id": allocation_id,
+            **fields,
+        },
+        today=date(2026, 12, 2),
+    )
+
+
+def _rows(engine: Engine) -> int:
+    return int(query_df(engine, "SELECT COUNT(*) AS n FROM ledger_entry")["n"].iloc[0])
+
+
+def test_a_drawdown_through_its_allocation_is_counted_once(seeded_engine: Engine, admin: Actor) -> None:
+    """The double count: an approved 400,000,000円 drawn in full leaves every headroom where it was."""
+    alloc = approved_allocation(seeded_engine, "やまぐちデジタル実装推進事業", 400_000_000)
+    this_year = allocation.fund_ceiling(seeded_engine, fiscal_year=FY)
+    next_year = allocation.fund_ceiling(seeded_engine, fiscal_year=FY + 1)
+    entry = ledger.post_entry(seeded_engine, actor=admin, entry=_drawdown(alloc, 400_000_000))
+    assert entry.allocation_id == alloc and entry.project_id is not None and entry.unallocated_reason is None
+    assert ledger.balance(seeded_engine) == 2_060_000_000 - 400_000_000
+    after = allocation.fund_ceiling(seeded_engine, fiscal_year=FY)
+    assert after.headroom_yen == this_year.headroom_yen
+    assert allocation.fund_ceiling(seeded_engine, fiscal_year=FY + 1).headroom_yen == next_year.headroom_yen
+    committed = allocation.committed_drawdowns(seeded_engine).set_index("fiscal_year")
+    assert FY not in committed.index or committed.loc[FY, "committed_yen"] == 0
+
+
+def test_a_drawdown_larger_than_what_is_left_of_its_allocation_is_refused_with_the_figures(
+    seeded_engine: Engine, admin: Actor
+) -> None:
+    alloc = approved_allocation(seeded_engine, "やまぐちデジタル実装推進事業", 10_000_000)
+    ledger.post_entry(seeded_engine, actor=admin, entry=_drawdown(alloc, 7_000_000))
+    rows = _rows(seeded_engine)
+    with pytest.raises(ledger.LedgerRefused) as exc:
+        ledger.post_entry(seeded_engine, actor=admin, entry=_drawdown(alloc, 3_000_001))
+    assert exc.value.field == "amount_yen"
+    assert exc.value.message == (
+        f"配分番号 {alloc} の基金充当額 10,000,000円 のうち取崩し済みは 7,000,000円、残りは 3,000,000円 です。"
+        "今回の 3,000,001円 は 1円 超過します。"
+    )
+    assert _rows(seeded_engine) == rows
+    ledger.post_entry(seeded_engine, actor=admin, entry=_drawdown(alloc, 3_000_000))  # exactly what is left
+
+
+def test_a_drawdown_on_a_pending_other_years_or_other_projects_allocation_is_refused(
+    seeded_engine: Engine, admin: Actor
+) -> None:
+    later = approved_allocation(seeded_engine, "やまぐちデジタル実装推進事業", 10_000_000, year=FY + 1)
+    mine = approved_allocation(seeded_engine, "スマート社会デザインプロジェクト推進事業", 10_000_000)
+    other_project = int(
+        query_df(seeded_engine, "SELECT id FROM project WHERE name = 'やまぐちデジタル実装推進事業'")[
+            "id"
+        ].iloc[0]
+    )
+    pending = allocation.propose_allocation(
+        seeded_engine,
+        actor=make_actor(Role.screener),
+        allocation=allocation.validate_allocation(
+            {
+                "project_id": other_project,
+                "fiscal_year": FY,
+                "project_cost_yen": 2_000,
+                "fund_share_yen": 1_000,
+            }
+        ),
+    )
+    rows = _rows(seeded_engine)
+    cases = {
+        later: f"配分番号 {later} は令和9年度（2027年度）の配分です。",
+        mine: f"配分番号 {mine} は別の事業の配分です。",
+        pending.id: f"配分番号 {pending.id} は承認待ちです。",
+        999_999: "配分番号 999999 の配分は登録されていません。",
+    }
+    for alloc, message in cases.items():
+        extra = {"project_id": other_project} if alloc == mine else {}
+        with pytest.raises((ledger.LedgerRefused, InputInvalid)) as exc:
+            ledger.post_entry(seeded_engine, actor=admin, entry=_drawdown(alloc, 1_000, **extra))
+        assert message in str(ledger.form_errors(exc.value).get("allocation_id")), alloc
+    assert _rows(seeded_engine) == rows
+
+
+def test_a_drawdown_without_an_allocation_needs_the_exceptions_reason(
+    seeded_engine: Engine, admin: Actor
+) -> None:
+    with pytest.raises(InputInvalid) as exc:
+        _drawdown(None, 1_000)
+    assert exc.value.field_errors == {
+        "allocation_id": "取崩しは配分（配分番号）に紐付けて記帳してください。"
+        "配分のない取崩しは、例外としてその理由を入力してください。"
+    }
+    entry = ledger.post_entry(
+        seeded_engine,
+        actor=admin,
+        entry=_drawdown(None, 1_000, unallocated_reason="  国の交付決定前の立替  "),
+    )
+    assert entry.unallocated_reason == "国の交付決定前の立替" and entry.allocation_id is None
+
+
+def test_a_posting_dated_after_today_is_refused_at_the_date(seeded_engine: Engine) -> None:
+    with pytest.raises(InputInvalid) as exc:
+        ledger.validate_entry(
+            {
+                "posted_on": date(2027, 2, 1),
+                "fiscal_year": FY,
+                "kind": "deposit",
+                "amount_yen": 1,
+                "memo": "積立",
+            },
+            today=date(2026, 12, 2),
+        )
+    assert exc.value.field_errors["posted_on"].startswith(
+        "記帳日 2027年02月01日 は今日（2026年12月02日）より後です。"
+    )
+
+
+def test_a_posting_dated_in_a_past_year_needs_a_reason_kept_in_the_audit_log(
+    seeded_engine: Engine, admin: Actor
+) -> None:
+    data = {
+        "posted_on": date(2026, 3, 31),
+        "fiscal_year": 2025,
+        "kind": "interest",
+        "amount_yen": 10,
+        "memo": "利息",
+    }
+    with pytest.raises(InputInvalid) as exc:
+        ledger.validate_entry(data, today=date(2026, 12, 2))
+    assert "reason" in exc.value.field_errors and "令和7年度" in exc.value.field_errors["reason"]
+    entry = ledger.post_entry(
+        seeded_engine,
+        actor=admin,
+        entry=ledger.validate_entry(data | {"reason": "通帳の記帳漏れ"}, today=date(2026, 12, 2)),
+        today=date(2026, 12, 2),
+    )
+    reasons = query_df(
+        seeded_engine,
+        "SELECT reason FROM audit_log WHERE entity = 'ledger_entry' AND entity_id = :i",
+        {"i": str(entry.id)},
+    )["reason"]
+    assert reasons.tolist() == ["通帳の記帳漏れ"]
+    # The same day during 出納整理期間 is no back-dating: booking to the previous 年度 needs no reason.
+    ledger.validate_entry(data | {"posted_on": date(2026, 4, 30)}, today=date(2026, 4, 30))

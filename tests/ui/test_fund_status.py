@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from fund import ledger
 from fund.db import query_df
 from fund.models import LedgerKind, Role
-from tests.conftest import UTC, make_actor, posting
+from tests.conftest import UTC, approved_allocation, make_actor, posting
 from tests.ui.conftest import press
 
 
@@ -282,3 +282,42 @@ def test_a_large_ledger_shows_its_newest_thousand_rows_and_says_so(
     # Every row goes to the download, not only those on screen.
     data = ledger.ledger_export_bytes(seeded_engine, fmt="csv", filters={})
     assert data.decode("utf-8-sig").count("\n") == total + 1
+
+
+def test_a_drawdown_is_posted_against_its_allocation_chosen_on_the_form(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    alloc = approved_allocation(seeded_engine, "やまぐちデジタル実装推進事業", 10_000_000)
+    at = app_as(Role.admin, "pages/fund_status.py")
+    at.date_input(key="post_date").set_value(date(2026, 7, 1)).run()
+    at.selectbox(key="post_kind").set_value(LedgerKind.drawdown)
+    picker = at.selectbox(key="post_allocation")
+    assert picker.options == [
+        "配分なし",
+        f"配分番号 {alloc}　令和8年度（2026年度）　やまぐちデジタル実装推進事業（残り 10,000,000円）",
+    ]
+    picker.set_value(alloc)
+    at.text_input(key="post_amount").input("4000000")
+    at.text_input(key="post_memo").input("委託料（第1回）")
+    press(at, "記帳する")
+    assert not at.exception and not at.error
+    row = query_df(
+        seeded_engine, "SELECT allocation_id, amount_yen FROM ledger_entry ORDER BY id DESC LIMIT 1"
+    )
+    assert row.to_dict("records") == [{"allocation_id": alloc, "amount_yen": 4_000_000}]
+    assert at.selectbox(key="post_allocation").options[1].endswith("（残り 6,000,000円）")
+
+
+def test_a_drawdown_without_an_allocation_or_reason_is_refused_at_the_allocation_field(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    at = app_as(Role.admin, "pages/fund_status.py")
+    at.date_input(key="post_date").set_value(date(2026, 7, 1)).run()
+    at.selectbox(key="post_kind").set_value(LedgerKind.drawdown)
+    at.text_input(key="post_amount").input("1000")
+    at.text_input(key="post_memo").input("紐付けのない取崩し")
+    press(at, "記帳する")
+    assert _errors_next_to(at, "post_allocation") == [
+        "取崩しは配分（配分番号）に紐付けて記帳してください。配分のない取崩しは、例外としてその理由を入力してください。"
+    ]
+    assert ledger.balance(seeded_engine) == 2_060_000_000
