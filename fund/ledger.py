@@ -252,24 +252,41 @@ def _check_allocation(session: Session, entry: LedgerEntryCreate) -> int:
     return allocation.project_id
 
 
-def drawable_allocations(engine: Engine, *, fiscal_years: tuple[int, ...]) -> pd.DataFrame:
-    """Approved 配分 of these 年度 with something left to draw: `id`, `fiscal_year`, `project_name`,
-    `fund_share_yen`, `drawn_yen`, `left_yen` (the drawdown form's choices)."""
+ALLOCATION_DRAWN_COLUMNS = [
+    "id",
+    "project_id",
+    "project_name",
+    "fiscal_year",
+    "budget_stage",
+    "status",
+    "fund_share_yen",
+    "drawn_yen",
+    "left_yen",
+]
+
+
+def allocation_drawn(
+    engine: Engine, *, fiscal_years: tuple[int, ...], drawable_only: bool = False
+) -> pd.DataFrame:
+    """Each 配分 of these 年度 with what has been drawn against it and what is left
+    (`ALLOCATION_DRAWN_COLUMNS`, yen). `drawable_only`: approved ones with something left — the
+    drawdown form's choices."""
     if not fiscal_years:
-        return pd.DataFrame(
-            columns=["id", "fiscal_year", "project_name", "fund_share_yen", "drawn_yen", "left_yen"]
-        )
+        return pd.DataFrame(columns=ALLOCATION_DRAWN_COLUMNS)
     years, params = in_list("fy", fiscal_years)
+    drawable = (
+        "AND a.status = :approved AND a.fund_share_yen > COALESCE(d.drawn_yen, 0)" if drawable_only else ""
+    )
     return query_df(
         engine,
         f"""
         WITH drawn AS ({DRAWN_BY_ALLOCATION_SQL})
-        SELECT a.id, a.fiscal_year, p.name AS project_name, a.fund_share_yen,
-               COALESCE(d.drawn_yen, 0) AS drawn_yen, a.fund_share_yen - COALESCE(d.drawn_yen, 0) AS left_yen
+        SELECT a.id, a.project_id, p.name AS project_name, a.fiscal_year, a.budget_stage, a.status,
+               a.fund_share_yen, COALESCE(d.drawn_yen, 0) AS drawn_yen,
+               a.fund_share_yen - COALESCE(d.drawn_yen, 0) AS left_yen
         FROM allocation a JOIN project p ON p.id = a.project_id
         LEFT JOIN drawn d ON d.allocation_id = a.id
-        WHERE a.status = :approved AND a.fiscal_year IN {years}
-          AND a.fund_share_yen > COALESCE(d.drawn_yen, 0)
+        WHERE a.fiscal_year IN {years} {drawable}
         ORDER BY a.fiscal_year DESC, a.id
         """,
         KIND_PARAMS | params | {"approved": AllocationStatus.approved.value},

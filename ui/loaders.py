@@ -66,7 +66,7 @@ project_count = cached_read(reference.project_count)
 figures = cached_read(projection.figures)
 drawdowns_by = cached_read(ledger.drawdowns_by)
 ledger_count = cached_read(ledger.ledger_count)
-drawable_allocations = cached_read(ledger.drawable_allocations)
+allocation_drawn = cached_read(ledger.allocation_drawn)
 ledger_page = cached_read(ledger.ledger_export)
 
 # 事業提案

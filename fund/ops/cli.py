@@ -1,18 +1,20 @@
 """The `fund` command-line tool (also `python -m fund`). Reads FUND_DATABASE_URL like the app."""
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from fund import audit, auth, export, ledger, schema
+from fund import audit, auth, clock, export, ledger, schema
 from fund.db import database_path, explain_connection_error, get_engine, require_file
 from fund.errors import FundError, InputInvalid
-from fund.fiscal import fiscal_label
-from fund.labels import ROLE
-from fund.models import Role
+from fund.fiscal import fiscal_label, fiscal_year_of
+from fund.labels import ALLOCATION_STATUS, BUDGET_STAGE, LEDGER_KIND, ROLE
+from fund.models import AllocationStatus, BudgetStage, LedgerKind, Role
 from fund.money import format_sen_yen
 from fund.ops import backup, upgrade
 from fund.ops.seed import seed
@@ -185,6 +187,71 @@ def _cmd_audit_verify(_args: argparse.Namespace) -> int:
         return 0
     print(f"監査ログの連鎖が番号 {broken} で途切れています（改ざんまたは破損の可能性）。", file=sys.stderr)
     return 1
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"日付は YYYY-MM-DD で指定してください（{text}）。") from None
+
+
+@_current_schema
+def _cmd_ledger_post(args: argparse.Namespace) -> int:
+    """One posting, with the same rules (and audit row) as the 基金の状況 form."""
+    today = clock.today_jst()
+    entry = ledger.post_entry(
+        get_engine(),
+        actor=_actor_for(args.as_login),
+        entry=ledger.validate_entry(
+            {
+                "posted_on": args.date,
+                "fiscal_year": args.post_year if args.post_year is not None else fiscal_year_of(args.date),
+                "kind": args.kind,
+                "amount_yen": args.amount_yen,
+                "memo": args.memo,
+                "allocation_id": args.allocation,
+                "project_id": args.project,
+                "unallocated_reason": args.unallocated_reason,
+                "reason": args.reason,
+            },
+            today=today,
+        ),
+        today=today,
+    )
+    linked = f"、配分番号 {entry.allocation_id}" if entry.allocation_id is not None else ""
+    print(
+        f"台帳番号 {entry.id} として記帳しました（{LEDGER_KIND[entry.kind]} {entry.amount_yen:,}円、"
+        f"{fiscal_label(entry.fiscal_year)}{linked}）。"
+    )
+    return 0
+
+
+@_current_schema
+def _cmd_allocation_list(args: argparse.Namespace) -> int:
+    rows = ledger.allocation_drawn(get_engine(), fiscal_years=(args.year,))
+    if args.json:
+        records = [
+            {
+                "id": int(r.id),
+                "project_id": int(r.project_id),
+                "fiscal_year": int(r.fiscal_year),
+                "stage": str(r.budget_stage),
+                "status": str(r.status),
+                "fund_yen": int(r.fund_share_yen),
+                "drawn_yen": int(r.drawn_yen),
+            }
+            for r in rows.itertuples()
+        ]
+        print(json.dumps(records, ensure_ascii=False))
+        return 0
+    print(f"{fiscal_label(args.year)}の配分（単位：円）")
+    print("\t".join(["配分番号", "事業名", "予算区分", "状態", "基金充当額", "取崩し済み", "残り"]))
+    for r in rows.itertuples():
+        cells = [str(r.id), str(r.project_name), BUDGET_STAGE[BudgetStage(r.budget_stage)]]
+        cells += [ALLOCATION_STATUS[AllocationStatus(r.status)], f"{int(r.fund_share_yen):,}"]
+        print("\t".join([*cells, f"{int(r.drawn_yen):,}", f"{int(r.left_yen):,}"]))
+    return 0
 
 
 def _progress_bar(step: str, done: int, total: int) -> None:
@@ -365,6 +432,27 @@ def build_parser() -> argparse.ArgumentParser:
     led_exp.add_argument("--year", type=int, dest="export_year", help="台帳を西暦の年度で絞り込む")
     led_exp.set_defaults(func=_cmd_ledger_export)
 
+    post = led_sub.add_parser("post", help="台帳に記帳する（画面と同じ規則で検査し、監査ログに記録）")
+    post.add_argument(
+        "--kind", required=True, choices=[k.value for k in LedgerKind if k != LedgerKind.reversal]
+    )
+    post.add_argument("--amount-yen", type=int, required=True, help="金額（円、1円以上の整数）")
+    post.add_argument("--date", type=_day, required=True, help="記帳日（YYYY-MM-DD、今日以前）")
+    post.add_argument("--year", type=int, dest="post_year", help="計上する年度（省略時は記帳日の年度）")
+    post.add_argument("--memo", required=True, help="摘要")
+    post.add_argument("--allocation", type=int, help="取崩しの配分番号")
+    post.add_argument("--project", type=int, help="事業番号（返還など、取崩し以外）")
+    post.add_argument("--unallocated-reason", default="", help="配分のない取崩しの理由（例外、管理者）")
+    post.add_argument("--reason", default="", help="過去の年度の日付で記帳する理由")
+    post.add_argument("--as", dest="as_login", help="記帳者のログイン名（省略時はシステム）")
+    post.set_defaults(func=_cmd_ledger_post)
+
+    alloc = sub.add_parser("allocation", help="配分").add_subparsers(dest="allocation_command", required=True)
+    alist = alloc.add_parser("list", help="年度の配分と取崩し済みの額")
+    alist.add_argument("--year", type=int, required=True, help="西暦の年度（例: 2026）")
+    alist.add_argument("--json", action="store_true", help="JSON で出力する")
+    alist.set_defaults(func=_cmd_allocation_list)
+
     aud = sub.add_parser("audit", help="監査ログ").add_subparsers(dest="audit_command", required=True)
     aud.add_parser("verify", help="監査ログのハッシュ連鎖を検証する").set_defaults(func=_cmd_audit_verify)
 
@@ -435,6 +523,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FundError as exc:
         print(f"エラー: {exc.message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader stopped early (`| head`): nothing more to say
+        return 0
     except (SQLAlchemyError, OSError) as exc:
         # A misconfigured URL or an unreadable database: a message, never a traceback.
         print(f"エラー: {explain_connection_error(get_settings().database_url, exc)}", file=sys.stderr)

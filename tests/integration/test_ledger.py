@@ -1,6 +1,7 @@
 """基金台帳 rules: append-only, no overdraw, closed years, reversals, the balance identity."""
 
 import contextlib
+import json
 import threading
 from collections.abc import Callable
 from datetime import date
@@ -364,3 +365,36 @@ def test_a_posting_dated_in_a_past_year_needs_a_reason_kept_in_the_audit_log(
     assert reasons.tolist() == ["通帳の記帳漏れ"]
     # The same day during 出納整理期間 is no back-dating: booking to the previous 年度 needs no reason.
     ledger.validate_entry(data | {"posted_on": date(2026, 4, 30)}, today=date(2026, 4, 30))
+
+
+def test_the_command_line_posts_a_drawdown_against_its_allocation_and_lists_what_is_left(
+    seeded_engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fund.ops.cli import main
+
+    alloc = approved_allocation(seeded_engine, "やまぐちデジタル実装推進事業", 10_000_000)
+    argv = ["ledger", "post", "--kind", "drawdown", "--date", "2026-07-01", "--memo", "委託料"]
+    assert main([*argv, "--amount-yen", "2500000", "--allocation", str(alloc)]) == 0
+    assert capsys.readouterr().out.startswith("台帳番号 ")
+    assert main([*argv, "--amount-yen", "7500001", "--allocation", str(alloc)]) == 2
+    assert "残りは 7,500,000円" in capsys.readouterr().err
+    assert main([*argv, "--amount-yen", "1"]) == 2
+    assert "配分（配分番号）に紐付けて" in capsys.readouterr().err
+    assert main(["allocation", "list", "--year", str(FY), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    project = int(
+        query_df(seeded_engine, "SELECT project_id FROM allocation WHERE id = :a", {"a": alloc})[
+            "project_id"
+        ].iloc[0]
+    )
+    assert listed == [
+        {
+            "id": alloc,
+            "project_id": project,
+            "fiscal_year": FY,
+            "stage": "initial",
+            "status": "approved",
+            "fund_yen": 10_000_000,
+            "drawn_yen": 2_500_000,
+        }
+    ]

@@ -124,7 +124,7 @@ def _post(actor: Actor, *, today: date) -> None:
 
 def _allocation_picker(years: tuple[int, ...]) -> int | None:
     """The drawdown's 配分: approved, of the 年度 the date allows, with something left to draw."""
-    choices = loaders.drawable_allocations(fiscal_years=years)
+    choices = loaders.allocation_drawn(fiscal_years=years, drawable_only=True)
     if len(choices) > widgets.PICK_LIMIT:
         number = st.number_input(
             "配分番号（取崩しの場合）",
