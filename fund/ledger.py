@@ -434,9 +434,10 @@ ROLL_FORWARD_AMOUNTS = [
 ]  # the yen columns, as headed
 
 
-def roll_forward(engine: Engine) -> pd.DataFrame:
+def roll_forward(engine: Engine, *, today: date | None = None) -> pd.DataFrame:
     """Per 年度 (yen, `ROLL_FORWARD_COLUMNS`): opening (前年度末残高), deposit (積立), interest (運用益),
-    drawdown (取崩し), refund (返還等), closing (年度末残高).
+    drawdown (取崩し), refund (返還等), closing (年度末残高). Every 年度 from the first posting's to
+    the current one is listed, a 年度 without postings too (it carries the balance over).
 
     年度末 = 前年度末 + 積立 + 運用益 + 返還等 − 取崩し holds by construction for every row.
     """
@@ -456,20 +457,16 @@ def roll_forward(engine: Engine) -> pd.DataFrame:
     )
     rows = []
     opening = 0
-    for r in df.itertuples(index=False):
-        closing = opening + int(r.deposit) + int(r.interest) + int(r.refund) - int(r.drawdown)
-        rows.append(
-            [
-                int(r.fiscal_year),
-                opening,
-                int(r.deposit),
-                int(r.interest),
-                int(r.drawdown),
-                int(r.refund),
-                closing,
-            ]
-        )
-        opening = closing
+    posted = {int(r.fiscal_year): r for r in df.itertuples(index=False)}
+    if posted:
+        current = fiscal_year_of(today or clock.today_jst())
+        for year in range(min(posted), max(max(posted), current) + 1):
+            r = posted.get(year)
+            flows = [int(r.deposit), int(r.interest), int(r.drawdown), int(r.refund)] if r else [0, 0, 0, 0]
+            deposit, interest, drawdown, refund = flows
+            closing = opening + deposit + interest + refund - drawdown
+            rows.append([year, opening, deposit, interest, drawdown, refund, closing])
+            opening = closing
     return pd.DataFrame(rows, columns=ROLL_FORWARD_COLUMNS).astype("int64")
 
 

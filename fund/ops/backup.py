@@ -398,4 +398,8 @@ def backup_now(engine: Engine, *, actor: Actor, progress: Progress | None = None
     """A backup into a new time-stamped folder under `backup_root()` (JST time in the name)."""
     stamp = clock.stamp_jst()
     out_dir = backup_root() / f"fund-{stamp}"
+    for n in range(2, 100):  # two backups in one second (an upgrade right after a restore)
+        if not out_dir.exists():
+            break
+        out_dir = backup_root() / f"fund-{stamp}-{n}"
     return out_dir, backup(engine, out_dir=out_dir, actor=actor, progress=progress)

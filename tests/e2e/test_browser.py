@@ -49,6 +49,7 @@ def test_over_drawdown_is_refused_and_the_balance_is_unchanged(page: Page) -> No
     page.get_by_role("option", name="取崩し").click()
     page.get_by_label("金額（円）").fill("3000000000")
     page.get_by_label("摘要").fill("過大な取崩しの確認")
+    page.get_by_label("配分のない取崩しの理由（例外の場合のみ）").fill("配分外の例外の確認")
     page.get_by_role("button", name="記帳する").click()
     expect(page.get_by_text("残高不足のため記帳できません。")).to_be_visible()
     expect(balance).to_contain_text("20.6億円")

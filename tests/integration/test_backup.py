@@ -217,3 +217,13 @@ def test_restore_refuses_a_database_in_use_by_another_process_even_with_force(
         child.kill()
         child.wait()
     assert not (tmp_path / "in_use.duckdb.restoring").exists()
+
+
+def test_two_backups_in_the_same_second_get_their_own_folders(
+    seeded_engine: Engine, admin: Actor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FUND_BACKUP_DIR", str(tmp_path / "backups"))
+    monkeypatch.setattr(backup.clock, "stamp_jst", lambda: "20261202-090000")
+    first, _ = backup.backup_now(seeded_engine, actor=admin)
+    second, _ = backup.backup_now(seeded_engine, actor=admin)
+    assert (first.name, second.name) == ("fund-20261202-090000", "fund-20261202-090000-2")

@@ -112,7 +112,21 @@ def test_bad_input_is_refused_at_the_field_and_writes_nothing(
 def test_settlement_period_posting_may_go_to_the_previous_year(engine: Engine, admin: Actor) -> None:
     _open_years(engine, 2024, 2025)
     _post(engine, admin, "deposit", 1_000, day=date(2025, 5, 20), fiscal_year=2024)
-    assert list(ledger.roll_forward(engine)["fiscal_year"]) == [2024]
+    rf = ledger.roll_forward(engine, today=date(2025, 5, 20)).set_index("fiscal_year")
+    assert rf["deposit_yen"].to_dict() == {2024: 1_000, 2025: 0}  # 令和7年度 listed, with nothing in it
+
+
+def test_the_roll_forward_lists_every_year_up_to_the_current_one(engine: Engine, admin: Actor) -> None:
+    _open_years(engine, 2023, 2024, 2025)
+    _post(engine, admin, "deposit", 5_000, day=date(2023, 7, 1))
+    _post(engine, admin, "interest", 7, day=date(2025, 7, 1))
+    rf = ledger.roll_forward(engine, today=date(2026, 12, 2))
+    assert rf.values.tolist() == [
+        [2023, 0, 5_000, 0, 0, 0, 5_000],
+        [2024, 5_000, 0, 0, 0, 0, 5_000],
+        [2025, 5_000, 0, 7, 0, 0, 5_007],
+        [2026, 5_007, 0, 0, 0, 0, 5_007],
+    ]
 
 
 def test_reversal_cancels_the_entry_and_cannot_be_repeated(engine: Engine, admin: Actor) -> None:
