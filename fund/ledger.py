@@ -10,7 +10,7 @@ from typing import Annotated, TypedDict
 import pandas as pd
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Engine, text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from fund import audit, clock, export
 from fund.auth import Action, Actor, require
@@ -397,6 +397,17 @@ def close_year(engine: Engine, *, actor: Actor, fiscal_year: int) -> None:
             raise NotFound(f"{fiscal_label(fiscal_year)}は登録されていません。")
         if year.closed:
             raise RuleViolation(f"{fiscal_label(fiscal_year)}は既に決算確定済みです。")
+        pending = session.exec(
+            select(Allocation.id)
+            .where(Allocation.fiscal_year == fiscal_year, Allocation.status == AllocationStatus.proposed)
+            .order_by(col(Allocation.id))
+        ).all()
+        if pending:
+            numbers = "、".join(str(i) for i in pending)
+            raise RuleViolation(
+                f"{fiscal_label(fiscal_year)}には承認待ちの配分が {len(pending)}件あります（配分番号 {numbers}）。"
+                "承認するか取り下げてから決算確定してください。"
+            )
         before = audit.snapshot(year)
         year.closed = True
         year.closed_at = clock.now_utc()

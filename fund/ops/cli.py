@@ -254,6 +254,46 @@ def _cmd_allocation_list(args: argparse.Namespace) -> int:
     return 0
 
 
+@_current_schema
+def _cmd_allocation_add(args: argparse.Namespace) -> int:
+    from fund import allocation
+
+    row = allocation.propose_allocation(
+        get_engine(),
+        actor=_actor_for(args.as_login),
+        allocation=allocation.validate_allocation(
+            {
+                "project_id": args.project,
+                "fiscal_year": args.year,
+                "budget_stage": args.stage,
+                "project_cost_yen": args.cost_yen,
+                "fund_share_yen": args.fund_yen,
+            }
+        ),
+    )
+    print(
+        f"配分番号 {row.id} を登録しました（{fiscal_label(row.fiscal_year)}、基金充当額 {row.fund_share_yen:,}円、"
+        "承認待ち）。別の幹部または管理者が承認します。"
+    )
+    return 0
+
+
+@_current_schema
+def _cmd_allocation_approve(args: argparse.Namespace) -> int:
+    from fund import allocation
+
+    row = allocation.approve_allocation(get_engine(), actor=_actor_for(args.as_login), allocation_id=args.id)
+    print(f"配分番号 {row.id} を承認しました（基金充当額 {row.fund_share_yen:,}円）。")
+    return 0
+
+
+@_current_schema
+def _cmd_year_close(args: argparse.Namespace) -> int:
+    ledger.close_year(get_engine(), actor=_actor_for(args.as_login), fiscal_year=args.year)
+    print(f"{fiscal_label(args.year)}を決算確定しました。")
+    return 0
+
+
 def _progress_bar(step: str, done: int, total: int) -> None:
     """A one-line progress bar on stderr (backup and restore)."""
     width = 30
@@ -452,6 +492,24 @@ def build_parser() -> argparse.ArgumentParser:
     alist.add_argument("--year", type=int, required=True, help="西暦の年度（例: 2026）")
     alist.add_argument("--json", action="store_true", help="JSON で出力する")
     alist.set_defaults(func=_cmd_allocation_list)
+    aadd = alloc.add_parser("add", help="配分を登録する（承認待ち。年度の上限を検査）")
+    aadd.add_argument("--project", type=int, required=True, help="事業番号")
+    aadd.add_argument("--year", type=int, required=True, help="西暦の年度")
+    aadd.add_argument("--stage", choices=[s.value for s in BudgetStage], default=BudgetStage.initial.value)
+    aadd.add_argument("--cost-yen", type=int, required=True, help="事業費（円）")
+    aadd.add_argument("--fund-yen", type=int, required=True, help="基金充当額（円）")
+    aadd.add_argument("--as", dest="as_login", help="登録者のログイン名（省略時はシステム）")
+    aadd.set_defaults(func=_cmd_allocation_add)
+    aapp = alloc.add_parser("approve", help="配分を承認する（登録者以外の幹部・管理者）")
+    aapp.add_argument("id", type=int, help="配分番号")
+    aapp.add_argument("--as", dest="as_login", help="承認者のログイン名（省略時はシステム）")
+    aapp.set_defaults(func=_cmd_allocation_approve)
+
+    year = sub.add_parser("year", help="年度").add_subparsers(dest="year_command", required=True)
+    yclose = year.add_parser("close", help="年度を決算確定する（以後その年度には記帳できない）")
+    yclose.add_argument("year", type=int, help="西暦の年度")
+    yclose.add_argument("--as", dest="as_login", help="実行者のログイン名（省略時はシステム）")
+    yclose.set_defaults(func=_cmd_year_close)
 
     aud = sub.add_parser("audit", help="監査ログ").add_subparsers(dest="audit_command", required=True)
     aud.add_parser("verify", help="監査ログのハッシュ連鎖を検証する").set_defaults(func=_cmd_audit_verify)

@@ -1,5 +1,7 @@
 """Allocations: ceilings (balance after committed drawdowns, the annual cap) and maker–checker."""
 
+import json
+
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
@@ -259,3 +261,58 @@ def test_table_text_holds_every_text_of_the_table_in_print_order(seeded_engine: 
     )
     assert allocation.table_text(seeded_engine, fiscal_year=2024) == expected
     assert allocation.table_text(seeded_engine, fiscal_year=2031) == ""
+
+
+def test_the_command_line_walks_an_allocation_from_registration_to_drawdown_and_closing(
+    seeded_engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fund import auth
+    from fund.ops.cli import main
+
+    for login, role in (("suzuki", Role.screener), ("sato", Role.executive)):
+        auth.create_user(
+            seeded_engine,
+            actor=auth.SYSTEM,
+            login=login,
+            role=role,
+            password="a-long-passphrase-9",
+            display_name=login,
+        )
+    project = int(
+        query_df(seeded_engine, "SELECT id FROM project WHERE name = 'やまぐちデジタル実装推進事業'")[
+            "id"
+        ].iloc[0]
+    )
+    add = ["allocation", "add", "--project", str(project), "--year", "2026", "--cost-yen", "2000000"]
+    assert main([*add, "--fund-yen", "1000000", "--as", "suzuki"]) == 0
+    alloc = int(capsys.readouterr().out.split("配分番号 ")[1].split(" ")[0])
+    assert main(["year", "close", "2026"]) == 2
+    assert f"承認待ちの配分が 1件あります（配分番号 {alloc}）" in capsys.readouterr().err
+    assert main(["allocation", "approve", str(alloc), "--as", "suzuki"]) == 2  # not one's own
+    assert "承認" in capsys.readouterr().err
+    assert main(["allocation", "approve", str(alloc), "--as", "sato"]) == 0
+    post = [
+        "ledger",
+        "post",
+        "--kind",
+        "drawdown",
+        "--date",
+        "2026-07-01",
+        "--memo",
+        "委託料",
+        "--allocation",
+        str(alloc),
+    ]
+    assert main([*post, "--amount-yen", "1000000"]) == 0
+    capsys.readouterr()
+    assert main(["allocation", "list", "--year", "2026", "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert (listed["id"], listed["status"], listed["fund_yen"], listed["drawn_yen"]) == (
+        alloc,
+        "approved",
+        1_000_000,
+        1_000_000,
+    )
+    assert main(["year", "close", "2026"]) == 0
+    assert main([*post, "--amount-yen", "1"]) == 2
+    assert "決算確定済み" in capsys.readouterr().err
