@@ -356,6 +356,7 @@ def _seed_ledger(session: Session, seed_dir: Path, report: SeedReport) -> None:
                 memo=row["memo"],
                 project_id=project_id,
                 allocation_id=allocs.get((project_id, year)) if project_id else None,
+                unallocated_reason=row.get("unallocated_reason") or None,
                 is_estimate=_flag(row["is_estimate"]),
                 created_by=SEED_ACTOR,
             )

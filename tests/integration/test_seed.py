@@ -110,3 +110,15 @@ def test_stated_kpi_targets_are_seeded(seeded_engine: Engine) -> None:
     assert got[("対象者数", 2024)][0] == 1200 and got[("対象者数", 2026)][0] == 9600
     assert got[("周南市内での苦情・目撃数", 2026)] == (800, "lower")
     assert got[("捕獲システムでの野犬捕獲頭数", 2026)][0] == 100
+
+
+def test_every_seeded_drawdown_is_linked_to_its_allocation_or_explained(seeded_engine: Engine) -> None:
+    drawdowns = query_df(
+        seeded_engine,
+        "SELECT fiscal_year, allocation_id, unallocated_reason FROM ledger_entry WHERE kind = 'drawdown'",
+    )
+    linked = drawdowns["allocation_id"].notna()
+    explained = drawdowns["unallocated_reason"].notna()
+    assert (linked != explained).all()  # one or the other, never both or neither
+    assert drawdowns.loc[explained, "fiscal_year"].tolist() == [2023]
+    assert int(linked.sum()) == 24
