@@ -47,6 +47,9 @@ class UpgradeFailed(RuleViolation):
     pass
 
 
+UNCHANGED = "元のデータベースは更新前のままです（監査ログにバックアップの記録が加わっただけです）。"
+
+
 def _noop(_step: str, _done: int, _total: int) -> None:
     return None
 
@@ -87,13 +90,11 @@ def upgrade(
             with WRITE_LOCK, engine.begin() as conn:
                 tables = _migrate(conn, found, actor)
     except UpgradeFailed as exc:
-        raise UpgradeFailed(
-            f"{exc.message} 元のデータベースは変更していません。バックアップ: {backup_dir}"
-        ) from None
+        raise UpgradeFailed(f"{exc.message} {UNCHANGED}バックアップ: {backup_dir}") from None
     except Exception as exc:  # a failing migration: rolled back, reported with where the backup is
         raise UpgradeFailed(
             f"スキーマを更新できませんでした（{type(exc).__name__}: {str(exc).splitlines()[0][:200]}）。"
-            f"元のデータベースは変更していません。バックアップ: {backup_dir}"
+            f"{UNCHANGED}バックアップ: {backup_dir}"
         ) from exc
     progress("完了", 3, 3)
     return UpgradeReport(found, found.head, backup_dir, tables)

@@ -3,6 +3,7 @@ row and a verified audit chain, and any database this release cannot use is refu
 
 import gzip
 import shutil
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -244,3 +245,48 @@ def test_seed_refuses_an_old_database_instead_of_adding_tables(release_010: Path
         seed(get_engine())
     dispose_engines()
     assert _tables(release_010) == tables
+
+
+def _failing_upgrade(conn_action: str | None) -> object:
+    """`command.upgrade` as a broken release would run it: raising, or losing a row on the way."""
+
+    def run(cfg: object, _revision: str) -> None:
+        conn = cfg.attributes["connection"]  # type: ignore[attr-defined]
+        if conn_action is None:
+            raise RuntimeError("revision 0002 failed half-way")
+        conn.execute(text(conn_action))
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        (None, "スキーマを更新できませんでした（RuntimeError: revision 0002 failed half-way）。"),
+        (
+            "DELETE FROM rollout WHERE id = 1",
+            "更新後の件数が更新前と一致しません: rollout（更新前 10件、更新後 9件）。",
+        ),
+    ],
+)
+def test_a_failed_upgrade_leaves_the_file_untouched_and_says_where_the_backup_is(
+    release_010: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    action: str | None,
+    expected: str,
+) -> None:
+    from fund.ops import upgrade
+
+    before = _counts(release_010)
+    broken = types.SimpleNamespace(stamp=command.stamp, upgrade=_failing_upgrade(action))
+    monkeypatch.setattr(upgrade, "command", broken)  # only fund db upgrade's own migration step
+    assert main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err
+    (backup_dir,) = (tmp_path / "backups").iterdir()
+    assert expected in err and upgrade.UNCHANGED in err and str(backup_dir) in err
+    # Only the backup's own audit row was added; no version table, every other row as it was.
+    assert _counts(release_010) == {**before, "audit_log": before["audit_log"] + 1}
+    assert main(["db", "current"]) == 4
+    assert not release_010.with_name(release_010.name + ".upgrading").exists()
