@@ -122,7 +122,7 @@ def test_optimiser_runs_shows_the_objective_budget_and_reasons_and_saves_a_scena
     app_as: Callable[..., AppTest], seeded_engine: Engine
 ) -> None:
     at = _open_tab(app_as(Role.screener, PAGE), "最適化")
-    at.number_input(key="opt_ceiling").set_value(500_000)  # 千円
+    at.number_input(key="opt_ceiling_2024").set_value(500_000)  # 千円
     at.text_input(key="opt_name_2024_0").input("5億円の案")
     at.button(key="opt_run").click().run()
     assert not at.exception and not at.error
@@ -233,7 +233,7 @@ def test_the_optimisers_ceiling_starts_from_each_years_own_headroom(
     at = _open_tab(app_as(Role.screener, PAGE), "最適化")
     at.selectbox(key="opt_year").set_value(2024).run()
     # 令和6年度: 上限 3,195,808千円 (balance + drawn this year) less its registered 1,135,808千円
-    assert at.number_input(key="opt_ceiling").value == 2_060_000
+    assert at.number_input(key="opt_ceiling_2024").value == 2_060_000
     at.selectbox(key="opt_year").set_value(2027).run()
-    assert at.number_input(key="opt_ceiling").value == 1_000_000  # the 年間上限額, nothing registered
-    assert "残り枠 1,000,000千円" in str(at.number_input(key="opt_ceiling").help)
+    assert at.number_input(key="opt_ceiling_2027").value == 1_000_000  # the 年間上限額, nothing registered
+    assert "残り枠 1,000,000千円" in str(at.number_input(key="opt_ceiling_2027").help)
