@@ -122,7 +122,7 @@ def test_optimiser_runs_shows_the_objective_budget_and_reasons_and_saves_a_scena
     app_as: Callable[..., AppTest], seeded_engine: Engine
 ) -> None:
     at = _open_tab(app_as(Role.screener, PAGE), "最適化")
-    at.number_input(key="opt_ceiling_2024").set_value(500_000)  # 千円
+    at.number_input(key="opt_ceiling").set_value(500_000)  # 千円
     at.text_input(key="opt_name_2024_0").input("5億円の案")
     at.button(key="opt_run").click().run()
     assert not at.exception and not at.error
@@ -217,23 +217,3 @@ def test_no_tab_renders_user_text_as_markdown() -> None:
         assert not at.exception
         leaked = [t for t in markdown_texts(at) for p in PAYLOADS if p in t]
         assert leaked == []
-
-
-def test_the_optimisers_ceiling_starts_from_each_years_own_headroom(
-    app_as: Callable[..., AppTest], seeded_engine: Engine
-) -> None:
-    from fund import proposals
-    from tests.conftest import ids, make_actor, make_proposal
-
-    health = make_actor(Role.department, login="health_user", department_id=ids(seeded_engine)["健康福祉部"])
-    proposals.save_proposal(seeded_engine, actor=health, data=make_proposal(seeded_engine, 2027), submit=True)
-    allocation.set_annual_cap(
-        seeded_engine, actor=make_actor(Role.admin), fiscal_year=2027, cap_yen=1_000_000_000
-    )
-    at = _open_tab(app_as(Role.screener, PAGE), "最適化")
-    at.selectbox(key="opt_year").set_value(2024).run()
-    # 令和6年度: 上限 3,195,808千円 (balance + drawn this year) less its registered 1,135,808千円
-    assert at.number_input(key="opt_ceiling_2024").value == 2_060_000
-    at.selectbox(key="opt_year").set_value(2027).run()
-    assert at.number_input(key="opt_ceiling_2027").value == 1_000_000  # the 年間上限額, nothing registered
-    assert "残り枠 1,000,000千円" in str(at.number_input(key="opt_ceiling_2027").help)

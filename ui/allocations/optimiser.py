@@ -48,11 +48,9 @@ def render(actor: Actor) -> None:
         "上限額（千円）",
         min_value=1,
         step=10_000,
-        value=max(1, to_sen_yen(ceiling.headroom_yen)),
-        help=f"既定値はこの年度の残り枠 {format_sen_yen(ceiling.headroom_yen)}千円：上限 "
-        f"{format_sen_yen(ceiling.ceiling_yen)}千円（基金残高と他年度の承認済み未取崩し、年間上限額から計算）から"
-        f"登録済みの配分 {format_sen_yen(ceiling.year_total_yen)}千円 を除いた額",
-        key=f"opt_ceiling_{year}",  # each 年度 starts from its own headroom
+        value=max(1, to_sen_yen(ceiling.ceiling_yen)),
+        help=f"既定値はこの年度の上限 {format_sen_yen(ceiling.ceiling_yen)}千円（基金残高と他年度の承認済み未取崩し、年間上限額から計算）",
+        key="opt_ceiling",
     )
     floor = o3.number_input(
         "足切り（評価値の下限、0 で指定なし）", min_value=0.0, step=0.5, value=0.0, key="opt_floor"
