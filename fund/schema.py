@@ -158,7 +158,7 @@ def table_names(conn: Connection) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-def _columns(conn: Connection) -> set[str]:
+def column_names(conn: Connection) -> set[str]:
     """`table.column` of every column (information_schema: the same on DuckDB and PostgreSQL)."""
     rows = conn.execute(
         text(
@@ -175,7 +175,7 @@ def baseline_columns() -> frozenset[str]:
     try:
         with scratch.begin() as conn:
             command.upgrade(config(conn), BASELINE)
-            return frozenset(c for c in _columns(conn) if not c.startswith(VERSION_TABLE + "."))
+            return frozenset(c for c in column_names(conn) if not c.startswith(VERSION_TABLE + "."))
     finally:
         scratch.dispose()
 
@@ -190,7 +190,7 @@ def status_of(conn: Connection) -> Status:
             return Status(State.empty, None, tip)
         if not tables & ours:
             return Status(State.foreign, None, tip, other=other)
-        missing = tuple(sorted(baseline_columns() - _columns(conn)))
+        missing = tuple(sorted(baseline_columns() - column_names(conn)))
         if missing:  # half created, or made by a development version older than release 0.1.0
             return Status(State.partial, None, tip, missing=missing, other=other)
         return Status(State.unversioned, None, tip, other=other)

@@ -20,5 +20,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Releases only move forward: a failed upgrade is undone by its transaction and its backup.
-    raise NotImplementedError("downgrade: restore the backup taken by `fund db upgrade`")
+    # For development; a deployment goes back by restoring the backup `fund db upgrade` took.
+    ${downgrades if downgrades else "pass"}

@@ -290,3 +290,16 @@ def test_a_failed_upgrade_leaves_the_file_untouched_and_says_where_the_backup_is
     assert _counts(release_010) == {**before, "audit_log": before["audit_log"] + 1}
     assert main(["db", "current"]) == 4
     assert not release_010.with_name(release_010.name + ".upgrading").exists()
+
+
+def test_every_revision_can_be_undone_down_to_an_empty_database(tmp_path: Path) -> None:
+    engine = get_engine(f"duckdb:///{tmp_path / 'roundtrip.duckdb'}")
+    with engine.begin() as conn:
+        command.upgrade(schema.config(conn), "head")
+        command.downgrade(schema.config(conn), schema.BASELINE)
+        assert "unallocated_reason" not in {
+            c.split(".")[1] for c in schema.column_names(conn) if c.startswith("ledger_entry.")
+        }
+        command.downgrade(schema.config(conn), "base")
+        assert schema.table_names(conn) == {schema.VERSION_TABLE}
+        assert conn.execute(text("SELECT COUNT(*) FROM duckdb_sequences()")).scalar_one() == 0

@@ -16,6 +16,32 @@ down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# In creation order: every table after the tables it refers to.
+TABLES = (
+    "audit_log",
+    "category",
+    "department",
+    "fiscal_year",
+    "kpi_year",
+    "scenario",
+    "screening_round",
+    "app_user",
+    "project",
+    "rubric_version",
+    "proposal",
+    "relisting",
+    "rollout",
+    "allocation",
+    "kpi_indicator",
+    "proposal_cost_line",
+    "proposal_event",
+    "review_assignment",
+    "scenario_item",
+    "kpi_actual",
+    "kpi_target",
+    "ledger_entry",
+    "review_score",
+)
 SEQUENCES = (
     "allocation_id_seq",
     "app_user_id_seq",
@@ -596,5 +622,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Releases only move forward: a failed upgrade is undone by its transaction and its backup.
-    raise NotImplementedError("downgrade: restore the backup taken by `fund db upgrade`")
+    """Back to an empty database (for development; in production go back by restoring a backup)."""
+    op.drop_index("ix_kpi_year_year", table_name="kpi_year")
+    for table in reversed(TABLES):  # children before parents
+        op.drop_table(table)
+    for name in SEQUENCES:
+        op.execute(sa.schema.DropSequence(sa.Sequence(name)))

@@ -30,5 +30,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Releases only move forward: a failed upgrade is undone by its transaction and its backup.
-    raise NotImplementedError("downgrade: restore the backup taken by `fund db upgrade`")
+    op.drop_column("ledger_entry", "unallocated_reason")
