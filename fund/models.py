@@ -129,6 +129,12 @@ class AllocationStatus(str, enum.Enum):
     approved = "approved"  # 承認済
 
 
+class AllocationChangeKind(str, enum.Enum):
+    revision = "revision"  # 補正（増額・減額。0円まで減らせば取消）
+    carry_over = "carry_over"  # 翌年度繰越
+    lapse = "lapse"  # 不用額（決算で確定）
+
+
 class LedgerKind(str, enum.Enum):
     deposit = "deposit"  # 積立
     interest = "interest"  # 運用益
@@ -356,6 +362,30 @@ class Allocation(SQLModel, table=True):
     approved_by: str | None = None
     approved_at: datetime | None = None
     created_at: datetime = Field(default_factory=clock.now_utc)
+
+
+class AllocationChange(SQLModel, table=True):
+    """配分の履歴: one 補正, 繰越 or 不用額 of an allocation.
+
+    A 補正 or 繰越 waits for a second person's approval (`status`); only then does it move money.
+    `fund_delta_yen` is signed for a 補正 (new − old 基金充当額); for a 繰越 or 不用額 it is the
+    positive amount that leaves the allocation's 年度.
+    """
+
+    __tablename__ = "allocation_change"
+
+    id: int | None = id_field("allocation_change_id_seq")
+    allocation_id: int = Field(foreign_key="allocation.id", index=True)
+    kind: AllocationChangeKind = Field(sa_type=enum_column(AllocationChangeKind))
+    fund_delta_yen: int = yen_field()
+    cost_delta_yen: int = yen_field(default=0)  # 事業費, same sign rule
+    status: AllocationStatus = Field(default=AllocationStatus.proposed, sa_type=enum_column(AllocationStatus))
+    reason: str = Field(max_length=500)
+    requested_by: str
+    requested_at: datetime = Field(default_factory=clock.now_utc)
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    carried_to_id: int | None = Field(default=None, foreign_key="allocation.id")  # 繰越: the 翌年度 allocation
 
 
 class Relisting(SQLModel, table=True):

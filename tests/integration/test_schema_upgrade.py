@@ -85,8 +85,8 @@ def test_the_comparison_reports_a_column_the_models_do_not_have(engine: Engine) 
 
 
 def test_the_history_starts_at_the_baseline() -> None:
-    assert [r[:2] for r in schema.history()] == [("0001", None), ("0002", "0001")]
-    assert schema.BASELINE == "0001" and schema.head() == "0002"
+    assert [r[:2] for r in schema.history()] == [("0001", None), ("0002", "0001"), ("0003", "0002")]
+    assert schema.BASELINE == "0001" and schema.head() == "0003"
 
 
 # --- Release 0.1.0's file --------------------------------------------------------------------------
@@ -108,15 +108,16 @@ def test_release_0_1_0_is_refused_until_upgraded_then_keeps_every_row(
 
     assert main(["db", "upgrade"]) == 0
     out = capsys.readouterr().out
-    assert "版 0.1.0（版の記録なし） から版 0002 に更新しました" in out and "バックアップ" in out
+    assert f"版 0.1.0（版の記録なし） から版 {schema.head()} に更新しました" in out and "バックアップ" in out
 
     after = _counts(release_010)
     assert after.pop("alembic_version") == 1
     # The backup and the upgrade each add one audit row; nothing else changes.
+    assert after.pop("allocation_change") == 0  # 0003's new table starts empty
     assert after == {**before, "audit_log": before["audit_log"] + 2}
     assert main(["audit", "verify"]) == 0
     assert main(["db", "current"]) == 0
-    assert "最新の版（0002）" in capsys.readouterr().out
+    assert f"最新の版（{schema.head()}）" in capsys.readouterr().out
 
     engine = get_engine()
     # 0002: the FY2023 drawdown, posted without an allocation, now says so; linked ones need no reason
@@ -189,7 +190,7 @@ def _half_made(path: Path) -> Path:
 
 REFUSED = {
     "newer": (lambda p: _stamped(p, "9999_from_the_future"), "新しいリリースで更新されています"),
-    "half_migrated": (lambda p: _stamped(p, "0002", drop="scenario_item"), "不足している表: scenario_item"),
+    "half_migrated": (lambda p: _stamped(p, schema.head(), drop="scenario_item"), "不足している表: scenario_item"),
     "half_made": (_half_made, "不足している表: rollout.is_sample"),
     "foreign": (_foreign, "この基金管理アプリのものではない表があります（customers）"),
     "damaged": (make_garbage_file, "破損しています"),
@@ -223,7 +224,7 @@ def test_a_missing_file_is_not_created_by_upgrade_or_any_command_but_init(
         assert "がありません" in capsys.readouterr().err
         assert not path.exists()
     assert main(["init"]) == 0
-    assert "データベースを作成しました（スキーマの版 0002）" in capsys.readouterr().out
+    assert f"データベースを作成しました（スキーマの版 {schema.head()}）" in capsys.readouterr().out
     assert main(["db", "current"]) == 0
 
 
