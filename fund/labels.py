@@ -1,6 +1,7 @@
 """The Japanese words the UI and the 帳票 use for codes stored in the database."""
 
 from fund.models import (
+    AllocationChangeKind,
     AllocationStatus,
     AuditAction,
     BudgetStage,
@@ -34,6 +35,12 @@ BUDGET_STAGE = {
     BudgetStage.initial: "当初",
     BudgetStage.supplementary: "補正",
     BudgetStage.emergency: "専決",
+}
+
+ALLOCATION_CHANGE = {
+    AllocationChangeKind.revision: "補正",
+    AllocationChangeKind.carry_over: "繰越",
+    AllocationChangeKind.lapse: "不用額",
 }
 
 ALLOCATION_STATUS = {
@@ -136,6 +143,11 @@ AUDIT_ACTION = {
     AuditAction.allocation_propose: "配分の登録",
     AuditAction.allocation_approve: "配分の承認",
     AuditAction.allocation_withdraw: "配分の差戻し",
+    AuditAction.allocation_revise: "配分の補正の登録",
+    AuditAction.allocation_carry_over: "配分の繰越の登録",
+    AuditAction.allocation_change_approve: "配分の補正・繰越の承認",
+    AuditAction.allocation_change_withdraw: "配分の補正・繰越の取下げ",
+    AuditAction.allocation_lapse: "不用額の確定",
     AuditAction.relisting_add: "再掲の登録",
     AuditAction.scenario_create: "シナリオの作成",
     AuditAction.scenario_copy: "シナリオの複製",

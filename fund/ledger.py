@@ -10,7 +10,7 @@ from typing import Annotated, TypedDict
 import pandas as pd
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Engine, text
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from fund import audit, clock, export
 from fund.auth import Action, Actor, require
@@ -20,6 +20,7 @@ from fund.fiscal import allowed_fiscal_years, fiscal_label, fiscal_year_of, ware
 from fund.labels import LEDGER_KIND
 from fund.models import (
     Allocation,
+    AllocationChangeKind,
     AllocationStatus,
     AuditAction,
     FiscalYear,
@@ -59,6 +60,43 @@ DRAWN_BY_ALLOCATION_SQL = """
     WHERE e.allocation_id IS NOT NULL AND COALESCE(o.kind, e.kind) = :kind_drawdown
     GROUP BY e.allocation_id
 """
+LEFT_PARAMS: dict[str, object] = KIND_PARAMS | {
+    "approved": AllocationStatus.approved.value,
+    "proposed": AllocationStatus.proposed.value,
+    "change_revision": AllocationChangeKind.revision.value,
+    "change_carry_over": AllocationChangeKind.carry_over.value,
+    "change_lapse": AllocationChangeKind.lapse.value,
+}
+# Allocations that are the 翌年度 part of a 繰越 (they never replace a commitment or count in a cap).
+CARRIED_IN_SQL = "SELECT carried_to_id FROM allocation_change WHERE carried_to_id IS NOT NULL"
+
+# One row per allocation: its 年度, project, status, 基金充当額, drawn, carried over, 不用額, what is
+# still owed (`left_yen`, 0 unless approved in an open 年度) and its increase awaiting approval.
+ALLOCATION_LEFT_SQL = f"""
+    SELECT a.id AS allocation_id, a.project_id, a.fiscal_year, a.status, a.budget_stage,
+           a.fund_share_yen,
+           COALESCE(d.drawn_yen, 0) AS drawn_yen,
+           COALESCE(m.carried_yen, 0) AS carried_yen,
+           COALESCE(m.lapsed_yen, 0) AS lapsed_yen,
+           CASE WHEN a.status = :approved AND NOT fy.closed
+                THEN GREATEST(a.fund_share_yen - COALESCE(d.drawn_yen, 0) - COALESCE(m.carried_yen, 0), 0)
+                ELSE 0 END AS left_yen,
+           COALESCE(m.pending_increase_yen, 0) AS pending_increase_yen,
+           a.id IN ({CARRIED_IN_SQL}) AS is_carried_in
+    FROM allocation a
+    JOIN fiscal_year fy ON fy.year = a.fiscal_year
+    LEFT JOIN ({DRAWN_BY_ALLOCATION_SQL}) d ON d.allocation_id = a.id
+    LEFT JOIN (
+        SELECT allocation_id,
+               SUM(CASE WHEN kind = :change_carry_over AND status = :approved THEN fund_delta_yen ELSE 0 END)
+                   AS carried_yen,
+               SUM(CASE WHEN kind = :change_lapse THEN fund_delta_yen ELSE 0 END) AS lapsed_yen,
+               SUM(CASE WHEN kind = :change_revision AND status = :proposed AND fund_delta_yen > 0
+                        THEN fund_delta_yen ELSE 0 END) AS pending_increase_yen
+        FROM allocation_change GROUP BY allocation_id
+    ) m ON m.allocation_id = a.id
+"""
+
 # Only reversed entries can be an `o`: joining that small set instead of the whole ledger keeps the
 # sums fast at a million entries.
 _FROM = (
@@ -214,12 +252,28 @@ def _check_year_open(session: Session, fiscal_year: int) -> None:
         )
 
 
-def _drawn(session: Session, allocation_id: int) -> int:
+class AllocationFigures(TypedDict):
+    """One allocation's money as `ALLOCATION_LEFT_SQL` reads it (yen)."""
+
+    fund_share_yen: int
+    drawn_yen: int
+    carried_yen: int
+    unspent_yen: int  # 基金充当額 − drawn − 繰越: what may still be drawn or carried over
+
+
+def allocation_figures(session: Session, allocation_id: int) -> AllocationFigures:
+    """What has been drawn against the allocation, carried over from it, and what is left."""
     row = session.execute(
-        text(f"SELECT drawn_yen FROM ({DRAWN_BY_ALLOCATION_SQL}) d WHERE d.allocation_id = :a"),
-        KIND_PARAMS | {"a": allocation_id},
-    ).first()
-    return int(row[0]) if row else 0
+        text(
+            f"SELECT fund_share_yen, drawn_yen, carried_yen FROM ({ALLOCATION_LEFT_SQL}) x"
+            " WHERE x.allocation_id = :a"
+        ),
+        LEFT_PARAMS | {"a": allocation_id},
+    ).one()
+    share, drawn, carried = (int(v) for v in row)
+    return AllocationFigures(
+        fund_share_yen=share, drawn_yen=drawn, carried_yen=carried, unspent_yen=share - drawn - carried
+    )
 
 
 def _check_allocation(session: Session, entry: LedgerEntryCreate) -> int:
@@ -240,12 +294,15 @@ def _check_allocation(session: Session, entry: LedgerEntryCreate) -> int:
         )
     if entry.project_id is not None and entry.project_id != allocation.project_id:
         raise LedgerRefused(f"{label} は別の事業の配分です。", field="allocation_id")
-    drawn = _drawn(session, allocation.id or 0)
-    left = allocation.fund_share_yen - drawn
+    if allocation.fund_share_yen == 0:
+        raise LedgerRefused(f"{label} は補正で0円に減額（取消）されています。", field="allocation_id")
+    f = allocation_figures(session, allocation.id or 0)
+    left = f["unspent_yen"]
     if entry.amount_yen > left:
+        carried = f" − 繰越 {format_yen(f['carried_yen'])}" if f["carried_yen"] else ""
         raise LedgerRefused(
-            f"{label} の基金充当額 {format_yen(allocation.fund_share_yen)} のうち取崩し済みは "
-            f"{format_yen(drawn)}、残りは {format_yen(left)} です。今回の {format_yen(entry.amount_yen)} は "
+            f"{label} の残りは {format_yen(left)}（基金充当額 {format_yen(allocation.fund_share_yen)} − 取崩し済み "
+            f"{format_yen(f['drawn_yen'])}{carried}）です。今回の {format_yen(entry.amount_yen)} は "
             f"{format_yen(entry.amount_yen - left)} 超過します。",
             field="amount_yen",
         )
@@ -269,27 +326,26 @@ def allocation_drawn(
     engine: Engine, *, fiscal_years: tuple[int, ...], drawable_only: bool = False
 ) -> pd.DataFrame:
     """Each 配分 of these 年度 with what has been drawn against it and what is left
-    (`ALLOCATION_DRAWN_COLUMNS`, yen). `drawable_only`: approved ones with something left — the
-    drawdown form's choices."""
+    (`ALLOCATION_DRAWN_COLUMNS`, yen; left = 基金充当額 − drawn − 繰越). `drawable_only`: approved
+    ones with something left — the drawdown form's choices."""
     if not fiscal_years:
         return pd.DataFrame(columns=ALLOCATION_DRAWN_COLUMNS)
     years, params = in_list("fy", fiscal_years)
     drawable = (
-        "AND a.status = :approved AND a.fund_share_yen > COALESCE(d.drawn_yen, 0)" if drawable_only else ""
+        "AND x.status = :approved AND x.fund_share_yen - x.drawn_yen - x.carried_yen > 0"
+        if drawable_only
+        else ""
     )
     return query_df(
         engine,
         f"""
-        WITH drawn AS ({DRAWN_BY_ALLOCATION_SQL})
-        SELECT a.id, a.project_id, p.name AS project_name, a.fiscal_year, a.budget_stage, a.status,
-               a.fund_share_yen, COALESCE(d.drawn_yen, 0) AS drawn_yen,
-               a.fund_share_yen - COALESCE(d.drawn_yen, 0) AS left_yen
-        FROM allocation a JOIN project p ON p.id = a.project_id
-        LEFT JOIN drawn d ON d.allocation_id = a.id
-        WHERE a.fiscal_year IN {years} {drawable}
-        ORDER BY a.fiscal_year DESC, a.id
+        SELECT x.allocation_id AS id, x.project_id, p.name AS project_name, x.fiscal_year, x.budget_stage,
+               x.status, x.fund_share_yen, x.drawn_yen, x.fund_share_yen - x.drawn_yen - x.carried_yen AS left_yen
+        FROM ({ALLOCATION_LEFT_SQL}) x JOIN project p ON p.id = x.project_id
+        WHERE x.fiscal_year IN {years} {drawable}
+        ORDER BY x.fiscal_year DESC, x.allocation_id
         """,
-        KIND_PARAMS | params | {"approved": AllocationStatus.approved.value},
+        LEFT_PARAMS | params,
     )
 
 
@@ -386,42 +442,6 @@ def reverse_entry(
         session.expunge(entry)
     checkpoint(engine)
     return entry
-
-
-def close_year(engine: Engine, *, actor: Actor, fiscal_year: int) -> None:
-    """決算確定: no further postings into the 年度."""
-    require(actor, Action.close_year)
-    with write_session(engine) as session:
-        year = session.get(FiscalYear, fiscal_year)
-        if year is None:
-            raise NotFound(f"{fiscal_label(fiscal_year)}は登録されていません。")
-        if year.closed:
-            raise RuleViolation(f"{fiscal_label(fiscal_year)}は既に決算確定済みです。")
-        pending = session.exec(
-            select(Allocation.id)
-            .where(Allocation.fiscal_year == fiscal_year, Allocation.status == AllocationStatus.proposed)
-            .order_by(col(Allocation.id))
-        ).all()
-        if pending:
-            numbers = "、".join(str(i) for i in pending)
-            raise RuleViolation(
-                f"{fiscal_label(fiscal_year)}には承認待ちの配分が {len(pending)}件あります（配分番号 {numbers}）。"
-                "承認するか取り下げてから決算確定してください。"
-            )
-        before = audit.snapshot(year)
-        year.closed = True
-        year.closed_at = clock.now_utc()
-        year.closed_by = actor.login
-        session.add(year)
-        audit.record(
-            session,
-            actor=actor.login,
-            action=AuditAction.fiscal_year_close,
-            entity="fiscal_year",
-            entity_id=fiscal_year,
-            before=before,
-            after=audit.snapshot(year),
-        )
 
 
 ROLL_FORWARD_COLUMNS = [

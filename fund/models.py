@@ -74,6 +74,11 @@ class AuditAction(str, enum.Enum):
     allocation_propose = "allocation.propose"
     allocation_approve = "allocation.approve"
     allocation_withdraw = "allocation.withdraw"
+    allocation_revise = "allocation.revise"
+    allocation_carry_over = "allocation.carry_over"
+    allocation_change_approve = "allocation.change_approve"
+    allocation_change_withdraw = "allocation.change_withdraw"
+    allocation_lapse = "allocation.lapse"
     relisting_add = "relisting.add"
     scenario_create = "scenario.create"
     scenario_copy = "scenario.copy"
@@ -385,7 +390,9 @@ class AllocationChange(SQLModel, table=True):
     requested_at: datetime = Field(default_factory=clock.now_utc)
     approved_by: str | None = None
     approved_at: datetime | None = None
-    carried_to_id: int | None = Field(default=None, foreign_key="allocation.id")  # 繰越: the 翌年度 allocation
+    carried_to_id: int | None = Field(
+        default=None, foreign_key="allocation.id"
+    )  # 繰越: the 翌年度 allocation
 
 
 class Relisting(SQLModel, table=True):

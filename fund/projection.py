@@ -4,14 +4,14 @@ The projection starts from the ledger's balance today and walks forward one 年�
 
     年度末残高 = 期首残高 + 運用益 − 取崩し（計画分 + 想定分）
 
-* 計画分 (committed): approved allocations of the 年度, plus the later-year costs (基金充当額) that
-  adopted or funded proposals plan for it (`proposal_cost_line` rows after the proposal's own 年度).
-  A later-year cost is dropped where an approved allocation or a newer adopted/funded proposal of the
-  same project covers that 年度, so nothing counts twice. In the current 年度 only what has not yet
-  been drawn counts.
+* 計画分 (committed): what the fund owes (`fund.allocation.position`, the rule the ceiling uses
+  too): the undrawn rest of approved allocations and the 後年度負担 of adopted proposals, per 年度.
+  What open past 年度 still owe counts in the current 年度, so each yen is counted once.
 * 想定分 (assumed): 年度 without approved allocations are not budgeted yet. By default they are
   assumed to draw at least the recent pace (the mean drawdown of the last two 年度 with drawdowns),
-  the way new projects have been added every year so far. It can be switched off.
+  the way new projects have been added every year so far. It can be switched off. It is worked out
+  on the plan as it stands, so the 1年遅れ stress moves the committed money without the assumption
+  filling the gap it leaves.
 * 運用益: the interest rate applies to each 年度's opening balance (simple annual interest).
 
 Everything is integer yen; ratios are floats. No streamlit here.
@@ -25,9 +25,10 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from fund import ledger
-from fund.db import in_list, query_df
+from fund.allocation import position
+from fund.db import query_df
 from fund.fiscal import fiscal_label, fiscal_year_of, wareki
-from fund.models import AllocationStatus, ProposalStatus
+from fund.models import AllocationStatus
 from fund.money import (
     format_oku_yen,
     format_sen_yen_series,
@@ -49,7 +50,6 @@ MOVEMENTS = (
 )  # roll-forward columns that move the balance
 PACE_YEARS = 2  # the recent pace: mean drawdown of this many latest 年度 with drawdowns
 
-PLANNING_STATUSES = (ProposalStatus.adopted, ProposalStatus.funded)  # proposals whose later years are planned
 APPROVED = {"approved": AllocationStatus.approved.value}
 
 
@@ -71,6 +71,7 @@ class Figures:
     roll_forward: pd.DataFrame  # ledger.roll_forward
     planned: pd.DataFrame  # planned_drawdowns
     budgeted_years: frozenset[int]  # 年度 with approved allocations
+    owed: pd.DataFrame  # position.owed_by_year
 
     @property
     def drawn(self) -> dict[int, int]:
@@ -86,6 +87,7 @@ def figures(engine: Engine) -> Figures:
         roll_forward=rf,
         planned=planned_drawdowns(engine),
         budgeted_years=frozenset(_budgeted_years(engine)),
+        owed=position.owed_by_year(engine),
     )
 
 
@@ -122,7 +124,7 @@ PROJECTION_LABELS = dict(
 
 def planned_drawdowns(engine: Engine) -> pd.DataFrame:
     """Planned drawdown per 年度 (yen): `fiscal_year`, `allocated_yen` (approved allocations),
-    `later_plan_yen` (later-year plans of adopted proposals), `planned_yen` (both); every year with a plan."""
+    `later_plan_yen` (commitments of adopted proposals), `planned_yen` (both); every year with a plan."""
     alloc = query_df(
         engine,
         """
@@ -132,26 +134,10 @@ def planned_drawdowns(engine: Engine) -> pd.DataFrame:
         """,
         APPROVED,
     )
-    planning, params = in_list("planning", PLANNING_STATUSES)
     later = query_df(
         engine,
-        f"""
-        SELECT l.fiscal_year AS fiscal_year, SUM(l.fund_share_yen) AS yen
-        FROM proposal_cost_line l
-        JOIN proposal p ON p.id = l.proposal_id
-        WHERE p.status IN {planning}
-          AND l.fiscal_year > p.fiscal_year
-          AND NOT EXISTS (
-              SELECT 1 FROM allocation a
-              WHERE a.project_id = p.project_id AND a.fiscal_year = l.fiscal_year
-                AND a.status = :approved)
-          AND NOT EXISTS (
-              SELECT 1 FROM proposal q
-              WHERE q.project_id = p.project_id AND q.status IN {planning}
-                AND q.fiscal_year > p.fiscal_year AND q.fiscal_year <= l.fiscal_year)
-        GROUP BY l.fiscal_year
-        """,
-        APPROVED | params,
+        f"SELECT fiscal_year, SUM(reserved_yen) AS yen FROM ({position.COMMITMENTS_SQL}) c GROUP BY fiscal_year",
+        position.PARAMS | {"from_fy": 0},  # every 年度's plan, past ones too (plan against actual)
     )
     a = {int(r.fiscal_year): int(r.yen) for r in alloc.itertuples(index=False)}
     b = {int(r.fiscal_year): int(r.yen) for r in later.itertuples(index=False)}
@@ -189,17 +175,8 @@ def committed_remaining(engine: Engine, *, today: date) -> dict[int, int]:
 
 
 def _committed(fig: Figures, *, today: date) -> dict[int, int]:
-    current = fiscal_year_of(today)
-    drawn = fig.drawn
-    out: dict[int, int] = {}
-    for r in fig.planned.itertuples(index=False):
-        year, total = int(r[0]), int(r[3])
-        if year < current:
-            continue
-        if year == current:
-            total = max(total - drawn.get(year, 0), 0)
-        out[year] = total
-    return out
+    """What the fund owes per 年度 from the current one on (`position.owed_from`)."""
+    return position.owed_from(fig.owed, current_year=fiscal_year_of(today))
 
 
 def project(fig: Figures, *, today: date, stress: StressTest | None = None) -> Projection:
@@ -209,9 +186,8 @@ def project(fig: Figures, *, today: date, stress: StressTest | None = None) -> P
     balance = fig.balance_yen
     drawn = fig.drawn
     pace = recent_pace(drawn, before_year=current)
-    committed = _committed(fig, today=today)
-    if stress.slip_one_year:
-        committed = {y + 1: v for y, v in committed.items()}
+    plan = _committed(fig, today=today)
+    committed = {y + 1: v for y, v in plan.items()} if stress.slip_one_year else plan
     budgeted = fig.budgeted_years
     drawn_now = drawn.get(current, 0)  # counts towards the current 年度's pace
     last_plan = max(committed, default=current)
@@ -227,7 +203,7 @@ def project(fig: Figures, *, today: date, stress: StressTest | None = None) -> P
         planned = committed.get(year, 0)
         assumed = 0
         if stress.assume_recent_pace and year not in budgeted:
-            assumed = max(pace - planned - (drawn_now if year == current else 0), 0)
+            assumed = max(pace - plan.get(year, 0) - (drawn_now if year == current else 0), 0)
         planned_x = round_yen(planned * factor)
         assumed_x = round_yen(assumed * factor)
         interest = round_yen(opening * rate) if opening > 0 else 0

@@ -247,7 +247,12 @@ def promote(
             raise RuleViolation("採択に含める提案がありません。少なくとも1件を含めてください。")
         total = sum(i.fund_share_yen for i in items)
         allocation.check_ceiling(
-            allocation.fund_ceiling(engine, fiscal_year=scenario.fiscal_year), adding_yen=total
+            allocation.fund_ceiling(
+                engine,
+                fiscal_year=scenario.fiscal_year,
+                replacing_project_ids=tuple(i.project_id for i in items),
+            ),
+            adding_yen=total,
         )
         ids = []
         for item in items:

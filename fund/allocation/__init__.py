@@ -1,7 +1,16 @@
 """年度配分: the allocation table per 年度 (as published: 区分 blocks, 再掲 rows, subtotals)."""
 
-from fund.allocation.ceiling import Ceiling, check_ceiling, committed_drawdowns, fund_ceiling, set_annual_cap
+from fund.allocation.ceiling import Ceiling, ceiling_breakdown, check_ceiling, fund_ceiling, set_annual_cap
+from fund.allocation.cycle import (
+    approve_change,
+    approve_pending,
+    carry_over,
+    close_year,
+    revise_allocation,
+    withdraw_change,
+)
 from fund.allocation.layout import LAYOUT_COLUMNS, LayoutRow, layout_frame, table_layout, table_lines
+from fund.allocation.position import owed_by_year
 from fund.allocation.table import (
     APPROVED,
     TABLE_COLUMNS,
@@ -29,6 +38,12 @@ from fund.allocation.workflow import (
 )
 
 __all__ = [
+    "withdraw_change",
+    "revise_allocation",
+    "close_year",
+    "carry_over",
+    "approve_pending",
+    "approve_change",
     "APPROVED",
     "AllocationCreate",
     "Ceiling",
@@ -45,10 +60,11 @@ __all__ = [
     "category_choices",
     "category_totals",
     "check_ceiling",
-    "committed_drawdowns",
+    "ceiling_breakdown",
     "fund_ceiling",
     "insert_allocation",
     "layout_frame",
+    "owed_by_year",
     "project_categories",
     "propose_allocation",
     "set_annual_cap",

@@ -1,17 +1,18 @@
-"""The 年度's ceilings: what may still be drawn from the fund, and the optional annual cap."""
+"""The 年度's headroom: what may still be allocated from the fund, and the optional annual cap."""
 
 from dataclasses import dataclass
+from datetime import date
 
 import pandas as pd
 from sqlalchemy import Engine
 
 from fund import audit
-from fund.allocation.table import APPROVED
+from fund.allocation import position
 from fund.auth import Action, Actor, require
-from fund.db import query_df, write_session
+from fund.db import in_list, query_df, write_session
 from fund.errors import InputInvalid, NotFound, RuleViolation
 from fund.fiscal import fiscal_label
-from fund.ledger import DRAWN_BY_ALLOCATION_SQL, KIND_PARAMS, MAX_AMOUNT_YEN, balance
+from fund.ledger import ALLOCATION_LEFT_SQL, MAX_AMOUNT_YEN, balance
 from fund.models import (
     AuditAction,
     FiscalYear,
@@ -21,108 +22,125 @@ from fund.money import format_yen
 
 @dataclass(frozen=True)
 class Ceiling:
-    """What a 年度 may spend from the fund, in yen.
+    """What a 年度 may still allocate from the fund, in yen (the rule: `fund.allocation.position`).
 
-    `fund_ceiling_yen` = balance + already drawn against this 年度's allocations − committed
-    drawdowns of other 年度 (approved allocations not yet drawn). `ceiling_yen` is the tighter of
-    that and the optional annual cap set by 管理者.
+    `headroom_yen` is the tighter of the fund's 余裕額 (balance − undrawn − commitments − awaiting
+    approval) and, when 管理者 has set one, the annual cap less the 年度's registered total.
     """
 
     fiscal_year: int
     balance_yen: int
-    drawn_this_year_yen: int
-    committed_other_years_yen: int
-    fund_ceiling_yen: int
+    undrawn_allocations_yen: int  # approved allocations of every 年度, not yet drawn
+    reserved_later_years_yen: int  # 後年度負担 of adopted proposals
+    pending_yen: int  # this 年度's allocations and 補正 increases awaiting approval
     annual_cap_yen: int | None
-    year_total_yen: int  # 基金充当額 of this 年度: approved + awaiting approval
+    year_total_yen: int  # 基金充当額 of this 年度 (繰越 from the 前年度 aside), with what awaits approval
     approved_total_yen: int
 
     @property
-    def ceiling_yen(self) -> int:
-        if self.annual_cap_yen is None:
-            return self.fund_ceiling_yen
-        return min(self.fund_ceiling_yen, self.annual_cap_yen)
+    def fund_headroom_yen(self) -> int:
+        return (
+            self.balance_yen - self.undrawn_allocations_yen - self.reserved_later_years_yen - self.pending_yen
+        )
 
     @property
     def headroom_yen(self) -> int:
-        return self.ceiling_yen - self.year_total_yen
+        if self.annual_cap_yen is None:
+            return self.fund_headroom_yen
+        return min(self.fund_headroom_yen, self.annual_cap_yen - self.year_total_yen)
+
+    def as_json(self) -> dict[str, int]:
+        """The `fund ceiling --json` object."""
+        return {
+            "fiscal_year": self.fiscal_year,
+            "balance_yen": self.balance_yen,
+            "undrawn_allocations_yen": self.undrawn_allocations_yen,
+            "reserved_later_years_yen": self.reserved_later_years_yen,
+            "pending_yen": self.pending_yen,
+            "headroom_yen": self.headroom_yen,
+        }
 
 
-def committed_drawdowns(engine: Engine) -> pd.DataFrame:
-    """Approved allocations not yet (fully) drawn, per 年度: `fiscal_year`, `committed_yen`.
-
-    This is the planned drawdown the fund projection reads: only approved allocations count;
-    allocations awaiting approval never do.
-    """
-    return query_df(
+def fund_ceiling(
+    engine: Engine,
+    *,
+    fiscal_year: int,
+    exclude_allocation_id: int | None = None,
+    exclude_change_id: int | None = None,
+    replacing_project_ids: tuple[int, ...] = (),
+    today: date | None = None,
+) -> Ceiling:
+    """The 年度's headroom and totals (see `Ceiling`), leaving out what is being checked: the, and the commitment of the project whose allocation replaces it."""
+    excl = {
+        "fy": fiscal_year,
+        "excl": -1 if exclude_allocation_id is None else exclude_allocation_id,
+        "excl_change": -1 if exclude_change_id is None else exclude_change_id,
+    }
+    replacing, replacing_params = in_list("replacing", replacing_project_ids or (-1,))
+    r = query_df(
         engine,
         f"""
-        WITH drawn AS ({DRAWN_BY_ALLOCATION_SQL})
-        SELECT a.fiscal_year,
-               SUM(GREATEST(a.fund_share_yen - COALESCE(d.drawn_yen, 0), 0)) AS committed_yen
-        FROM allocation a LEFT JOIN drawn d ON d.allocation_id = a.id
-        WHERE a.status = :approved
-        GROUP BY a.fiscal_year
-        ORDER BY a.fiscal_year
-        """,
-        KIND_PARAMS | APPROVED,
-    ).astype("int64")
-
-
-def fund_ceiling(engine: Engine, *, fiscal_year: int, exclude_allocation_id: int | None = None) -> Ceiling:
-    """The 年度's ceilings and current totals (see `Ceiling`). The one place the ceiling rule lives."""
-    df = query_df(
-        engine,
-        f"""
-        WITH drawn AS ({DRAWN_BY_ALLOCATION_SQL})
+        WITH lefts AS ({ALLOCATION_LEFT_SQL}),
+        reserved AS ({position.COMMITMENTS_SQL}),
+        pending_changes AS (
+            SELECT c.allocation_id, SUM(c.fund_delta_yen) AS yen FROM allocation_change c
+            WHERE c.kind = :change_revision AND c.status = :proposed AND c.fund_delta_yen > 0
+              AND c.id <> :excl_change
+            GROUP BY c.allocation_id
+        )
         SELECT
-            COALESCE(SUM(CASE WHEN a.fiscal_year = :fy THEN COALESCE(d.drawn_yen, 0) ELSE 0 END), 0)
-                AS drawn_this_year,
-            COALESCE(SUM(CASE WHEN a.fiscal_year <> :fy AND a.status = :approved
-                         THEN GREATEST(a.fund_share_yen - COALESCE(d.drawn_yen, 0), 0) ELSE 0 END), 0)
-                AS committed_other,
-            COALESCE(SUM(CASE WHEN a.fiscal_year = :fy AND a.id <> :excl THEN a.fund_share_yen ELSE 0 END), 0)
-                AS year_total,
-            COALESCE(SUM(CASE WHEN a.fiscal_year = :fy AND a.status = :approved AND a.id <> :excl
-                         THEN a.fund_share_yen ELSE 0 END), 0) AS approved_total,
+            (SELECT COALESCE(SUM(left_yen), 0) FROM lefts) AS undrawn,
+            (SELECT COALESCE(SUM(reserved_yen), 0) FROM reserved
+             WHERE NOT (fiscal_year = :fy AND project_id IN {replacing})) AS reserved,
+            (SELECT COALESCE(SUM(GREATEST(l.fund_share_yen - COALESCE(r.reserved_yen, 0), 0)), 0)
+             FROM lefts l LEFT JOIN reserved r ON r.project_id = l.project_id AND r.fiscal_year = l.fiscal_year
+             WHERE l.fiscal_year = :fy AND l.status = :proposed AND l.allocation_id <> :excl)
+            + (SELECT COALESCE(SUM(pc.yen), 0) FROM pending_changes pc JOIN lefts l
+               ON l.allocation_id = pc.allocation_id WHERE l.fiscal_year = :fy) AS pending,
+            (SELECT COALESCE(SUM(l.fund_share_yen), 0) FROM lefts l
+             WHERE l.fiscal_year = :fy AND NOT l.is_carried_in AND l.allocation_id <> :excl)
+            + (SELECT COALESCE(SUM(pc.yen), 0) FROM pending_changes pc JOIN lefts l
+               ON l.allocation_id = pc.allocation_id WHERE l.fiscal_year = :fy) AS year_total,
+            (SELECT COALESCE(SUM(l.fund_share_yen), 0) FROM lefts l
+             WHERE l.fiscal_year = :fy AND NOT l.is_carried_in AND l.status = :approved
+               AND l.allocation_id <> :excl) AS approved_total,
             (SELECT annual_cap_yen FROM fiscal_year WHERE year = :fy) AS annual_cap
-        FROM allocation a LEFT JOIN drawn d ON d.allocation_id = a.id
         """,
-        {"fy": fiscal_year, "excl": exclude_allocation_id if exclude_allocation_id is not None else -1}
-        | KIND_PARAMS
-        | APPROVED,
-    )
-    r = df.iloc[0]
-    bal = balance(engine)
-    drawn = int(r["drawn_this_year"])
-    committed = int(r["committed_other"])
+        excl | replacing_params | position.params(today),
+    ).iloc[0]
     cap = r["annual_cap"]
     return Ceiling(
         fiscal_year=fiscal_year,
-        balance_yen=bal,
-        drawn_this_year_yen=drawn,
-        committed_other_years_yen=committed,
-        fund_ceiling_yen=bal + drawn - committed,
+        balance_yen=balance(engine),
+        undrawn_allocations_yen=int(r["undrawn"]),
+        reserved_later_years_yen=int(r["reserved"]),
+        pending_yen=int(r["pending"]),
         annual_cap_yen=None if cap is None or pd.isna(cap) else int(cap),
         year_total_yen=int(r["year_total"]),
         approved_total_yen=int(r["approved_total"]),
     )
 
 
+def ceiling_breakdown(ceiling: Ceiling) -> str:
+    """'基金残高 … − 承認済み未取崩し … − 後年度負担 … − 承認待ち … ＝ …' for messages and help texts."""
+    return (
+        f"基金残高 {format_yen(ceiling.balance_yen)} − 承認済み配分の未取崩し "
+        f"{format_yen(ceiling.undrawn_allocations_yen)} − 後年度負担 {format_yen(ceiling.reserved_later_years_yen)}"
+        f" − 承認待ち {format_yen(ceiling.pending_yen)} ＝ {format_yen(ceiling.fund_headroom_yen)}"
+    )
+
+
 def check_ceiling(ceiling: Ceiling, *, adding_yen: int) -> None:
-    """Refuse (RuleViolation) when the 年度's total plus `adding_yen` exceeds either ceiling."""
-    new_total = ceiling.year_total_yen + adding_yen
+    """Refuse (RuleViolation) when `adding_yen` exceeds the fund's headroom or the annual cap."""
     label = fiscal_label(ceiling.fiscal_year)
-    if new_total > ceiling.fund_ceiling_yen:
+    room = ceiling.fund_headroom_yen
+    if adding_yen > room:
         raise RuleViolation(
-            f"{label}の基金充当額の上限を超えるため登録できません。"
-            f"上限（基金残高 {format_yen(ceiling.balance_yen)} ＋ 当年度の取崩し済み "
-            f"{format_yen(ceiling.drawn_this_year_yen)} − 他年度の承認済み未取崩し "
-            f"{format_yen(ceiling.committed_other_years_yen)}）は {format_yen(ceiling.fund_ceiling_yen)}、"
-            f"現在の合計は {format_yen(ceiling.year_total_yen)}、今回 {format_yen(adding_yen)} を加えると "
-            f"{format_yen(new_total)} となり、{format_yen(new_total - ceiling.fund_ceiling_yen)} 超過します。"
+            f"{label}の基金の余裕額を超えるため登録できません。余裕額（{ceiling_breakdown(ceiling)}）に対し、"
+            f"今回 {format_yen(adding_yen)} は {format_yen(adding_yen - room)} 超過します。"
         )
-    if ceiling.annual_cap_yen is not None and new_total > ceiling.annual_cap_yen:
+    if ceiling.annual_cap_yen is not None and ceiling.year_total_yen + adding_yen > ceiling.annual_cap_yen:
+        new_total = ceiling.year_total_yen + adding_yen
         raise RuleViolation(
             f"{label}の年間上限額（管理者が設定）を超えるため登録できません。"
             f"上限は {format_yen(ceiling.annual_cap_yen)}、現在の合計は {format_yen(ceiling.year_total_yen)}、"

@@ -70,7 +70,7 @@ def validate_allocation(data: dict[str, object]) -> AllocationCreate:
         raise InputInvalid(errors) from None
 
 
-def _open_year(session: Session, fiscal_year: int) -> FiscalYear:
+def open_year(session: Session, fiscal_year: int) -> FiscalYear:
     year = session.get(FiscalYear, fiscal_year)
     if year is None:
         raise InputInvalid({"fiscal_year": f"{fiscal_label(fiscal_year)}は登録されていません。"})
@@ -89,7 +89,7 @@ def insert_allocation(
 ) -> Allocation:
     """Checks and insert shared by `propose_allocation` and scenario promotion (the caller holds the
     write session; a caller inserting several rows checks the ceiling once for their sum)."""
-    _open_year(session, alloc_in.fiscal_year)
+    open_year(session, alloc_in.fiscal_year)
     project = session.get(Project, alloc_in.project_id)
     if project is None:
         raise InputInvalid({"project_id": "指定された事業が見つかりません。"})
@@ -114,7 +114,8 @@ def insert_allocation(
         )
     if with_ceiling_check:
         check_ceiling(
-            fund_ceiling(engine, fiscal_year=alloc_in.fiscal_year), adding_yen=alloc_in.fund_share_yen
+            fund_ceiling(engine, fiscal_year=alloc_in.fiscal_year, replacing_project_ids=(project.id or 0,)),
+            adding_yen=alloc_in.fund_share_yen,
         )
     row = Allocation.model_validate(
         alloc_in.model_dump()
@@ -165,9 +166,14 @@ def approve_allocation(engine: Engine, *, actor: Actor, allocation_id: int) -> A
             raise RuleViolation(
                 "自分が登録した配分は承認できません。別の幹部または管理者が承認してください。"
             )
-        _open_year(session, row.fiscal_year)
+        open_year(session, row.fiscal_year)
         check_ceiling(
-            fund_ceiling(engine, fiscal_year=row.fiscal_year, exclude_allocation_id=row.id),
+            fund_ceiling(
+                engine,
+                fiscal_year=row.fiscal_year,
+                exclude_allocation_id=row.id,
+                replacing_project_ids=(row.project_id,),
+            ),
             adding_yen=row.fund_share_yen,
         )
         before = audit.snapshot(row)

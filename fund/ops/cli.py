@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from fund import audit, auth, clock, export, ledger, schema
+from fund import allocation, audit, auth, clock, export, ledger, schema
 from fund.db import database_path, explain_connection_error, get_engine, require_file
 from fund.errors import FundError, InputInvalid
 from fund.fiscal import fiscal_label, fiscal_year_of
@@ -256,8 +256,6 @@ def _cmd_allocation_list(args: argparse.Namespace) -> int:
 
 @_current_schema
 def _cmd_allocation_add(args: argparse.Namespace) -> int:
-    from fund import allocation
-
     row = allocation.propose_allocation(
         get_engine(),
         actor=_actor_for(args.as_login),
@@ -280,17 +278,60 @@ def _cmd_allocation_add(args: argparse.Namespace) -> int:
 
 @_current_schema
 def _cmd_allocation_approve(args: argparse.Namespace) -> int:
-    from fund import allocation
+    print(allocation.approve_pending(get_engine(), actor=_actor_for(args.as_login), allocation_id=args.id))
+    return 0
 
-    row = allocation.approve_allocation(get_engine(), actor=_actor_for(args.as_login), allocation_id=args.id)
-    print(f"配分番号 {row.id} を承認しました（基金充当額 {row.fund_share_yen:,}円）。")
+
+@_current_schema
+def _cmd_allocation_revise(args: argparse.Namespace) -> int:
+    change = allocation.revise_allocation(
+        get_engine(),
+        actor=_actor_for(args.as_login),
+        allocation_id=args.id,
+        fund_share_yen=args.fund_yen,
+        project_cost_yen=args.cost_yen,
+        reason=args.reason,
+    )
+    print(
+        f"配分番号 {args.id} の補正を変更番号 {change.id} として登録しました（基金充当額 {change.fund_delta_yen:+,}円、"
+        "承認待ち）。別の幹部または管理者が承認します。"
+    )
+    return 0
+
+
+@_current_schema
+def _cmd_allocation_carry_over(args: argparse.Namespace) -> int:
+    change = allocation.carry_over(
+        get_engine(),
+        actor=_actor_for(args.as_login),
+        allocation_id=args.id,
+        amount_yen=args.amount_yen,
+        reason=args.reason,
+    )
+    print(
+        f"配分番号 {args.id} の繰越 {change.fund_delta_yen:,}円 を変更番号 {change.id} として登録しました（承認待ち）。"
+        "別の幹部または管理者が承認します。"
+    )
+    return 0
+
+
+@_current_schema
+def _cmd_ceiling(args: argparse.Namespace) -> int:
+    c = allocation.fund_ceiling(get_engine(), fiscal_year=args.year)
+    if args.json:
+        print(json.dumps(c.as_json(), ensure_ascii=False))
+        return 0
+    print(f"{fiscal_label(args.year)}の余裕額: {c.headroom_yen:,}円（{allocation.ceiling_breakdown(c)}）")
+    if c.annual_cap_yen is not None:
+        print(f"年間上限額 {c.annual_cap_yen:,}円、登録済み {c.year_total_yen:,}円")
     return 0
 
 
 @_current_schema
 def _cmd_year_close(args: argparse.Namespace) -> int:
-    ledger.close_year(get_engine(), actor=_actor_for(args.as_login), fiscal_year=args.year)
-    print(f"{fiscal_label(args.year)}を決算確定しました。")
+    lapses = allocation.close_year(get_engine(), actor=_actor_for(args.as_login), fiscal_year=args.year)
+    lapsed = sum(c.fund_delta_yen for c in lapses)
+    print(f"{fiscal_label(args.year)}を決算確定しました（不用額 {len(lapses)}件、計 {lapsed:,}円）。")
     return 0
 
 
@@ -500,10 +541,30 @@ def build_parser() -> argparse.ArgumentParser:
     aadd.add_argument("--fund-yen", type=int, required=True, help="基金充当額（円）")
     aadd.add_argument("--as", dest="as_login", help="登録者のログイン名（省略時はシステム）")
     aadd.set_defaults(func=_cmd_allocation_add)
-    aapp = alloc.add_parser("approve", help="配分を承認する（登録者以外の幹部・管理者）")
+    aapp = alloc.add_parser(
+        "approve", help="配分、またはその補正・繰越を承認する（登録者以外の幹部・管理者）"
+    )
     aapp.add_argument("id", type=int, help="配分番号")
     aapp.add_argument("--as", dest="as_login", help="承認者のログイン名（省略時はシステム）")
     aapp.set_defaults(func=_cmd_allocation_approve)
+    arev = alloc.add_parser("revise", help="承認済みの配分を補正する（増額・減額、0円で取消。承認待ち）")
+    arev.add_argument("id", type=int, help="配分番号")
+    arev.add_argument("--fund-yen", type=int, required=True, help="補正後の基金充当額（円）")
+    arev.add_argument("--cost-yen", type=int, help="補正後の事業費（円、省略時は変えない）")
+    arev.add_argument("--reason", required=True, help="補正の理由")
+    arev.add_argument("--as", dest="as_login", help="登録者のログイン名（省略時はシステム）")
+    arev.set_defaults(func=_cmd_allocation_revise)
+    acar = alloc.add_parser("carry-over", help="未執行額の一部を翌年度へ繰り越す（承認待ち）")
+    acar.add_argument("id", type=int, help="配分番号")
+    acar.add_argument("--amount-yen", type=int, required=True, help="繰越額（円）")
+    acar.add_argument("--reason", required=True, help="繰越の理由")
+    acar.add_argument("--as", dest="as_login", help="登録者のログイン名（省略時はシステム）")
+    acar.set_defaults(func=_cmd_allocation_carry_over)
+
+    ceil = sub.add_parser("ceiling", help="年度の余裕額（基金残高 − 未取崩し − 後年度負担 − 承認待ち）")
+    ceil.add_argument("--year", type=int, required=True, help="西暦の年度")
+    ceil.add_argument("--json", action="store_true", help="JSON で出力する")
+    ceil.set_defaults(func=_cmd_ceiling)
 
     year = sub.add_parser("year", help="年度").add_subparsers(dest="year_command", required=True)
     yclose = year.add_parser("close", help="年度を決算確定する（以後その年度には記帳できない）")

@@ -1,9 +1,12 @@
 """Allocations: ceilings (balance after committed drawdowns, the annual cap) and maker–checker."""
 
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
+import time_machine
 from sqlalchemy import Engine, text
 
 from fund import allocation, allocation_export, reference
@@ -14,6 +17,20 @@ from fund.money import to_sen_yen
 from tests.conftest import make_actor
 
 BALANCE = 2_060_000_000  # seeded balance; every FY2024 allocation is already drawn
+# 後年度負担 on TODAY (令和8年度): the later-year 基金充当額 of the funded FY2024 proposals
+# (data/proposal_cost_lines.csv) from the current 年度 on, FY2026 200,000,000 + FY2027 172,000,000;
+# FY2025's plan is past and reserves nothing.
+TODAY = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+RESERVED = 372_000_000
+HEADROOM = BALANCE - RESERVED
+
+
+@pytest.fixture(autouse=True)
+def _in_reiwa_8() -> Iterator[None]:
+    with time_machine.travel(TODAY, tick=True):
+        yield
+
+
 SCREENER = make_actor(Role.screener, login="sato_screener")
 EXEC = make_actor(Role.executive, login="tanaka_exec")
 ADMIN = make_actor(Role.admin, login="suzuki_admin")
@@ -42,52 +59,82 @@ def _audit_actions(engine: Engine) -> list[str]:
     return list(query_df(engine, "SELECT action FROM audit_log ORDER BY id")["action"])
 
 
-def test_next_year_ceiling_is_the_balance_when_nothing_is_committed(seeded_engine: Engine) -> None:
+def test_next_year_headroom_is_the_balance_less_the_later_year_commitments(seeded_engine: Engine) -> None:
     c = allocation.fund_ceiling(seeded_engine, fiscal_year=2025)
-    assert (c.balance_yen, c.committed_other_years_yen, c.ceiling_yen) == (BALANCE, 0, BALANCE)
-    assert c.year_total_yen == 0
+    assert (c.balance_yen, c.undrawn_allocations_yen, c.reserved_later_years_yen, c.pending_yen) == (
+        BALANCE,
+        0,
+        RESERVED,
+        0,
+    )
+    assert c.headroom_yen == HEADROOM and c.year_total_yen == 0
 
 
-def test_drawn_allocations_of_the_year_count_in_its_ceiling_and_total(seeded_engine: Engine) -> None:
+def test_a_closed_year_owes_nothing_and_its_drawn_allocations_count_in_its_total(
+    seeded_engine: Engine,
+) -> None:
     c = allocation.fund_ceiling(seeded_engine, fiscal_year=2024)
-    assert c.drawn_this_year_yen == 1_135_808_000
-    assert c.year_total_yen == 1_135_808_000
-    assert c.fund_ceiling_yen == BALANCE + 1_135_808_000
+    assert c.undrawn_allocations_yen == 0
+    assert c.year_total_yen == c.approved_total_yen == 1_135_808_000
+    assert c.headroom_yen == HEADROOM
 
 
-def test_allocation_above_the_balance_is_refused_with_ceiling_total_and_excess(seeded_engine: Engine) -> None:
-    _propose(seeded_engine, year=2025, share=2_000_000_000, n=0)
+def test_allocation_above_the_headroom_is_refused_with_every_figure_and_the_excess(
+    seeded_engine: Engine,
+) -> None:
+    _propose(seeded_engine, year=2025, share=1_650_000_000, n=0)
     with pytest.raises(RuleViolation) as exc:
         _propose(seeded_engine, year=2025, share=100_000_000, n=1)
     message = exc.value.message
-    assert "上限" in message
-    assert "2,060,000,000円" in message  # the ceiling
-    assert "現在の合計は 2,000,000,000円" in message
-    assert "40,000,000円 超過" in message
-    assert allocation.fund_ceiling(seeded_engine, fiscal_year=2025).year_total_yen == 2_000_000_000
+    assert "基金残高 2,060,000,000円" in message
+    assert "後年度負担 372,000,000円" in message
+    assert "承認待ち 1,650,000,000円 ＝ 38,000,000円" in message
+    assert "62,000,000円 超過" in message
+    assert allocation.fund_ceiling(seeded_engine, fiscal_year=2025).year_total_yen == 1_650_000_000
 
 
-def test_approved_later_year_drawdowns_reduce_this_years_ceiling(seeded_engine: Engine) -> None:
-    later = _propose(seeded_engine, year=2026, share=1_500_000_000, n=0)
-    # awaiting approval: not yet a commitment
-    assert allocation.fund_ceiling(seeded_engine, fiscal_year=2025).committed_other_years_yen == 0
+def test_approved_later_year_drawdowns_reduce_this_years_headroom(seeded_engine: Engine) -> None:
+    later = _propose(seeded_engine, year=2026, share=1_000_000_000, n=0)
+    # awaiting approval: it counts in its own 年度 only
+    assert allocation.fund_ceiling(seeded_engine, fiscal_year=2025).headroom_yen == HEADROOM
+    assert allocation.fund_ceiling(seeded_engine, fiscal_year=2026).pending_yen == 1_000_000_000
     allocation.approve_allocation(seeded_engine, actor=EXEC, allocation_id=later.id or 0)
     c = allocation.fund_ceiling(seeded_engine, fiscal_year=2025)
-    assert c.committed_other_years_yen == 1_500_000_000
-    assert c.ceiling_yen == BALANCE - 1_500_000_000
-    _propose(seeded_engine, year=2025, share=560_000_000, n=1)  # exactly the ceiling
+    assert c.undrawn_allocations_yen == 1_000_000_000
+    assert c.headroom_yen == HEADROOM - 1_000_000_000
+    _propose(seeded_engine, year=2025, share=688_000_000, n=1)  # exactly the headroom
     with pytest.raises(RuleViolation, match="1円 超過"):
         _propose(seeded_engine, year=2025, share=1, n=2)
 
 
-def test_committed_drawdowns_list_only_approved_allocations(seeded_engine: Engine) -> None:
+def test_an_allocation_replaces_its_projects_commitment_instead_of_counting_twice(
+    seeded_engine: Engine,
+) -> None:
+    """Project index 20 plans 50,000,000円 for FY2026 in its FY2024 proposal."""
+    before = allocation.fund_ceiling(seeded_engine, fiscal_year=2026)
+    assert before.headroom_yen == HEADROOM
+    a = _propose(seeded_engine, year=2026, share=70_000_000, cost=140_000_000, n=20)
+    pending = allocation.fund_ceiling(seeded_engine, fiscal_year=2026)
+    assert pending.pending_yen == 20_000_000  # beyond its own commitment
+    assert pending.headroom_yen == HEADROOM - 20_000_000
+    allocation.approve_allocation(seeded_engine, actor=EXEC, allocation_id=a.id or 0)
+    after = allocation.fund_ceiling(seeded_engine, fiscal_year=2026)
+    assert after.reserved_later_years_yen == RESERVED - 50_000_000
+    assert after.undrawn_allocations_yen == 70_000_000
+    assert after.headroom_yen == HEADROOM - 20_000_000
+
+
+def test_commitments_are_listed_per_year_and_only_approved_allocations_are_owed(
+    seeded_engine: Engine,
+) -> None:
     a = _propose(seeded_engine, year=2026, share=300_000_000, n=0)
     _propose(seeded_engine, year=2026, share=200_000_000, n=1)
     allocation.approve_allocation(seeded_engine, actor=EXEC, allocation_id=a.id or 0)
-    committed = allocation.committed_drawdowns(seeded_engine)
-    assert dict(zip(committed["fiscal_year"], committed["committed_yen"], strict=True)) == {
-        2024: 0,
-        2026: 300_000_000,
+    owed = allocation.owed_by_year(seeded_engine).set_index("fiscal_year")
+    assert owed.to_dict("index") == {
+        2025: {"undrawn_yen": 0, "reserved_yen": 231_000_000},
+        2026: {"undrawn_yen": 300_000_000, "reserved_yen": 200_000_000},
+        2027: {"undrawn_yen": 0, "reserved_yen": 172_000_000},
     }
 
 
@@ -151,10 +198,10 @@ def test_screeners_cannot_approve_and_department_staff_cannot_propose(seeded_eng
 
 def test_approval_checks_the_ceiling_again(seeded_engine: Engine) -> None:
     this_year = _propose(seeded_engine, year=2025, share=1_000_000_000, n=0)
-    later = _propose(seeded_engine, year=2026, share=1_500_000_000, n=1)
+    later = _propose(seeded_engine, year=2026, share=1_000_000_000, n=1)
     allocation.approve_allocation(seeded_engine, actor=EXEC, allocation_id=later.id or 0)
-    # 2026's approved drawdown now leaves 2025 only 560,000,000円
-    with pytest.raises(RuleViolation, match="440,000,000円 超過"):
+    # 2026's approved drawdown now leaves 2025 only 1,688,000,000 − 1,000,000,000 = 688,000,000円
+    with pytest.raises(RuleViolation, match="312,000,000円 超過"):
         allocation.approve_allocation(seeded_engine, actor=EXEC, allocation_id=this_year.id or 0)
 
 
@@ -198,9 +245,10 @@ def test_new_is_derived_and_relisting_carries_no_amount(seeded_engine: Engine) -
 
 
 def test_withdrawn_proposal_frees_the_ceiling_and_is_audited(seeded_engine: Engine) -> None:
-    a = _propose(seeded_engine, year=2025, share=2_060_000_000)
+    a = _propose(seeded_engine, year=2025, share=HEADROOM)
+    assert allocation.fund_ceiling(seeded_engine, fiscal_year=2025).headroom_yen == 0
     allocation.withdraw_allocation(seeded_engine, actor=EXEC, allocation_id=a.id or 0, reason="規模を見直し")
-    assert allocation.fund_ceiling(seeded_engine, fiscal_year=2025).year_total_yen == 0
+    assert allocation.fund_ceiling(seeded_engine, fiscal_year=2025).headroom_yen == HEADROOM
     assert _audit_actions(seeded_engine)[-1] == "allocation.withdraw"
 
 

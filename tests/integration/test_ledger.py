@@ -68,7 +68,7 @@ def test_backdated_drawdown_cannot_overdraw_a_later_date(engine: Engine, admin: 
 
 def test_posting_into_a_closed_year_is_refused(engine: Engine, admin: Actor) -> None:
     _open_years(engine, 2025)
-    ledger.close_year(engine, actor=admin, fiscal_year=2025)
+    allocation.close_year(engine, actor=admin, fiscal_year=2025)
     with pytest.raises(RuleViolation, match="決算確定"):
         _post(engine, admin, "deposit", 1_000)
 
@@ -79,7 +79,7 @@ def test_only_an_administrator_posts_or_closes(engine: Engine) -> None:
         with pytest.raises(PermissionDenied):
             _post(engine, make_actor(role), "deposit", 1_000)
         with pytest.raises(PermissionDenied):
-            ledger.close_year(engine, actor=make_actor(role), fiscal_year=2025)
+            allocation.close_year(engine, actor=make_actor(role), fiscal_year=2025)
 
 
 @pytest.mark.parametrize(
@@ -260,8 +260,8 @@ def test_a_drawdown_through_its_allocation_is_counted_once(seeded_engine: Engine
     after = allocation.fund_ceiling(seeded_engine, fiscal_year=FY)
     assert after.headroom_yen == this_year.headroom_yen
     assert allocation.fund_ceiling(seeded_engine, fiscal_year=FY + 1).headroom_yen == next_year.headroom_yen
-    committed = allocation.committed_drawdowns(seeded_engine).set_index("fiscal_year")
-    assert FY not in committed.index or committed.loc[FY, "committed_yen"] == 0
+    owed = allocation.owed_by_year(seeded_engine).set_index("fiscal_year")
+    assert FY not in owed.index or owed.loc[FY, "undrawn_yen"] == 0
 
 
 def test_a_drawdown_larger_than_what_is_left_of_its_allocation_is_refused_with_the_figures(
@@ -274,7 +274,7 @@ def test_a_drawdown_larger_than_what_is_left_of_its_allocation_is_refused_with_t
         ledger.post_entry(seeded_engine, actor=admin, entry=_drawdown(alloc, 3_000_001))
     assert exc.value.field == "amount_yen"
     assert exc.value.message == (
-        f"配分番号 {alloc} の基金充当額 10,000,000円 のうち取崩し済みは 7,000,000円、残りは 3,000,000円 です。"
+        f"配分番号 {alloc} の残りは 3,000,000円（基金充当額 10,000,000円 − 取崩し済み 7,000,000円）です。"
         "今回の 3,000,001円 は 1円 超過します。"
     )
     assert _rows(seeded_engine) == rows

@@ -60,7 +60,9 @@ def _proposal_with_cost_line(
         s.add(ProposalCostLine(proposal_id=proposal.id, fiscal_year=line_year, fund_share_yen=fund_share_yen))
 
 
-def _post_drawdown(engine: Engine, admin: Actor, amount: int, day: date = date(2026, 7, 1)) -> int:
+def _post_drawdown(
+    engine: Engine, admin: Actor, amount: int, day: date = date(2026, 7, 1), allocation_id: int | None = None
+) -> int:
     entry = ledger.post_entry(
         engine,
         actor=admin,
@@ -71,6 +73,7 @@ def _post_drawdown(engine: Engine, admin: Actor, amount: int, day: date = date(2
                 "kind": "drawdown",
                 "amount_yen": amount,
                 "memo": "テスト",
+                "allocation_id": allocation_id,
             }
         ),
     )
@@ -191,16 +194,30 @@ def test_a_harsher_stress_brings_the_run_out_year_forward(seeded_engine: Engine)
     assert harsh.table["fiscal_year"].iloc[-1] == 2027  # the table stops at the run-out year
 
 
-def test_only_the_undrawn_part_of_this_years_plan_is_still_to_come(
+def test_only_the_undrawn_part_of_this_years_allocations_is_still_to_come(
     seeded_engine: Engine, admin: Actor
 ) -> None:
-    _post_drawdown(seeded_engine, admin, 50_000_000)
-    assert projection.committed_remaining(seeded_engine, today=TODAY)[2026] == PLANNED_2026 - 50_000_000
+    # 建設DX総合推進事業 planned 20,000,000円 for 2026 (data/proposal_cost_lines.csv); its approved 2026
+    # allocation of 60,000,000円 replaces that plan
+    _approve_allocation(seeded_engine, "建設DX総合推進事業", 2026, 60_000_000)
+    allocation_id = int(query_df(seeded_engine, "SELECT MAX(id) AS id FROM allocation")["id"].iloc[0])
+    _post_drawdown(seeded_engine, admin, 50_000_000, allocation_id=allocation_id)
+    assert projection.committed_remaining(seeded_engine, today=TODAY)[2026] == (
+        PLANNED_2026 - 20_000_000 + 60_000_000 - 50_000_000
+    )
     status = projection.fund_status(projection.figures(seeded_engine), today=TODAY)
-    assert status.planned_this_year_yen == PLANNED_2026
+    assert status.planned_this_year_yen == PLANNED_2026 - 20_000_000 + 60_000_000
     assert status.drawn_this_year_yen == 50_000_000
     assert status.committed_future_yen == PLANNED_2027
     assert status.balance_yen == BALANCE - 50_000_000
+
+
+def test_a_drawdown_outside_any_allocation_leaves_the_plans_in_place(
+    seeded_engine: Engine, admin: Actor
+) -> None:
+    """An exception (管理者, with a reason) is money out, not the drawing of a plan: counted once."""
+    _post_drawdown(seeded_engine, admin, 50_000_000)
+    assert projection.committed_remaining(seeded_engine, today=TODAY)[2026] == PLANNED_2026
 
 
 def test_money_already_drawn_this_year_counts_towards_the_recent_pace(
@@ -208,8 +225,8 @@ def test_money_already_drawn_this_year_counts_towards_the_recent_pace(
 ) -> None:
     _post_drawdown(seeded_engine, admin, 300_000_000)
     first = projection.project(projection.figures(seeded_engine), today=TODAY).table.iloc[0]
-    assert int(first["planned_yen"]) == 0  # the 200,000,000円 plan is covered by what was drawn
-    assert int(first["assumed_yen"]) == PACE - 300_000_000
+    assert int(first["planned_yen"]) == PLANNED_2026
+    assert int(first["assumed_yen"]) == PACE - PLANNED_2026 - 300_000_000
     assert int(first["closing_yen"]) == BALANCE - PACE
 
 

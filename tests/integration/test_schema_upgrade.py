@@ -190,7 +190,10 @@ def _half_made(path: Path) -> Path:
 
 REFUSED = {
     "newer": (lambda p: _stamped(p, "9999_from_the_future"), "新しいリリースで更新されています"),
-    "half_migrated": (lambda p: _stamped(p, schema.head(), drop="scenario_item"), "不足している表: scenario_item"),
+    "half_migrated": (
+        lambda p: _stamped(p, schema.head(), drop="scenario_item"),
+        "不足している表: scenario_item",
+    ),
     "half_made": (_half_made, "不足している表: rollout.is_sample"),
     "foreign": (_foreign, "この基金管理アプリのものではない表があります（customers）"),
     "damaged": (make_garbage_file, "破損しています"),

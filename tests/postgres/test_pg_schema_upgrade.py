@@ -19,7 +19,9 @@ from fund.ops.seed import seed
 from tests.conftest import ROOT
 
 RELEASE_010_BACKUP = ROOT / "tests" / "fixtures" / "release-0.1.0-backup"
-RELEASE_010_SEQUENCES = {f"{t}_id_seq" for t in backup.table_names()} - {
+# Release 0.1.0's tables, in this release's dependency order (later tables have no file).
+RELEASE_010_TABLES = [t for t in backup.table_names() if (RELEASE_010_BACKUP / f"{t}.parquet").is_file()]
+RELEASE_010_SEQUENCES = {f"{t}_id_seq" for t in RELEASE_010_TABLES} - {
     "fiscal_year_id_seq",
     "kpi_year_id_seq",
 }
@@ -55,14 +57,14 @@ def _load_release_010(engine: Engine) -> None:
     with engine.begin() as conn:
         command.upgrade(schema.config(conn), schema.BASELINE)
         conn.execute(text("DROP TABLE alembic_version"))
-    for table in backup.table_names():
+    for table in RELEASE_010_TABLES:
         frame = pd.read_parquet(RELEASE_010_BACKUP / f"{table}.parquet")
         json_columns = _json_columns(table)
         for column in json_columns:  # DuckDB wrote JSON as its text
             frame[column] = frame[column].map(lambda v: None if v is None else json.loads(v))
         frame.to_sql(table, engine, if_exists="append", index=False, dtype=json_columns)
     with engine.begin() as conn:
-        for table in backup.table_names():
+        for table in RELEASE_010_TABLES:
             if f"{table}_id_seq" in RELEASE_010_SEQUENCES:
                 conn.execute(text(f"SELECT setval('{table}_id_seq', (SELECT MAX(id) FROM {table}))"))
 
@@ -91,6 +93,7 @@ def test_release_0_1_0_on_postgresql_is_stamped_upgraded_and_keeps_every_row(
     assert report.backup_dir is not None and (report.backup_dir / "manifest.json").is_file()
     after = _counts(engine)
     assert after.pop("alembic_version") == 1
+    assert after.pop("allocation_change") == 0  # 0003's new table starts empty
     assert after == {**manifest["tables"], "audit_log": manifest["tables"]["audit_log"] + 2}
     assert ledger.balance(engine) == 2_060_123_456  # 20.6億円 and the 123,456円 of interest posted
     assert audit.verify_chain(engine) is None

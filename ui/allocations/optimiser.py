@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from fund import optimiser, scenario
+from fund import allocation, optimiser, scenario
 from fund.auth import Actor
 from fund.errors import FundError
 from fund.money import format_sen_yen, format_sen_yen_series, sen_yen_to_yen, to_sen_yen
@@ -48,8 +48,8 @@ def render(actor: Actor) -> None:
         "上限額（千円）",
         min_value=1,
         step=10_000,
-        value=max(1, to_sen_yen(ceiling.ceiling_yen)),
-        help=f"既定値はこの年度の上限 {format_sen_yen(ceiling.ceiling_yen)}千円（基金残高と他年度の承認済み未取崩し、年間上限額から計算）",
+        value=max(1, to_sen_yen(ceiling.headroom_yen)),
+        help=f"既定値はこの年度の余裕額 {format_sen_yen(ceiling.headroom_yen)}千円（{allocation.ceiling_breakdown(ceiling)}）",
         key="opt_ceiling",
     )
     floor = o3.number_input(

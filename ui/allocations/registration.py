@@ -48,13 +48,7 @@ def render(actor: Actor) -> None:
 def _ceiling_metrics(ceiling: allocation.Ceiling) -> None:
     c1, c2, c3, c4 = st.columns(4)
     c1.metric(
-        "基金からの上限",
-        format_oku_yen(ceiling.fund_ceiling_yen),
-        help=(
-            f"基金残高 {format_yen(ceiling.balance_yen)} ＋ 当年度の取崩し済み {format_yen(ceiling.drawn_this_year_yen)}"
-            f" − 他年度の承認済み未取崩し {format_yen(ceiling.committed_other_years_yen)}"
-            f" ＝ {format_yen(ceiling.fund_ceiling_yen)}"
-        ),
+        "基金の余裕額", format_oku_yen(ceiling.fund_headroom_yen), help=allocation.ceiling_breakdown(ceiling)
     )
     cap = ceiling.annual_cap_yen
     c2.metric(

@@ -4,7 +4,7 @@ from datetime import date
 
 import streamlit as st
 
-from fund import auth, ledger
+from fund import allocation, auth, ledger
 from fund.auth import Action, Actor
 from fund.errors import FundError, InputInvalid
 from fund.fiscal import allowed_fiscal_years, fiscal_label, fiscal_year_of
@@ -209,6 +209,6 @@ def _close(actor: Actor) -> None:
     if not confirm:
         _refused(CLOSE_ERRORS, InputInvalid({"confirm": "確認のチェックを入れてください。"}))
     widgets.run_action(
-        lambda: ledger.close_year(session.engine(), actor=actor, fiscal_year=int(target)),
+        lambda: allocation.close_year(session.engine(), actor=actor, fiscal_year=int(target)),
         f"{fiscal_label(int(target))}を決算確定しました。",
     )
