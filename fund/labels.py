@@ -3,6 +3,7 @@
 from fund.models import (
     AllocationChangeKind,
     AllocationStatus,
+    AllocationStep,
     AuditAction,
     BudgetStage,
     Direction,
@@ -41,6 +42,18 @@ ALLOCATION_CHANGE = {
     AllocationChangeKind.revision: "補正",
     AllocationChangeKind.carry_over: "繰越",
     AllocationChangeKind.lapse: "不用額",
+}
+
+ALLOCATION_STEP = {
+    AllocationStep.request: "要求",
+    AllocationStep.assessment: "査定",
+    AllocationStep.budget: "予算化",
+    AllocationStep.revision: "補正",
+    AllocationStep.drawdown: "執行（取崩し）",
+    AllocationStep.reversal: "取崩しの取消",
+    AllocationStep.carry_over: "翌年度へ繰越",
+    AllocationStep.carried_in: "前年度から繰越",
+    AllocationStep.lapse: "不用額",
 }
 
 ALLOCATION_STATUS = {

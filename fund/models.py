@@ -140,6 +140,20 @@ class AllocationChangeKind(str, enum.Enum):
     lapse = "lapse"  # 不用額（決算で確定）
 
 
+class AllocationStep(str, enum.Enum):
+    """A row of an allocation's history (`fund.allocation.history`); not stored as such."""
+
+    request = "request"  # 要求: the department's proposal
+    assessment = "assessment"  # 査定: the amount registered
+    budget = "budget"  # 当初予算 / 補正予算 (by stage): the approval
+    revision = "revision"  # 補正
+    drawdown = "drawdown"  # 執行（取崩し）
+    reversal = "reversal"  # 取崩しの取消
+    carry_over = "carry_over"  # 繰越
+    carried_in = "carried_in"  # 前年度からの繰越
+    lapse = "lapse"  # 不用額
+
+
 class LedgerKind(str, enum.Enum):
     deposit = "deposit"  # 積立
     interest = "interest"  # 運用益

@@ -85,6 +85,18 @@ def fresh_engine(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Engin
 
 
 @pytest.fixture
+def fresh_seeded(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Engine]:
+    """A factory of new copies of the seeded database: one per example of a property test."""
+
+    def make() -> Engine:
+        path = tmp_path_factory.mktemp("seeded") / "seeded.duckdb"
+        shutil.copy(seeded_template, path)
+        return get_engine(f"duckdb:///{path}")
+
+    return make
+
+
+@pytest.fixture
 def seeded_engine(seeded_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
     """A copy of the seeded database, named by FUND_DATABASE_URL."""
     path = tmp_path / "seeded.duckdb"

@@ -169,21 +169,31 @@ def seeded_engine(pg_templates: PgServer, monkeypatch: pytest.MonkeyPatch) -> It
     yield from _fresh_database(pg_templates, TEMPLATE_SEEDED, monkeypatch)
 
 
-@pytest.fixture
-def fresh_engine(pg_templates: PgServer) -> Iterator[Callable[[], Engine]]:
-    """A factory of new, empty PostgreSQL databases with the schema (one per property-test example)."""
+def _database_factory(server: PgServer, template: str) -> Iterator[Callable[[], Engine]]:
     names: list[str] = []
 
     def make() -> Engine:
         name = f"p{os.getpid()}_{next(_numbers)}"
-        pg_templates.create_database(name, TEMPLATE_EMPTY)
+        server.create_database(name, template)
         names.append(name)
-        return get_engine(pg_templates.url(name))
+        return get_engine(server.url(name))
 
     yield make
     dispose_engines()
     for name in names:
-        pg_templates.drop_database(name)
+        server.drop_database(name)
+
+
+@pytest.fixture
+def fresh_engine(pg_templates: PgServer) -> Iterator[Callable[[], Engine]]:
+    """A factory of new, empty PostgreSQL databases with the schema (one per property-test example)."""
+    yield from _database_factory(pg_templates, TEMPLATE_EMPTY)
+
+
+@pytest.fixture
+def fresh_seeded(pg_templates: PgServer) -> Iterator[Callable[[], Engine]]:
+    """A factory of new PostgreSQL copies of the seeded database (one per property-test example)."""
+    yield from _database_factory(pg_templates, TEMPLATE_SEEDED)
 
 
 @pytest.fixture
