@@ -74,7 +74,7 @@ CARRIED_IN_SQL = "SELECT carried_to_id FROM allocation_change WHERE carried_to_i
 # still owed (`left_yen`, 0 unless approved in an open 年度) and its increase awaiting approval.
 ALLOCATION_LEFT_SQL = f"""
     SELECT a.id AS allocation_id, a.project_id, a.fiscal_year, a.status, a.budget_stage,
-           a.fund_share_yen,
+           a.project_cost_yen, a.fund_share_yen,
            COALESCE(d.drawn_yen, 0) AS drawn_yen,
            COALESCE(m.carried_yen, 0) AS carried_yen,
            COALESCE(m.lapsed_yen, 0) AS lapsed_yen,
@@ -316,8 +316,10 @@ ALLOCATION_DRAWN_COLUMNS = [
     "fiscal_year",
     "budget_stage",
     "status",
+    "project_cost_yen",
     "fund_share_yen",
     "drawn_yen",
+    "carried_yen",
     "left_yen",
 ]
 
@@ -340,7 +342,8 @@ def allocation_drawn(
         engine,
         f"""
         SELECT x.allocation_id AS id, x.project_id, p.name AS project_name, x.fiscal_year, x.budget_stage,
-               x.status, x.fund_share_yen, x.drawn_yen, x.fund_share_yen - x.drawn_yen - x.carried_yen AS left_yen
+               x.status, x.project_cost_yen, x.fund_share_yen, x.drawn_yen, x.carried_yen,
+               x.fund_share_yen - x.drawn_yen - x.carried_yen AS left_yen
         FROM ({ALLOCATION_LEFT_SQL}) x JOIN project p ON p.id = x.project_id
         WHERE x.fiscal_year IN {years} {drawable}
         ORDER BY x.fiscal_year DESC, x.allocation_id

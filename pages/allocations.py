@@ -4,7 +4,7 @@ import streamlit as st
 
 from fund.auth import Action, can
 from ui import session, widgets
-from ui.allocations import optimiser, registration, scenarios, table
+from ui.allocations import cycle, optimiser, registration, scenarios, table
 
 actor = session.require_actor(Action.view_allocations)
 
@@ -14,7 +14,7 @@ widgets.show_flash()
 may_allocate = can(actor, Action.allocate)
 tab_names = ["配分表"]
 if may_allocate or can(actor, Action.approve_allocation):
-    tab_names += ["配分の登録・承認", "シナリオ"]
+    tab_names += ["配分の登録・承認", "補正・繰越", "シナリオ"]
 if may_allocate:
     tab_names.append("最適化")
 # Only the open tab runs (switching tabs reruns the page), so a large 年度 costs only what is shown.
@@ -22,6 +22,7 @@ tabs = dict(zip(tab_names, st.tabs(tab_names, key="alloc_tab", on_change="rerun"
 draw = {
     "配分表": lambda: table.render(actor, may_export=can(actor, Action.export)),
     "配分の登録・承認": lambda: registration.render(actor),
+    "補正・繰越": lambda: cycle.render(actor),
     "シナリオ": lambda: scenarios.render(actor),
     "最適化": lambda: optimiser.render(actor),
 }

@@ -9,7 +9,7 @@ from fund.allocation.cycle import (
     revise_allocation,
     withdraw_change,
 )
-from fund.allocation.history import HISTORY_COLUMNS, history
+from fund.allocation.history import HISTORY_COLUMNS, PENDING_COLUMNS, history, pending_changes
 from fund.allocation.layout import LAYOUT_COLUMNS, LayoutRow, layout_frame, table_layout, table_lines
 from fund.allocation.position import owed_by_year
 from fund.allocation.table import (
@@ -39,6 +39,8 @@ from fund.allocation.workflow import (
 )
 
 __all__ = [
+    "PENDING_COLUMNS",
+    "pending_changes",
     "HISTORY_COLUMNS",
     "history",
     "withdraw_change",

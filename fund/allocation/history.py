@@ -65,3 +65,31 @@ def history(engine: Engine, *, allocation_id: int) -> pd.DataFrame:
         params,
     )
     return df[HISTORY_COLUMNS]
+
+
+PENDING_COLUMNS = [
+    "change_id",
+    "allocation_id",
+    "project",
+    "kind",
+    "fund_delta_yen",
+    "requested_by",
+    "reason",
+]
+
+
+def pending_changes(engine: Engine, *, fiscal_year: int) -> pd.DataFrame:
+    """補正 and 繰越 awaiting approval on the 年度's allocations (`PENDING_COLUMNS`), oldest first."""
+    return query_df(
+        engine,
+        """
+        SELECT c.id AS change_id, c.allocation_id, p.name AS project, c.kind, c.fund_delta_yen,
+               c.requested_by, c.reason
+        FROM allocation_change c
+        JOIN allocation a ON a.id = c.allocation_id
+        JOIN project p ON p.id = a.project_id
+        WHERE a.fiscal_year = :fy AND c.status = :proposed
+        ORDER BY c.id
+        """,
+        {"fy": fiscal_year, "proposed": AllocationStatus.proposed.value},
+    )

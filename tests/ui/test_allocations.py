@@ -10,6 +10,7 @@ from fund import allocation, allocation_export, reference, scenario
 from fund.auth import Actor
 from fund.db import query_df
 from fund.models import AllocationStatus, Role
+from tests.conftest import approved_allocation
 from tests.ui.conftest import press, signed_in_app
 from tests.ui.test_safety import BOLD, PAYLOADS, hostile, markdown_texts  # noqa: F401 (hostile is a fixture)
 
@@ -170,10 +171,15 @@ def test_download_buttons_export_the_filtered_table_and_are_audited(
 
 def test_only_the_open_tab_runs_and_each_tab_opens(app_as: Callable[..., AppTest]) -> None:
     at = app_as(Role.admin, PAGE)
-    assert [t.label for t in at.tabs] == ["配分表", "配分の登録・承認", "シナリオ", "最適化"]
+    assert [t.label for t in at.tabs] == ["配分表", "配分の登録・承認", "補正・繰越", "シナリオ", "最適化"]
     keys = {w.key for w in at.selectbox}
     assert "alloc_year" in keys and "reg_year" not in keys and "opt_year" not in keys
-    for name, key in (("配分の登録・承認", "reg_year"), ("シナリオ", "scn_year"), ("最適化", "opt_year")):
+    for name, key in (
+        ("配分の登録・承認", "reg_year"),
+        ("補正・繰越", "cyc_year"),
+        ("シナリオ", "scn_year"),
+        ("最適化", "opt_year"),
+    ):
         _open_tab(at, name)
         assert not at.exception
         assert key in {w.key for w in at.selectbox}
@@ -217,3 +223,45 @@ def test_no_tab_renders_user_text_as_markdown() -> None:
         assert not at.exception
         leaked = [t for t in markdown_texts(at) for p in PAYLOADS if p in t]
         assert leaked == []
+
+
+def test_a_revision_is_registered_by_a_screener_approved_by_an_executive_and_shown_in_the_history(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    alloc = approved_allocation(seeded_engine, "やまぐちデジタル実装推進事業", 10_000_000)
+    at = _open_tab(app_as(Role.screener, PAGE), "補正・繰越")
+    at.selectbox(key="cyc_year").set_value(2026).run()
+    at.selectbox(key="cyc_alloc").set_value(alloc).run()
+    at.number_input(key="cyc_share").set_value(7_000_000)
+    at.text_input(key="cyc_revise_reason").input("入札差金")
+    at = press(at, "補正を登録")
+    assert not at.error
+    assert f"配分番号 {alloc} の補正（-3,000,000円）を承認待ちとして登録しました" in at.success[0].value
+    assert "承認する" not in [b.label for b in at.button]  # a screener cannot approve
+
+    at = _open_tab(app_as(Role.executive, PAGE), "補正・繰越")
+    at.selectbox(key="cyc_year").set_value(2026).run()
+    assert "▲3,000,000円" in _cells(at, 0) and "入札差金" in _cells(at, 0)
+    at.button(key="cyc_approve").click().run()
+    assert not at.error and "を承認しました" in at.success[0].value
+    at.selectbox(key="cyc_alloc").set_value(alloc).run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["基金充当額（補正後）（千円）"] == "7,000" and metrics["残り（未執行）（千円）"] == "7,000"
+    history = at.dataframe[0].value  # nothing awaits approval any more: the history is the only table
+    assert list(history["段階"]) == ["査定", "予算化", "補正"]
+    assert list(history["金額"]) == ["10,000,000円", "10,000,000円", "▲3,000,000円"]
+    assert list(history["摘要・理由"])[1:] == ["当初予算", "入札差金"]
+
+
+def test_a_carry_over_larger_than_the_unspent_part_is_refused_at_once_with_the_figures(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    alloc = approved_allocation(seeded_engine, "やまぐちデジタル実装推進事業", 10_000_000)
+    at = _open_tab(app_as(Role.screener, PAGE), "補正・繰越")
+    at.selectbox(key="cyc_year").set_value(2026).run()
+    at.selectbox(key="cyc_alloc").set_value(alloc).run()
+    at.number_input(key="cyc_carry").set_value(12_000_000)
+    at.text_input(key="cyc_carry_reason").input("資材納期の遅れ")
+    at = press(at, "繰越を登録")
+    assert "未執行額は 10,000,000円" in at.error[0].value and "2,000,000円 超過" in at.error[0].value
+    assert allocation.pending_changes(seeded_engine, fiscal_year=2026).empty
