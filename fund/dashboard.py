@@ -8,7 +8,6 @@ from sqlalchemy import Engine
 
 from fund import allocation, clock, kpi, projection, proposals, screening
 from fund.auth import SYSTEM
-from fund.fiscal import fiscal_year_of
 from fund.models import ProposalStatus
 
 FUNDED = (ProposalStatus.adopted, ProposalStatus.funded)  # the proposals the home page counts as chosen
@@ -19,7 +18,7 @@ class Headline:
     fund_size_yen: int
     balance_yen: int
     used_ratio: float  # share of the fund size drawn down so far
-    reference_year: int  # latest 年度 with approved allocations (or the current 年度)
+    current_year: int  # the current 年度 (Japan time), the same as 基金の状況's
     year_totals: dict[str, int]
     base_case: projection.Projection  # the same outlook as 基金の状況 (runway, recent pace)
     year_end_balances: pd.DataFrame  # fiscal_year, closing_balance_yen: one row per 年度 with postings
@@ -36,14 +35,13 @@ def headline(engine: Engine, *, today: date | None = None) -> Headline:
     today = today or clock.today_jst()
     fig = projection.figures(engine)
     status = projection.fund_status(fig, today=today)
-    years = allocation.allocation_years(engine)
-    ref_year = years[0] if years else fiscal_year_of(today)
+    ref_year = status.current_year
     rf = fig.roll_forward
     return Headline(
         fund_size_yen=status.fund_size_yen,
         balance_yen=status.balance_yen,
         used_ratio=status.used_ratio,
-        reference_year=ref_year,
+        current_year=ref_year,
         year_totals=allocation.year_totals(engine, fiscal_year=ref_year),
         base_case=status.projection,
         year_end_balances=pd.DataFrame(

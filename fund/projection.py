@@ -176,7 +176,8 @@ def committed_remaining(engine: Engine, *, today: date) -> dict[int, int]:
 
 def _committed(fig: Figures, *, today: date) -> dict[int, int]:
     """What the fund owes per 年度 from the current one on (`position.owed_from`)."""
-    return position.owed_from(fig.owed, current_year=fiscal_year_of(today))
+    owed = position.owed_from(fig.owed, current_year=fiscal_year_of(today))
+    return {int(y): int(v) for y, v in zip(owed["fiscal_year"], owed["total_yen"], strict=True)}
 
 
 def project(fig: Figures, *, today: date, stress: StressTest | None = None) -> Projection:
@@ -271,6 +272,20 @@ def projection_display(p: Projection) -> pd.DataFrame:
     return out
 
 
+def owed_display(fig: Figures, *, today: date) -> pd.DataFrame:
+    """What the fund owes per 年度 from the current one on, as shown beside the projection (千円):
+    the same figures as its 計画取崩し in the base case."""
+    owed = position.owed_from(fig.owed, current_year=fiscal_year_of(today))
+    return pd.DataFrame(
+        {
+            "年度": [fiscal_label(int(y)) for y in owed["fiscal_year"]],
+            "承認済み配分の未取崩し（千円）": format_sen_yen_series(owed["undrawn_yen"]),
+            "後年度負担（採択事業の計画、千円）": format_sen_yen_series(owed["reserved_yen"]),
+            "計（千円）": format_sen_yen_series(owed["total_yen"]),
+        }
+    )
+
+
 def runway_text(p: Projection) -> str:
     """'2.1年（令和10年度に不足）' or '10年以上' — the runway as an executive reads it."""
     if p.run_out_year is None or p.runway_years is None:
@@ -329,12 +344,14 @@ class Signal:
     explanation: str
 
 
-def signals(fig: Figures, *, today: date) -> list[Signal]:
-    """The four fund-health signals with a plain-Japanese explanation each (base case)."""
+def signals(fig: Figures, *, today: date, stress: StressTest | None = None) -> list[Signal]:
+    """The four fund-health signals with a plain-Japanese explanation each. They read the same
+    projection as the runway (`project` under `stress`, the base case by default), so a signal never
+    says 問題なし while the runway says the money runs out."""
     current = fiscal_year_of(today)
     balance = fig.balance_yen
-    committed = _committed(fig, today=today)
-    need = sum(committed.values())
+    p = project(fig, today=today, stress=stress)
+    need = round_yen(sum(_committed(fig, today=today).values()) * (1 + p.stress.cost_overrun_pct / 100))
     drawn = fig.drawn
     planned = fig.planned
     out: list[Signal] = []
@@ -351,12 +368,16 @@ def signals(fig: Figures, *, today: date) -> list[Signal]:
         )
     else:
         ratio = balance / need
-        level = Level.alert if ratio < 1 else Level.ok
-        verdict = (
-            "計画済みの取崩しを賄えません。計画の見直しか財源の確保が必要です。"
-            if ratio < 1
-            else "計画済みの取崩しは賄えます。残りが今後の新規事業に充てられる額です。"
-        )
+        if ratio < 1:
+            level, verdict = Level.alert, "計画済みの取崩しを賄えません。計画の見直しか財源の確保が必要です。"
+        elif p.run_out_year is not None:
+            level = Level.caution
+            verdict = (
+                "計画済みの取崩しは賄えますが、まだ予算のない年度に新規事業を直近ペースで見込むと"
+                f"{run_out_text(p)}します（残り年数の目安と同じ見通し）。"
+            )
+        else:
+            level, verdict = Level.ok, "計画済みの取崩しは賄えます。残りが今後の新規事業に充てられる額です。"
         out.append(
             Signal(
                 "保有割合",
@@ -414,21 +435,26 @@ def signals(fig: Figures, *, today: date) -> list[Signal]:
             )
         )
 
-    # Balance after this 年度's committed drawdowns vs next 年度's commitments
-    after_this_year = balance - committed.get(current, 0)
-    next_need = committed.get(current + 1, 0)
-    short = after_this_year < next_need
+    # The current 年度's year-end balance against what the next 年度 draws (the projection's own rows)
+    rows = p.table.set_index("fiscal_year")
+    after_this_year = int(rows.loc[current, "closing_yen"])
+    next_need = (
+        int(rows.loc[current + 1, "planned_yen"] + rows.loc[current + 1, "assumed_yen"])
+        if current + 1 in rows.index
+        else 0
+    )
+    short = p.run_out_year is not None and p.run_out_year <= current + 1
     out.append(
         Signal(
             "翌年度の必要額",
             "不足" if short else "充足",
             Level.alert if short else Level.ok,
-            f"今年度の計画取崩し後の残高 {format_oku_yen(after_this_year)} と、"
-            f"{fiscal_label(current + 1)}の計画取崩し {format_oku_yen(next_need)} を比べています。"
+            f"今年度末の残高見込み {format_oku_yen(after_this_year)} と、"
+            f"{fiscal_label(current + 1)}の取崩し見込み {format_oku_yen(next_need)} を比べています。"
             + (
-                f"不足額は {format_yen(next_need - after_this_year)} です。"
-                if short
-                else "翌年度に計画された取崩しは残高で賄えます。"
+                f"{run_out_text(p)}し、不足額は {format_yen(-int(rows.loc[p.run_out_year, 'closing_yen']))} です。"
+                if short and p.run_out_year is not None
+                else "翌年度の取崩しは残高で賄えます。"
             ),
         )
     )

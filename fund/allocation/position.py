@@ -78,13 +78,17 @@ def owed_by_year(engine: Engine) -> pd.DataFrame:
     ).astype("int64")
 
 
-def owed_from(owed: pd.DataFrame, *, current_year: int) -> dict[int, int]:
-    """`owed_by_year` as the rule counts it from the current 年度 on: what open past 年度 have not
-    drawn counts in the current 年度; their commitments reserve nothing."""
-    out: dict[int, int] = {}
-    for r in owed.itertuples(index=False):
-        year = int(r.fiscal_year)
-        yen = int(r.undrawn_yen) + (int(r.reserved_yen) if year >= current_year else 0)
-        if yen:
-            out[max(year, current_year)] = out.get(max(year, current_year), 0) + yen
-    return out
+def owed_from(owed: pd.DataFrame, *, current_year: int) -> pd.DataFrame:
+    """`owed_by_year` as the rule counts it from the current 年度 on (`OWED_COLUMNS` plus `total_yen`):
+    what open past 年度 have not drawn counts in the current 年度; their commitments reserve nothing."""
+    past = owed["fiscal_year"] < current_year
+    moved = pd.DataFrame(
+        {
+            "fiscal_year": owed["fiscal_year"].where(~past, current_year),
+            "undrawn_yen": owed["undrawn_yen"],
+            "reserved_yen": owed["reserved_yen"].where(~past, 0),
+        }
+    )
+    out = moved.groupby("fiscal_year", as_index=False).sum().astype("int64")
+    out["total_yen"] = out["undrawn_yen"] + out["reserved_yen"]
+    return out[out["total_yen"] > 0].reset_index(drop=True)

@@ -12,8 +12,9 @@ from sqlmodel import select
 
 from fund import ledger, projection
 from fund.auth import Actor
-from fund.db import query_df, write_session
+from fund.db import get_engine, query_df, write_session
 from fund.models import Allocation, AllocationStatus, Project, Proposal, ProposalCostLine, ProposalStatus
+from fund.ops import generate
 from fund.ops.cli import main
 from fund.projection import Level, StressTest
 from tests.conftest import posting
@@ -242,7 +243,8 @@ def test_seeded_signals_explain_the_fund_in_plain_japanese(seeded_engine: Engine
     sig = {s.name: s for s in projection.signals(projection.figures(seeded_engine), today=TODAY)}
     assert list(sig) == ["保有割合", "乖離率", "今年度の取崩し", "翌年度の必要額"]
     assert sig["保有割合"].value == f"{BALANCE / (PLANNED_2026 + PLANNED_2027):.2f}倍"
-    assert sig["保有割合"].level == Level.ok
+    # the plans are covered, but the runway (new projects at the recent pace) runs out in 令和10年度
+    assert sig["保有割合"].level == Level.caution and "令和10年度に不足" in sig["保有割合"].explanation
     assert sig["乖離率"].value == "▲100.0%" and sig["乖離率"].level == Level.caution
     assert "令和7年度" in sig["乖離率"].explanation
     assert sig["今年度の取崩し"].level == Level.caution
@@ -351,3 +353,60 @@ def test_cli_ledger_with_a_year_still_prints_the_roll_forward(capsys: pytest.Cap
 def test_cli_refuses_an_unknown_export_format(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         main(["ledger", "export", "--format", "pdf", "--out", str(tmp_path / "x.pdf")])
+
+
+STRESSES = [
+    StressTest(cost_overrun_pct=overrun, slip_one_year=slip, interest_rate_pct=rate, assume_recent_pace=pace)
+    for overrun in (0.0, 60.0)
+    for slip in (False, True)
+    for rate in (0.0, 1.5)
+    for pace in (True, False)
+]
+
+
+def _no_contradiction(fig: projection.Figures, today: date) -> None:
+    for stress in STRESSES:
+        p = projection.project(fig, today=today, stress=stress)
+        sig = {s.name: s for s in projection.signals(fig, today=today, stress=stress)}
+        runs_out = p.run_out_year is not None
+        assert (sig["保有割合"].level == Level.ok) <= (not runs_out), stress
+        next_short = runs_out and (p.run_out_year or 0) <= p.current_year + 1
+        assert (sig["翌年度の必要額"].value == "不足") == next_short, stress
+        if runs_out:
+            assert projection.runway_text(p) != "10年以上"
+
+
+def test_the_signals_never_contradict_the_runway_under_any_stress_on_the_seeded_data(
+    seeded_engine: Engine,
+) -> None:
+    _no_contradiction(projection.figures(seeded_engine), TODAY)
+
+
+def test_the_signals_never_contradict_the_runway_under_any_stress_on_a_generated_database(
+    tmp_path: Path,
+) -> None:
+    """The generator writes DuckDB (on the PostgreSQL run too: the rule is the same Python)."""
+    engine = get_engine(f"duckdb:///{tmp_path / 'generated.duckdb'}")
+    generate.generate(engine, proposals=300, seed_value=11)
+    _no_contradiction(projection.figures(engine), TODAY)
+
+
+def test_every_stress_control_moves_the_figures_it_claims_to_move(seeded_engine: Engine) -> None:
+    fig = projection.figures(seeded_engine)
+    quiet = StressTest(assume_recent_pace=False)
+    base = projection.project(fig, today=TODAY, stress=quiet)
+    first_close = int(base.table["closing_yen"].iloc[0])
+
+    def first(stress: StressTest) -> int:
+        return int(projection.project(fig, today=TODAY, stress=stress).table["closing_yen"].iloc[0])
+
+    # 上振れ: more is drawn this 年度; 運用益: interest is added; 1年遅れ: this 年度's plan moves out
+    assert first(StressTest(cost_overrun_pct=50, assume_recent_pace=False)) == first_close - PLANNED_2026 // 2
+    assert first(StressTest(interest_rate_pct=1.0, assume_recent_pace=False)) == first_close + BALANCE // 100
+    assert first(StressTest(slip_one_year=True, assume_recent_pace=False)) == first_close + PLANNED_2026
+    # 直近ペース: the unbudgeted 年度 draw the pace; the slip still moves the plan with the pace on
+    with_pace = projection.project(fig, today=TODAY)
+    assert int(with_pace.table["closing_yen"].iloc[0]) == BALANCE - PACE
+    slipped = projection.project(fig, today=TODAY, stress=StressTest(slip_one_year=True))
+    assert int(slipped.table["closing_yen"].iloc[0]) == BALANCE - (PACE - PLANNED_2026)
+    assert (slipped.runway_years or 0) > (with_pace.runway_years or 0)

@@ -54,6 +54,22 @@ def test_headline_shows_balance_plan_runway_and_share_used(app_as: Callable[...,
     assert "2,060,000千円" in help_text
 
 
+def test_the_years_ahead_show_what_is_owed_with_the_projections_own_figures(
+    app_as: Callable[..., AppTest],
+) -> None:
+    with time_machine.travel(datetime(2026, 11, 22, 10, 0, tzinfo=UTC), tick=True):
+        at = app_as(Role.executive, "pages/fund_status.py")
+    owed = next(d.value for d in at.dataframe if "後年度負担（採択事業の計画、千円）" in d.value.columns)
+    assert owed.to_dict("list") == {
+        "年度": ["令和8年度（2026年度）", "令和9年度（2027年度）"],
+        "承認済み配分の未取崩し（千円）": ["0", "0"],
+        "後年度負担（採択事業の計画、千円）": ["200,000", "172,000"],
+        "計（千円）": ["200,000", "172,000"],
+    }
+    projected = next(d.value for d in at.dataframe if "計画取崩し（千円）" in d.value.columns)
+    assert list(projected["計画取崩し（千円）"][:2]) == ["200,000", "172,000"]
+
+
 def test_charts_have_japanese_titles_and_short_year_labels(app_as: Callable[..., AppTest]) -> None:
     at = app_as(Role.executive, "pages/fund_status.py")
     specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]

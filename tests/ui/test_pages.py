@@ -2,16 +2,17 @@
 
 import ast
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
+import time_machine
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from fund import auth, ledger
 from fund.auth import Actor
 from fund.models import Role
-from tests.conftest import APP, ROOT
+from tests.conftest import APP, ROOT, approved_allocation
 from tests.ui.conftest import press
 
 
@@ -71,12 +72,29 @@ def test_sign_in_with_wrong_password_shows_a_japanese_error(seeded_engine: Engin
     assert at.title[0].value == "ホーム"
 
 
-def test_home_shows_the_seeded_balance_and_fy2024_fund_share(app_as: Callable[..., AppTest]) -> None:
-    at = app_as(Role.executive)
+def test_home_shows_the_seeded_balance_and_the_current_years_fund_share(
+    app_as: Callable[..., AppTest],
+) -> None:
+    with time_machine.travel(datetime(2024, 11, 22, 1, 0, tzinfo=UTC), tick=True):  # 令和6年度
+        at = app_as(Role.executive)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["基金残高"] == "20.6億円"
     assert metrics["令和6年度 基金充当額"] == "11.4億円"
     assert metrics["基金の使用割合"] == "48.5%"
+
+
+def test_home_and_the_fund_page_show_one_current_year_and_one_runway(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    """An approval for a later 年度 does not move ホーム off the current 年度 (令和8年度 here)."""
+    approved_allocation(seeded_engine, "やまぐちデジタル実装推進事業", 30_000_000, year=2027)
+    with time_machine.travel(datetime(2026, 11, 22, 1, 0, tzinfo=UTC), tick=True):
+        home = {m.label: m for m in app_as(Role.executive).metric}
+        fund = {m.label: m for m in app_as(Role.executive, "pages/fund_status.py").metric}
+    assert home["令和8年度 基金充当額"].value == "0.0億円"
+    assert home["残り年数の目安"].value == fund["残り年数の目安"].value
+    for m in (home["残り年数の目安"], fund["残り年数の目安"]):
+        assert "直近ペース" in m.help and "令和" in m.help  # the assumption and the run-out 年度 beside it
 
 
 @pytest.mark.usefixtures("seeded_engine")

@@ -14,6 +14,16 @@ SERIES = ["実績", "見通し"]
 
 
 def render(fig: projection.Figures, base: projection.Projection, *, today: date) -> None:
+    st.subheader("今後の年度に必要な額（計画済みの取崩し）")
+    owed = projection.owed_display(fig, today=today)
+    if owed.empty:
+        st.info("今年度以降に計画された取崩しはありません。")
+    else:
+        st.dataframe(owed, hide_index=True, width="stretch", key="owed_table")
+        st.caption(
+            "年度配分の余裕額と見通しの「計画取崩し」は、この表と同じ額を使います。"
+            "過ぎた年度の未取崩しは今年度に含めます。"
+        )
     st.subheader("見通しとストレステスト")
     s1, s2, s3 = st.columns(3)
     overrun = s1.slider("事業費の上振れ（%）", 0, 100, 0, step=5, key="stress_overrun")

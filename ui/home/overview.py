@@ -26,7 +26,7 @@ def render(h: dashboard.Headline) -> None:
         help=f"基金規模 {format_sen_yen(h.fund_size_yen)}千円 に対する取崩し累計（返還等を差し引き）",
     )
     c3.metric(
-        f"{wareki(h.reference_year)} 基金充当額",
+        f"{wareki(h.current_year)} 基金充当額",
         format_oku_yen(h.year_totals["fund_share_yen"]),
         help=f"承認済み配分 {h.year_totals['projects']}事業（うち新規 {h.year_totals['new_projects']}事業）、"
         f"事業費 {format_sen_yen(h.year_totals['project_cost_yen'])}千円",
@@ -43,7 +43,7 @@ def render(h: dashboard.Headline) -> None:
         st.subheader("基金残高の推移（年度末、億円）")
         _balance_chart(h.year_end_balances)
     with right:
-        st.subheader(f"{fiscal_label(h.reference_year)} の状況")
+        st.subheader(f"{fiscal_label(h.current_year)} の状況")
         prog = h.screening_progress
         s1, s2 = st.columns(2)
         s1.metric(
@@ -61,7 +61,7 @@ def render(h: dashboard.Headline) -> None:
             column.metric(kpi.status_label(status.value), f"{h.kpi_status[status.value]:,}")
     if h.year_totals["estimated_projects"]:
         st.caption(
-            f"{fiscal_label(h.reference_year)}の基金充当額のうち {h.year_totals['estimated_projects']}事業分は推計です"
+            f"{fiscal_label(h.current_year)}の基金充当額のうち {h.year_totals['estimated_projects']}事業分は推計です"
             "（資料には事業費のみ記載され、基金で賄う額の記載がないため）。"
         )
 
