@@ -23,13 +23,24 @@ from sqlalchemy import Engine
 
 from fund import allocation, proposals, screening
 from fund.auth import Actor
-from fund.db import in_list, query_df
+from fund.db import query_df
 from fund.errors import InputInvalid, RuleViolation
 from fund.labels import FORCE_CHOICE, OPTIMISER_OBJECTIVE
+from fund.ledger import CARRIED_IN_SQL
+from fund.models import BudgetStage, ProposalStatus
 from fund.money import format_yen
 
 OBJECTIVES = OPTIMISER_OBJECTIVE
-CANDIDATE_STATUSES = ("submitted", "in_review", "adopted", "on_hold", "funded")
+# Candidates: adopted proposals whose project has no allocation yet for the 年度 and stage (a 繰越
+# from the 前年度 aside), so every answer can be promoted as it stands.
+_CANDIDATES_SQL = f"""
+    SELECT p.id, p.fiscal_year FROM proposal p
+    WHERE p.status = :adopted
+      AND NOT EXISTS (
+          SELECT 1 FROM allocation a
+          WHERE a.project_id = p.project_id AND a.fiscal_year = p.fiscal_year AND a.budget_stage = :stage
+            AND a.id NOT IN ({CARRIED_IN_SQL}))
+"""
 TIME_LIMIT_SECONDS = 1.5
 _TIE_BREAK = 1e-7  # per unit of (fund share ÷ ceiling); values are scaled to at most 1
 
@@ -226,14 +237,25 @@ def _exclusion_reasons(
 # --- Candidates from the database -------------------------------------------------------------------
 
 
-def candidate_frame(engine: Engine, *, actor: Actor, fiscal_year: int) -> pd.DataFrame:
-    """Proposals of the 年度 that can be funded (not 下書き / 不採択), with both objective values.
+def _candidate_params(stage: BudgetStage) -> dict[str, object]:
+    return {"adopted": ProposalStatus.adopted.value, "stage": stage.value}
 
-    `score` is the weighted screening total of the 年度's latest round (NaN when unscored);
-    `touchpoints` is users × uses per year from the proposal's evidence.
+
+def candidate_frame(
+    engine: Engine, *, actor: Actor, fiscal_year: int, budget_stage: BudgetStage = BudgetStage.initial
+) -> pd.DataFrame:
+    """Adopted proposals of the 年度 without an allocation for the stage, with both objective values.
+
+    `score` is the proposal's weighted screening total from the latest round of the 年度 that scored
+    it (NaN when unscored); `touchpoints` is users × uses per year from the proposal's evidence.
     """
+    ids = query_df(
+        engine,
+        f"SELECT id FROM ({_CANDIDATES_SQL}) c WHERE fiscal_year = :fy",
+        _candidate_params(budget_stage) | {"fy": fiscal_year},
+    )["id"]
     df = proposals.proposal_frame(engine, actor=actor, fiscal_year=fiscal_year)
-    df = df[df["status"].isin(CANDIDATE_STATUSES)].copy()
+    df = df[df["id"].isin(set(ids))].copy()
     projects = allocation.project_categories(engine, proposal_year=fiscal_year)
     df = df.merge(projects, left_on="project", right_on="name", how="left")
     scores = proposal_scores(engine, fiscal_year=fiscal_year)
@@ -242,13 +264,16 @@ def candidate_frame(engine: Engine, *, actor: Actor, fiscal_year: int) -> pd.Dat
 
 
 def proposal_scores(engine: Engine, *, fiscal_year: int) -> dict[int, float]:
-    """Weighted screening total per proposal from the 年度's latest round (empty if none)."""
+    """Weighted screening total per proposal: the latest decision, from the newest round of the 年度
+    that gave the proposal a total (a later round for other proposals leaves it as it was)."""
     rounds = screening.rounds(engine)
-    rounds = rounds[rounds["fiscal_year"] == fiscal_year]
-    if rounds.empty:
-        return {}
-    results = screening.results(engine, round_id=int(rounds["id"].iloc[0]))
-    return {int(p): float(v) for p, v in zip(results["proposal_id"], results["weighted_total"], strict=True)}
+    scores: dict[int, float] = {}
+    for round_id in rounds.loc[rounds["fiscal_year"] == fiscal_year, "id"]:  # newest first
+        results = screening.results(engine, round_id=int(round_id))
+        for p, v in zip(results["proposal_id"], results["weighted_total"], strict=True):
+            if not pd.isna(v):
+                scores.setdefault(int(p), float(v))
+    return scores
 
 
 def candidates_from(
@@ -309,10 +334,11 @@ def shares_from_table(table: pd.DataFrame) -> list[CategoryShare]:
 
 
 def proposal_years(engine: Engine) -> list[int]:
-    """年度 that have proposals the optimiser could choose, oldest first."""
-    statuses, params = in_list("status", CANDIDATE_STATUSES)
+    """年度 that have proposals the optimiser could choose (当初), oldest first."""
     df = query_df(
-        engine, f"SELECT DISTINCT fiscal_year FROM proposal WHERE status IN {statuses} ORDER BY 1", params
+        engine,
+        f"SELECT DISTINCT fiscal_year FROM ({_CANDIDATES_SQL}) c ORDER BY 1",
+        _candidate_params(BudgetStage.initial),
     )
     return [int(y) for y in df["fiscal_year"]]
 

@@ -117,6 +117,25 @@ def posting(data: dict[str, object], *, today: date | None = None) -> ledger.Led
     return ledger.validate_entry(defaults | data, today=today or clock.today_jst())
 
 
+def adopted_copies(engine: Engine, *, year: int, status: str = "adopted") -> int:
+    """The FY2024 proposals again, for `year` and already decided (`status`): the optimiser's
+    candidates. Written directly, as a department's history would be. Returns how many."""
+    from sqlmodel import Session, select
+
+    from fund.models import Proposal
+
+    with Session(engine) as session:
+        rows = session.exec(select(Proposal).where(Proposal.fiscal_year == 2024)).all()
+        for p in rows:
+            session.add(
+                Proposal.model_validate(
+                    p.model_dump(exclude={"id"}) | {"fiscal_year": year, "status": status}
+                )
+            )
+        session.commit()
+    return len(rows)
+
+
 def approved_allocation(engine: Engine, project: str, fund_yen: int, year: int = 2026) -> int:
     """An allocation registered by 審査担当 and approved by 幹部 (maker–checker)."""
     project_id = int(query_df(engine, "SELECT id FROM project WHERE name = :n", {"n": project})["id"].iloc[0])

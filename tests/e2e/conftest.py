@@ -18,7 +18,7 @@ from fund.auth import SYSTEM, Actor, create_user
 from fund.db import dispose_engines, get_engine
 from fund.models import Role
 from fund.ops.seed import seed
-from tests.conftest import ROOT
+from tests.conftest import ROOT, adopted_copies
 
 CHROMIUM = "/usr/bin/chromium"
 # A cold Streamlit run on a busy 2-core host can take longer than Playwright's 5 s default.
@@ -44,6 +44,7 @@ USERS = {
 
 
 SCREENING_PROJECT = "E2E 子育て手続オンライン化事業"
+OPTIMISER_YEAR = 2025  # open in the seed whatever the date: adopted proposals without allocations
 SCREENING_ROUND = "E2E 当初予算 基金充当事業 審査"
 
 
@@ -120,6 +121,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             display_name=login,
         )
     prepare_screening(engine)
+    adopted_copies(engine, year=OPTIMISER_YEAR)  # the optimiser's candidates
     dispose_engines()  # release the file: the server process opens it
     port = _free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -182,10 +182,12 @@ def test_the_optimiser_sees_every_candidate_of_a_large_year(gen: Engine) -> None
     from fund.models import Role
     from tests.conftest import make_actor
 
+    # the optimiser's candidates: adopted proposals whose project has no allocation for the 年度
     year, n = query_df(
         gen,
-        "SELECT fiscal_year, COUNT(*) AS n FROM proposal WHERE status NOT IN ('draft', 'rejected')"
-        " GROUP BY fiscal_year ORDER BY n DESC LIMIT 1",
+        "SELECT fiscal_year, COUNT(*) AS n FROM proposal p WHERE status = 'adopted' AND NOT EXISTS"
+        " (SELECT 1 FROM allocation a WHERE a.project_id = p.project_id AND a.fiscal_year = p.fiscal_year)"
+        " GROUP BY fiscal_year ORDER BY n DESC, fiscal_year DESC LIMIT 1",
     ).iloc[0]
     frame = optimiser.candidate_frame(gen, actor=make_actor(Role.admin), fiscal_year=int(year))
     assert len(frame) == int(n)

@@ -4,10 +4,11 @@ import pytest
 from sqlalchemy import Engine
 
 from fund import optimiser
+from fund.db import write_session
 from fund.errors import InputInvalid, RuleViolation
-from fund.models import Role
+from fund.models import Role, ScreeningRound
 from fund.optimiser import Candidate, CategoryShare, optimise
-from tests.conftest import make_actor
+from tests.conftest import adopted_copies, make_actor
 
 SCREENER = make_actor(Role.screener, login="sato_screener")
 
@@ -155,13 +156,31 @@ def test_bad_parameters_are_refused_in_japanese() -> None:
         )
 
 
-def test_seeded_year_candidates_carry_scores_and_touchpoints(seeded_engine: Engine) -> None:
-    frame = optimiser.candidate_frame(seeded_engine, actor=SCREENER, fiscal_year=2024)
-    assert len(frame) == 24
-    assert frame["score"].notna().all() and (frame["touchpoints"] > 0).all()
-    cands = optimiser.candidates_from(frame, objective="score")
+def test_proposals_that_already_have_an_allocation_are_not_offered(seeded_engine: Engine) -> None:
+    """The 24 FY2024 proposals are 事業化 with their allocations: nothing to promote there."""
+    assert optimiser.candidate_frame(seeded_engine, actor=SCREENER, fiscal_year=2024).empty
+    assert 2024 not in optimiser.proposal_years(seeded_engine)
+
+
+def test_adopted_proposals_without_an_allocation_are_the_candidates(seeded_engine: Engine) -> None:
+    assert adopted_copies(seeded_engine, year=2025) == 24
+    adopted_copies(seeded_engine, year=2026, status="in_review")  # not decided yet: not offered
+    frame = optimiser.candidate_frame(seeded_engine, actor=SCREENER, fiscal_year=2025)
+    assert len(frame) == 24 and (frame["touchpoints"] > 0).all()
+    assert optimiser.proposal_years(seeded_engine) == [2025]
+    cands = optimiser.candidates_from(frame, objective="touchpoints")
     half = int(frame["fund_share_yen"].sum()) // 2
-    result = optimise(cands, objective="score", ceiling_yen=half)
+    result = optimise(cands, objective="touchpoints", ceiling_yen=half)
     assert result.budget_used_yen <= half
     assert set(result.reasons) == {c.proposal_id for c in cands} - set(result.chosen)
     assert all(r.startswith("予算") for r in result.reasons.values())
+
+
+def test_a_later_round_of_the_same_year_keeps_the_scores_of_proposals_it_does_not_score(
+    seeded_engine: Engine,
+) -> None:
+    before = optimiser.proposal_scores(seeded_engine, fiscal_year=2024)
+    assert len(before) == 24
+    with write_session(seeded_engine) as session:
+        session.add(ScreeningRound(fiscal_year=2024, name="追加審査（補正予算）"))
+    assert optimiser.proposal_scores(seeded_engine, fiscal_year=2024) == before

@@ -1,26 +1,25 @@
 """Scenarios: create, optimise and save, copy, edit, compare, promote to allocations awaiting approval."""
 
+import shutil
+from pathlib import Path
+
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
 
 from fund import allocation, optimiser, scenario
-from fund.db import query_df
+from fund.db import dispose_engines, get_engine, query_df
 from fund.errors import InputInvalid, RuleViolation
-from fund.models import AllocationStatus, Proposal, Role
-from tests.conftest import make_actor
+from fund.models import AllocationStatus, Role
+from fund.ops import generate
+from tests.conftest import adopted_copies, make_actor
 
 SCREENER = make_actor(Role.screener, login="sato_screener")
 EXEC = make_actor(Role.executive, login="tanaka_exec")
 
 
 def _proposals_for_2025(engine: Engine) -> None:
-    """Next year's requests: the FY2024 proposals again, submitted for 2025."""
-    with Session(engine) as session:
-        for p in session.exec(select(Proposal).where(Proposal.fiscal_year == 2024)).all():
-            data = p.model_dump(exclude={"id"}) | {"fiscal_year": 2025, "status": "submitted"}
-            session.add(Proposal.model_validate(data))
-        session.commit()
+    """Next year's requests: the FY2024 proposals again, adopted for 2025."""
+    adopted_copies(engine, year=2025)
 
 
 def _optimised(engine: Engine, *, ceiling: int, name: str = "最適化案") -> int:
@@ -85,23 +84,70 @@ def test_copy_edit_and_compare_show_added_removed_and_changed(seeded_engine: Eng
     assert "scenario.edit" in list(query_df(seeded_engine, "SELECT action FROM audit_log")["action"])
 
 
-def test_comparison_totals_the_weighted_scores_of_included_proposals(seeded_engine: Engine) -> None:
-    a = scenario.create_scenario(
-        seeded_engine, actor=SCREENER, name="全件", fiscal_year=2024, include_all=True
-    )
-    b = scenario.copy_scenario(seeded_engine, actor=SCREENER, scenario_id=a, name="1件除く")
-    dropped = scenario.scenario_items(seeded_engine, scenario_id=b).iloc[0]
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """500 synthetic proposals (DuckDB, on the PostgreSQL run too): adopted, scored candidates in 2026."""
+    path = tmp_path_factory.mktemp("gen") / "gen.duckdb"
+    generate.generate(get_engine(f"duckdb:///{path}"), proposals=500, seed_value=3)
+    dispose_engines()
+    return path
+
+
+@pytest.fixture
+def gen(generated: Path, tmp_path: Path) -> Engine:
+    shutil.copy(generated, tmp_path / "gen.duckdb")
+    return get_engine(f"duckdb:///{tmp_path / 'gen.duckdb'}")
+
+
+GEN_YEAR = 2026
+
+
+def test_comparison_totals_the_weighted_scores_of_included_proposals(gen: Engine) -> None:
+    a = scenario.create_scenario(gen, actor=SCREENER, name="全件", fiscal_year=GEN_YEAR, include_all=True)
+    b = scenario.copy_scenario(gen, actor=SCREENER, scenario_id=a, name="1件除く")
+    items = scenario.scenario_items(gen, scenario_id=b)
+    dropped = items.iloc[0]
     scenario.update_items(
-        seeded_engine,
+        gen,
         actor=SCREENER,
         scenario_id=b,
         changes=[{"item_id": int(dropped["item_id"]), "included": False}],
     )
-    totals = scenario.compare(seeded_engine, a_id=a, b_id=b).totals
-    scores = optimiser.proposal_scores(seeded_engine, fiscal_year=2024)
-    assert totals.loc["a", "score"] == pytest.approx(sum(scores.values()))
+    totals = scenario.compare(gen, a_id=a, b_id=b).totals
+    scores = optimiser.proposal_scores(gen, fiscal_year=GEN_YEAR)
+    assert totals.loc["a", "score"] == pytest.approx(sum(scores[int(p)] for p in items["proposal_id"]))
     assert totals.loc["a", "score"] - totals.loc["b", "score"] == pytest.approx(dropped["score"])
-    assert totals.loc["a", "fund_share_yen"] == 1_135_808_000
+    assert totals.loc["a", "fund_share_yen"] == int(items["fund_share_yen"].sum())
+
+
+def test_the_optimisers_answer_at_its_default_ceiling_can_be_promoted_as_it_stands(gen: Engine) -> None:
+    """Candidates are adopted proposals without an allocation; the default ceiling is the headroom."""
+    frame = optimiser.candidate_frame(gen, actor=SCREENER, fiscal_year=GEN_YEAR)
+    adopted_without = query_df(
+        gen,
+        "SELECT COUNT(*) AS n FROM proposal p WHERE p.fiscal_year = :y AND p.status = 'adopted' AND NOT EXISTS"
+        " (SELECT 1 FROM allocation a WHERE a.project_id = p.project_id AND a.fiscal_year = p.fiscal_year)",
+        {"y": GEN_YEAR},
+    )
+    assert len(frame) == int(adopted_without["n"].iloc[0]) > 0
+    headroom = allocation.fund_ceiling(gen, fiscal_year=GEN_YEAR).headroom_yen
+    cands = optimiser.candidates_from(frame, objective="score")
+    result = optimiser.optimise(cands, objective="score", ceiling_yen=headroom // 1_000 * 1_000)
+    assert result.chosen
+    sid = scenario.save_optimised(
+        gen,
+        actor=SCREENER,
+        name="既定の上限",
+        fiscal_year=GEN_YEAR,
+        candidates=cands,
+        result=result,
+        parameters={},
+    )
+    ids = scenario.promote(gen, actor=SCREENER, scenario_id=sid)
+    assert len(ids) == len(result.chosen)
+    assert optimiser.candidate_frame(gen, actor=SCREENER, fiscal_year=GEN_YEAR).empty or set(
+        optimiser.candidate_frame(gen, actor=SCREENER, fiscal_year=GEN_YEAR)["id"]
+    ).isdisjoint({c.proposal_id for c in cands if c.proposal_id in result.chosen})
 
 
 def test_editing_a_fund_share_above_the_cost_is_refused(seeded_engine: Engine) -> None:
@@ -150,7 +196,8 @@ def test_promoting_a_scenario_above_the_ceiling_creates_nothing(seeded_engine: E
 
 
 def test_edits_on_screen_become_only_the_changed_fields(seeded_engine: Engine) -> None:
-    sid = scenario.create_scenario(seeded_engine, actor=SCREENER, name="画面編集", fiscal_year=2024)
+    _proposals_for_2025(seeded_engine)
+    sid = scenario.create_scenario(seeded_engine, actor=SCREENER, name="画面編集", fiscal_year=2025)
     original = scenario.scenario_items(seeded_engine, scenario_id=sid)[
         ["item_id", "included", "project_cost_yen", "fund_share_yen"]
     ]

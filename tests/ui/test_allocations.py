@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from fund import allocation, allocation_export, reference, scenario
+from fund import allocation, allocation_export, optimiser, reference, scenario
 from fund.auth import Actor
 from fund.db import query_df
 from fund.models import AllocationStatus, Role
-from tests.conftest import approved_allocation
+from tests.conftest import adopted_copies, approved_allocation
 from tests.ui.conftest import press, signed_in_app
 from tests.ui.test_safety import BOLD, PAYLOADS, hostile, markdown_texts  # noqa: F401 (hostile is a fixture)
 
@@ -122,26 +122,33 @@ def test_allocation_over_the_annual_cap_is_refused_with_the_figures(
 def test_optimiser_runs_shows_the_objective_budget_and_reasons_and_saves_a_scenario(
     app_as: Callable[..., AppTest], seeded_engine: Engine
 ) -> None:
+    adopted_copies(seeded_engine, year=2025)  # adopted, no allocation yet: the candidates
     at = _open_tab(app_as(Role.screener, PAGE), "最適化")
-    at.number_input(key="opt_ceiling").set_value(500_000)  # 千円
-    at.text_input(key="opt_name_2024_0").input("5億円の案")
+    assert at.selectbox(key="opt_year").value == 2025  # the newest 年度 with candidates
+    headroom = allocation.fund_ceiling(seeded_engine, fiscal_year=2025).headroom_yen
+    assert at.number_input(key="opt_ceiling_2025").value == headroom // 1_000  # its own headroom, in 千円
+    at.radio(key="opt_objective").set_value("touchpoints")
+    at.number_input(key="opt_ceiling_2025").set_value(500_000)  # 千円
+    at.text_input(key="opt_name_2025_0").input("5億円の案")
     at.button(key="opt_run").click().run()
     assert not at.exception and not at.error
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["目的値（重み付き合計点（審査））"].endswith("点")
+    assert metrics[f"目的値（{optimiser.OBJECTIVES['touchpoints']}）"].endswith("回/年")
     used = int(metrics["使用額 / 上限"].removesuffix("千円").replace(",", ""))
     assert 0 < used <= 500_000
-    reasons = at.dataframe[-1].value
+    reasons = at.dataframe[len(at.dataframe) - 1].value
     assert list(reasons.columns) == ["事業名", "所管部局", "基金充当額（千円）", "理由"]
     assert all(r.startswith("予算") for r in reasons["理由"])
-    saved = scenario.scenario_list(seeded_engine, fiscal_year=2024)
+    saved = scenario.scenario_list(seeded_engine, fiscal_year=2025)
     assert list(saved["name"]) == ["5億円の案"] and list(saved["origin"]) == ["optimiser"]
 
 
 def test_scenario_is_created_copied_and_compared(
     app_as: Callable[..., AppTest], seeded_engine: Engine
 ) -> None:
+    adopted_copies(seeded_engine, year=2025)
     at = _open_tab(app_as(Role.screener, PAGE), "シナリオ")
+    assert at.selectbox(key="scn_year").value == 2025
     at.text_input(key="scn_new_name").input("手動案")
     at.button(key="scn_create").click().run()
     assert "シナリオ「手動案」を作成しました" in at.success[0].value

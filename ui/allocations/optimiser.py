@@ -6,7 +6,7 @@ import streamlit as st
 from fund import allocation, optimiser, scenario
 from fund.auth import Actor
 from fund.errors import FundError
-from fund.money import format_sen_yen, format_sen_yen_series, sen_yen_to_yen, to_sen_yen
+from fund.money import YEN_PER_SEN, format_sen_yen, format_sen_yen_series, sen_yen_to_yen
 from ui import loaders, session, widgets
 from ui.allocations.years import year_picker
 
@@ -37,20 +37,28 @@ def render(actor: Actor) -> None:
     year = year_picker("opt_year")
     frame = loaders.candidate_frame(actor=actor, fiscal_year=year)
     if frame.empty:
-        st.info("この年度には候補となる提案（提出済み以降、不採択を除く）がありません。")
+        st.info(
+            "この年度には候補となる提案（採択済みで、当初の配分がまだ登録されていないもの）がありません。"
+        )
         return
     ceiling = loaders.fund_ceiling(fiscal_year=year)
+    room_sen = ceiling.headroom_yen // YEN_PER_SEN  # down to the 千円: the answer must fit
+    if room_sen < 1:
+        st.info(f"この年度には配分できる余裕額がありません（{allocation.ceiling_breakdown(ceiling)}）。")
+        return
     o1, o2, o3 = st.columns(3)
     objective = o1.radio(
         "目的", list(optimiser.OBJECTIVES), format_func=optimiser.OBJECTIVES.__getitem__, key="opt_objective"
     )
+    # Keyed by 年度: another 年度 starts again from its own headroom, the most that can be promoted.
     ceiling_sen = o2.number_input(
         "上限額（千円）",
         min_value=1,
+        max_value=room_sen,
         step=10_000,
-        value=max(1, to_sen_yen(ceiling.headroom_yen)),
-        help=f"既定値はこの年度の余裕額 {format_sen_yen(ceiling.headroom_yen)}千円（{allocation.ceiling_breakdown(ceiling)}）",
-        key="opt_ceiling",
+        value=room_sen,
+        help=f"既定値・最大値はこの年度の余裕額 {room_sen:,}千円（{allocation.ceiling_breakdown(ceiling)}）",
+        key=f"opt_ceiling_{year}",
     )
     floor = o3.number_input(
         "足切り（評価値の下限、0 で指定なし）", min_value=0.0, step=0.5, value=0.0, key="opt_floor"
