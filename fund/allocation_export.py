@@ -128,47 +128,16 @@ class SenRow:
 
 
 def sen_rows(layout: list[allocation.LayoutRow]) -> list[SenRow]:
-    """Convert `table_layout` to 千円, totals re-added from the rounded items."""
-    block_of: list[int] = []
-    section_of: list[int] = []
-    block = section = -1
-    for line in layout:
-        if line.kind == "section":
-            section += 1
-        if line.kind == "block":
-            block += 1
-        block_of.append(block)
-        section_of.append(section)
-    cost_b: dict[int, int] = {}
-    fund_b: dict[int, int] = {}
-    cost_s: dict[int, int] = {}
-    fund_s: dict[int, int] = {}
-    for i, line in enumerate(layout):
-        if line.kind == "item":
-            c = to_sen_yen(line.project_cost_yen or 0)
-            f = to_sen_yen(line.fund_share_yen or 0)
-            cost_b[block_of[i]] = cost_b.get(block_of[i], 0) + c
-            fund_b[block_of[i]] = fund_b.get(block_of[i], 0) + f
-            cost_s[section_of[i]] = cost_s.get(section_of[i], 0) + c
-            fund_s[section_of[i]] = fund_s.get(section_of[i], 0) + f
-    out: list[SenRow] = []
-    for i, line in enumerate(layout):
-        if line.kind == "item":
-            out.append(
-                SenRow(line, to_sen_yen(line.project_cost_yen or 0), to_sen_yen(line.fund_share_yen or 0))
-            )
-        elif line.kind in ("block", "subtotal"):
-            if line.project_cost_yen is None:
-                out.append(SenRow(line, None, None))
-            else:
-                out.append(SenRow(line, cost_b.get(block_of[i], 0), fund_b.get(block_of[i], 0)))
-        elif line.kind == "section":
-            out.append(SenRow(line, cost_s.get(section_of[i], 0), fund_s.get(section_of[i], 0)))
-        elif line.kind == "grand_total":
-            out.append(SenRow(line, sum(cost_s.values()), sum(fund_s.values())))
-        else:
-            out.append(SenRow(line, None, None))
-    return out
+    """`table_layout` in 千円: every figure, item or total, is its own yen amount rounded once
+    (`to_sen_yen`), so a total matches the ledger's yen; rounded items may differ from it by 端数."""
+    return [
+        SenRow(
+            line,
+            None if line.project_cost_yen is None else to_sen_yen(line.project_cost_yen),
+            None if line.fund_share_yen is None else to_sen_yen(line.fund_share_yen),
+        )
+        for line in layout
+    ]
 
 
 def printed_frame(layout: pd.DataFrame) -> pd.DataFrame:
@@ -347,7 +316,7 @@ def table_xlsx(rows: pd.DataFrame, *, fiscal_year: int, filter_note: str = "") -
     ws.write_string(
         r + 1,
         0,
-        f"※金額は千円未満を四捨五入。小計・合計は表示金額の合計です。備考「{ESTIMATE_MARK}」は資料に記載がなく前提を置いた値です。",
+        f"※金額は千円未満を四捨五入。小計・合計は円単位の合計を四捨五入しているため、内訳の和と一致しない場合があります。備考「{ESTIMATE_MARK}」は資料に記載がなく前提を置いた値です。",
         fmt["note"],
     )
     for c, w in enumerate(WIDTHS):

@@ -207,8 +207,8 @@ def table_totals(
                COUNT(DISTINCT CASE WHEN NOT t.is_relisting AND t.is_new THEN t.project_id END) AS new_projects,
                COALESCE(SUM({primary.format("t.project_cost_yen")}), 0) AS project_cost_yen,
                COALESCE(SUM({primary.format("t.fund_share_yen")}), 0) AS fund_share_yen,
-               COALESCE(SUM({primary.format(sen_yen_sql("t.project_cost_yen"))}), 0) AS cost_sen,
-               COALESCE(SUM({primary.format(sen_yen_sql("t.fund_share_yen"))}), 0) AS fund_sen,
+               {sen_yen_sql(f"COALESCE(SUM({primary.format('t.project_cost_yen')}), 0)")} AS cost_sen,
+               {sen_yen_sql(f"COALESCE(SUM({primary.format('t.fund_share_yen')}), 0)")} AS fund_sen,
                COUNT(*) AS n_rows,
                COALESCE(SUM(CASE WHEN t.is_relisting THEN 1 ELSE 0 END), 0) AS relistings,
                COALESCE(MAX(CASE WHEN t.block_heading <> '' THEN 1 ELSE 0 END), 0) AS numbered,
@@ -260,8 +260,6 @@ def totals_of(rows: pd.DataFrame) -> pd.DataFrame:
             "new_pid": rows["project_id"].where(primary & rows["is_new"].astype(bool)),
             "project_cost_yen": cost.fillna(0),
             "fund_share_yen": fund.fillna(0),
-            "cost_sen": sen_yen_series(cost).fillna(0),
-            "fund_sen": sen_yen_series(fund).fillna(0),
             "rows": 1,
             "relistings": (~primary).astype("int64"),
             "numbered": rows["block_heading"].fillna("").astype(str).ne("").astype("int64"),
@@ -274,10 +272,7 @@ def totals_of(rows: pd.DataFrame) -> pd.DataFrame:
     aggs: dict[str, tuple[str, str]] = {
         "projects": ("pid", "nunique"),
         "new_projects": ("new_pid", "nunique"),
-        **{
-            c: (c, "sum")
-            for c in ("project_cost_yen", "fund_share_yen", "cost_sen", "fund_sen", "rows", "relistings")
-        },
+        **{c: (c, "sum") for c in ("project_cost_yen", "fund_share_yen", "rows", "relistings")},
         "numbered": ("numbered", "max"),
         **{f"stage_{s.value}": (f"stage_{s.value}", "max") for s in BudgetStage},
     }
@@ -300,6 +295,8 @@ def totals_of(rows: pd.DataFrame) -> pd.DataFrame:
         ],
         ignore_index=True,
     )
+    out["cost_sen"] = sen_yen_series(out["project_cost_yen"])  # rounded once, from the yen total
+    out["fund_sen"] = sen_yen_series(out["fund_share_yen"])
     return _typed_totals(out)
 
 

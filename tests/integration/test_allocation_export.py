@@ -44,6 +44,8 @@ def test_exported_xlsx_holds_the_seed_figures_in_the_right_cells(seeded_engine: 
     assert _row_by_label(ws, "デジタル人材の育成・確保")[3] == 38_690
     assert _row_by_label(ws, "誰一人取り残されないための取組")[3] == 5_226
     assert _row_by_label(ws, "合計 24事業")[3] == 2_271_616
+    # 基金充当額: the total is the ledger's 1,135,808,000円 rounded once, not the sum of rounded rows
+    assert _row_by_label(ws, "合計 24事業")[4] == 1_135_808
     relisted = [r for r in ws.iter_rows(values_only=True) if r[3] == "(再掲)"]
     assert len(relisted) == 4 and all(r[4] == "(再掲)" for r in relisted)
     assert "やまぐちDX加速化事業【総合企画部】" in [r[1] for r in relisted]
@@ -204,7 +206,7 @@ def test_a_download_built_on_fetch_is_audited_like_any_export(seeded_engine: Eng
     assert after == {"filters": built.filters, "rows": 3}
 
 
-# --- Property: in every export, subtotals add up to their totals ------------------------------------------
+# --- Property: in every export, totals add up in yen and each figure is rounded once ------------------------------------------
 
 amounts = st.integers(min_value=-2_000_000_000, max_value=50_000_000_000)
 
@@ -279,6 +281,23 @@ def allocation_tables(draw: st.DrawFn) -> pd.DataFrame:
 
 
 def _assert_adds_up(printed: list[allocation_export.SenRow], column: str) -> None:
+    """In yen, the lines add up exactly; each printed 千円 figure is its own yen rounded once, so a
+    total differs from the sum of its rounded items by at most half a 千円 per item (端数)."""
+    yen_column = {"cost_sen": "project_cost_yen", "fund_sen": "fund_share_yen"}[column]
+    for p in printed:
+        yen = getattr(p.line, yen_column)
+        assert getattr(p, column) == (None if yen is None else round_half_away(yen / 1_000))
+    _assert_lines_add_up([getattr(p.line, yen_column) for p in printed], [p.line.kind for p in printed])
+    items_sen = [getattr(p, column) for p in printed if p.line.kind == "item"]
+    grand = next(getattr(p, column) for p in printed if p.line.kind == "grand_total")
+    assert abs(sum(items_sen) - grand) <= len(items_sen) / 2 + 0.5
+
+
+def round_half_away(value: float) -> int:
+    return int(value + 0.5) if value >= 0 else -int(-value + 0.5)
+
+
+def _assert_lines_add_up(values: list[int | None], kinds: list[str]) -> None:
     sections: list[tuple[int, list[int]]] = []  # (section total, its block totals)
     items: list[int] = []
     open_block: int | None = None  # an unnumbered block prints its total on the heading
@@ -291,8 +310,7 @@ def _assert_adds_up(printed: list[allocation_export.SenRow], column: str) -> Non
         items, open_block = [], None
 
     grand = None
-    for p in printed:
-        kind, value = p.line.kind, getattr(p, column)
+    for kind, value in zip(kinds, values, strict=True):
         if kind == "section":
             close_block()
             sections.append((value, []))
@@ -315,7 +333,7 @@ def _assert_adds_up(printed: list[allocation_export.SenRow], column: str) -> Non
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=allocation_tables())
-def test_every_exports_subtotals_add_up_to_its_total(rows: pd.DataFrame) -> None:
+def test_every_exports_totals_add_up_in_yen_and_are_rounded_once(rows: pd.DataFrame) -> None:
     printed = allocation_export.sen_rows(allocation.table_layout(rows))
     _assert_adds_up(printed, "cost_sen")
     _assert_adds_up(printed, "fund_sen")
