@@ -359,34 +359,41 @@ def post_entry(
     InputInvalid / RuleViolation."""
     require(actor, Action.post_ledger)
     check_entry(entry, today=today or clock.today_jst())
-    values = entry.model_dump(exclude={"reason", "unallocated_reason"})
     with write_session(engine) as session:
-        _check_year_open(session, entry.fiscal_year)
-        if entry.project_id is not None and session.get(Project, entry.project_id) is None:
-            raise InputInvalid({"project_id": "指定された事業が見つかりません。"})
-        if entry.kind == LedgerKind.drawdown:
-            if entry.allocation_id is not None:
-                values["project_id"] = _check_allocation(session, entry)
-            else:
-                values["unallocated_reason"] = entry.unallocated_reason
-            _check_no_overdraw(session, posted_on=entry.posted_on, amount_yen=entry.amount_yen)
-        else:
-            values["allocation_id"] = None  # only a drawdown counts against a 配分
-        row = LedgerEntry.model_validate(values | {"created_by": actor.login})
-        session.add(row)
-        session.flush()
-        audit.record(
-            session,
-            actor=actor.login,
-            action=AuditAction.ledger_post,
-            entity="ledger_entry",
-            entity_id=row.id,
-            after=audit.snapshot(row),
-            reason=entry.reason,
-        )
+        row = insert_entry(session, actor=actor, entry=entry)
         session.refresh(row)
         session.expunge(row)
     checkpoint(engine)
+    return row
+
+
+def insert_entry(session: Session, *, actor: Actor, entry: LedgerEntryCreate) -> LedgerEntry:
+    """The checks against the database and the insert with its audit row, in the caller's write
+    session (`post_entry`, and the all-or-nothing batch of `fund.ledger_batch`)."""
+    values = entry.model_dump(exclude={"reason", "unallocated_reason"})
+    _check_year_open(session, entry.fiscal_year)
+    if entry.project_id is not None and session.get(Project, entry.project_id) is None:
+        raise InputInvalid({"project_id": "指定された事業が見つかりません。"})
+    if entry.kind == LedgerKind.drawdown:
+        if entry.allocation_id is not None:
+            values["project_id"] = _check_allocation(session, entry)
+        else:
+            values["unallocated_reason"] = entry.unallocated_reason
+        _check_no_overdraw(session, posted_on=entry.posted_on, amount_yen=entry.amount_yen)
+    else:
+        values["allocation_id"] = None  # only a drawdown counts against a 配分
+    row = LedgerEntry.model_validate(values | {"created_by": actor.login})
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor.login,
+        action=AuditAction.ledger_post,
+        entity="ledger_entry",
+        entity_id=row.id,
+        after=audit.snapshot(row),
+        reason=entry.reason,
+    )
     return row
 
 

@@ -228,6 +228,16 @@ def _cmd_ledger_post(args: argparse.Namespace) -> int:
 
 
 @_current_schema
+def _cmd_ledger_import(args: argparse.Namespace) -> int:
+    from fund import ledger_batch
+
+    entries = ledger_batch.read_drawdowns(Path(args.file).read_bytes())
+    posted = ledger_batch.post_drawdowns(get_engine(), actor=_actor_for(args.as_login), entries=entries)
+    print(ledger_batch.summary(posted))
+    return 0
+
+
+@_current_schema
 def _cmd_allocation_list(args: argparse.Namespace) -> int:
     rows = ledger.allocation_drawn(get_engine(), fiscal_years=(args.year,))
     if args.json:
@@ -527,6 +537,12 @@ def build_parser() -> argparse.ArgumentParser:
     post.add_argument("--reason", default="", help="過去の年度の日付で記帳する理由")
     post.add_argument("--as", dest="as_login", help="記帳者のログイン名（省略時はシステム）")
     post.set_defaults(func=_cmd_ledger_post)
+    imp = led_sub.add_parser(
+        "import", help="取崩しを CSV から一括記帳する（記帳日・配分番号・金額（円）・摘要の列。全件か0件）"
+    )
+    imp.add_argument("file", help="CSV ファイル（UTF-8 または Excel の CSV）")
+    imp.add_argument("--as", dest="as_login", help="記帳者のログイン名（省略時はシステム）")
+    imp.set_defaults(func=_cmd_ledger_import)
 
     alloc = sub.add_parser("allocation", help="配分").add_subparsers(dest="allocation_command", required=True)
     alist = alloc.add_parser("list", help="年度の配分と取崩し済みの額")
