@@ -117,7 +117,8 @@ def allocation_rows(
         category_code=category_code,
         include_unapproved=include_unapproved,
     )
-    sql += " ORDER BY sec.sort_order, blk.sort_order, p.id"
+    # Within a block the source prints its own projects first, then the (再掲) rows.
+    sql += " ORDER BY sec.sort_order, blk.sort_order, r.is_relisting, p.id"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     df = query_df(engine, sql, params)
@@ -153,7 +154,7 @@ def table_text(
         engine,
         f"""
         WITH t AS ({sql})
-        SELECT STRING_AGG({parts}, '' ORDER BY t.section_order, t.block_order, t.project_id) AS text FROM t
+        SELECT STRING_AGG({parts}, '' ORDER BY t.section_order, t.block_order, t.is_relisting, t.project_id) AS text FROM t
         """,
         params,
     )

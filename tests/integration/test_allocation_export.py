@@ -49,6 +49,13 @@ def test_exported_xlsx_holds_the_seed_figures_in_the_right_cells(seeded_engine: 
     relisted = [r for r in ws.iter_rows(values_only=True) if r[3] == "(再掲)"]
     assert len(relisted) == 4 and all(r[4] == "(再掲)" for r in relisted)
     assert "やまぐちDX加速化事業【総合企画部】" in [r[1] for r in relisted]
+    # 基盤整備 in the source's order (seeds/004): its own project first, then the two (再掲) rows
+    names = [r[1] for r in ws.iter_rows(values_only=True)]
+    ysn = names.index("やまぐち情報スーパーネットワーク機能強化事業【総合企画部】")
+    assert names[ysn + 1 : ysn + 3] == [
+        "やまぐちDX加速化事業【総合企画部】",
+        "映像解析等支援システム事業【警察本部】",
+    ]
 
 
 def test_xlsx_is_formatted_for_printing_and_has_no_formulas(seeded_engine: Engine) -> None:
