@@ -15,7 +15,7 @@ from fund.errors import FundError, InputInvalid
 from fund.fiscal import fiscal_label, fiscal_year_of
 from fund.labels import ALLOCATION_STATUS, BUDGET_STAGE, LEDGER_KIND, ROLE
 from fund.models import AllocationStatus, BudgetStage, LedgerKind, Role
-from fund.money import format_sen_yen
+from fund.money import format_sen_yen, format_yen
 from fund.ops import backup, upgrade
 from fund.ops.seed import seed
 from fund.settings import get_settings
@@ -303,7 +303,7 @@ def _cmd_allocation_revise(args: argparse.Namespace) -> int:
         reason=args.reason,
     )
     print(
-        f"配分番号 {args.id} の補正を変更番号 {change.id} として登録しました（基金充当額 {change.fund_delta_yen:+,}円、"
+        f"配分番号 {args.id} の補正を変更番号 {change.id} として登録しました（基金充当額 {format_yen(change.fund_delta_yen)}、"
         "承認待ち）。別の幹部または管理者が承認します。"
     )
     return 0

@@ -243,7 +243,7 @@ def test_a_revision_is_registered_by_a_screener_approved_by_an_executive_and_sho
     at.text_input(key="cyc_revise_reason").input("入札差金")
     at = press(at, "補正を登録")
     assert not at.error
-    assert f"配分番号 {alloc} の補正（-3,000,000円）を承認待ちとして登録しました" in at.success[0].value
+    assert f"配分番号 {alloc} の補正（▲3,000,000円）を承認待ちとして登録しました" in at.success[0].value
     assert "承認する" not in [b.label for b in at.button]  # a screener cannot approve
 
     at = _open_tab(app_as(Role.executive, PAGE), "補正・繰越")

@@ -108,7 +108,7 @@ def _revise_form(actor: Actor, allocation_id: int, share: int, cost: int) -> Non
                     reason=reason,
                 ),
                 lambda c: (
-                    f"配分番号 {allocation_id} の補正（{c.fund_delta_yen:+,}円）を承認待ちとして登録しました。"
+                    f"配分番号 {allocation_id} の補正（{format_yen(c.fund_delta_yen)}）を承認待ちとして登録しました。"
                 ),
             )
 
