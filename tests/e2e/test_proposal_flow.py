@@ -117,6 +117,8 @@ def test_department_user_downloads_the_template_and_uploads_it_all_or_nothing(
     sign_in(page, "e2e_health")
     open_page(page, "事業提案")
     page.get_by_role("tab", name="一括登録").click()
+    expect(page.get_by_role("button", name="様式をダウンロード（xlsx）")).to_be_visible()
+    settle(page)  # the tab's own run has ended: a click now lands on the button that stays
     with page.expect_download() as download:
         page.get_by_role("button", name="様式をダウンロード（xlsx）").click()
     template = tmp_path / "様式.xlsx"
