@@ -94,7 +94,9 @@ def test_department_user_submits_a_proposal_through_the_form_and_sees_it_in_the_
     page.get_by_label("事業名・概要で検索").press("Enter")
     expect(page.get_by_text("1件。県民接点")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_text(f"{name}（健康福祉部）")).to_be_visible()
-    # While the search reruns, the previous detail may linger for a moment: wait until one remains.
+    # While the search reruns, the previous detail may linger: wait for the run to end (stale
+    # elements go with it), then for only one detail to remain.
+    settle(page)
     expect(page.get_by_text("状態: 提出済")).to_have_count(1, timeout=WAIT_MS)
     expect(page.get_by_text("状態: 提出済")).to_be_visible()
     expect(page.get_by_test_id("stMetric").filter(has_text="県民接点（回/年）")).to_contain_text("60,000")
