@@ -7,6 +7,8 @@ from typing import TypeVar
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from fund import auth
+from fund.auth import Action, Actor
 from fund.errors import FundError, InputInvalid
 from ui import loaders
 
@@ -145,3 +147,26 @@ def project_picker(
         help=f"事業が {total:,}件あるため番号で指定します（事業提案の一覧に表示）。",
     )
     return None if number is None else int(number)
+
+
+def approve_or_withdraw(
+    actor: Actor,
+    *,
+    approve: Callable[[], object],
+    withdraw: Callable[[str], object],
+    approved: str,
+    withdrawn: str,
+    keys: tuple[str, str, str],
+) -> None:
+    """The 承認する button (幹部・管理者 only) and the 差戻し・取下げ popover with its reason, for what
+    awaits approval. `keys`: the approve button, the reason field, the withdraw button."""
+    approve_key, reason_key, withdraw_key = keys
+    p1, p2 = st.columns([1, 2])
+    if auth.can(actor, Action.approve_allocation) and p1.button(
+        "承認する", icon=":material/check_circle:", type="primary", key=approve_key
+    ):
+        run_action(approve, approved)
+    with p2.popover("差戻し・取下げ", icon=":material/undo:"):
+        reason = st.text_input("理由", key=reason_key)
+        if st.button("差戻す", key=withdraw_key):
+            run_action(lambda: withdraw(reason), withdrawn)

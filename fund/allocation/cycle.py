@@ -106,6 +106,16 @@ def _record(
     )
 
 
+def _register(
+    session: Session, actor: Actor, change: AllocationChange, action: AuditAction
+) -> AllocationChange:
+    """Insert a 補正 or 繰越 awaiting approval with its audit row; returned detached."""
+    session.add(change)
+    session.flush()
+    _record(session, actor, action, change)
+    return _detached(session, change)
+
+
 def _detached(session: Session, change: AllocationChange) -> AllocationChange:
     session.refresh(change)
     session.expunge(change)
@@ -147,18 +157,19 @@ def revise_allocation(
             raise _below_floor(label, fund_share_yen, f)
         if delta > 0:
             check_ceiling(fund_ceiling(engine, fiscal_year=row.fiscal_year), adding_yen=delta)
-        change = AllocationChange(
-            allocation_id=allocation_id,
-            kind=AllocationChangeKind.revision,
-            fund_delta_yen=delta,
-            cost_delta_yen=cost_delta,
-            reason=why,
-            requested_by=actor.login,
+        return _register(
+            session,
+            actor,
+            AllocationChange(
+                allocation_id=allocation_id,
+                kind=AllocationChangeKind.revision,
+                fund_delta_yen=delta,
+                cost_delta_yen=cost_delta,
+                reason=why,
+                requested_by=actor.login,
+            ),
+            AuditAction.allocation_revise,
         )
-        session.add(change)
-        session.flush()
-        _record(session, actor, AuditAction.allocation_revise, change)
-        return _detached(session, change)
 
 
 def carry_over(
@@ -176,18 +187,19 @@ def carry_over(
         _next_year(session, row.fiscal_year)
         _refuse_second_pending(session, allocation_id)
         _check_unspent(label, amount_yen, allocation_figures(session, allocation_id))
-        change = AllocationChange(
-            allocation_id=allocation_id,
-            kind=AllocationChangeKind.carry_over,
-            fund_delta_yen=amount_yen,
-            cost_delta_yen=_carried_cost(row, amount_yen),
-            reason=why,
-            requested_by=actor.login,
+        return _register(
+            session,
+            actor,
+            AllocationChange(
+                allocation_id=allocation_id,
+                kind=AllocationChangeKind.carry_over,
+                fund_delta_yen=amount_yen,
+                cost_delta_yen=_carried_cost(row, amount_yen),
+                reason=why,
+                requested_by=actor.login,
+            ),
+            AuditAction.allocation_carry_over,
         )
-        session.add(change)
-        session.flush()
-        _record(session, actor, AuditAction.allocation_carry_over, change)
-        return _detached(session, change)
 
 
 def _next_year(session: Session, fiscal_year: int) -> None:

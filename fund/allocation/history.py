@@ -33,7 +33,7 @@ def history(engine: Engine, *, allocation_id: int) -> pd.DataFrame:
         )
         SELECT e.occurred_at AS at, :step_request AS step, p.fund_share_yen AS amount_yen,
                CAST(NULL AS VARCHAR) AS status, e.actor AS by, CAST(NULL AS VARCHAR) AS approved_by,
-               'proposal' AS note, 0 AS ord
+               CAST(p.id AS VARCHAR) AS note, 0 AS ord
         FROM allocation a JOIN proposal p ON p.id = a.proposal_id
         JOIN proposal_event e ON e.proposal_id = p.id AND e.to_status = :submitted
         WHERE a.id = :a AND a.id NOT IN (SELECT carried_to_id FROM allocation_change WHERE carried_to_id IS NOT NULL)

@@ -79,11 +79,14 @@ def _history(allocation_id: int) -> None:
 
 
 def _note(step: str, note: str) -> str:
-    """The budget step's note is its stage (当初予算・補正予算); a 前年度 繰越 names its allocation."""
+    """The budget step's note is its stage (当初予算・補正予算); a 前年度 繰越 names its allocation and
+    a 要求 its proposal."""
     if step == AllocationStep.budget.value and note:
         return f"{BUDGET_STAGE[BudgetStage(note)]}予算"
     if step == AllocationStep.carried_in.value and note:
         return f"配分番号 {note} から"
+    if step == AllocationStep.request.value and note:
+        return f"提案番号 {note}"
     return note
 
 
@@ -168,18 +171,13 @@ def _pending(actor: Actor, year: int) -> None:
         st.selectbox("対象の補正・繰越", list(labels), format_func=labels.__getitem__, key="cyc_pick")
     )
     engine = session.engine()
-    p1, p2 = st.columns([1, 2])
-    if auth.can(actor, Action.approve_allocation) and p1.button(
-        "承認する", icon=":material/check_circle:", type="primary", key="cyc_approve"
-    ):
-        widgets.run_action(
-            lambda: allocation.approve_change(engine, actor=actor, change_id=chosen),
-            f"変更番号 {chosen} を承認しました。余裕額と見通しに反映されます。",
-        )
-    with p2.popover("差戻し・取下げ", icon=":material/undo:"):
-        reason = st.text_input("理由", key="cyc_withdraw_reason")
-        if st.button("差戻す", key="cyc_withdraw"):
-            widgets.run_action(
-                lambda: allocation.withdraw_change(engine, actor=actor, change_id=chosen, reason=reason),
-                f"変更番号 {chosen} を差し戻しました。",
-            )
+    widgets.approve_or_withdraw(
+        actor,
+        approve=lambda: allocation.approve_change(engine, actor=actor, change_id=chosen),
+        withdraw=lambda reason: allocation.withdraw_change(
+            engine, actor=actor, change_id=chosen, reason=reason
+        ),
+        approved=f"変更番号 {chosen} を承認しました。余裕額と見通しに反映されます。",
+        withdrawn=f"変更番号 {chosen} を差し戻しました。",
+        keys=("cyc_approve", "cyc_withdraw_reason", "cyc_withdraw"),
+    )

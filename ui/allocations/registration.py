@@ -133,23 +133,16 @@ def _pending(actor: Actor, year: int) -> None:
     }
     chosen = st.selectbox("対象の配分", list(labels), format_func=labels.__getitem__, key="pending_pick")
     engine = session.engine()
-    p1, p2 = st.columns([1, 2])
-    if auth.can(actor, Action.approve_allocation) and p1.button(
-        "承認する", icon=":material/check_circle:", type="primary", key="approve_btn"
-    ):
-        widgets.run_action(
-            lambda: allocation.approve_allocation(engine, actor=actor, allocation_id=chosen),
-            f"配分番号 {chosen} を承認しました。基金の予定取崩しに反映されます。",
-        )
-    with p2.popover("差戻し・取下げ", icon=":material/undo:"):
-        reason = st.text_input("理由", key="withdraw_reason")
-        if st.button("差戻す", key="withdraw_btn"):
-            widgets.run_action(
-                lambda: allocation.withdraw_allocation(
-                    engine, actor=actor, allocation_id=chosen, reason=reason
-                ),
-                f"配分番号 {chosen} を差し戻しました。",
-            )
+    widgets.approve_or_withdraw(
+        actor,
+        approve=lambda: allocation.approve_allocation(engine, actor=actor, allocation_id=chosen),
+        withdraw=lambda reason: allocation.withdraw_allocation(
+            engine, actor=actor, allocation_id=chosen, reason=reason
+        ),
+        approved=f"配分番号 {chosen} を承認しました。基金の予定取崩しに反映されます。",
+        withdrawn=f"配分番号 {chosen} を差し戻しました。",
+        keys=("approve_btn", "withdraw_reason", "withdraw_btn"),
+    )
 
 
 def _relisting(actor: Actor, year: int) -> None:
