@@ -27,10 +27,21 @@ from fund.money import EXCEL_SEN_YEN_FORMAT, to_sen_yen
 FORMATS = ("xlsx", "csv")
 ENCODINGS = ("utf-8-sig", "cp932")
 HEADER = ["区分", "事業名【所管部局】", "事業概要", "予算額（千円）", "うち基金充当額（千円）", "備考"]
+# The 内訳 view splits うち基金充当額 into 当初 + 補正 + 前年度繰越 = 計.
+BREAKDOWN_HEADER = ["基金充当額 当初（千円）", "基金充当額 補正（千円）", "基金充当額 前年度繰越（千円）"]
+BREAKDOWN_SEN = ["initial_sen", "supplementary_sen", "carried_in_sen"]
 HEADER_ROW = 3  # 0-based: title, unit/filters, blank, header
 RELISTING_TEXT = "(再掲)"
 # Column widths in Excel units (a full-width character is about 2).
 WIDTHS = [14, 44, 64, 15, 15, 8]
+
+
+def amount_columns(*, breakdown: bool) -> list[tuple[str, str]]:
+    """The amount columns of a table as (header, 千円 column of `layout_frame`), in print order."""
+    if not breakdown:
+        return [(HEADER[3], "cost_sen"), (HEADER[4], "fund_sen")]
+    split = list(zip(BREAKDOWN_HEADER, BREAKDOWN_SEN, strict=True))
+    return [(HEADER[3], "cost_sen"), *split, ("基金充当額 計（千円）", "fund_sen")]
 
 
 @dataclass(frozen=True)
@@ -44,25 +55,39 @@ class AllocationExport:
     filters: dict[str, Any]
 
 
+BREAKDOWN_NOTE = (
+    "※基金充当額の内訳：当初＝当初予算で承認された額、補正＝補正予算（専決処分を含む）による増減、"
+    "前年度繰越＝前年度から繰り越した額。当初＋補正＋前年度繰越＝計。"
+)
+CARRIED_IN = "carried_in"  # a 'stage' of `stages_of`: the table holds 前年度繰越
+
+
 def table_title(fiscal_year: int, rows: pd.DataFrame) -> str:
     """「令和6年度（2024年度）当初予算における基金活用事業一覧」; other stages are named when present."""
-    return title_for_stages(fiscal_year, set(rows.get("budget_stage", pd.Series(dtype=object)).dropna()))
+    return title_for_stages(fiscal_year, stages_of(allocation.totals_of(rows)))
 
 
 def title_for_stages(fiscal_year: int, stages: set[str]) -> str:
-    """`table_title` from the budget stages the table holds (e.g. from `allocation.table_totals`)."""
+    """`table_title` from the budget stages the table holds (`stages_of`)."""
     if stages and stages != {BudgetStage.initial.value}:
-        names = "・".join(BUDGET_STAGE[s] for s in BudgetStage if s.value in stages)
-        stage = f"予算（{names}）"
+        names = [BUDGET_STAGE[s] for s in BudgetStage if s.value in stages]
+        names += ["前年度繰越"] if CARRIED_IN in stages else []
+        stage = f"予算（{'・'.join(names)}）"
     else:
         stage = "当初予算"
     return f"{fiscal_label(fiscal_year)}{stage}における基金活用事業一覧"
 
 
 def stages_of(totals: pd.DataFrame) -> set[str]:
-    """The budget stages present in a table, from its `allocation.table_totals`."""
+    """The budget stages present in a table, from its `allocation.table_totals`: a 補正 of an
+    当初 allocation counts as 補正, and an allocation carried in from the 前年度 as `CARRIED_IN`."""
     whole = totals[totals["level"] == "all"].iloc[0]
-    return {s.value for s in BudgetStage if int(whole[f"stage_{s.value}"])}
+    stages = {s.value for s in BudgetStage if int(whole[f"stage_{s.value}"])}
+    if int(whole["supplementary_rows"]):
+        stages.add(BudgetStage.supplementary.value)
+    if int(whole["carried_in_rows"]):
+        stages.add(CARRIED_IN)
+    return stages
 
 
 @dataclass(frozen=True)
@@ -113,6 +138,9 @@ def tidy_frame(rows: pd.DataFrame, *, fiscal_year: int) -> pd.DataFrame:
             "予算額（円）": r["project_cost_yen"].astype("Int64"),
             "基金充当額（円）": r["fund_share_yen"].astype("Int64"),
             "基金充当額は推計": r["fund_share_is_estimate"].to_numpy(dtype=bool) & ~relisting,
+            "うち当初（円）": r["initial_fund_yen"].astype("Int64"),
+            "うち補正（円）": r["supplementary_fund_yen"].astype("Int64"),
+            "うち前年度繰越（円）": r["carried_in_fund_yen"].astype("Int64"),
         }
     )
 
@@ -152,23 +180,28 @@ SCREEN_LINES = 1_000
 SCREEN_HEADER = ["区分", "事業名【所管部局】", "事業概要", "予算額（千円）", "基金充当額（千円）", "備考"]
 
 
-def table_frame(rows: pd.DataFrame) -> pd.DataFrame:
+def table_frame(rows: pd.DataFrame, *, breakdown: bool = False) -> pd.DataFrame:
     """The table as the page shows it: amounts as printed text in 千円 (▲ negatives, (再掲)).
 
     On screen the 区分 column stays narrow so the amounts fit without sideways scrolling: section and
     block headings go in the 事業名 column; 区分 keeps 新規 and the 「N事業計」/合計 captions.
     """
-    return screen_table(rows, limit=None)[0]
+    return screen_table(rows, limit=None, breakdown=breakdown)[0]
 
 
 def screen_table(
-    rows: pd.DataFrame, *, totals: pd.DataFrame | None = None, limit: int | None = SCREEN_LINES
+    rows: pd.DataFrame,
+    *,
+    totals: pd.DataFrame | None = None,
+    limit: int | None = SCREEN_LINES,
+    breakdown: bool = False,
 ) -> tuple[pd.DataFrame, int]:
     """The first `limit` lines of `table_frame` (all with None) and how many lines the whole table has.
 
     With `totals` (`allocation.table_totals`) `rows` may be only the first `limit` rows of the table
     (`allocation_rows(..., limit=limit)`): headings, subtotals and the line count come from the
-    totals, and the lines shown are the same as those of the whole table."""
+    totals, and the lines shown are the same as those of the whole table. The 内訳 view
+    (`breakdown`) shows 当初・補正・前年度繰越・計 of the 基金充当額 instead of the 事業概要."""
     printed = printed_frame(allocation.layout_frame(rows, totals))
     total = len(printed) if totals is None else allocation.table_lines(totals)
     if limit is not None:
@@ -185,16 +218,17 @@ def screen_table(
 
     name = printed["name"].where(~heading, "■ " + printed["label"])
     name = name.where(kind != "section", printed["label"] + "　" + printed["name"])
+    amounts = amount_columns(breakdown=breakdown)
+    if not breakdown:  # the page's own short caption for the fund column
+        amounts[1] = (SCREEN_HEADER[4], "fund_sen")
     frame = pd.DataFrame(
         {
             "区分": printed["label"].where(~heading, ""),
             "事業名【所管部局】": name,
-            "事業概要": printed["summary"],
-            "予算額（千円）": text(printed["cost_sen"]),
-            "基金充当額（千円）": text(printed["fund_sen"]),
+            **({} if breakdown else {"事業概要": printed["summary"]}),
+            **{header: text(printed[col]) for header, col in amounts},
             "備考": np.where(printed["fund_share_is_estimate"].to_numpy(dtype=bool), ESTIMATE_MARK, ""),
-        },
-        columns=SCREEN_HEADER,
+        }
     )
     return frame.reset_index(drop=True), total
 
@@ -203,9 +237,16 @@ def _line_count(text: str, width: int) -> int:
     return max(1, math.ceil(display_width(text) / max(width - 2, 1)))
 
 
-def table_xlsx(rows: pd.DataFrame, *, fiscal_year: int, filter_note: str = "") -> bytes:
-    """The allocation table laid out as published, in 千円, ready to print on A4 landscape."""
+def table_xlsx(
+    rows: pd.DataFrame, *, fiscal_year: int, filter_note: str = "", breakdown: bool = False
+) -> bytes:
+    """The allocation table laid out as published, in 千円, ready to print on A4 landscape; with
+    `breakdown` the 基金充当額 in 当初・補正・前年度繰越・計 columns."""
     printed = printed_frame(allocation.layout_frame(rows))
+    amounts = amount_columns(breakdown=breakdown)
+    header = [*HEADER[:3], *(h for h, _ in amounts), HEADER[5]]
+    widths = [*WIDTHS[:3], *([WIDTHS[3]] * len(amounts)), WIDTHS[5]]
+    note_col = len(header) - 1
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
     ws = wb.add_worksheet("基金活用事業一覧")
@@ -253,59 +294,51 @@ def table_xlsx(rows: pd.DataFrame, *, fiscal_year: int, filter_note: str = "") -
             }
         ),
     }
-    last_col = len(HEADER) - 1
+    last_col = note_col
     ws.merge_range(0, 0, 0, last_col, neutralise(table_title(fiscal_year, rows)), fmt["title"])
     ws.set_row(0, 24)
     if filter_note:
         ws.merge_range(1, 0, 1, 2, neutralise(filter_note), fmt["note"])
     ws.merge_range(1, 3, 1, last_col, "（単位：千円）", fmt["unit"])
-    for c, name in enumerate(HEADER):
+    for c, name in enumerate(header):
         ws.write_string(HEADER_ROW, c, name, fmt["head"])
     ws.set_row(HEADER_ROW, 30)
 
-    def amount(r: int, c: int, sen: int | None, style: str) -> None:
-        if sen is None:
-            ws.write_blank(r, c, None, fmt[style])
-        else:
-            ws.write_number(r, c, sen, fmt[style])
+    def write_amounts(r: int, figures: list[object], style: str) -> None:
+        for c, sen in enumerate(figures, start=3):
+            if pd.isna(sen):
+                ws.write_blank(r, c, None, fmt[style])
+            else:
+                ws.write_number(r, c, int(sen), fmt[style])  # type: ignore[call-overload]
 
     r = HEADER_ROW
-    lines = zip(
-        *(
-            printed[col].tolist()
-            for col in ("kind", "label", "name", "summary", "cost_sen", "fund_sen", "fund_share_is_estimate")
-        ),
-        strict=True,
-    )
-    for kind, label, name, summary, cost_sen, fund_sen, estimate in lines:
+    texts = zip(*(printed[col].tolist() for col in ("kind", "label", "name", "summary")), strict=True)
+    figures = printed[[col for _, col in amounts]].astype(object).to_numpy().tolist()
+    estimates = printed["fund_share_is_estimate"].tolist()
+    for (kind, label, name, summary), figure, estimate in zip(texts, figures, estimates, strict=True):
         r += 1
-        cost = None if pd.isna(cost_sen) else int(cost_sen)
-        fund = None if pd.isna(fund_sen) else int(fund_sen)
         if kind in ("section", "block"):
             caption = f"{label}　{name}" if name else label
             ws.merge_range(r, 0, r, 2, neutralise(caption), fmt[kind])
-            amount(r, 3, cost, f"{kind}_num")
-            amount(r, 4, fund, f"{kind}_num")
-            ws.write_blank(r, 5, None, fmt[kind])
+            write_amounts(r, figure, f"{kind}_num")
+            ws.write_blank(r, note_col, None, fmt[kind])
         elif kind in ("item", "relisting"):
             ws.write_string(r, 0, neutralise(label), fmt["center"])
             ws.write_string(r, 1, neutralise(name), fmt["text"])
             ws.write_string(r, 2, neutralise(summary), fmt["text"])
             if kind == "relisting":
-                ws.write_string(r, 3, RELISTING_TEXT, fmt["relisting"])
-                ws.write_string(r, 4, RELISTING_TEXT, fmt["relisting"])
+                for c in range(3, note_col):
+                    ws.write_string(r, c, RELISTING_TEXT, fmt["relisting"])
             else:
-                amount(r, 3, cost, "num")
-                amount(r, 4, fund, "num")
-            ws.write_string(r, 5, ESTIMATE_MARK if estimate else "", fmt["center"])
+                write_amounts(r, figure, "num")
+            ws.write_string(r, note_col, ESTIMATE_MARK if estimate else "", fmt["center"])
             lines_needed = max(_line_count(name, WIDTHS[1]), _line_count(summary, WIDTHS[2]))
             ws.set_row(r, 15 * lines_needed)
         else:  # subtotal, grand_total
             style = "subtotal" if kind == "subtotal" else "total"
             ws.merge_range(r, 0, r, 2, neutralise(label), fmt[style])
-            amount(r, 3, cost, f"{style}_num")
-            amount(r, 4, fund, f"{style}_num")
-            ws.write_blank(r, 5, None, fmt[style])
+            write_amounts(r, figure, f"{style}_num")
+            ws.write_blank(r, note_col, None, fmt[style])
     r += 2
     ws.write_string(
         r,
@@ -319,7 +352,9 @@ def table_xlsx(rows: pd.DataFrame, *, fiscal_year: int, filter_note: str = "") -
         f"※金額は千円未満を四捨五入。小計・合計は円単位の合計を四捨五入しているため、内訳の和と一致しない場合があります。備考「{ESTIMATE_MARK}」は資料に記載がなく前提を置いた値です。",
         fmt["note"],
     )
-    for c, w in enumerate(WIDTHS):
+    if breakdown:
+        ws.write_string(r + 2, 0, BREAKDOWN_NOTE, fmt["note"])
+    for c, w in enumerate(widths):
         ws.set_column(c, c, w)
     ws.freeze_panes(HEADER_ROW + 1, 0)
     ws.set_landscape()
@@ -339,9 +374,12 @@ def export_filters(
     encoding: str = "utf-8-sig",
     department_id: int | None = None,
     category_code: str | None = None,
+    breakdown: bool = False,
 ) -> dict[str, Any]:
     """What the audit row of an export records about its filters."""
     filters: dict[str, Any] = {"fiscal_year": fiscal_year, "format": fmt}
+    if breakdown and fmt == "xlsx":
+        filters["breakdown"] = True
     if department_id is not None:
         filters["department_id"] = department_id
     if category_code is not None:
@@ -351,11 +389,11 @@ def export_filters(
     return filters
 
 
-def file_name(*, fiscal_year: int, fmt: str, encoding: str = "utf-8-sig") -> str:
-    """「基金活用事業一覧_2024.xlsx」, 「…_2024.csv」, 「…_2024_sjis.csv」."""
+def file_name(*, fiscal_year: int, fmt: str, encoding: str = "utf-8-sig", breakdown: bool = False) -> str:
+    """「基金活用事業一覧_2024.xlsx」, 「…_2024_内訳.xlsx」, 「…_2024.csv」, 「…_2024_sjis.csv」."""
     stem = f"基金活用事業一覧_{fiscal_year}"
     if fmt == "xlsx":
-        return f"{stem}.xlsx"
+        return f"{stem}{'_内訳' if breakdown else ''}.xlsx"
     return f"{stem}{'_sjis' if encoding == 'cp932' else ''}.csv"
 
 
@@ -396,6 +434,7 @@ def build(
     department_id: int | None = None,
     category_code: str | None = None,
     filter_note: str = "",
+    breakdown: bool = False,
 ) -> AllocationExport:
     """The export of exactly the rows `allocation_rows` returns for these filters (not yet audited).
 
@@ -417,12 +456,13 @@ def build(
         encoding=encoding,
         department_id=department_id,
         category_code=category_code,
+        breakdown=breakdown,
     )
     if fmt == "xlsx":
-        data = table_xlsx(rows, fiscal_year=fiscal_year, filter_note=filter_note)
+        data = table_xlsx(rows, fiscal_year=fiscal_year, filter_note=filter_note, breakdown=breakdown)
     else:
         data = to_csv_bytes(tidy_frame(rows, fiscal_year=fiscal_year), encoding=encoding)
-    name = file_name(fiscal_year=fiscal_year, fmt=fmt, encoding=encoding)
+    name = file_name(fiscal_year=fiscal_year, fmt=fmt, encoding=encoding, breakdown=breakdown)
     mime = mime_type(fmt)
     return AllocationExport(data=data, file_name=name, mime=mime, rows=len(rows), filters=filters)
 
@@ -436,6 +476,7 @@ def build_bytes(
     department_id: int | None = None,
     category_code: str | None = None,
     filter_note: str = "",
+    breakdown: bool = False,
 ) -> bytes:
     """Only the file of `build` (for a download built when it is fetched)."""
     return build(
@@ -446,6 +487,7 @@ def build_bytes(
         department_id=department_id,
         category_code=category_code,
         filter_note=filter_note,
+        breakdown=breakdown,
     ).data
 
 
@@ -463,6 +505,7 @@ def record_download(
     encoding: str = "utf-8-sig",
     department_id: int | None = None,
     category_code: str | None = None,
+    breakdown: bool = False,
     rows: int,
 ) -> None:
     """Audit a download whose file is built when it is fetched (the same record as `record`)."""
@@ -472,6 +515,7 @@ def record_download(
         encoding=encoding,
         department_id=department_id,
         category_code=category_code,
+        breakdown=breakdown,
     )
     record_export(engine, actor=actor, what="allocation_table", filters=filters, rows=rows)
 
@@ -485,6 +529,7 @@ def export_allocations(
     encoding: str = "utf-8-sig",
     department_id: int | None = None,
     category_code: str | None = None,
+    breakdown: bool = False,
 ) -> AllocationExport:
     """Build and audit in one call (the CLI). Raises PermissionDenied without the export right."""
     require(actor, Action.export)
@@ -495,6 +540,7 @@ def export_allocations(
         encoding=encoding,
         department_id=department_id,
         category_code=category_code,
+        breakdown=breakdown,
     )
     record(engine, actor=actor, export=export)
     return export

@@ -14,6 +14,7 @@ from fund.allocation.layout import LAYOUT_COLUMNS, LayoutRow, layout_frame, tabl
 from fund.allocation.position import owed_by_year
 from fund.allocation.table import (
     APPROVED,
+    BREAKDOWN,
     TABLE_COLUMNS,
     TOTALS_COLUMNS,
     TableFilter,
@@ -54,6 +55,7 @@ __all__ = [
     "Ceiling",
     "LAYOUT_COLUMNS",
     "LayoutRow",
+    "BREAKDOWN",
     "TABLE_COLUMNS",
     "TOTALS_COLUMNS",
     "TableFilter",

@@ -6,7 +6,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from fund.allocation.table import TOTALS_COLUMNS, totals_of
+from fund.allocation.table import BREAKDOWN, BREAKDOWN_SEN, TOTALS_COLUMNS, totals_of
 from fund.money import format_oku_yen, sen_yen_series
 
 
@@ -31,9 +31,12 @@ LAYOUT_COLUMNS = [
     "project_cost_yen",
     "fund_share_yen",
     "fund_share_is_estimate",
-    "cost_sen",  # 千円 as printed: items rounded one by one, totals added from the rounded items
+    "cost_sen",  # 千円 as printed: every figure its own yen rounded once
     "fund_sen",
+    *BREAKDOWN,  # 基金充当額 = 当初 + 補正 + 前年度繰越 (yen), then the same in 千円
+    *BREAKDOWN_SEN,
 ]
+AMOUNTS = ["project_cost_yen", "fund_share_yen", "cost_sen", "fund_sen", *BREAKDOWN, *BREAKDOWN_SEN]
 
 
 def layout_frame(rows: pd.DataFrame, totals: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -66,6 +69,11 @@ def layout_frame(rows: pd.DataFrame, totals: pd.DataFrame | None = None) -> pd.D
             "fund_share_is_estimate": r["fund_share_is_estimate"].to_numpy(dtype=bool) & ~relisting,
             "cost_sen": sen_yen_series(cost),
             "fund_sen": sen_yen_series(fund),
+            **{y: r[y].astype("Int64").where(~relisting) for y in BREAKDOWN},
+            **{
+                sen: sen_yen_series(r[y].astype("Int64").where(~relisting))
+                for y, sen in zip(BREAKDOWN, BREAKDOWN_SEN, strict=True)
+            },
         }
     )
     records = cast(list[dict[str, Any]], totals.to_dict("records"))
@@ -77,6 +85,9 @@ def layout_frame(rows: pd.DataFrame, totals: pd.DataFrame | None = None) -> pd.D
 
     def figure(level: str, section_code: object = None, block_order: int | None = None) -> dict[str, Any]:
         return by_key.get((level, None if level == "all" else section_code, block_order), zero)
+
+    def amounts_of(got: dict[str, Any]) -> dict[str, int]:
+        return {col: int(got[col]) for col in AMOUNTS}
 
     lines: list[dict[str, object]] = []
     heads = r.assign(sec_rank=section, blk_rank=block)
@@ -91,20 +102,12 @@ def layout_frame(rows: pd.DataFrame, totals: pd.DataFrame | None = None) -> pd.D
                 "kind": "section",
                 "label": f"{head.section_heading} {head.section_name}",
                 "name": f"【{int(got['projects'])}事業 {format_oku_yen(int(got['project_cost_yen']))}{excluded}】",
-                "project_cost_yen": int(got["project_cost_yen"]),
-                "fund_share_yen": int(got["fund_share_yen"]),
-                "cost_sen": int(got["cost_sen"]),
-                "fund_sen": int(got["fund_sen"]),
+                **amounts_of(got),
             }
         )
     for head in heads.drop_duplicates(["sec_rank", "blk_rank"]).itertuples(index=False):
         got = figure("block", head.section_code, int(head.block_order))
-        amounts = {
-            "project_cost_yen": int(got["project_cost_yen"]),
-            "fund_share_yen": int(got["fund_share_yen"]),
-            "cost_sen": int(got["cost_sen"]),
-            "fund_sen": int(got["fund_sen"]),
-        }
+        amounts = amounts_of(got)
         # Numbered blocks close with 「N事業計」; unnumbered ones carry the amount on the heading (as in the seed).
         numbered = bool(head.block_heading)
         lines.append(
@@ -131,7 +134,7 @@ def layout_frame(rows: pd.DataFrame, totals: pd.DataFrame | None = None) -> pd.D
     headings = pd.DataFrame(lines, columns=["sec_rank", "blk_rank", "part_rank", *LAYOUT_COLUMNS])
     headings["pos_rank"] = 0
     headings["fund_share_is_estimate"] = False
-    for col in ("project_cost_yen", "fund_share_yen", "cost_sen", "fund_sen"):
+    for col in AMOUNTS:
         headings[col] = headings[col].astype("Int64")
     body = pd.concat([headings, items], ignore_index=True) if lines else items
     body = body.sort_values(["sec_rank", "blk_rank", "part_rank", "pos_rank"], kind="stable")
@@ -141,17 +144,14 @@ def layout_frame(rows: pd.DataFrame, totals: pd.DataFrame | None = None) -> pd.D
             "kind": ["grand_total"],
             "label": [f"合計 {int(whole['projects'])}事業"],
             "fund_share_is_estimate": [False],
-            **{
-                col: pd.array([int(whole[col])], dtype="Int64")
-                for col in ("project_cost_yen", "fund_share_yen", "cost_sen", "fund_sen")
-            },
+            **{col: pd.array([int(whole[col])], dtype="Int64") for col in AMOUNTS},
         }
     )
     out = pd.concat([body, grand], ignore_index=True)[LAYOUT_COLUMNS]
     for col in ("label", "name", "summary"):
         out[col] = out[col].fillna("").astype(str)
     out["fund_share_is_estimate"] = out["fund_share_is_estimate"].astype(bool)
-    for col in ("project_cost_yen", "fund_share_yen", "cost_sen", "fund_sen"):
+    for col in AMOUNTS:
         out[col] = out[col].astype("Int64")
     return out
 

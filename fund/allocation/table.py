@@ -7,13 +7,21 @@ from sqlalchemy import Engine
 
 from fund.db import query_df
 from fund.labels import ALLOCATION_STATUS, BUDGET_STAGE
+from fund.ledger import CARRIED_IN_SQL
 from fund.models import (
+    AllocationChangeKind,
     AllocationStatus,
     BudgetStage,
 )
 from fund.money import sen_yen_series, sen_yen_sql
 
 APPROVED: dict[str, object] = {"approved": AllocationStatus.approved.value}  # bound as :approved
+# The 基金充当額 of a row split by where it comes from (当初 + 補正 + 前年度繰越 = 基金充当額).
+BREAKDOWN = ("initial_fund_yen", "supplementary_fund_yen", "carried_in_fund_yen")
+_BREAKDOWN_PARAMS: dict[str, object] = {
+    "stage_initial": BudgetStage.initial.value,
+    "change_revision": AllocationChangeKind.revision.value,
+}
 
 
 class TableFilter(TypedDict):
@@ -40,6 +48,7 @@ TABLE_COLUMNS = [
     "project_cost_yen",
     "fund_share_yen",
     "fund_share_is_estimate",
+    *BREAKDOWN,
     "is_relisting",
     "status",
     "budget_stage",
@@ -50,7 +59,7 @@ def _rows_sql(
     *, fiscal_year: int, department_id: int | None, category_code: str | None, include_unapproved: bool
 ) -> tuple[str, dict[str, object]]:
     """The SELECT behind `allocation_rows` (no ORDER BY) and its bound parameters."""
-    params: dict[str, object] = {"fy": fiscal_year} | APPROVED
+    params: dict[str, object] = {"fy": fiscal_year} | APPROVED | _BREAKDOWN_PARAMS
     filters = ""
     if department_id is not None:
         filters += " AND p.department_id = :dept"
@@ -59,19 +68,41 @@ def _rows_sql(
         filters += " AND (blk.code = :cat OR sec.code = :cat)"
         params["cat"] = category_code
     status = "" if include_unapproved else " AND a.status = :approved"
+    # 当初 is an initial allocation's amount before its approved 補正; 補正 is those revisions plus
+    # the 補正・専決 allocations; 前年度繰越 is an allocation that a 繰越 created.
     sql = f"""
-    WITH primary_rows AS (
+    WITH revised AS (
+        SELECT allocation_id, SUM(fund_delta_yen) AS delta_yen FROM allocation_change
+        WHERE kind = :change_revision AND status = :approved GROUP BY allocation_id
+    ), carried AS (
+        {CARRIED_IN_SQL}
+    ), split AS (
+        SELECT a.project_id, a.category_id, a.project_cost_yen, a.fund_share_yen,
+               a.fund_share_is_estimate, a.status,
+               CASE WHEN a.id IN (SELECT carried_to_id FROM carried) THEN NULL ELSE a.budget_stage END
+                   AS budget_stage,
+               CASE WHEN a.id IN (SELECT carried_to_id FROM carried) THEN a.fund_share_yen ELSE 0 END
+                   AS carried_in,
+               CASE WHEN a.id IN (SELECT carried_to_id FROM carried) OR a.budget_stage <> :stage_initial
+                    THEN 0 ELSE a.fund_share_yen - COALESCE(rv.delta_yen, 0) END AS initial
+        FROM allocation a LEFT JOIN revised rv ON rv.allocation_id = a.id
+        WHERE a.fiscal_year = :fy {status}
+    ), primary_rows AS (
         SELECT a.project_id, a.category_id,
                CAST(SUM(a.project_cost_yen) AS BIGINT) AS project_cost_yen,
                CAST(SUM(a.fund_share_yen) AS BIGINT) AS fund_share_yen,
                BOOL_OR(a.fund_share_is_estimate) AS fund_share_is_estimate,
+               CAST(SUM(a.initial) AS BIGINT) AS initial_fund_yen,
+               CAST(SUM(a.fund_share_yen - a.initial - a.carried_in) AS BIGINT) AS supplementary_fund_yen,
+               CAST(SUM(a.carried_in) AS BIGINT) AS carried_in_fund_yen,
                MIN(a.status) AS status, MIN(a.budget_stage) AS budget_stage, FALSE AS is_relisting
-        FROM allocation a
-        WHERE a.fiscal_year = :fy {status}
+        FROM split a
         GROUP BY a.project_id, a.category_id
     ), relisted AS (
         SELECT r.project_id, r.category_id, CAST(NULL AS BIGINT) AS project_cost_yen,
                CAST(NULL AS BIGINT) AS fund_share_yen, FALSE AS fund_share_is_estimate,
+               CAST(NULL AS BIGINT) AS initial_fund_yen, CAST(NULL AS BIGINT) AS supplementary_fund_yen,
+               CAST(NULL AS BIGINT) AS carried_in_fund_yen,
                CAST(:approved AS VARCHAR(20)) AS status,
                CAST(NULL AS VARCHAR(20)) AS budget_stage, TRUE AS is_relisting
         FROM relisting r
@@ -83,7 +114,8 @@ def _rows_sql(
            blk.code AS block_code, blk.heading AS block_heading, blk.name AS block_name,
            blk.sort_order AS block_order, p.id AS project_id, p.name AS project, d.name AS department,
            (p.first_fiscal_year = :fy) AS is_new, p.summary,
-           r.project_cost_yen, r.fund_share_yen, r.fund_share_is_estimate, r.is_relisting,
+           r.project_cost_yen, r.fund_share_yen, r.fund_share_is_estimate,
+           r.initial_fund_yen, r.supplementary_fund_yen, r.carried_in_fund_yen, r.is_relisting,
            r.status, r.budget_stage, sec.sort_order AS section_order
     FROM all_rows r
     JOIN project p ON p.id = r.project_id
@@ -122,7 +154,7 @@ def allocation_rows(
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     df = query_df(engine, sql, params)
-    for col in ("project_cost_yen", "fund_share_yen"):
+    for col in ("project_cost_yen", "fund_share_yen", *BREAKDOWN):
         df[col] = df[col].astype("Int64")
     return df[TABLE_COLUMNS]
 
@@ -162,6 +194,8 @@ def table_text(
     return "" if text is None or pd.isna(text) else str(text)
 
 
+BREAKDOWN_SEN = ("initial_sen", "supplementary_sen", "carried_in_sen")
+
 # Totals of a table: one row per block, per section and for everything (`level`), with the number
 # of projects (再掲 excluded), amounts in yen and in 千円 as printed (each item rounded, then added).
 TOTALS_COLUMNS = [
@@ -174,6 +208,10 @@ TOTALS_COLUMNS = [
     "fund_share_yen",
     "cost_sen",
     "fund_sen",
+    *BREAKDOWN,
+    *BREAKDOWN_SEN,
+    "supplementary_rows",  # rows with a 補正 / with a 前年度繰越 (the title names them)
+    "carried_in_rows",
     "rows",
     "relistings",
     "numbered",  # blocks with a number (closed by 「N事業計」)
@@ -198,6 +236,10 @@ def table_totals(
         f"COALESCE(MAX(CASE WHEN t.budget_stage = '{s.value}' THEN 1 ELSE 0 END), 0) AS stage_{s.value}"
         for s in BudgetStage
     )
+    breakdown = ", ".join(
+        f"COALESCE(SUM(t.{y}), 0) AS {y}, {sen_yen_sql(f'COALESCE(SUM(t.{y}), 0)')} AS {sen}"
+        for y, sen in zip(BREAKDOWN, BREAKDOWN_SEN, strict=True)
+    )
     df = query_df(
         engine,
         f"""
@@ -210,6 +252,9 @@ def table_totals(
                COALESCE(SUM({primary.format("t.fund_share_yen")}), 0) AS fund_share_yen,
                {sen_yen_sql(f"COALESCE(SUM({primary.format('t.project_cost_yen')}), 0)")} AS cost_sen,
                {sen_yen_sql(f"COALESCE(SUM({primary.format('t.fund_share_yen')}), 0)")} AS fund_sen,
+               {breakdown},
+               COALESCE(SUM(CASE WHEN t.supplementary_fund_yen <> 0 THEN 1 ELSE 0 END), 0) AS supplementary_rows,
+               COALESCE(SUM(CASE WHEN t.carried_in_fund_yen <> 0 THEN 1 ELSE 0 END), 0) AS carried_in_rows,
                COUNT(*) AS n_rows,
                COALESCE(SUM(CASE WHEN t.is_relisting THEN 1 ELSE 0 END), 0) AS relistings,
                COALESCE(MAX(CASE WHEN t.block_heading <> '' THEN 1 ELSE 0 END), 0) AS numbered,
@@ -261,6 +306,11 @@ def totals_of(rows: pd.DataFrame) -> pd.DataFrame:
             "new_pid": rows["project_id"].where(primary & rows["is_new"].astype(bool)),
             "project_cost_yen": cost.fillna(0),
             "fund_share_yen": fund.fillna(0),
+            **{y: rows[y].astype("Int64").where(primary).fillna(0) for y in BREAKDOWN},
+            **{
+                f"{part}_rows": rows[f"{part}_fund_yen"].astype("Int64").fillna(0).ne(0).astype("int64")
+                for part in ("supplementary", "carried_in")
+            },
             "rows": 1,
             "relistings": (~primary).astype("int64"),
             "numbered": rows["block_heading"].fillna("").astype(str).ne("").astype("int64"),
@@ -273,7 +323,18 @@ def totals_of(rows: pd.DataFrame) -> pd.DataFrame:
     aggs: dict[str, tuple[str, str]] = {
         "projects": ("pid", "nunique"),
         "new_projects": ("new_pid", "nunique"),
-        **{c: (c, "sum") for c in ("project_cost_yen", "fund_share_yen", "rows", "relistings")},
+        **{
+            c: (c, "sum")
+            for c in (
+                "project_cost_yen",
+                "fund_share_yen",
+                *BREAKDOWN,
+                "supplementary_rows",
+                "carried_in_rows",
+                "rows",
+                "relistings",
+            )
+        },
         "numbered": ("numbered", "max"),
         **{f"stage_{s.value}": (f"stage_{s.value}", "max") for s in BudgetStage},
     }
@@ -298,6 +359,8 @@ def totals_of(rows: pd.DataFrame) -> pd.DataFrame:
     )
     out["cost_sen"] = sen_yen_series(out["project_cost_yen"])  # rounded once, from the yen total
     out["fund_sen"] = sen_yen_series(out["fund_share_yen"])
+    for y, sen in zip(BREAKDOWN, BREAKDOWN_SEN, strict=True):
+        out[sen] = sen_yen_series(out[y])
     return _typed_totals(out)
 
 

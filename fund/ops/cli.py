@@ -404,6 +404,7 @@ def _cmd_export_allocations(args: argparse.Namespace) -> int:
         fiscal_year=args.year,
         fmt=args.format,
         encoding=args.encoding,
+        breakdown=args.breakdown,
     )
     Path(args.out).write_bytes(result.data)
     print(
@@ -623,6 +624,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--encoding", default="utf-8-sig", choices=["utf-8-sig", "cp932"], help="CSV の文字コード"
     )
     exa.add_argument("--out", required=True, help="出力ファイル")
+    exa.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="xlsx の基金充当額を当初・補正・前年度繰越・計に分けて出力する",
+    )
     exa.add_argument(
         "--as", dest="as_login", help="出力者として記録する利用者のログイン名（省略時はシステム）"
     )

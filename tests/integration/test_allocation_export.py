@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
 from fund import allocation, allocation_export
-from fund.allocation import TABLE_COLUMNS
+from fund.allocation import BREAKDOWN, TABLE_COLUMNS
 from fund.db import query_df
 from fund.errors import RuleViolation
 from fund.models import Role
@@ -56,6 +56,25 @@ def test_exported_xlsx_holds_the_seed_figures_in_the_right_cells(seeded_engine: 
         "やまぐちDX加速化事業【総合企画部】",
         "映像解析等支援システム事業【警察本部】",
     ]
+
+
+def test_the_breakdown_of_the_seed_is_all_initial_budget(seeded_engine: Engine) -> None:
+    ws = _sheet(allocation_export.build(seeded_engine, fiscal_year=2024, fmt="xlsx", breakdown=True).data)
+    assert ws["A1"].value == "令和6年度（2024年度）当初予算における基金活用事業一覧"
+    assert [c.value for c in ws[4]][3:8] == [
+        "予算額（千円）",
+        "基金充当額 当初（千円）",
+        "基金充当額 補正（千円）",
+        "基金充当額 前年度繰越（千円）",
+        "基金充当額 計（千円）",
+    ]
+    assert _row_by_label(ws, "合計 24事業")[3:8] == (2_271_616, 1_135_808, 0, 0, 1_135_808)
+    assert _row_by_label(ws, "9事業計")[3] == 619_616
+    notes = [r[0] for r in ws.iter_rows(values_only=True) if str(r[0]).startswith("※基金充当額の内訳")]
+    assert len(notes) == 1
+    export = allocation_export.build(seeded_engine, fiscal_year=2024, fmt="xlsx", breakdown=True)
+    assert export.file_name == "基金活用事業一覧_2024_内訳.xlsx"
+    assert export.filters["breakdown"] is True
 
 
 def test_xlsx_is_formatted_for_printing_and_has_no_formulas(seeded_engine: Engine) -> None:
@@ -244,6 +263,10 @@ def allocation_tables(draw: st.DrawFn) -> pd.DataFrame:
         for _ in range(draw(st.integers(1, 5))):
             pid += 1
             cost = draw(amounts)
+            fund = draw(st.integers(min_value=0, max_value=abs(cost)))
+            # 当初 + 補正 + 前年度繰越 = 基金充当額; a 補正 may be a decrease
+            carried = draw(st.integers(min_value=0, max_value=fund))
+            initial = draw(st.integers(min_value=0, max_value=2 * fund))
             projects.append((pid, block))
             rows.append(
                 {
@@ -254,8 +277,11 @@ def allocation_tables(draw: st.DrawFn) -> pd.DataFrame:
                     "is_new": draw(st.booleans()),
                     "summary": "概要",
                     "project_cost_yen": cost,
-                    "fund_share_yen": draw(st.integers(min_value=0, max_value=abs(cost))),
+                    "fund_share_yen": fund,
                     "fund_share_is_estimate": draw(st.booleans()),
+                    "initial_fund_yen": initial,
+                    "supplementary_fund_yen": fund - carried - initial,
+                    "carried_in_fund_yen": carried,
                     "is_relisting": False,
                     "status": "approved",
                     "budget_stage": "initial",
@@ -276,13 +302,16 @@ def allocation_tables(draw: st.DrawFn) -> pd.DataFrame:
                     "project_cost_yen": None,
                     "fund_share_yen": None,
                     "fund_share_is_estimate": False,
+                    "initial_fund_yen": None,
+                    "supplementary_fund_yen": None,
+                    "carried_in_fund_yen": None,
                     "is_relisting": True,
                     "status": "approved",
                     "budget_stage": None,
                 }
             )
     df = pd.DataFrame(rows)[TABLE_COLUMNS].sort_values(["block_order", "project_id"]).reset_index(drop=True)
-    for col in ("project_cost_yen", "fund_share_yen"):
+    for col in ("project_cost_yen", "fund_share_yen", *BREAKDOWN):
         df[col] = df[col].astype("Int64")
     return df
 
@@ -352,6 +381,20 @@ def test_every_exports_totals_add_up_in_yen_and_are_rounded_once(rows: pd.DataFr
         relisting = p.line.kind == "relisting"
         assert cell[3] == ("(再掲)" if relisting else p.cost_sen)
         assert cell[4] == ("(再掲)" if relisting else p.fund_sen)
+    # The 内訳: on every line 当初 + 補正 + 前年度繰越 = 計 in yen, and each is its own yen rounded once.
+    layout = allocation.layout_frame(rows)
+    amounts = layout[layout["kind"] != "relisting"]
+    parts = amounts[["initial_fund_yen", "supplementary_fund_yen", "carried_in_fund_yen"]]
+    assert (parts.sum(axis=1) == amounts["fund_share_yen"]).all()
+    split = _sheet(allocation_export.table_xlsx(rows, fiscal_year=2025, breakdown=True))
+    cells = list(split.iter_rows(min_row=first, max_row=first + len(layout) - 1, values_only=True))
+    for line, cell in zip(layout.itertuples(index=False), cells, strict=True):
+        if line.kind == "relisting":
+            assert cell[3:8] == ("(再掲)",) * 5
+        elif line.kind != "block" or not pd.isna(line.fund_share_yen):
+            expected = [line.project_cost_yen, line.initial_fund_yen, line.supplementary_fund_yen]
+            expected += [line.carried_in_fund_yen, line.fund_share_yen]
+            assert list(cell[3:8]) == [round_half_away(y / 1_000) for y in expected]
     # The tidy CSV of the same rows sums to the table's exact yen total.
     csv = allocation_export.to_csv_bytes(allocation_export.tidy_frame(rows, fiscal_year=2025))
     df = pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")

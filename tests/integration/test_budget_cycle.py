@@ -1,6 +1,7 @@
 """The budget cycle: one project through a whole year (要求 → 当初 → 補正 → 執行 → 補正 → 繰越 → 決算),
 the refusals with their figures, and the headroom identity over random sequences (hypothesis)."""
 
+import io
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -9,9 +10,10 @@ import pytest
 import time_machine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openpyxl import load_workbook
 from sqlalchemy import Engine
 
-from fund import allocation, auth, dashboard, ledger, projection, proposals
+from fund import allocation, allocation_export, auth, dashboard, ledger, projection, proposals
 from fund.db import query_df
 from fund.errors import FundError, InputInvalid, RuleViolation
 from fund.models import AllocationStatus, LedgerKind, ProposalStatus, Role
@@ -226,6 +228,46 @@ def test_one_project_through_a_whole_year_is_counted_once_at_every_step(seeded_e
     ]
     assert list(allocation.history(seeded_engine, allocation_id=carried)["step"]) == ["carried_in"]
     assert up.reason == "9月補正：対象市町の追加"
+    _published_with_its_breakdown(seeded_engine, project)
+
+
+def _published_with_its_breakdown(engine: Engine, project: int) -> None:
+    """The published table splits the 基金充当額: FY2026 当初 20,000,000 + 補正 (+6,000,000 −2,000,000)
+    = 24,000,000円; FY2027 holds the 3,000,000円 carried in."""
+    parts = ["initial_fund_yen", "supplementary_fund_yen", "carried_in_fund_yen", "fund_share_yen"]
+    for year, expected in (
+        (FY, [20_000_000, 4_000_000, 0, 24_000_000]),
+        (FY + 1, [0, 0, 3_000_000, 3_000_000]),
+    ):
+        rows = allocation.allocation_rows(engine, fiscal_year=year)
+        own = rows[(rows["project_id"] == project) & ~rows["is_relisting"]]
+        assert own[parts].iloc[0].tolist() == expected
+    ws = load_workbook(
+        io.BytesIO(allocation_export.build(engine, fiscal_year=FY, fmt="xlsx", breakdown=True).data)
+    ).active
+    assert ws is not None
+    assert ws["A1"].value == "令和8年度（2026年度）予算（当初・補正）における基金活用事業一覧"
+    assert [c.value for c in ws[4]][3:] == [
+        "予算額（千円）",
+        "基金充当額 当初（千円）",
+        "基金充当額 補正（千円）",
+        "基金充当額 前年度繰越（千円）",
+        "基金充当額 計（千円）",
+        "備考",
+    ]
+    name = query_df(engine, "SELECT name FROM project WHERE id = :p", {"p": project})["name"].iloc[0]
+    line = next(r for r in ws.iter_rows(values_only=True) if str(r[1]).startswith(name))
+    assert list(line[3:8]) == [
+        36_000,
+        20_000,
+        4_000,
+        0,
+        24_000,
+    ]  # 事業費 30,000,000 → 36,000,000円 by the 補正
+    carried_title = allocation_export.build(engine, fiscal_year=FY + 1, fmt="xlsx").data
+    assert load_workbook(io.BytesIO(carried_title)).active["A1"].value == (  # type: ignore[index]
+        "令和9年度（2027年度）予算（前年度繰越）における基金活用事業一覧"
+    )
 
 
 def _approved(engine: Engine, share: int = 10_000_000) -> int:

@@ -58,6 +58,28 @@ def test_page_shows_the_table_with_amount_columns_and_the_seed_figures(
     assert metrics["事業数"] == "24事業"
 
 
+def test_the_breakdown_switch_splits_the_fund_share_into_initial_supplementary_and_carried(
+    app_as: Callable[..., AppTest],
+) -> None:
+    at = app_as(Role.executive, PAGE)
+    at.toggle(key="alloc_breakdown").set_value(True).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table.columns) == [
+        "区分",
+        "事業名【所管部局】",
+        "予算額（千円）",
+        "基金充当額 当初（千円）",
+        "基金充当額 補正（千円）",
+        "基金充当額 前年度繰越（千円）",
+        "基金充当額 計（千円）",
+        "備考",
+    ]
+    total = table[table["区分"] == "合計 24事業"].iloc[0]
+    assert total.iloc[2:7].tolist() == ["2,271,616", "1,135,808", "0", "0", "1,135,808"]
+    assert any(c.value.startswith("※基金充当額の内訳") for c in at.caption)
+
+
 def test_filters_narrow_the_table_to_a_department_and_a_category(
     app_as: Callable[..., AppTest], seeded_engine: Engine
 ) -> None:

@@ -19,6 +19,14 @@ COLUMNS = {
     "基金充当額（千円）": st.column_config.TextColumn(width=125, alignment="right"),
     "備考": st.column_config.TextColumn(width=48, alignment="center"),
 }
+# The 内訳 view drops 事業概要 so that 当初・補正・前年度繰越・計 fit beside the names.
+BREAKDOWN_COLUMNS = {
+    **{k: v for k, v in COLUMNS.items() if k not in ("事業概要", "基金充当額（千円）")},
+    **{
+        header: st.column_config.TextColumn(width=120, alignment="right")
+        for header, _ in allocation_export.amount_columns(breakdown=True)[1:]
+    },
+}
 DOWNLOADS = (
     ("xlsx", "utf-8-sig", "Excel（xlsx）で保存", ":material/table_view:"),
     ("csv", "utf-8-sig", "CSV（UTF-8 BOM付き）で保存", ":material/download:"),
@@ -64,10 +72,12 @@ def render(actor: Actor, *, may_export: bool) -> None:
     )
 
     st.subheader(allocation_export.title_for_stages(year, allocation_export.stages_of(totals)))
-    st.caption("（単位：千円）")
+    unit, switch = st.columns([3, 2])
+    unit.caption("（単位：千円）")
+    breakdown = switch.toggle("基金充当額の内訳（当初・補正・前年度繰越）", key="alloc_breakdown")
     limit = allocation_export.SCREEN_LINES
     head = loaders.allocation_rows(**filters, limit=limit)
-    shown, lines = allocation_export.screen_table(head, totals=totals, limit=limit)
+    shown, lines = allocation_export.screen_table(head, totals=totals, limit=limit, breakdown=breakdown)
     if lines > len(shown):
         where = (
             "すべての行は、下の Excel・CSV の保存ボタンで保存できます。"
@@ -83,22 +93,26 @@ def render(actor: Actor, *, may_export: bool) -> None:
         hide_index=True,
         width="stretch",
         height=min(36 * (len(shown) + 1) + 4, 900),
-        column_config=COLUMNS,
+        column_config=BREAKDOWN_COLUMNS if breakdown else COLUMNS,
     )
     st.caption(
         "※予算額は主たる区分で計上。(再掲) は他の区分に再掲した事業で、小計・合計には含みません。"
         "新規はその年度が事業の初年度であることを示します。金額は千円未満を四捨五入し、小計・合計は円単位の合計を四捨五入しているため、内訳の和と一致しない場合があります。"
     )
+    if breakdown:
+        st.caption(allocation_export.BREAKDOWN_NOTE)
     widgets.estimate_note()
     if may_export:
         note = allocation_export.filter_note(
             department=dept_names.get(dept) if dept is not None else None,
             category=cat_labels.get(cat) if cat is not None else None,
         )
-        _downloads(actor, filters=filters, note=note, rows=whole.rows)
+        _downloads(actor, filters=filters, note=note, rows=whole.rows, breakdown=breakdown)
 
 
-def _downloads(actor: Actor, *, filters: allocation.TableFilter, note: str, rows: int) -> None:
+def _downloads(
+    actor: Actor, *, filters: allocation.TableFilter, note: str, rows: int, breakdown: bool
+) -> None:
     """The three files of exactly what is shown; each is built when fetched and audited."""
     engine = session.engine()
     for column, (fmt, encoding, label, icon) in zip(st.columns(3), DOWNLOADS, strict=True):
@@ -106,19 +120,26 @@ def _downloads(actor: Actor, *, filters: allocation.TableFilter, note: str, rows
         if problem:
             column.warning(problem, icon=":material/warning:")
             continue
-        wanted = {**filters, "fmt": fmt, "encoding": encoding}
+        split = breakdown and fmt == "xlsx"  # the tidy CSV always holds the 内訳 columns
+        wanted = {"fmt": fmt, "encoding": encoding, "breakdown": split}
         column.download_button(
             label,
             data=partial(
-                allocation_export.build_bytes, engine, **filters, fmt=fmt, encoding=encoding, filter_note=note
+                allocation_export.build_bytes,
+                engine,
+                **filters,
+                fmt=fmt,
+                encoding=encoding,
+                breakdown=split,
+                filter_note=note,
             ),
             file_name=allocation_export.file_name(
-                fiscal_year=filters["fiscal_year"], fmt=fmt, encoding=encoding
+                fiscal_year=filters["fiscal_year"], fmt=fmt, encoding=encoding, breakdown=split
             ),
             mime=allocation_export.mime_type(fmt),
             icon=icon,
             key=f"dl_{fmt}_{encoding}",
             on_click=allocation_export.record_download,
-            kwargs={"engine": engine, "actor": actor, "rows": rows, **wanted},
+            kwargs={"engine": engine, "actor": actor, "rows": rows, **filters, **wanted},
         )
     st.caption("保存するのは画面の絞り込みどおりの内容（全行）です。保存は監査ログに記録されます。")
