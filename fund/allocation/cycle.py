@@ -206,7 +206,9 @@ def _next_year(session: Session, fiscal_year: int) -> None:
     target = session.get(FiscalYear, fiscal_year + 1)
     label = fiscal_label(fiscal_year + 1)
     if target is None:
-        raise RuleViolation(f"繰越先の{label}が登録されていません。管理画面で年度を登録してください。")
+        raise RuleViolation(
+            f"繰越先の{label}が登録されていません。管理者が data/fund.toml の fiscal_years に年度を加え、fund seed で登録してください。"
+        )
     if target.closed:
         raise RuleViolation(f"繰越先の{label}は決算確定済みです。")
 

@@ -3,7 +3,7 @@
 from pydantic import BaseModel, ValidationError, model_validator
 from pydantic import Field as PydanticField
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from fund import audit, clock
 from fund.allocation.ceiling import check_ceiling, fund_ceiling
@@ -22,6 +22,7 @@ from fund.models import (
     FiscalYear,
     Project,
     Proposal,
+    ProposalStatus,
     Relisting,
 )
 
@@ -79,6 +80,19 @@ def open_year(session: Session, fiscal_year: int) -> FiscalYear:
     return year
 
 
+def _adopted_proposal(session: Session, project_id: int, fiscal_year: int) -> int | None:
+    """The newest adopted (or 事業化) proposal of the project for the 年度, if any."""
+    return session.exec(
+        select(Proposal.id)
+        .where(
+            Proposal.project_id == project_id,
+            Proposal.fiscal_year == fiscal_year,
+            col(Proposal.status).in_([ProposalStatus.adopted, ProposalStatus.funded]),
+        )
+        .order_by(col(Proposal.id).desc())
+    ).first()
+
+
 def insert_allocation(
     session: Session,
     engine: Engine,
@@ -100,6 +114,10 @@ def insert_allocation(
         proposal = session.get(Proposal, alloc_in.proposal_id)
         if proposal is None or proposal.project_id != project.id:
             raise InputInvalid({"proposal_id": "指定された提案はこの事業のものではありません。"})
+    else:  # the allocation answers the project's adopted 要求 of the 年度 (its history starts there)
+        alloc_in = alloc_in.model_copy(
+            update={"proposal_id": _adopted_proposal(session, project.id or 0, alloc_in.fiscal_year)}
+        )
     existing = session.exec(
         select(Allocation).where(
             Allocation.project_id == project.id,

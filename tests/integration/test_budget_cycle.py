@@ -506,3 +506,17 @@ def test_the_headroom_identity_holds_after_every_step(
             {"p": AllocationStatus.proposed.value},
         )
         assert int(unapproved["n"].iloc[0]) == 0
+
+
+def test_an_allocation_registered_without_a_proposal_answers_the_adopted_one(seeded_engine: Engine) -> None:
+    """The page and the CLI name only the project: the adopted 要求 of that 年度 is linked for them."""
+    proposal_id = _adopted_proposal(seeded_engine)
+    project = int(
+        query_df(seeded_engine, "SELECT project_id FROM proposal WHERE id = :p", {"p": proposal_id})[
+            "project_id"
+        ].iloc[0]
+    )
+    a = _register(seeded_engine, share=5_000_000, project=project)
+    steps = allocation.history(seeded_engine, allocation_id=a)
+    assert list(steps["step"])[:2] == ["request", "assessment"]
+    assert steps["note"].iloc[0] == str(proposal_id)

@@ -27,7 +27,9 @@ SEN_COLUMNS = {
 def render(actor: Actor) -> None:
     open_years = [int(r.year) for r in loaders.fiscal_years().itertuples() if not r.closed]
     if not open_years:
-        st.info("決算確定前の年度がありません。管理画面で年度を登録してください。")
+        st.info(
+            "決算確定前の年度がありません。管理者が data/fund.toml の fiscal_years に年度を加え、fund seed で登録してください。"
+        )
         return
     year = int(st.selectbox("年度", open_years, format_func=fiscal_label, key="reg_year"))
     ceiling = loaders.fund_ceiling(fiscal_year=year)
