@@ -70,7 +70,8 @@ def fund_ceiling(
     replacing_project_ids: tuple[int, ...] = (),
     today: date | None = None,
 ) -> Ceiling:
-    """The 年度's headroom and totals (see `Ceiling`), leaving out what is being checked: the, and the commitment of the project whose allocation replaces it."""
+    """The 年度's headroom and totals (see `Ceiling`), leaving out the allocation or change being
+    checked and the 後年度負担 that the allocation of `replacing_project_ids` replaces."""
     excl = {
         "fy": fiscal_year,
         "excl": -1 if exclude_allocation_id is None else exclude_allocation_id,

@@ -6,7 +6,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -104,9 +105,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    db = tmp_path_factory.mktemp("e2e") / "e2e.duckdb"
+def seeded_with_users(db: Path) -> str:
+    """A seeded database at `db` with the e2e users; its URL."""
     url = f"duckdb:///{db}"
     engine = get_engine(url)
     seed(engine)
@@ -120,12 +120,16 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             department_name=dept,
             display_name=login,
         )
-    prepare_screening(engine)
-    adopted_copies(engine, year=OPTIMISER_YEAR)  # the optimiser's candidates
+    return url
+
+
+@contextmanager
+def serve(url: str, *, log_name: str = "server") -> Iterator[str]:
+    """`streamlit run app.py` on the database at `url`; yields its base URL once healthy."""
     dispose_engines()  # release the file: the server process opens it
     port = _free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = (ARTIFACTS / "server.log").open("w")
+    log = (ARTIFACTS / f"{log_name}.log").open("w")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -148,7 +152,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     deadline = time.monotonic() + 60
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited early: see {ARTIFACTS / 'server.log'}")
+            raise RuntimeError(f"streamlit exited early: see {ARTIFACTS / f'{log_name}.log'}")
         try:
             with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
                 if resp.read() == b"ok":
@@ -159,10 +163,22 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
             raise RuntimeError("streamlit did not become healthy within 60 s")
         time.sleep(0.3)
-    yield base
-    proc.terminate()
-    proc.wait(10)
-    log.close()
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = seeded_with_users(tmp_path_factory.mktemp("e2e") / "e2e.duckdb")
+    engine = get_engine(url)
+    prepare_screening(engine)
+    adopted_copies(engine, year=OPTIMISER_YEAR)  # the optimiser's candidates
+    with serve(url) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")
@@ -203,11 +219,41 @@ def wait_for_run(page: Page) -> None:
     expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
 
 
+# Counts the page runs that start after it is armed: any change of the root's script state away
+# from notRunning, caught from the attribute's old value too, so a short run is not missed.
+_ARM_RUN_COUNTER = """() => {
+    const app = document.querySelector("[data-testid='stApp']");
+    window.__fundRuns = 0;
+    if (window.__fundRunObserver) window.__fundRunObserver.disconnect();
+    window.__fundRunObserver = new MutationObserver((records) => {
+        for (const r of records) {
+            const now = app.getAttribute("data-test-script-state");
+            if (r.oldValue !== "notRunning" || now !== "notRunning") window.__fundRuns += 1;
+        }
+    });
+    window.__fundRunObserver.observe(app, {attributes: true, attributeOldValue: true,
+                                          attributeFilter: ["data-test-script-state"]});
+}"""
+_RUN_DONE = """() => window.__fundRuns > 0 && document.querySelector("[data-testid='stApp']")
+    .getAttribute("data-test-script-state") === 'notRunning'"""
+
+
+def rerun_after(page: Page, action: Callable[[], object]) -> None:
+    """Do `action` (a click that reruns the page) and wait until a run that started after it has
+    ended: what the page shows then is the server's answer to it, not the screen it replaces."""
+    wait_for_run(page)
+    page.evaluate(_ARM_RUN_COUNTER)
+    action()
+    page.wait_for_function(_RUN_DONE)
+
+
 def choose(page: Page, box: Locator, option: str) -> None:
     """Pick `option` in a selectbox or multiselect: typing filters the list (only the first options
     are drawn) and opens it even when the click only focused the box. Waits for the page run to end
     first: a rerun that lands mid-click would close the list."""
     wait_for_run(page)
+    if box.input_value() == option:  # typing into a box that shows its choice would filter out every option
+        return
     box.click()
     # Type into the focused box through the keyboard: once the list is open, the rest of the page
     # (a form's submit button included) leaves the accessibility tree, so `box` may not resolve again.

@@ -25,11 +25,8 @@ def render(actor: Actor) -> None:
     if rows.empty:
         st.info(f"{fiscal_label(year)}には承認済みの配分がありません。")
         return
-    labels = {
-        int(r.id): f"{r.id}: {r.project_name}（基金充当額 {format_sen_yen(int(r.fund_share_yen))}千円、"
-        f"残り {format_sen_yen(int(r.left_yen))}千円）"
-        for r in rows.itertuples()
-    }
+    # Only what never changes goes in the label: a choice's label is not redrawn when its figures move.
+    labels = {int(r.id): f"{r.id}: {r.project_name}" for r in rows.itertuples()}
     chosen = int(st.selectbox("配分", list(labels), format_func=labels.__getitem__, key="cyc_alloc"))
     row = rows.set_index("id").loc[chosen]
     m1, m2, m3, m4 = st.columns(4)
@@ -142,7 +139,7 @@ def _carry_form(actor: Actor, allocation_id: int, left: int) -> None:
 
 def _pending(actor: Actor, year: int) -> None:
     pending = loaders.pending_changes(fiscal_year=year)
-    st.subheader("承認待ちの補正・繰越")
+    st.subheader(f"{fiscal_label(year)}の承認待ちの補正・繰越")
     if pending.empty:
         st.info("承認待ちの補正・繰越はありません。")
         return

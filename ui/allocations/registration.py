@@ -64,6 +64,9 @@ def _ceiling_metrics(ceiling: allocation.Ceiling) -> None:
         help=f"承認済み {format_yen(ceiling.approved_total_yen)}、承認待ちを含め {format_yen(ceiling.year_total_yen)}",
     )
     c4.metric("残り", format_oku_yen(ceiling.headroom_yen), help=format_yen(ceiling.headroom_yen))
+    st.caption(
+        f"{fiscal_label(ceiling.fiscal_year)}の基金の余裕額の内訳：{allocation.ceiling_breakdown(ceiling)}"
+    )
 
 
 def _propose_form(actor: Actor, year: int) -> None:

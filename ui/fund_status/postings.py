@@ -210,5 +210,8 @@ def _close(actor: Actor) -> None:
         _refused(CLOSE_ERRORS, InputInvalid({"confirm": "確認のチェックを入れてください。"}))
     widgets.run_action(
         lambda: allocation.close_year(session.engine(), actor=actor, fiscal_year=int(target)),
-        f"{fiscal_label(int(target))}を決算確定しました。",
+        lambda lapses: (
+            f"{fiscal_label(int(target))}を決算確定しました。不用額 {len(lapses)}件 "
+            f"{format_yen(sum(x.fund_delta_yen for x in lapses))}（余裕額に戻ります）。"
+        ),
     )
