@@ -301,8 +301,10 @@ def table_xlsx(
         ws.merge_range(1, 0, 1, 2, neutralise(filter_note), fmt["note"])
     ws.merge_range(1, 3, 1, last_col, "（単位：千円）", fmt["unit"])
     for c, name in enumerate(header):
+        # 「基金充当額」, the part and the unit on lines of their own: Excel breaks Japanese anywhere
+        name = name.replace(" ", "\n").replace("（千円）", "\n（千円）") if breakdown and c > 3 else name
         ws.write_string(HEADER_ROW, c, name, fmt["head"])
-    ws.set_row(HEADER_ROW, 30)
+    ws.set_row(HEADER_ROW, 45 if breakdown else 30)
 
     def write_amounts(r: int, figures: list[object], style: str) -> None:
         for c, sen in enumerate(figures, start=3):

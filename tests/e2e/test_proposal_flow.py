@@ -21,17 +21,12 @@ from playwright.sync_api import Page, expect
 
 from fund import intake
 from fund.labels import REQUIREMENT
-from tests.e2e.conftest import open_page, screenshot, sign_in
+from tests.e2e.conftest import open_page, screenshot, sign_in, wait_for_run
 
 pytestmark = pytest.mark.e2e
 
 WAIT_MS = 30_000  # a shared, busy machine: allow the server time to rerun the page (not a timing check)
 PROPOSAL_PREFIX = "E2E フォーム提出 健診予約オンライン化事業"
-
-
-def settle(page: Page) -> None:
-    """Wait until the script run behind the page has finished (no running indicator)."""
-    expect(page.get_by_test_id("stStatusWidgetRunningIcon")).to_have_count(0)
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +50,7 @@ def test_department_user_submits_a_proposal_through_the_form_and_sees_it_in_the_
     submit.click()
     expect(page.get_by_text("事業名を入力してください。")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_text("充当要件①②③のうち、該当するものを1つ以上選んでください。")).to_be_visible()
-    settle(page)
+    wait_for_run(page)
     page.get_by_text("入力内容に誤りがあります").scroll_into_view_if_needed()
     screenshot(page, "40_proposal_form_errors")
 
@@ -96,7 +91,7 @@ def test_department_user_submits_a_proposal_through_the_form_and_sees_it_in_the_
     expect(page.get_by_text(f"{name}（健康福祉部）")).to_be_visible()
     # While the search reruns, the previous detail may linger: wait for the run to end (stale
     # elements go with it), then for only one detail to remain.
-    settle(page)
+    wait_for_run(page)
     expect(page.get_by_text("状態: 提出済")).to_have_count(1, timeout=WAIT_MS)
     expect(page.get_by_text("状態: 提出済")).to_be_visible()
     expect(page.get_by_test_id("stMetric").filter(has_text="県民接点（回/年）")).to_contain_text("60,000")
@@ -120,7 +115,7 @@ def test_department_user_downloads_the_template_and_uploads_it_all_or_nothing(
     open_page(page, "事業提案")
     page.get_by_role("tab", name="一括登録").click()
     expect(page.get_by_role("button", name="様式をダウンロード（xlsx）")).to_be_visible()
-    settle(page)  # the tab's own run has ended: a click now lands on the button that stays
+    wait_for_run(page)  # the page run has ended: the button holds the file id the server knows
     with page.expect_download() as download:
         page.get_by_role("button", name="様式をダウンロード（xlsx）").click()
     template = tmp_path / "様式.xlsx"
@@ -139,10 +134,10 @@ def test_department_user_downloads_the_template_and_uploads_it_all_or_nothing(
     uploader = page.locator("[data-testid='stFileUploader'] input[type='file']")
     uploader.set_input_files(str(_filled_template(template, [good, bad], tmp_path / "bad.xlsx")))
     expect(page.get_by_text("bad.xlsx")).to_be_visible()
-    settle(page)
+    wait_for_run(page)
     page.get_by_role("button", name="登録する").click()
     expect(page.get_by_text("誤りが1件あるため、登録していません。")).to_be_visible()
-    settle(page)
+    wait_for_run(page)
     screenshot(page, "42_proposal_upload_errors")
 
     uploader.set_input_files(str(_filled_template(template, [good], tmp_path / "good.xlsx")))
@@ -151,7 +146,7 @@ def test_department_user_downloads_the_template_and_uploads_it_all_or_nothing(
     # upload can land on top of the registration and clear its message.
     page.get_by_role("button", name="内容を確認する").click()
     expect(page.get_by_text("すべての行に誤りはありません。")).to_be_visible()
-    settle(page)
+    wait_for_run(page)
     page.get_by_role("button", name="登録する").click()
     expect(page.get_by_text("1件を下書きとして登録しました。")).to_be_visible()
 

@@ -63,10 +63,10 @@ def test_the_breakdown_of_the_seed_is_all_initial_budget(seeded_engine: Engine) 
     assert ws["A1"].value == "令和6年度（2024年度）当初予算における基金活用事業一覧"
     assert [c.value for c in ws[4]][3:8] == [
         "予算額（千円）",
-        "基金充当額 当初（千円）",
-        "基金充当額 補正（千円）",
-        "基金充当額 前年度繰越（千円）",
-        "基金充当額 計（千円）",
+        "基金充当額\n当初\n（千円）",
+        "基金充当額\n補正\n（千円）",
+        "基金充当額\n前年度繰越\n（千円）",
+        "基金充当額\n計\n（千円）",
     ]
     assert _row_by_label(ws, "合計 24事業")[3:8] == (2_271_616, 1_135_808, 0, 0, 1_135_808)
     assert _row_by_label(ws, "9事業計")[3] == 619_616

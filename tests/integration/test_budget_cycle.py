@@ -249,10 +249,10 @@ def _published_with_its_breakdown(engine: Engine, project: int) -> None:
     assert ws["A1"].value == "令和8年度（2026年度）予算（当初・補正）における基金活用事業一覧"
     assert [c.value for c in ws[4]][3:] == [
         "予算額（千円）",
-        "基金充当額 当初（千円）",
-        "基金充当額 補正（千円）",
-        "基金充当額 前年度繰越（千円）",
-        "基金充当額 計（千円）",
+        "基金充当額\n当初\n（千円）",
+        "基金充当額\n補正\n（千円）",
+        "基金充当額\n前年度繰越\n（千円）",
+        "基金充当額\n計\n（千円）",
         "備考",
     ]
     name = query_df(engine, "SELECT name FROM project WHERE id = :p", {"p": project})["name"].iloc[0]

@@ -27,6 +27,7 @@ def render(actor: Actor) -> None:
         data=lambda: intake.template_xlsx(engine, years=loaders.proposal_years(today=clock.today_jst())),
         file_name="事業提案_一括登録様式.xlsx",
         mime=widgets.MIME["xlsx"],
+        on_click="ignore",  # a rerun would replace the file's id while the browser fetches it
         icon=":material/download:",
     )
     upload = st.file_uploader("記入した様式（xlsx または csv）", type=["xlsx", "csv"], key="bulk_file")
