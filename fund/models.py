@@ -71,6 +71,8 @@ class AuditAction(str, enum.Enum):
     proposal_update = "proposal.update"
     proposal_status = "proposal.status"
     proposal_override = "proposal.override"
+    proposal_return = "proposal.return"
+    proposal_withdraw = "proposal.withdraw"
     allocation_propose = "allocation.propose"
     allocation_approve = "allocation.approve"
     allocation_withdraw = "allocation.withdraw"
@@ -90,6 +92,8 @@ class AuditAction(str, enum.Enum):
     screening_assign = "screening.assign"
     screening_score = "screening.score"
     screening_declare_conflict = "screening.declare_conflict"
+    screening_policy = "screening.policy"
+    screening_decide = "screening.decide"
     kpi_actual_create = "kpi_actual.create"
     kpi_actual_update = "kpi_actual.update"
     rollout_create = "rollout.create"
@@ -295,6 +299,39 @@ class ProposalCostLine(SQLModel, table=True):
     note: str = ""
 
 
+class ProposalRevision(SQLModel, table=True):
+    """What a proposal said when it was submitted: revision 1 at the first submission, one more at
+    each resubmission after a 差戻し. The content is `fund.proposals.revisions.content_of`."""
+
+    __tablename__ = "proposal_revision"
+    __table_args__ = (UniqueConstraint("proposal_id", "revision"),)
+    id: int | None = id_field("proposal_revision_id_seq")
+    proposal_id: int = Field(foreign_key="proposal.id")
+    revision: int
+    content: dict[str, Any] = Field(sa_type=JSON)
+    submitted_by: str
+    submitted_at: datetime = Field(default_factory=clock.now_utc)
+
+
+class ReturnKind(str, enum.Enum):
+    returned = "returned"  # 差戻し: the bureau sends it back for correction
+    withdrawn = "withdrawn"  # 取下げ: the department takes it back for good
+
+
+class ProposalReturn(SQLModel, table=True):
+    """A submitted proposal that is back with its department: a 下書き again (DuckDB cannot widen the
+    status column's CHECK), never screened or allocated while the row exists. A resubmission after a
+    差戻し deletes the row; a 取下げ stays. The history is in proposal_event and the audit log."""
+
+    __tablename__ = "proposal_return"
+    id: int | None = id_field("proposal_return_id_seq")
+    proposal_id: int = Field(foreign_key="proposal.id", unique=True)
+    kind: ReturnKind = Field(sa_type=enum_column(ReturnKind))
+    reason: str = Field(max_length=500)
+    actor: str
+    occurred_at: datetime = Field(default_factory=clock.now_utc)
+
+
 class ProposalEvent(SQLModel, table=True):
     """The proposal's timeline: every status change with who, when and why."""
 
@@ -334,6 +371,29 @@ class RubricVersion(SQLModel, table=True):
     created_at: datetime = Field(default_factory=clock.now_utc)
 
 
+class RoundPolicy(SQLModel, table=True):
+    """A round's review rules; a round without a row uses the defaults below."""
+
+    __tablename__ = "round_policy"
+    id: int | None = id_field("round_policy_id_seq")
+    round_id: int = Field(foreign_key="screening_round.id", unique=True)
+    min_reviews: int = 2  # counted, complete reviews a proposal needs before it is adopted
+    feedback_names: bool = False  # departments see the reviewers' names beside their comments
+
+
+class ScreeningDecision(SQLModel, table=True):
+    """審査結果の確定: the frozen snapshot of a round and its SHA-256; after it the round is read-only."""
+
+    __tablename__ = "screening_decision"
+    id: int | None = id_field("screening_decision_id_seq")
+    round_id: int = Field(foreign_key="screening_round.id", unique=True)
+    snapshot: dict[str, Any] = Field(sa_type=JSON)
+    content_hash: str = Field(max_length=64)
+    override_reason: str = Field(default="", max_length=500)  # decided with unscored assignments
+    decided_by: str
+    decided_at: datetime = Field(default_factory=clock.now_utc)
+
+
 class ReviewAssignment(SQLModel, table=True):
     __tablename__ = "review_assignment"
     __table_args__ = (UniqueConstraint("round_id", "proposal_id", "reviewer_id"),)
@@ -357,6 +417,8 @@ class ReviewScore(SQLModel, table=True):
     score: int
     comment: str = ""
     rubric_version_id: int = Field(foreign_key="rubric_version.id")
+    # The proposal's revision the score judged; a later resubmission flags it (nullable: 0004 added it).
+    proposal_revision: int | None = Field(default=1, sa_column_kwargs={"server_default": "1"})
     is_sample: bool = False
     scored_at: datetime = Field(default_factory=clock.now_utc)
 

@@ -85,8 +85,13 @@ def test_the_comparison_reports_a_column_the_models_do_not_have(engine: Engine) 
 
 
 def test_the_history_starts_at_the_baseline() -> None:
-    assert [r[:2] for r in schema.history()] == [("0001", None), ("0002", "0001"), ("0003", "0002")]
-    assert schema.BASELINE == "0001" and schema.head() == "0003"
+    assert [r[:2] for r in schema.history()] == [
+        ("0001", None),
+        ("0002", "0001"),
+        ("0003", "0002"),
+        ("0004", "0003"),
+    ]
+    assert schema.BASELINE == "0001" and schema.head() == "0004"
 
 
 # --- Release 0.1.0's file --------------------------------------------------------------------------
@@ -114,6 +119,8 @@ def test_release_0_1_0_is_refused_until_upgraded_then_keeps_every_row(
     assert after.pop("alembic_version") == 1
     # The backup and the upgrade each add one audit row; nothing else changes.
     assert after.pop("allocation_change") == 0  # 0003's new table starts empty
+    for new_in_0004 in ("proposal_revision", "proposal_return", "round_policy", "screening_decision"):
+        assert after.pop(new_in_0004) == 0
     assert after == {**before, "audit_log": before["audit_log"] + 2}
     assert main(["audit", "verify"]) == 0
     assert main(["db", "current"]) == 0
@@ -127,6 +134,9 @@ def test_release_0_1_0_is_refused_until_upgraded_then_keeps_every_row(
     unlinked = drawdowns[drawdowns["unallocated_reason"].notna()]
     assert unlinked["fiscal_year"].tolist() == [2023] and len(drawdowns) == 25
     assert ledger.balance(engine) == 2_060_123_456  # 20.6億円 and the 123,456円 of interest posted
+    # 0004: every score given before it judged the proposal's first revision
+    judged = query_df(engine, "SELECT proposal_revision, COUNT(*) AS n FROM review_score GROUP BY 1")
+    assert judged.to_dict("records") == [{"proposal_revision": 1, "n": 288}]
     last = audit.audit_frame(engine, limit=1)
     assert last["操作"].iloc[0] == "database.upgrade"
 
