@@ -38,6 +38,8 @@ class Action(str, enum.Enum):
     change_status = "change_status"
     override_status = "override_status"  # a status change outside the normal workflow
     score = "score"
+    screening_exception = "screening_exception"  # rubric after scoring, adoption below the minimum
+    decide_round = "decide_round"
     allocate = "allocate"
     approve_allocation = "approve_allocation"
     set_annual_cap = "set_annual_cap"
@@ -62,6 +64,8 @@ ACTION_LABEL = {
     Action.change_status: "提案の状態変更",
     Action.override_status: "提案の状態の例外変更",
     Action.score: "採点",
+    Action.screening_exception: "審査の例外（採点開始後の評価基準変更・審査件数不足の採択・未採点のままの確定）",
+    Action.decide_round: "審査結果の確定",
     Action.allocate: "配分の登録",
     Action.approve_allocation: "配分の承認",
     Action.set_annual_cap: "年間上限額の設定",
@@ -106,7 +110,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.export,
         }
     ),
-    Role.executive: frozenset(_VIEW_ALL | {Action.approve_allocation, Action.export}),
+    Role.executive: frozenset(_VIEW_ALL | {Action.approve_allocation, Action.decide_round, Action.export}),
     Role.admin: frozenset(Action),
 }
 

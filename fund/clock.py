@@ -32,6 +32,11 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def in_japan(value: datetime) -> datetime:
+    """A stored timestamp (UTC, or naive UTC) as Japan time, for messages and reports."""
+    return as_utc(value).astimezone(JST)
+
+
 def today_jst() -> date:
     """Today's date in Japan."""
     return now_jst().date()

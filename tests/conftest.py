@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
-from fund import allocation, clock, ledger, schema
+from fund import allocation, auth, clock, ledger, schema, screening
 from fund.auth import Actor
 from fund.db import checkpoint, dispose_engines, get_engine, query_df
 from fund.models import Role
@@ -180,6 +180,64 @@ def ids(engine: Engine) -> dict[str, int]:
         **dict(zip(dept["name"], dept["id"], strict=True)),
         **dict(zip(cat["code"], cat["id"], strict=True)),
     }
+
+
+REVIEWERS = ("review_ichiro", "review_jiro")  # two 審査担当 of no department
+
+
+def reviewed_by_two(engine: Engine, proposal_id: int, *, score: int = 4) -> int:
+    """The two counted, complete reviews that adoption needs, given the way the bureau gives them:
+    a round of the proposal's 年度 (created once), two 審査担当, four perspectives each; the round."""
+    year = int(
+        query_df(engine, "SELECT fiscal_year FROM proposal WHERE id = :p", {"p": proposal_id})[
+            "fiscal_year"
+        ].iloc[0]
+    )
+    system = make_actor(Role.admin, login="test_reviews_admin")
+    users = query_df(
+        engine,
+        "SELECT id, login FROM app_user WHERE login IN (:a, :b)",
+        dict(zip("ab", REVIEWERS, strict=True)),
+    )
+    for login in set(REVIEWERS) - set(users["login"]):
+        auth.create_user(
+            engine, actor=system, login=login, role=Role.screener, password=f"{login}-Passw0rd!x"
+        )
+    users = query_df(
+        engine,
+        "SELECT id, login FROM app_user WHERE login IN (:a, :b)",
+        dict(zip("ab", REVIEWERS, strict=True)),
+    )
+    name = "採択前の審査"
+    found = query_df(
+        engine, "SELECT id FROM screening_round WHERE fiscal_year = :y AND name = :n", {"y": year, "n": name}
+    )
+    round_id = (
+        int(found["id"].iloc[0])
+        if len(found)
+        else screening.create_round(engine, actor=system, fiscal_year=year, name=name).id or 0
+    )
+    screening.assign_reviewers(
+        engine,
+        actor=system,
+        round_id=round_id,
+        proposal_ids=[proposal_id],
+        reviewer_ids=users["id"].astype(int).tolist(),
+    )
+    mine = query_df(
+        engine,
+        "SELECT ra.id, u.login FROM review_assignment ra JOIN app_user u ON u.id = ra.reviewer_id"
+        " WHERE ra.round_id = :r AND ra.proposal_id = :p",
+        {"r": round_id, "p": proposal_id},
+    )
+    for assignment_id, login in zip(mine["id"].astype(int), mine["login"], strict=True):
+        screening.save_scores(
+            engine,
+            actor=make_actor(Role.screener, login=login),
+            assignment_id=assignment_id,
+            entries=[{"perspective": p, "score": score} for p in screening.PERSPECTIVES],
+        )
+    return round_id
 
 
 def make_proposal(engine: Engine, year: int, **overrides: Any) -> dict[str, Any]:

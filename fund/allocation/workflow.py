@@ -5,7 +5,7 @@ from pydantic import Field as PydanticField
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from fund import audit, clock
+from fund import audit, clock, duties
 from fund.allocation.ceiling import check_ceiling, fund_ceiling
 from fund.auth import Action, Actor, can, require
 from fund.db import write_session
@@ -118,6 +118,8 @@ def insert_allocation(
         alloc_in = alloc_in.model_copy(
             update={"proposal_id": _adopted_proposal(session, project.id or 0, alloc_in.fiscal_year)}
         )
+    if alloc_in.proposal_id is not None:
+        duties.require_not_recused(session, actor=actor, proposal_id=alloc_in.proposal_id, what="配分の登録")
     existing = session.exec(
         select(Allocation).where(
             Allocation.project_id == project.id,

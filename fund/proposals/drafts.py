@@ -5,12 +5,13 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from fund import audit, clock, kpi
+from fund import audit, clock, duties, kpi
 from fund.auth import Action, Actor, require, require_department
 from fund.db import write_session
 from fund.errors import NotFound, RuleViolation, StaleEdit
 from fund.labels import PROPOSAL_STATUS
 from fund.models import (
+    AppUser,
     AuditAction,
     KpiIndicator,
     KpiTarget,
@@ -18,8 +19,12 @@ from fund.models import (
     Proposal,
     ProposalCostLine,
     ProposalEvent,
+    ProposalReturn,
     ProposalStatus,
+    ReturnKind,
+    ReviewAssignment,
 )
+from fund.proposals import revisions
 from fund.proposals.rules import ProposalCreate, ProposalKpiCreate, validate
 
 # Proposal fields copied one-to-one between the input model and the table row (both directions).
@@ -157,7 +162,33 @@ def _create_in_session(
     return proposal
 
 
+def _held(session: Session, proposal_id: int | None) -> ProposalReturn | None:
+    return session.exec(select(ProposalReturn).where(ProposalReturn.proposal_id == proposal_id)).first()
+
+
 def _submit_in_session(session: Session, *, actor: Actor, proposal: Proposal, reason: str = "") -> None:
+    """Submit (or resubmit after a 差戻し): the content becomes the next revision, and the submitter
+    is recused from every review of it."""
+    assert proposal.id is not None
+    held = _held(session, proposal.id)
+    if held is not None and held.kind == ReturnKind.withdrawn:
+        raise RuleViolation(f"提案番号 {proposal.id} は取り下げられているため提出できません。")
+    project = session.get(Project, proposal.project_id)
+    assert project is not None
+    revision = revisions.store(
+        session, proposal_id=proposal.id, content=_input_of(proposal, project, session), by=actor.login
+    )
+    if held is not None:
+        session.delete(held)
+        reason = reason or f"第{revision}版として再提出"
+    for assignment in session.exec(
+        select(ReviewAssignment)
+        .join(AppUser, col(AppUser.id) == col(ReviewAssignment.reviewer_id))
+        .where(ReviewAssignment.proposal_id == proposal.id, AppUser.login == actor.login)
+    ):
+        if not assignment.recused:
+            assignment.recused, assignment.recusal_reason = True, duties.SUBMITTER
+            session.add(assignment)
     before = audit.snapshot(proposal)
     _event(session, proposal, actor=actor, to=ProposalStatus.submitted, reason=reason)
     proposal.status = ProposalStatus.submitted
@@ -242,6 +273,9 @@ def _load_for_edit(session: Session, *, actor: Actor, proposal_id: int, version:
             "他の利用者が先に更新しました（あなたが開いた版: "
             f"{version}、現在の版: {proposal.version}）。画面を開き直して最新の内容を確認してください。"
         )
+    held = _held(session, proposal_id)
+    if held is not None and held.kind == ReturnKind.withdrawn:
+        raise RuleViolation(f"提案番号 {proposal_id} は取り下げられているため編集できません。")
     if proposal.status != ProposalStatus.draft:
         raise RuleViolation(
             f"提案番号 {proposal_id} は「{PROPOSAL_STATUS[proposal.status]}」のため編集できません。"

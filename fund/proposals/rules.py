@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from fund import clock
 from fund.auth import Actor, department_scope
@@ -20,6 +20,8 @@ from fund.models import (
     Novelty,
     Project,
     Proposal,
+    ProposalReturn,
+    ReturnKind,
 )
 from fund.money import format_sen_yen, format_sen_yen_unit
 
@@ -368,6 +370,9 @@ def _db_errors(
                 Proposal.project_id == project.id,
                 Proposal.fiscal_year == p.fiscal_year,
                 Proposal.id != (proposal.id if proposal is not None else -1),
+                col(Proposal.id).not_in(  # a withdrawn proposal leaves the 年度 free
+                    select(ProposalReturn.proposal_id).where(ProposalReturn.kind == ReturnKind.withdrawn)
+                ),
             )
         ).first()
         if clash is not None:

@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from sqlmodel import Session, col, func, select
 
-from fund import audit, clock
-from fund.auth import Action, Actor, require, require_department
+from fund import audit, clock, duties
+from fund.auth import Action, Actor, can, require, require_department
 from fund.db import write_session
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation, StaleEdit
 from fund.labels import PROPOSAL_STATUS
@@ -14,9 +15,12 @@ from fund.models import (
     Project,
     Proposal,
     ProposalStatus,
+    ReviewAssignment,
+    ReviewScore,
 )
 from fund.proposals.drafts import _detach, _event, _input_of, _submit_in_session
 from fund.proposals.rules import REASON_MAX, validate
+from fund.screening.rounds import decided_round_ids, policy
 
 S = ProposalStatus
 
@@ -86,6 +90,42 @@ def _check_transition(actor: Actor, current: ProposalStatus, to: ProposalStatus,
     )
 
 
+def counted_reviews(session: Session, proposal_id: int) -> tuple[int, int]:
+    """(complete counted reviews, the minimum) in the newest round that reviewed the proposal."""
+    round_id = session.exec(
+        select(func.max(ReviewAssignment.round_id)).where(ReviewAssignment.proposal_id == proposal_id)
+    ).one()
+    if round_id is None:
+        return 0, policy(session, 0).min_reviews
+    per_assignment = (
+        select(ReviewScore.assignment_id)
+        .join(ReviewAssignment, col(ReviewAssignment.id) == col(ReviewScore.assignment_id))
+        .where(
+            ReviewAssignment.round_id == round_id,
+            ReviewAssignment.proposal_id == proposal_id,
+            col(ReviewAssignment.recused).is_(False),
+        )
+        .group_by(col(ReviewScore.assignment_id))
+        .having(func.count() >= 4)
+    )
+    done = len(session.exec(per_assignment).all())
+    return done, policy(session, int(round_id)).min_reviews
+
+
+def _check_reviews(session: Session, actor: Actor, proposal_id: int, reason: str) -> bool:
+    """採択 needs the round's minimum of counted reviews; below it only a 管理者 with a reason (an
+    exception, so True)."""
+    done, needed = counted_reviews(session, proposal_id)
+    if done >= needed:
+        return False
+    shortfall = f"審査の件数が足りません（完了した審査 {done}件、必要 {needed}件）。"
+    if not can(actor, Action.screening_exception):
+        raise RuleViolation(f"{shortfall}採択には{needed}人以上の審査担当の採点が必要です。")
+    if not reason:
+        raise InputInvalid({"reason": f"{shortfall}例外として採択する理由を入力してください。"})
+    return True
+
+
 def change_status(
     engine: Engine,
     *,
@@ -118,9 +158,17 @@ def change_status(
                 "画面を開き直して最新の内容を確認してください。"
             )
         override = _is_override(current, to_status)
+        if to_status != S.submitted:  # the bureau's steps
+            duties.require_not_recused(session, actor=actor, proposal_id=proposal_id, what="状態の変更")
+            if (current, to_status) != (S.adopted, S.funded) and decided_round_ids(session, proposal_id):
+                raise RuleViolation(
+                    f"提案番号 {proposal_id} の審査結果は確定済みのため、状態は変更できません（事業化を除く）。"
+                )
         if (override or TRANSITIONS.get((current, to_status), False)) and not reason:
             what = "例外的な状態変更" if override else f"{PROPOSAL_STATUS[to_status]}"
             raise InputInvalid({"reason": f"{what}には理由の入力が必要です。"})
+        if to_status == S.adopted:
+            override = _check_reviews(session, actor, proposal_id, reason) or override
         if to_status == S.submitted:
             validate(
                 session,

@@ -7,7 +7,7 @@ import pandas as pd
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from fund import audit
+from fund import audit, duties
 from fund.auth import Action, Actor, assignable_as_reviewer, require
 from fund.db import contains, like_pattern, query_df, read_session, write_session
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation
@@ -23,7 +23,7 @@ from fund.models import (
     Role,
     ScreeningRound,
 )
-from fund.screening.rounds import round_label
+from fund.screening.rounds import require_open, round_label
 from fund.screening.rubric import SAME_DEPARTMENT_REASON
 
 
@@ -114,9 +114,7 @@ def assign_reviewers(
         raise InputInvalid(errors)
     created = recused = skipped = 0
     with write_session(engine) as session:
-        screening_round = session.get(ScreeningRound, round_id)
-        if screening_round is None:
-            raise NotFound(f"審査ラウンド {round_id} は見つかりません。")
+        screening_round = require_open(session, round_id)
         users: list[AppUser] = []
         for reviewer_id in dict.fromkeys(reviewer_ids):
             user = session.get(AppUser, reviewer_id)
@@ -151,15 +149,15 @@ def assign_reviewers(
                 if exists is not None:
                     skipped += 1
                     continue
-                same_department = (
-                    user.department_id is not None and user.department_id == project.department_id
-                )
+                why = duties.recusal_reason(session, login=user.login, proposal_id=proposal_id)
+                if why == duties.SAME_DEPARTMENT:
+                    why = SAME_DEPARTMENT_REASON
                 assignment = ReviewAssignment(
                     round_id=round_id,
                     proposal_id=proposal_id,
                     reviewer_id=user.id or 0,
-                    recused=same_department,
-                    recusal_reason=SAME_DEPARTMENT_REASON if same_department else "",
+                    recused=why is not None,
+                    recusal_reason=why or "",
                 )
                 session.add(assignment)
                 session.flush()
@@ -172,7 +170,7 @@ def assign_reviewers(
                     after=audit.snapshot(assignment),
                 )
                 created += 1
-                recused += int(same_department)
+                recused += int(why is not None)
     return AssignmentResult(created=created, auto_recused=recused, skipped=skipped)
 
 
@@ -197,6 +195,7 @@ def declare_conflict(engine: Engine, *, actor: Actor, assignment_id: int, reason
         raise InputInvalid({"reason": "利益相反の理由を500文字以内で入力してください。"})
     with write_session(engine) as session:
         assignment = _own_assignment(session, actor, assignment_id)
+        require_open(session, assignment.round_id)
         if assignment.recused:
             raise RuleViolation(f"この提案は既に除斥されています（理由: {assignment.recusal_reason}）。")
         before = audit.snapshot(assignment)

@@ -2,17 +2,21 @@
 
 import pandas as pd
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
-from fund import audit
-from fund.auth import Action, Actor, require
+from fund import audit, clock
+from fund.auth import Action, Actor, can, require
 from fund.db import query_df, write_session
-from fund.errors import InputInvalid, NotFound, RuleViolation
+from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation
 from fund.fiscal import fiscal_label
 from fund.models import (
     AuditAction,
     FiscalYear,
+    ReviewAssignment,
+    ReviewScore,
+    RoundPolicy,
     RubricVersion,
+    ScreeningDecision,
     ScreeningRound,
 )
 from fund.screening.rubric import (
@@ -34,6 +38,39 @@ def rounds(engine: Engine) -> pd.DataFrame:
 
 def round_label(fiscal_year: int, name: str) -> str:
     return f"{fiscal_label(fiscal_year)} {name}"
+
+
+def require_open(session: Session, round_id: int) -> ScreeningRound:
+    """The round, unless its result is decided (確定): after that nothing in it changes."""
+    screening_round = session.get(ScreeningRound, round_id)
+    if screening_round is None:
+        raise NotFound(f"審査ラウンド {round_id} は見つかりません。")
+    decided = session.exec(select(ScreeningDecision).where(ScreeningDecision.round_id == round_id)).first()
+    if decided is not None:
+        raise RuleViolation(
+            f"{round_label(screening_round.fiscal_year, screening_round.name)}の審査結果は"
+            f"{clock.in_japan(decided.decided_at):%Y年%m月%d日}に確定済みのため、変更できません"
+            f"（確定時のハッシュ {decided.content_hash[:12]}…）。"
+        )
+    return screening_round
+
+
+def policy(session: Session, round_id: int) -> RoundPolicy:
+    """The round's review rules (the defaults when none were set)."""
+    row = session.exec(select(RoundPolicy).where(RoundPolicy.round_id == round_id)).first()
+    return row or RoundPolicy(round_id=round_id)
+
+
+def decided_round_ids(session: Session, proposal_id: int) -> list[int]:
+    """The decided rounds in which the proposal was assigned for review."""
+    return list(
+        session.exec(
+            select(ScreeningDecision.round_id)
+            .join(ReviewAssignment, col(ReviewAssignment.round_id) == col(ScreeningDecision.round_id))
+            .where(ReviewAssignment.proposal_id == proposal_id)
+            .distinct()
+        ).all()
+    )
 
 
 def create_round(
@@ -104,15 +141,18 @@ def new_rubric_version(
     round_id: int,
     weights: list[int],
     anchors: dict[str, list[str]] | None = None,
+    reason: str = "",
 ) -> Rubric:
     """Add a rubric version with new weights and/or anchors (anchors default to the current ones).
 
-    Scores already given keep their version. Raises InputInvalid, NotFound, RuleViolation (no change).
+    Scores already given keep their version. Once the round has a score the rubric is fixed: a new
+    version needs a 管理者 and a reason. Raises InputInvalid, NotFound, PermissionDenied,
+    RuleViolation (no change, decided round).
     """
     require(actor, Action.score)
+    reason = reason.strip()
     with write_session(engine) as session:
-        if session.get(ScreeningRound, round_id) is None:
-            raise NotFound(f"審査ラウンド {round_id} は見つかりません。")
+        require_open(session, round_id)
         latest = _latest_rubric_row(session, round_id)
         old_weights = [int(w) for w in _json_list(latest.weights)]
         old_anchors = {str(k): list(v) for k, v in _json_list(latest.anchors).items()}
@@ -121,6 +161,20 @@ def new_rubric_version(
             raise RuleViolation(
                 f"第{latest.version}版から重み・評価基準が変わっていないため、新しい版は作りません。"
             )
+        scored = session.exec(
+            select(ReviewScore.id)
+            .join(ReviewAssignment, col(ReviewAssignment.id) == col(ReviewScore.assignment_id))
+            .where(ReviewAssignment.round_id == round_id)
+        ).first()
+        if scored is not None:
+            if not can(actor, Action.screening_exception):
+                raise PermissionDenied(
+                    "採点が始まったラウンドの重み・評価基準は固定されています。新しい版は管理者が理由を添えて作成します。"
+                )
+            if not reason or len(reason) > 500:
+                raise InputInvalid(
+                    {"reason": "採点開始後に評価基準を改める理由を500文字以内で入力してください。"}
+                )
         row = RubricVersion(
             round_id=round_id,
             version=latest.version + 1,
@@ -138,6 +192,7 @@ def new_rubric_version(
             entity_id=row.id,
             before={"version": latest.version, "weights": old_weights},
             after={"version": row.version, "weights": rubric.weights, "anchors": rubric.anchors},
+            reason=reason,
         )
         return Rubric(
             id=row.id or 0,

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from fund import audit, clock
+from fund import audit, clock, duties
 from fund.auth import Action, Actor, require
 from fund.db import query_df, read_session, write_session
 from fund.errors import InputInvalid, RuleViolation
@@ -16,7 +16,9 @@ from fund.models import (
     AuditAction,
     ReviewScore,
 )
+from fund.proposals import revisions
 from fund.screening.assignments import _own_assignment
+from fund.screening.rounds import require_open
 from fund.screening.rubric import LEVELS, MAX_COMMENT, PERSPECTIVES, _latest_rubric_row
 
 
@@ -73,11 +75,14 @@ def save_scores(engine: Engine, *, actor: Actor, assignment_id: int, entries: li
     changed = 0
     with write_session(engine) as session:
         assignment = _own_assignment(session, actor, assignment_id)
+        require_open(session, assignment.round_id)
         if assignment.recused:
             raise RuleViolation(
                 f"この提案は除斥されているため採点できません（理由: {assignment.recusal_reason}）。"
             )
+        duties.require_not_recused(session, actor=actor, proposal_id=assignment.proposal_id, what="採点")
         rubric = _latest_rubric_row(session, assignment.round_id)
+        judged = revisions.current_revision(session, assignment.proposal_id)
         for item in scores:
             row = session.exec(
                 select(ReviewScore).where(
@@ -92,13 +97,15 @@ def save_scores(engine: Engine, *, actor: Actor, assignment_id: int, entries: li
                     score=item.score,
                     comment=item.comment,
                     rubric_version_id=rubric.id or 0,
+                    proposal_revision=judged,
                 )
-            elif row.score == item.score and row.comment == item.comment:
+            elif row.score == item.score and row.comment == item.comment and row.proposal_revision == judged:
                 continue
             else:
                 row.score = item.score
                 row.comment = item.comment
                 row.rubric_version_id = rubric.id or 0
+                row.proposal_revision = judged
                 row.is_sample = False
                 row.scored_at = clock.now_utc()
             session.add(row)

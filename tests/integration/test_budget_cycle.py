@@ -18,7 +18,7 @@ from fund.db import query_df
 from fund.errors import FundError, InputInvalid, RuleViolation
 from fund.models import AllocationStatus, LedgerKind, ProposalStatus, Role
 from fund.ops.cli import main
-from tests.conftest import make_actor, make_proposal, posting
+from tests.conftest import make_actor, make_proposal, posting, reviewed_by_two
 
 TODAY = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)  # 令和8年度
 FY = 2026
@@ -123,6 +123,7 @@ def _adopted_proposal(engine: Engine) -> int:
     data = make_proposal(engine, FY)
     saved = proposals.save_proposal(engine, actor=ADMIN, data=data, submit=True)
     assert saved.id is not None
+    reviewed_by_two(engine, saved.id)
     for to in (ProposalStatus.in_review, ProposalStatus.adopted):
         proposals.change_status(engine, actor=SCREENER, proposal_id=saved.id, to_status=to)
     return saved.id

@@ -26,7 +26,7 @@ from fund.models import (
     Role,
 )
 from fund.money import to_sen_yen
-from tests.conftest import ids, make_actor, make_proposal
+from tests.conftest import ids, make_actor, make_proposal, reviewed_by_two
 
 S = ProposalStatus
 
@@ -395,6 +395,7 @@ def test_the_bureau_moves_a_proposal_through_review_adoption_and_funding(
     move(seeded_engine, screener, pid, S.in_review)
     move(seeded_engine, screener, pid, S.on_hold, "国の補助制度の結果待ち")
     move(seeded_engine, screener, pid, S.in_review)
+    reviewed_by_two(seeded_engine, pid)
     move(seeded_engine, screener, pid, S.adopted)
     final = move(seeded_engine, make_actor(Role.admin), pid, S.funded)
     assert final.status == S.funded

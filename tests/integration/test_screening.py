@@ -157,7 +157,11 @@ def test_changing_weights_creates_a_new_version_and_old_scores_keep_theirs(world
     a = _assign(world, "県民アプリ", "sato")["sato"]
     screening.save_score(world.engine, actor=world.actor("sato"), assignment_id=a, perspective=1, score=4)
     v2 = screening.new_rubric_version(
-        world.engine, actor=world.admin, round_id=world.round_id, weights=[40, 20, 20, 20]
+        world.engine,
+        actor=world.admin,
+        round_id=world.round_id,
+        weights=[40, 20, 20, 20],
+        reason="県議会の指摘で到達範囲を重視",
     )
     assert v2.version == 2
     screening.save_score(world.engine, actor=world.actor("sato"), assignment_id=a, perspective=2, score=3)

@@ -159,6 +159,12 @@ def test_weights_not_summing_to_100_are_refused_on_the_settings_tab(app_as: Call
     assert [e.value for e in at.error] == ["重みの合計は100%にしてください（現在の合計は110%です）。"]
     at.number_input(key=f"rubric_w2_{round_id}").set_value(15)
     _button(at, "新しい版として保存").click().run()
+    # the seeded round is scored: its rubric is fixed unless the 管理者 gives a reason
+    assert [e.value for e in at.error] == [
+        "採点開始後に評価基準を改める理由を500文字以内で入力してください。"
+    ]
+    at.text_input(key=f"rubric_reason_{round_id}").input("県議会の指摘で到達範囲を重視する")
+    _button(at, "新しい版として保存").click().run()
     assert not at.error
     assert at.success[0].value == "評価基準の第2版を保存しました。"
     assert "重み: 多くの人が利用する 35% / ひとりが頻繁に利用する 15%" in at.caption[0].value

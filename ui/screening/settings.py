@@ -48,7 +48,10 @@ def _rubric(actor: Actor, chosen: ChosenRound) -> None:
         width="stretch",
     )
     with st.form(f"rubric_form_{round_id}"):
-        st.caption("重みや段階の説明を変えると新しい版になります。採点済みの点数は採点時の版のまま残ります。")
+        st.caption(
+            "重みや段階の説明を変えると新しい版になります。採点済みの点数は採点時の版のまま残ります。"
+            "採点が始まった後は、管理者が理由を添えた場合だけ新しい版を作れます。"
+        )
         cols = st.columns(4)
         weights = [
             int(
@@ -67,6 +70,12 @@ def _rubric(actor: Actor, chosen: ChosenRound) -> None:
             )
             for p in screening.PERSPECTIVES
         }
+        reason = st.text_input(
+            "変更の理由（採点が始まった後は必須・管理者のみ）",
+            key=f"rubric_reason_{round_id}",
+            max_chars=500,
+            help="採点開始後の重み・評価基準は固定されます。改めるときの理由は監査記録に残ります。",
+        )
         if st.form_submit_button("新しい版として保存", icon=":material/save:"):
             widgets.run_action(
                 lambda: screening.new_rubric_version(
@@ -75,6 +84,7 @@ def _rubric(actor: Actor, chosen: ChosenRound) -> None:
                     round_id=round_id,
                     weights=weights,
                     anchors=screening.anchors_from_text(anchor_text),
+                    reason=reason,
                 ),
                 lambda version: f"評価基準の第{version.version}版を保存しました。",
             )
