@@ -6,7 +6,7 @@ again as the next revision; scores given to the earlier revision stay with it an
 again for the 年度. Neither is possible once a decided round holds the proposal."""
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, select
 
 from fund import audit, clock, duties
 from fund.auth import Action, Actor, require, require_department
@@ -15,10 +15,6 @@ from fund.errors import InputInvalid, NotFound, RuleViolation, StaleEdit
 from fund.labels import PROPOSAL_STATUS
 from fund.models import (
     AuditAction,
-    KpiActual,
-    KpiIndicator,
-    KpiTarget,
-    KpiYear,
     Project,
     Proposal,
     ProposalReturn,
@@ -37,19 +33,6 @@ KIND_LABEL = {ReturnKind.returned: "差戻し", ReturnKind.withdrawn: "取下げ
 
 def return_state(session: Session, proposal_id: int) -> ProposalReturn | None:
     return session.exec(select(ProposalReturn).where(ProposalReturn.proposal_id == proposal_id)).first()
-
-
-def _unmaterialise_kpis(session: Session, proposal: Proposal) -> None:
-    """The indicators the submission created go with it (the draft keeps their definitions and the
-    next submission creates them again); refused once an actual was reported against one."""
-    ids = list(session.exec(select(KpiIndicator.id).where(KpiIndicator.proposal_id == proposal.id)).all())
-    if not ids:
-        return
-    if session.exec(select(KpiActual.id).where(col(KpiActual.indicator_id).in_(ids))).first() is not None:
-        raise RuleViolation("この提案の成果指標には実績が報告されているため、戻せません。")
-    session.exec(delete(KpiYear).where(col(KpiYear.indicator_id).in_(ids)))
-    session.exec(delete(KpiTarget).where(col(KpiTarget.indicator_id).in_(ids)))
-    session.exec(delete(KpiIndicator).where(col(KpiIndicator.id).in_(ids)))
 
 
 def _send_back(
@@ -78,12 +61,11 @@ def _send_back(
         if decided_round_ids(session, proposal_id):
             raise RuleViolation(f"提案番号 {proposal_id} の審査結果は確定済みのため、{word}できません。")
         before = audit.snapshot(proposal)
-        if proposal.status != S.draft:
-            if not revisions.any_stored(session, proposal_id):  # submitted before 0004: keep what was judged
-                revisions.store(
-                    session, proposal_id=proposal_id, content=_input_of(proposal, project, session), by=""
-                )
-            _unmaterialise_kpis(session, proposal)
+        # submitted before 0004: keep what was judged as revision 1
+        if proposal.status != S.draft and not revisions.any_stored(session, proposal_id):
+            revisions.store(
+                session, proposal_id=proposal_id, content=_input_of(proposal, project, session), by=""
+            )
         _event(session, proposal, actor=actor, to=S.draft, reason=f"【{word}】{reason}")
         if held is not None:
             session.delete(held)

@@ -92,8 +92,17 @@ def _event(
 
 
 def _materialise_kpis(session: Session, proposal: Proposal) -> None:
-    """On submission: the proposal's KPIs become tracked indicators with their two targets."""
+    """On submission: the proposal's KPIs become tracked indicators with their two targets.
+
+    A resubmission after a 差戻し keeps the indicators of the first submission (DuckDB cannot delete
+    a referenced row in the transaction that deleted its references); the revision keeps the KPIs
+    as corrected."""
     assert proposal.id is not None
+    if (
+        session.exec(select(KpiIndicator.id).where(KpiIndicator.proposal_id == proposal.id)).first()
+        is not None
+    ):
+        return
     for raw in proposal.kpis:
         k = ProposalKpiCreate.model_validate(raw)
         indicator = KpiIndicator(

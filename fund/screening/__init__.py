@@ -20,6 +20,15 @@ from fund.screening.assignments import (
     reviewers,
     round_proposals,
 )
+from fund.screening.decision import (
+    content_hash,
+    decide_round,
+    decision,
+    differences,
+    previous_decision,
+    unscored,
+    verify,
+)
 from fund.screening.results import (
     RESULT_COLUMNS,
     RESULT_TABLE_COLUMNS,
@@ -92,7 +101,14 @@ __all__ = [
     "assignment_frame",
     "assignment_scores",
     "assignment_table",
+    "content_hash",
     "create_round",
+    "decide_round",
+    "decision",
+    "differences",
+    "previous_decision",
+    "unscored",
+    "verify",
     "current_rubric",
     "declare_conflict",
     "default_anchors",
