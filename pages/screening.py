@@ -5,7 +5,7 @@ import streamlit as st
 from fund import auth
 from fund.auth import Action
 from ui import session, widgets
-from ui.screening import my_reviews, results, rounds, sensitivity, settings
+from ui.screening import decision, my_reviews, results, rounds, sensitivity, settings
 
 actor = session.require_actor(Action.view_screening)
 can_score = auth.can(actor, Action.score)
@@ -29,8 +29,9 @@ draw = {
     "結果": lambda: results.render(actor, chosen, may_export=may_export),
     "感度分析": lambda: sensitivity.render(actor, chosen, may_export=may_export),
     "設定": lambda: settings.render(actor, chosen, may_export=may_export),
+    "確定": lambda: decision.render(actor, chosen),
 }
-tab_names = list(draw) if can_score else ["結果", "感度分析"]
+tab_names = list(draw) if can_score else ["結果", "感度分析", "確定"]
 # Only the open tab runs (switching tabs reruns the page); the filters inside a tab keep their
 # values while another tab is open (persist_state="page").
 tabs = st.tabs(tab_names, key="screening_tab", on_change="rerun")

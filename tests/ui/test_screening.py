@@ -269,3 +269,23 @@ def test_no_tab_renders_user_text_as_markdown() -> None:
         assert not at.exception
         leaked = [t for t in markdown_texts(at) for p in PAYLOADS if p in t]
         assert leaked == []
+
+
+def test_an_executive_decides_the_round_on_the_decision_tab_and_it_is_frozen(
+    seeded_engine: Engine, app_as: Callable[..., AppTest]
+) -> None:
+    at = _open_tab(app_as(Role.executive, PAGE), "確定")
+    assert any("まだ確定していません" in i.value for i in at.info)
+    _button(at, "審査結果を確定する").click().run()
+    stored = query_df(seeded_engine, "SELECT content_hash FROM screening_decision")["content_hash"].tolist()
+    assert len(stored) == 1 and len(stored[0]) == 64
+    at = _open_tab(at, "確定")
+    assert f"内容のハッシュ（SHA-256）: {stored[0]}" in [t.value for t in at.text]
+    assert {m.label: m.value for m in at.metric}["対象の提案"] == "24 件"
+    assert not [b for b in at.button if b.label == "審査結果を確定する"]
+
+
+def test_a_screener_sees_the_decision_tab_but_cannot_decide(app_as: Callable[..., AppTest]) -> None:
+    at = _open_tab(app_as(Role.screener, PAGE), "確定")
+    assert "確定は幹部または管理者が行います。" in [c.value for c in at.caption]
+    assert not at.exception
