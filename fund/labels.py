@@ -12,6 +12,7 @@ from fund.models import (
     LedgerKind,
     Novelty,
     ProposalStatus,
+    ReturnKind,
     Role,
 )
 
@@ -31,6 +32,8 @@ PROPOSAL_STATUS = {
     ProposalStatus.on_hold: "保留",
     ProposalStatus.funded: "事業化",
 }
+
+RETURN_KIND = {ReturnKind.returned: "差戻し", ReturnKind.withdrawn: "取下げ"}  # shown as the status
 
 BUDGET_STAGE = {
     BudgetStage.initial: "当初",

@@ -12,7 +12,7 @@ from fund import audit, clock, duties
 from fund.auth import Action, Actor, require, require_department
 from fund.db import write_session
 from fund.errors import InputInvalid, NotFound, RuleViolation, StaleEdit
-from fund.labels import PROPOSAL_STATUS
+from fund.labels import PROPOSAL_STATUS, RETURN_KIND
 from fund.models import (
     AuditAction,
     Project,
@@ -28,7 +28,6 @@ from fund.screening.rounds import decided_round_ids
 
 S = ProposalStatus
 RETURNABLE = (S.submitted, S.in_review, S.on_hold)
-KIND_LABEL = {ReturnKind.returned: "差戻し", ReturnKind.withdrawn: "取下げ"}
 
 
 def return_state(session: Session, proposal_id: int) -> ProposalReturn | None:
@@ -39,7 +38,7 @@ def _send_back(
     engine: Engine, *, actor: Actor, proposal_id: int, reason: str, version: int | None, kind: ReturnKind
 ) -> Proposal:
     reason = reason.strip()
-    word = KIND_LABEL[kind]
+    word = RETURN_KIND[kind]
     if not reason or len(reason) > REASON_MAX:
         raise InputInvalid({"reason": f"{word}の理由を{REASON_MAX:,}文字以内で入力してください。"})
     with write_session(engine) as session:
@@ -56,7 +55,7 @@ def _send_back(
         held = return_state(session, proposal_id)
         allowed = RETURNABLE + ((S.draft,) if kind == ReturnKind.withdrawn and held is not None else ())
         if proposal.status not in allowed or (held is not None and held.kind == ReturnKind.withdrawn):
-            state = KIND_LABEL[held.kind] if held is not None else PROPOSAL_STATUS[proposal.status]
+            state = RETURN_KIND[held.kind] if held is not None else PROPOSAL_STATUS[proposal.status]
             raise RuleViolation(f"提案番号 {proposal_id} は「{state}」のため{word}できません。")
         if decided_round_ids(session, proposal_id):
             raise RuleViolation(f"提案番号 {proposal_id} の審査結果は確定済みのため、{word}できません。")

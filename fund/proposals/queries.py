@@ -12,16 +12,19 @@ from fund.auth import Action, Actor, can, department_scope, require, require_dep
 from fund.db import contains, like_pattern, query_df, read_session
 from fund.errors import NotFound
 from fund.fiscal import fiscal_label, wareki
-from fund.labels import KPI_KIND, NOVELTY, PROPOSAL_STATUS, REQUIREMENT
+from fund.labels import KPI_KIND, NOVELTY, PROPOSAL_STATUS, REQUIREMENT, RETURN_KIND
 from fund.models import (
     Category,
     Department,
     Project,
     Proposal,
     ProposalCostLine,
+    ProposalReturn,
     ProposalStatus,
+    ReturnKind,
 )
 from fund.money import to_sen_yen
+from fund.proposals import revisions
 from fund.proposals.drafts import _input_of
 from fund.proposals.rules import ProposalKpiCreate
 from fund.proposals.workflow import S, TransitionOption, available_transitions
@@ -52,8 +55,8 @@ def editable_drafts(engine: Engine, *, actor: Actor) -> pd.DataFrame:
     """Drafts the actor may resume: own department's for 事業担当, all for the bureau."""
     if not can(actor, Action.edit_proposal):
         return pd.DataFrame({"id": [], "label": []})
-    params: dict[str, Any] = {"st": S.draft.value}
-    where = "pr.status = :st"
+    params: dict[str, Any] = {"st": S.draft.value, "withdrawn": ReturnKind.withdrawn.value}
+    where = "pr.status = :st AND NOT EXISTS (SELECT 1 FROM proposal_return r WHERE r.proposal_id = pr.id AND r.kind = :withdrawn)"
     own = department_scope(actor)
     if own is not None:
         where += " AND p.department_id = :d"
@@ -76,6 +79,9 @@ def editable_drafts(engine: Engine, *, actor: Actor) -> pd.DataFrame:
 def _figure(value: float | None) -> str:
     """A KPI figure as typed (no trailing .0), blank when not given."""
     return "" if value is None else f"{value:,.10g}"
+
+
+RETURN_LABEL = {kind.value: label for kind, label in RETURN_KIND.items()}
 
 
 @dataclass
@@ -103,6 +109,8 @@ class ProposalDetail:
     cost_lines: pd.DataFrame
     kpis: pd.DataFrame
     transitions: list[TransitionOption] = field(default_factory=list)
+    returned: tuple[str, str] | None = None  # (差戻し or 取下げ, its reason) while back with the department
+    revision: int = 1
 
 
 def proposal_detail(engine: Engine, *, actor: Actor, proposal_id: int) -> ProposalDetail:
@@ -117,6 +125,9 @@ def proposal_detail(engine: Engine, *, actor: Actor, proposal_id: int) -> Propos
         require_department(actor, project.department_id)
         dept = session.get(Department, project.department_id)
         cat = session.get(Category, project.category_id)
+        held = session.exec(select(ProposalReturn).where(ProposalReturn.proposal_id == proposal_id)).first()
+        returned = (RETURN_LABEL[held.kind.value], held.reason) if held is not None else None
+        revision = revisions.current_revision(session, proposal_id)
         lines = session.exec(
             select(ProposalCostLine)
             .where(ProposalCostLine.proposal_id == proposal_id)
@@ -145,7 +156,9 @@ def proposal_detail(engine: Engine, *, actor: Actor, proposal_id: int) -> Propos
         id=proposal_id,
         version=proposal.version,
         status=proposal.status,
-        status_label=PROPOSAL_STATUS[proposal.status],
+        status_label=returned[0] if returned else PROPOSAL_STATUS[proposal.status],
+        returned=returned,
+        revision=revision,
         project=project.name,
         department_id=project.department_id,
         department=dept.name if dept else "",
@@ -248,10 +261,11 @@ def proposal_frame(
         SELECT pr.id, pr.fiscal_year, p.name AS project, d.name AS department, pr.status,
                pr.project_cost_yen, pr.fund_share_yen, pr.expected_users, pr.uses_per_user_per_year,
                pr.procedures_per_year, pr.minutes_saved_per_procedure, pr.novelty, pr.is_sample,
-               (p.first_fiscal_year = pr.fiscal_year) AS is_new
+               (p.first_fiscal_year = pr.fiscal_year) AS is_new, ret.kind AS return_kind
         FROM proposal pr
         JOIN project p ON p.id = pr.project_id
         JOIN department d ON d.id = p.department_id
+        LEFT JOIN proposal_return ret ON ret.proposal_id = pr.id
         {where}
         ORDER BY pr.fiscal_year DESC, pr.id
         {"LIMIT :limit" if limit is not None else ""}
@@ -264,7 +278,7 @@ def proposal_frame(
         df["fund_share_yen"] / df["touchpoints"].where(df["touchpoints"] > 0)
     ) * 1000
     status_label = {s.value: label for s, label in PROPOSAL_STATUS.items()}
-    df["status_label"] = df["status"].map(status_label)
+    df["status_label"] = df["return_kind"].map(RETURN_LABEL).fillna(df["status"].map(status_label))
     novelty_label = {n.value: label for n, label in NOVELTY.items()}
     df["novelty_label"] = df["novelty"].map(novelty_label).fillna("")
     return df

@@ -168,3 +168,27 @@ def test_a_short_list_shows_every_row_without_a_notice(
     assert len(at.dataframe[0].value) == total
     assert not [i for i in at.info if "件を表示しています" in i.value]
     assert not [c for c in at.caption if "Excelでの保存には時間がかかります" in c.value]
+
+
+def test_a_screener_returns_a_proposal_and_the_department_sees_why(
+    app_as: Callable[..., AppTest], health_id: int, seeded_engine: Engine
+) -> None:
+    year = clock.current_fiscal_year() + 1
+    saved = proposals.save_proposal(
+        seeded_engine,
+        actor=make_actor(Role.department, department_id=health_id),
+        data=make_proposal(seeded_engine, year, project_name="差戻し確認用の事業", department_id=health_id),
+        submit=True,
+    )
+    at = app_as(Role.screener, PAGE)
+    at.selectbox(key="prop_detail").select(saved.id).run()
+    at = press(at, "実行する")  # no reason yet
+    assert [e.value for e in at.error] == ["差戻しの理由を1,000文字以内で入力してください。"]
+    at.text_area(key=f"ret_reason_{saved.id}").input("利用者数の根拠資料を添付してください")
+    at = press(at, "実行する")
+    assert any(f"提案番号 {saved.id} を差し戻しました" in s.value for s in at.success)
+
+    dept = app_as(Role.department, PAGE, department_id=health_id)
+    dept.selectbox(key="prop_detail").select(saved.id).run()
+    assert "差戻し：利用者数の根拠資料を添付してください" in [w.value for w in dept.warning]
+    assert "取下げ" in dept.radio(key=f"ret_kind_{saved.id}").options

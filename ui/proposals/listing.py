@@ -10,6 +10,7 @@ from fund.labels import PROPOSAL_STATUS
 from fund.models import ProposalStatus
 from fund.money import format_sen_yen
 from ui import loaders, session, widgets
+from ui.proposals import corrections
 
 
 def render(actor: Actor, *, departments: dict[int, str]) -> None:
@@ -137,11 +138,12 @@ def _detail(actor: Actor, proposal_id: int) -> None:
     st.dataframe(loaders.proposal_timeline(proposal_id=proposal_id), hide_index=True, width="stretch")
     if d.status == ProposalStatus.draft and auth.can(actor, Action.create_proposal):
         st.caption("下書きの編集は「新規提案」タブで、編集する下書きを選んで行えます。")
+    corrections.render(actor, d)
     _actions(actor, d)
 
 
 def _actions(actor: Actor, d: proposals.ProposalDetail) -> None:
-    if not d.transitions:
+    if not d.transitions or d.returned is not None:
         return
     st.markdown("**状態の変更**")
     options = {o.to_status: o for o in d.transitions}
