@@ -27,9 +27,7 @@ def render(actor: Actor, d: proposals.ProposalDetail) -> None:
     choices = (["差戻し（部局に修正を依頼）"] if may_return else []) + (["取下げ"] if may_withdraw else [])
     c1, c2 = st.columns([1, 2])
     choice = c1.radio("操作", choices, key=f"ret_kind_{d.id}")
-    reason = c2.text_area(
-        "理由（必須）", key=f"ret_reason_{d.id}", height=80, max_chars=corrections.REASON_MAX
-    )
+    reason = c2.text_area("理由（必須）", key=f"ret_reason_{d.id}", height=80, max_chars=proposals.REASON_MAX)
     if st.button("実行する", key=f"ret_go_{d.id}", icon=":material/undo:"):
         service = (
             corrections.return_proposal if choice.startswith("差戻し") else corrections.withdraw_proposal
