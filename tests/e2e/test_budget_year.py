@@ -17,8 +17,8 @@ from fund import clock, proposals
 from fund.auth import SYSTEM
 from fund.db import get_engine
 from fund.fiscal import fiscal_label
-from fund.models import ProposalStatus
-from tests.conftest import make_proposal
+from fund.models import ProposalStatus, Role
+from tests.conftest import make_actor, make_proposal, reviewed_by_two
 from tests.e2e.conftest import (
     PASSWORD,
     choose,
@@ -56,7 +56,9 @@ def cycle_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             {"fiscal_year": YEAR, "project_cost_yen": 300_000_000, "fund_share_yen": 200_000_000, "note": ""}
         ],
     )
-    saved = proposals.save_proposal(engine, actor=SYSTEM, data=data, submit=True)
+    department = make_actor(Role.department, login="cycle_dept", department_id=data["department_id"])
+    saved = proposals.save_proposal(engine, actor=department, data=data, submit=True)
+    reviewed_by_two(engine, saved.id or 0)
     for to in (ProposalStatus.in_review, ProposalStatus.adopted):  # 要求 and 査定
         proposals.change_status(engine, actor=SYSTEM, proposal_id=saved.id or 0, to_status=to)
     with serve(url, log_name="cycle_server") as base:

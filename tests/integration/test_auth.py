@@ -106,6 +106,8 @@ submit_proposal     ○          ○        ×         ○
 change_status       ×          ○        ×         ○
 override_status     ×          ×        ×         ○
 score               ×          ○        ×         ○
+screening_exception ×          ×        ×         ○
+decide_round        ×          ×        ○         ○
 allocate            ×          ○        ×         ○
 approve_allocation  ×          ×        ○         ○
 set_annual_cap      ×          ×        ×         ○
