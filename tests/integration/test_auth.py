@@ -143,6 +143,6 @@ def test_permission_matrix_allows_or_refuses_in_japanese(role: Role, action: Act
         assert "権限" in exc.value.message
 
 
-def test_executives_are_read_only_apart_from_approval() -> None:
+def test_executives_are_read_only_apart_from_approval_and_decisions() -> None:
     writes = {a for a in Action if can(make_actor(Role.executive), a) and not a.value.startswith("view_")}
-    assert writes == {Action.approve_allocation, Action.export}
+    assert writes == {Action.approve_allocation, Action.decide_round, Action.export}
