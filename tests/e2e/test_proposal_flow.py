@@ -21,7 +21,7 @@ from playwright.sync_api import Page, expect
 
 from fund import intake
 from fund.labels import REQUIREMENT
-from tests.e2e.conftest import open_page, screenshot, sign_in, wait_for_run
+from tests.e2e.conftest import open_page, rerun_after, screenshot, sign_in, wait_for_run
 
 pytestmark = pytest.mark.e2e
 
@@ -132,7 +132,12 @@ def test_department_user_downloads_the_template_and_uploads_it_all_or_nothing(
     bad = good | {"事業名": f"E2E 一括登録 過大充当 {suffix}", "1年度目 基金充当額（千円）": 15000}
 
     uploader = page.locator("[data-testid='stFileUploader'] input[type='file']")
-    uploader.set_input_files(str(_filled_template(template, [good, bad], tmp_path / "bad.xlsx")))
+    # Choosing a file reruns the page once the upload is done; a click before that run would be
+    # answered on the old file and then cleared by it.
+    rerun_after(
+        page,
+        lambda: uploader.set_input_files(str(_filled_template(template, [good, bad], tmp_path / "bad.xlsx"))),
+    )
     expect(page.get_by_text("bad.xlsx")).to_be_visible()
     wait_for_run(page)
     page.get_by_role("button", name="登録する").click()
@@ -140,8 +145,12 @@ def test_department_user_downloads_the_template_and_uploads_it_all_or_nothing(
     wait_for_run(page)
     screenshot(page, "42_proposal_upload_errors")
 
-    uploader.set_input_files(str(_filled_template(template, [good], tmp_path / "good.xlsx")))
+    rerun_after(
+        page,
+        lambda: uploader.set_input_files(str(_filled_template(template, [good], tmp_path / "good.xlsx"))),
+    )
     expect(page.get_by_text("good.xlsx")).to_be_visible()
+    wait_for_run(page)
     # The check passes only on a run that already has the new file: after it, no rerun for the
     # upload can land on top of the registration and clear its message.
     page.get_by_role("button", name="内容を確認する").click()

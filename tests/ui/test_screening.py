@@ -60,7 +60,7 @@ def assigned_screener(seeded_engine: Engine, admin: Actor) -> tuple[Actor, int]:
 def test_executive_sees_results_and_sensitivity_but_no_scoring(app_as: Callable[..., AppTest]) -> None:
     at = app_as(Role.executive, PAGE)
     assert not at.exception
-    assert [t.label for t in at.tabs] == ["結果", "感度分析"]
+    assert [t.label for t in at.tabs] == ["結果", "感度分析", "確定"]
     assert any("サンプル" in w.value for w in at.warning)
     ranking = at.dataframe[0].value
     assert len(ranking) == 24
@@ -71,7 +71,7 @@ def test_executive_sees_results_and_sensitivity_but_no_scoring(app_as: Callable[
 def test_a_screener_without_assignments_sees_an_empty_queue(app_as: Callable[..., AppTest]) -> None:
     at = app_as(Role.screener, PAGE)
     assert not at.exception
-    assert [t.label for t in at.tabs] == ["自分の審査", "結果", "感度分析", "設定"]
+    assert [t.label for t in at.tabs] == ["自分の審査", "結果", "感度分析", "設定", "確定"]
     assert any("自分に割り当てられた提案はありません" in i.value for i in at.info)
 
 
