@@ -9,7 +9,15 @@ from playwright.sync_api import Browser, Page, expect
 from fund import clock
 from fund.fiscal import fiscal_label
 from fund.labels import REQUIREMENT
-from tests.e2e.conftest import SCREENING_PROJECT, choose, open_page, screenshot, sign_in, wait_for_run
+from tests.e2e.conftest import (
+    SCREENING_PROJECT,
+    choose,
+    open_page,
+    rerun_after,
+    screenshot,
+    sign_in,
+    wait_for_run,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -165,7 +173,8 @@ def test_department_submits_screener_scores_and_the_ranking_shows_it(
         timeout=WAIT_MS
     )
 
-    screener.get_by_role("tab", name="結果").click()
+    # The tab reruns the page: a click while the save's run is still going can be lost.
+    rerun_after(screener, lambda: screener.get_by_role("tab", name="結果").click())
     screener.get_by_label("事業名で絞り込み").fill(name)
     screener.get_by_label("事業名で絞り込み").press("Enter")
     # (3 + 4 + 4 + 5) / 4 = 4.00 with equal weights.
