@@ -32,11 +32,14 @@ run: install
 seed: install
 	$(VENV)/bin/fund seed
 
-## system-deps: Debian's chromium (browser tests), Japanese fonts, PostgreSQL — when root and missing
+## system-deps: Debian's chromium (browser tests), Japanese fonts (IPAex is embedded in PDF 帳票),
+## poppler-utils (tests render PDFs to images), PostgreSQL — when root and missing
 system-deps:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
+	[ -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || missing="$$missing fonts-ipaexfont-gothic"; \
+	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

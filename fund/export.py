@@ -18,6 +18,7 @@ from fund.money import EXCEL_SEN_YEN_FORMAT, to_sen_yen
 
 FORMULA_LEADERS = ("=", "+", "-", "@", "\t", "\r")
 FONT = "Meiryo UI"
+HEADER_WIDTH = 12
 
 
 def neutralise(value: Any) -> Any:
@@ -88,11 +89,13 @@ def to_xlsx_bytes(
     *,
     sheet_name: str,
     title: str | None = None,
+    notes: Sequence[str] = (),
+    footer: str = "",
     sen_yen_columns: Sequence[str] = (),
 ) -> bytes:
-    """A formatted sheet: optional title row, bold header, 千円 columns with ▲ negatives, fitted
-    widths, frozen header, A4 landscape. Yen columns listed in `sen_yen_columns` must hold yen and
-    are written in 千円."""
+    """A formatted sheet: optional title row and note lines under it, bold header, 千円 columns with
+    ▲ negatives, fitted widths, frozen header, A4 landscape with page numbers and `footer` on every
+    printed page. Yen columns listed in `sen_yen_columns` must hold yen and are written in 千円."""
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
     ws = wb.add_worksheet(sheet_name[:31])
@@ -102,14 +105,18 @@ def to_xlsx_bytes(
         {**base, "bold": True, "bg_color": "#DCE6F1", "border": 1, "text_wrap": True, "valign": "vcenter"}
     )
     text_fmt = wb.add_format({**base, "border": 1})
+    note_fmt = wb.add_format(base)
     num_fmt = wb.add_format({**base, "border": 1, "num_format": EXCEL_SEN_YEN_FORMAT})
     plain_num = wb.add_format({**base, "border": 1, "num_format": "#,##0.##"})
     row0 = 0
     if title:
         ws.write_string(0, 0, neutralise(title), title_fmt)
-        row0 = 2
+        for i, note in enumerate(notes, start=1):
+            ws.write_string(i, 0, neutralise(note), note_fmt)
+        row0 = len(notes) + 2
     safe = neutralise_frame(df)
-    widths = [display_width(str(c)) for c in safe.columns]
+    # Headers wrap, so a long one does not widen its column past HEADER_WIDTH; the values decide.
+    widths = [min(display_width(str(c)), HEADER_WIDTH) for c in safe.columns]
     for c, name in enumerate(safe.columns):
         ws.write_string(row0, c, str(name), head_fmt)
     in_sen_yen = [column in sen_yen_columns for column in df.columns]  # looked up once, not per cell
@@ -132,11 +139,19 @@ def to_xlsx_bytes(
                 widths[c] = max(widths[c], min(display_width(text), 80))
     for c, w in enumerate(widths):
         ws.set_column(c, c, w + 2)
+    # Excel does not grow a row for wrapped text it did not type itself: give the header its lines.
+    lines = max(
+        (-(-display_width(str(name)) // (w + 1)) for name, w in zip(safe.columns, widths, strict=True)),
+        default=1,
+    )
+    ws.set_row(row0, 14 * max(lines, 1))
     ws.freeze_panes(row0 + 1, 0)
     ws.set_landscape()
     ws.set_paper(9)  # A4
     ws.fit_to_pages(1, 0)
     ws.repeat_rows(row0)
+    # Excel's header/footer codes: &L/&R align, &P/&N page of pages; a literal & is written &&.
+    ws.set_footer(f"&L&8{footer.replace('&', '&&')}&R&8&P / &N ページ")
     wb.close()
     return buf.getvalue()
 

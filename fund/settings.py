@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     # Failed local sign-ins before an account is locked for lockout_minutes.
     max_failed_logins: int = 5
     lockout_minutes: int = 15
+    # The Japanese font embedded in PDF 帳票: IPAex Gothic from Debian's fonts-ipaexfont-gothic.
+    pdf_font: Path = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
 
 
 @lru_cache

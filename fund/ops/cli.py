@@ -428,6 +428,35 @@ def _cmd_export_screening(args: argparse.Namespace) -> int:
     return 0
 
 
+@_current_schema
+def _cmd_screening_decide(args: argparse.Namespace) -> int:
+    from fund import screening
+
+    row = screening.decide_round(
+        get_engine(),
+        actor=_actor_for(args.as_login),
+        round_id=args.round,
+        override_reason=args.override_reason,
+    )
+    print(
+        f"{row.snapshot['round']['title']}の審査結果を確定しました（提案 {len(row.snapshot['decisions'])}件、"
+        f"ハッシュ {row.content_hash}）。"
+    )
+    return 0
+
+
+@_current_schema
+def _cmd_screening_appendix(args: argparse.Namespace) -> int:
+    from fund import screening
+
+    data = screening.export_appendix(
+        get_engine(), actor=_actor_for(args.as_login), round_id=args.round, fmt=args.format
+    )
+    Path(args.out).write_bytes(data)
+    print(f"審査ラウンド {args.round} の決裁資料（{args.format}）を {args.out} に出力しました。")
+    return 0
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     from fund.ops import generate
 
@@ -601,6 +630,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="データのある復元先を置き換える（元は改名して残す）"
     )
     res.set_defaults(func=_cmd_restore)
+
+    scr = sub.add_parser("screening", help="審査・採点").add_subparsers(
+        dest="screening_command", required=True
+    )
+    sdec = scr.add_parser("decide", help="審査結果を確定する（幹部・管理者。以後そのラウンドは変更できない）")
+    sdec.add_argument("--round", type=int, required=True, help="審査ラウンドの番号")
+    sdec.add_argument("--as", dest="as_login", required=True, help="確定者のログイン名")
+    sdec.add_argument(
+        "--override-reason", default="", help="未採点の割当を残したまま確定する理由（管理者のみ）"
+    )
+    sdec.set_defaults(func=_cmd_screening_decide)
+    sapp = scr.add_parser("appendix", help="確定した審査結果の決裁資料を PDF または xlsx で出力する")
+    sapp.add_argument("--round", type=int, required=True, help="審査ラウンドの番号")
+    sapp.add_argument("--format", required=True, choices=["pdf", "xlsx"])
+    sapp.add_argument("--out", required=True, help="出力ファイル")
+    sapp.add_argument(
+        "--as", dest="as_login", help="出力者として記録する利用者のログイン名（省略時はシステム）"
+    )
+    sapp.set_defaults(func=_cmd_screening_appendix)
 
     gen = sub.add_parser("generate", help="ベンチマーク用の合成データベース（DuckDB）を作成する")
     gen.add_argument("--proposals", type=int, required=True, help="提案件数（例: 100000）")

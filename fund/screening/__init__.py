@@ -7,6 +7,7 @@ the proposal, or a declared conflict of interest) never count in the results.
 
 Calibration and weight sensitivity live in `fund.calibration` and `fund.sensitivity`."""
 
+from fund.screening.appendix import export_appendix
 from fund.screening.assignments import (
     ASSIGNMENT_TABLE_COLUMNS,
     AssignmentResult,
@@ -105,6 +106,7 @@ __all__ = [
     "create_round",
     "decide_round",
     "decision",
+    "export_appendix",
     "differences",
     "previous_decision",
     "unscored",
