@@ -17,7 +17,11 @@ T = TypeVar("T")
 DISPLAY_LIMIT = 1_000  # rows a table sends to the browser; downloads always hold every row
 PICK_LIMIT = 2_000  # options a picker lists; above this a page asks for part of a name or a number
 ERROR_ICON = ":material/error:"
-MIME = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv"}
+MIME = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv",
+    "pdf": "application/pdf",
+}
 
 
 def flash(message: str) -> None:
@@ -90,11 +94,13 @@ def download_pair(
     disabled: bool = False,
     labels: tuple[str, str] = ("Excelで保存", "CSVで保存"),
     widths: Sequence[int] = (1, 1, 4),
+    formats: tuple[str, str] = ("xlsx", "csv"),
 ) -> None:
-    """Excel and CSV buttons. `build(fmt)` makes the file only when it is fetched; `on_download(fmt)`
-    records the download when the service that builds it does not audit it itself."""
+    """Two download buttons, Excel and CSV unless `formats` says otherwise. `build(fmt)` makes the
+    file only when it is fetched; `on_download(fmt)` records the download when the service that
+    builds it does not audit it itself."""
     columns = st.columns(list(widths))
-    for column, fmt, label in zip(columns, ("xlsx", "csv"), labels, strict=False):
+    for column, fmt, label in zip(columns, formats, labels, strict=False):
         column.download_button(
             label,
             data=partial(build, fmt),

@@ -7,7 +7,7 @@ import pandas as pd
 from sqlalchemy import Engine, text
 from sqlmodel import col, select
 
-from fund import clock
+from fund import clock, duties
 from fund.auth import Action, Actor, can, department_scope, require, require_department, scoped_department
 from fund.db import contains, like_pattern, query_df, read_session
 from fund.errors import NotFound
@@ -28,6 +28,7 @@ from fund.proposals import revisions
 from fund.proposals.drafts import _input_of
 from fund.proposals.rules import ProposalKpiCreate
 from fund.proposals.workflow import S, TransitionOption, available_transitions
+from fund.screening.rounds import decided_round_ids
 
 
 class ProposalFilter(TypedDict):
@@ -111,6 +112,8 @@ class ProposalDetail:
     transitions: list[TransitionOption] = field(default_factory=list)
     returned: tuple[str, str] | None = None  # (差戻し or 取下げ, its reason) while back with the department
     revision: int = 1
+    recused: str | None = None  # why the actor may take none of the bureau's steps on it
+    decided: bool = False  # a round that reviewed it is decided: its status is frozen but for 事業化
 
 
 def proposal_detail(engine: Engine, *, actor: Actor, proposal_id: int) -> ProposalDetail:
@@ -128,6 +131,8 @@ def proposal_detail(engine: Engine, *, actor: Actor, proposal_id: int) -> Propos
         held = session.exec(select(ProposalReturn).where(ProposalReturn.proposal_id == proposal_id)).first()
         returned = (RETURN_LABEL[held.kind.value], held.reason) if held is not None else None
         revision = revisions.current_revision(session, proposal_id)
+        recused = duties.recusal_reason(session, login=actor.login, proposal_id=proposal_id)
+        decided = bool(decided_round_ids(session, proposal_id))
         lines = session.exec(
             select(ProposalCostLine)
             .where(ProposalCostLine.proposal_id == proposal_id)
@@ -195,7 +200,15 @@ def proposal_detail(engine: Engine, *, actor: Actor, proposal_id: int) -> Propos
         novelty_note=proposal.novelty_note,
         cost_lines=cost,
         kpis=kpi_df,
-        transitions=available_transitions(actor, status=proposal.status, department_id=project.department_id),
+        transitions=available_transitions(
+            actor,
+            status=proposal.status,
+            department_id=project.department_id,
+            recused=recused is not None,
+            decided=decided,
+        ),
+        recused=recused,
+        decided=decided,
     )
 
 

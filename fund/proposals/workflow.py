@@ -56,14 +56,17 @@ def _is_override(current: ProposalStatus, to: ProposalStatus) -> bool:
 
 
 def available_transitions(
-    actor: Actor, *, status: ProposalStatus, department_id: int
+    actor: Actor, *, status: ProposalStatus, department_id: int, recused: bool = False, decided: bool = False
 ) -> list[TransitionOption]:
-    """The status changes this actor may make on a proposal in `status` (for the page's buttons)."""
+    """The status changes this actor may make on a proposal in `status` (for the page's buttons):
+    none of the bureau's steps when the actor is recused from it, only 事業化 once its round is decided."""
     options: list[TransitionOption] = []
     for to in ProposalStatus:
         try:
             _check_transition(actor, status, to, department_id)
         except (PermissionDenied, RuleViolation):
+            continue
+        if to != S.submitted and (recused or _frozen(status, to, decided=decided)):
             continue
         override = _is_override(status, to)
         label = f"{PROPOSAL_STATUS[to]}にする" + ("（例外）" if override else "")
@@ -71,6 +74,11 @@ def available_transitions(
             TransitionOption(to, label, override or TRANSITIONS.get((status, to), False), override)
         )
     return options
+
+
+def _frozen(current: ProposalStatus, to: ProposalStatus, *, decided: bool) -> bool:
+    """A decided round freezes its proposals' status; only 採択 → 事業化 goes on."""
+    return decided and (current, to) != (S.adopted, S.funded)
 
 
 def _check_transition(actor: Actor, current: ProposalStatus, to: ProposalStatus, department_id: int) -> None:
@@ -160,7 +168,7 @@ def change_status(
         override = _is_override(current, to_status)
         if to_status != S.submitted:  # the bureau's steps
             duties.require_not_recused(session, actor=actor, proposal_id=proposal_id, what="状態の変更")
-            if (current, to_status) != (S.adopted, S.funded) and decided_round_ids(session, proposal_id):
+            if _frozen(current, to_status, decided=bool(decided_round_ids(session, proposal_id))):
                 raise RuleViolation(
                     f"提案番号 {proposal_id} の審査結果は確定済みのため、状態は変更できません（事業化を除く）。"
                 )

@@ -30,6 +30,7 @@ from fund.screening.decision import (
     unscored,
     verify,
 )
+from fund.screening.feedback import RoundFeedback, proposal_feedback, reviewer_comments
 from fund.screening.results import (
     RESULT_COLUMNS,
     RESULT_TABLE_COLUMNS,
@@ -44,7 +45,15 @@ from fund.screening.results import (
     results,
     results_table,
 )
-from fund.screening.rounds import create_round, new_rubric_version, round_label, rounds
+from fund.screening.rounds import (
+    MAX_MIN_REVIEWS,
+    create_round,
+    new_rubric_version,
+    round_label,
+    round_policy,
+    rounds,
+    set_policy,
+)
 from fund.screening.rubric import (
     DEFAULT_WEIGHTS,
     DISAGREEMENT_SD,
@@ -122,6 +131,12 @@ __all__ = [
     "latest_weights",
     "my_queue",
     "new_rubric_version",
+    "MAX_MIN_REVIEWS",
+    "proposal_feedback",
+    "reviewer_comments",
+    "RoundFeedback",
+    "round_policy",
+    "set_policy",
     "perspective_scores_long",
     "progress",
     "queue_progress",

@@ -33,6 +33,7 @@ RESULT_COLUMNS = [
     "reviews",
     "max_sd",
     "disagreement",
+    "earlier_revision_reviews",
 ]
 
 
@@ -57,10 +58,22 @@ def _results_sql() -> str:
         ),
         counted AS (
             SELECT proposal_id, COUNT(DISTINCT reviewer_id) AS reviews FROM cal GROUP BY proposal_id
+        ),
+        -- reviewers whose scores were given to an earlier version than the one submitted now
+        earlier AS (
+            SELECT ra.proposal_id, COUNT(DISTINCT ra.reviewer_id) AS earlier_revision_reviews
+            FROM review_score s
+            JOIN review_assignment ra ON ra.id = s.assignment_id
+            JOIN (SELECT proposal_id, MAX(revision) AS revision FROM proposal_revision GROUP BY proposal_id) cur
+              ON cur.proposal_id = ra.proposal_id
+            WHERE ra.round_id = :r AND NOT ra.recused AND COALESCE(s.proposal_revision, 1) < cur.revision
+            GROUP BY ra.proposal_id
         )
-        SELECT wide.*, counted.reviews, p.name AS project, d.name AS department
+        SELECT wide.*, counted.reviews, COALESCE(earlier.earlier_revision_reviews, 0) AS earlier_revision_reviews,
+               p.name AS project, d.name AS department
         FROM wide
         JOIN counted ON counted.proposal_id = wide.proposal_id
+        LEFT JOIN earlier ON earlier.proposal_id = wide.proposal_id
         JOIN proposal pr ON pr.id = wide.proposal_id
         JOIN project p ON p.id = pr.project_id
         JOIN department d ON d.id = p.department_id
@@ -88,6 +101,7 @@ def results(engine: Engine, *, round_id: int) -> pd.DataFrame:
     out["calibrated_total"] = sum(out[f"c{p}"] * weights[p - 1] / 100 for p in PERSPECTIVES)
     out["max_sd"] = out["max_sd"].astype("float64")
     out["reviews"] = out["reviews"].fillna(0).astype("int64")
+    out["earlier_revision_reviews"] = out["earlier_revision_reviews"].astype("int64")
     out["disagreement"] = out["max_sd"].fillna(0) > DISAGREEMENT_SD
     out["rank"] = out["weighted_total"].round(9).rank(ascending=False, method="min").astype("Int64")
     out["calibrated_rank"] = (
@@ -139,6 +153,7 @@ RESULT_TABLE_COLUMNS = [
     "審査数",
     "最大ばらつき（標準偏差）",
     "評価が割れている",
+    "修正前の版への審査数",
 ]
 
 
@@ -156,6 +171,7 @@ def results_table(df: pd.DataFrame) -> pd.DataFrame:
             "審査数": df["reviews"],
             "最大ばらつき（標準偏差）": df["max_sd"].astype("float64").round(2),
             "評価が割れている": df["disagreement"].astype(bool),
+            "修正前の版への審査数": df["earlier_revision_reviews"],
         },
         columns=RESULT_TABLE_COLUMNS,
     )

@@ -6,7 +6,7 @@ from sqlmodel import Session, col, select
 
 from fund import audit, clock
 from fund.auth import Action, Actor, can, require
-from fund.db import query_df, write_session
+from fund.db import query_df, read_session, write_session
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation
 from fund.fiscal import fiscal_label
 from fund.models import (
@@ -201,3 +201,57 @@ def new_rubric_version(
             weights=rubric.weights,
             anchors=rubric.anchors,
         )
+
+
+MAX_MIN_REVIEWS = 10
+
+
+def set_policy(
+    engine: Engine, *, actor: Actor, round_id: int, min_reviews: int, feedback_names: bool, reason: str
+) -> RoundPolicy:
+    """Set the round's review rules: the counted reviews a proposal needs before 採択, and whether
+    departments see the reviewers' names beside their comments. 管理者 only, with a reason: the
+    minimum is a safeguard the screeners themselves must not lower. Raises PermissionDenied,
+    NotFound, InputInvalid, RuleViolation (decided round, no change)."""
+    require(actor, Action.screening_exception)
+    reason = reason.strip()
+    errors: dict[str, str] = {}
+    if not 1 <= min_reviews <= MAX_MIN_REVIEWS:
+        errors["min_reviews"] = f"採択に必要な審査数は1〜{MAX_MIN_REVIEWS}件で指定してください。"
+    if not reason or len(reason) > 500:
+        errors["reason"] = "審査ルールを変える理由を500文字以内で入力してください。"
+    if errors:
+        raise InputInvalid(errors)
+    with write_session(engine) as session:
+        require_open(session, round_id)
+        row = session.exec(select(RoundPolicy).where(RoundPolicy.round_id == round_id)).first()
+        before = policy(session, round_id)
+        if before.min_reviews == min_reviews and before.feedback_names == feedback_names:
+            raise RuleViolation("審査ルールが変わっていないため、記録しませんでした。")
+        old = {"min_reviews": before.min_reviews, "feedback_names": before.feedback_names}
+        row = row or RoundPolicy(round_id=round_id)
+        row.min_reviews, row.feedback_names = min_reviews, feedback_names
+        session.add(row)
+        session.flush()
+        audit.record(
+            session,
+            actor=actor.login,
+            action=AuditAction.screening_policy,
+            entity="screening_round",
+            entity_id=round_id,
+            before=old,
+            after={"min_reviews": min_reviews, "feedback_names": feedback_names},
+            reason=reason,
+        )
+        session.refresh(row)
+        session.expunge(row)
+    return row
+
+
+def round_policy(engine: Engine, *, round_id: int) -> RoundPolicy:
+    """The round's review rules, for the pages (defaults when none were set)."""
+    with read_session(engine) as session:
+        row = policy(session, round_id)
+        if row.id is not None:
+            session.expunge(row)
+        return row

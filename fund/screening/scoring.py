@@ -151,13 +151,20 @@ def assignment_scores(engine: Engine, *, actor: Actor, assignment_id: int) -> di
 
 
 def my_queue(engine: Engine, *, actor: Actor, round_id: int, pending_only: bool = False) -> pd.DataFrame:
-    """The actor's assignments in the round: project, department, perspectives scored, done, recused."""
+    """The actor's assignments in the round: project, department, perspectives scored, done, recused,
+    and whether a score was given to an earlier version of the proposal (it was corrected since)."""
     df = query_df(
         engine,
         """
         SELECT ra.id AS assignment_id, ra.proposal_id, p.name AS project, d.name AS department,
                ra.recused, ra.recusal_reason,
-               (SELECT COUNT(*) FROM review_score s WHERE s.assignment_id = ra.id) AS scored
+               (SELECT COUNT(*) FROM review_score s WHERE s.assignment_id = ra.id) AS scored,
+               EXISTS (
+                   SELECT 1 FROM review_score s
+                   WHERE s.assignment_id = ra.id AND COALESCE(s.proposal_revision, 1) < (
+                       SELECT COALESCE(MAX(v.revision), 1) FROM proposal_revision v
+                       WHERE v.proposal_id = ra.proposal_id)
+               ) AS earlier_revision
         FROM review_assignment ra
         JOIN app_user u ON u.id = ra.reviewer_id
         JOIN proposal pr ON pr.id = ra.proposal_id
@@ -170,9 +177,15 @@ def my_queue(engine: Engine, *, actor: Actor, round_id: int, pending_only: bool 
     )
     df["scored"] = df["scored"].astype("int64")
     df["done"] = (df["scored"] >= len(PERSPECTIVES)) & ~df["recused"].astype(bool)
+    df["earlier_revision"] = df["earlier_revision"].astype(bool)
     df["state"] = [
-        "除斥" if bool(rec) else ("完了" if bool(done) else f"未完了（{n}/4観点）")
-        for rec, done, n in zip(df["recused"], df["done"], df["scored"], strict=True)
+        "除斥"
+        if bool(rec)
+        else ("完了" if bool(done) else f"未完了（{n}/4観点）")
+        + ("・採点後に提案が修正されました" if earlier else "")
+        for rec, done, n, earlier in zip(
+            df["recused"], df["done"], df["scored"], df["earlier_revision"], strict=True
+        )
     ]
     if pending_only:
         df = df[~df["done"] & ~df["recused"].astype(bool)].reset_index(drop=True)

@@ -10,7 +10,7 @@ from fund.labels import PROPOSAL_STATUS
 from fund.models import ProposalStatus
 from fund.money import format_sen_yen
 from ui import loaders, session, widgets
-from ui.proposals import corrections
+from ui.proposals import corrections, feedback
 
 
 def render(actor: Actor, *, departments: dict[int, str]) -> None:
@@ -138,11 +138,16 @@ def _detail(actor: Actor, proposal_id: int) -> None:
     st.dataframe(loaders.proposal_timeline(proposal_id=proposal_id), hide_index=True, width="stretch")
     if d.status == ProposalStatus.draft and auth.can(actor, Action.create_proposal):
         st.caption("下書きの編集は「新規提案」タブで、編集する下書きを選んで行えます。")
+    feedback.render(actor, proposal_id=proposal_id, status=d.status)
     corrections.render(actor, d)
     _actions(actor, d)
 
 
 def _actions(actor: Actor, d: proposals.ProposalDetail) -> None:
+    if d.recused and auth.can(actor, Action.change_status):
+        st.caption(f"あなたはこの提案の{d.recused}のため、審査と状態の変更はできません（職務分離）。")
+    elif d.decided and d.status != ProposalStatus.funded:
+        st.caption("この提案の審査結果は確定済みのため、状態は変更できません（採択した提案の事業化を除く）。")
     if not d.transitions or d.returned is not None:
         return
     st.markdown("**状態の変更**")

@@ -8,6 +8,7 @@ from fund.auth import Action, Actor
 from fund.labels import PROPOSAL_STATUS
 from fund.models import ProposalStatus
 from ui import loaders, session, widgets
+from ui.screening import policy
 from ui.screening.rounds import ChosenRound
 
 
@@ -30,6 +31,19 @@ def render(actor: Actor, chosen: ChosenRound) -> None:
             if screening.verify(decided)
             else " 保存されている内容がハッシュと一致しません。管理者に連絡してください。"
         )
+    )
+    widgets.download_pair(
+        lambda fmt: screening.export_appendix(
+            session.engine(), actor=actor, round_id=chosen.round_id, fmt=fmt
+        ),
+        file_stem=chosen.file_stem("決裁資料"),
+        key=f"appendix_{chosen.round_id}",
+        disabled=not auth.can(actor, Action.export),
+        labels=("決裁資料（PDF）", "決裁資料（Excel）"),
+        formats=("pdf", "xlsx"),
+    )
+    st.caption(
+        "決裁資料は確定時の内容から作成し、各ページの下に内容のハッシュとページ番号を印字します。出力は監査ログに記録されます。"
     )
     if decided.override_reason:
         st.warning(
@@ -71,6 +85,7 @@ def render(actor: Actor, chosen: ChosenRound) -> None:
 
 def _open_round(actor: Actor, chosen: ChosenRound) -> None:
     st.info("このラウンドの審査結果はまだ確定していません。", icon=":material/info:")
+    policy.render(actor, chosen)
     missing = loaders.unscored(round_id=chosen.round_id)
     if not missing.empty:
         st.warning(f"採点が終わっていない割当が {len(missing):,} 件あります。", icon=":material/warning:")

@@ -64,7 +64,9 @@ def render(actor: Actor, chosen: ChosenRound, *, may_export: bool) -> None:
         "補正後は審査担当ごとの甘さ・辛さの差をならした値です。各審査担当の点数を、その担当がこのラウンドで"
         "付けた全点数の平均と標準偏差で標準化し（z =（点数 − 担当の平均）÷ 担当の標準偏差）、"
         "ラウンド全体の平均と標準偏差で1〜5点の尺度に戻しています（補正点 = 全体の平均 + 全体の標準偏差 × z）。"
+        "「修正前の版への審査数」は、採点の後で提案が差戻し・修正された審査担当の数です（採点は当時の版のまま）。"
     )
+    _comments(actor, chosen, filtered)
     engine = session.engine()
     widgets.download_pair(
         lambda fmt: screening.export_results(
@@ -78,6 +80,23 @@ def render(actor: Actor, chosen: ChosenRound, *, may_export: bool) -> None:
         "保存されるファイルは、絞り込み後の全件です（画面の表と同じ内容・並び）。出力は監査ログに記録されます。"
     )
     _chart(filtered)
+
+
+def _comments(actor: Actor, chosen: ChosenRound, filtered: pd.DataFrame) -> None:
+    """Every counted reviewer's scores and comments on one proposal, beside the ranking."""
+    with st.expander("審査担当のコメント", icon=":material/forum:"):
+        names = dict(zip(filtered["proposal_id"].astype(int), filtered["project"], strict=True))
+        chosen_id = st.selectbox(
+            "提案",
+            list(names),
+            format_func=lambda i: f"{i}: {names[i]}",
+            key=f"res_comments_{chosen.round_id}",
+        )
+        if chosen_id is not None:
+            comments = loaders.reviewer_comments(
+                actor=actor, round_id=chosen.round_id, proposal_id=int(chosen_id)
+            )
+            st.dataframe(comments, hide_index=True, width="stretch")
 
 
 def _chart(filtered: pd.DataFrame) -> None:
