@@ -66,7 +66,7 @@ def available_transitions(
             _check_transition(actor, status, to, department_id)
         except (PermissionDenied, RuleViolation):
             continue
-        if to != S.submitted and (recused or _frozen(status, to, decided=decided)):
+        if _bureau_step(status, to) and (recused or _frozen(status, to, decided=decided)):
             continue
         override = _is_override(status, to)
         label = f"{PROPOSAL_STATUS[to]}にする" + ("（例外）" if override else "")
@@ -74,6 +74,11 @@ def available_transitions(
             TransitionOption(to, label, override or TRANSITIONS.get((status, to), False), override)
         )
     return options
+
+
+def _bureau_step(current: ProposalStatus, to: ProposalStatus) -> bool:
+    """Every status change but the department's own submission of its draft."""
+    return (current, to) != (S.draft, S.submitted)
 
 
 def _frozen(current: ProposalStatus, to: ProposalStatus, *, decided: bool) -> bool:
@@ -166,7 +171,7 @@ def change_status(
                 "画面を開き直して最新の内容を確認してください。"
             )
         override = _is_override(current, to_status)
-        if to_status != S.submitted:  # the bureau's steps
+        if _bureau_step(current, to_status):
             duties.require_not_recused(session, actor=actor, proposal_id=proposal_id, what="状態の変更")
             if _frozen(current, to_status, decided=bool(decided_round_ids(session, proposal_id))):
                 raise RuleViolation(
