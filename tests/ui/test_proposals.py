@@ -192,3 +192,31 @@ def test_a_screener_returns_a_proposal_and_the_department_sees_why(
     dept.selectbox(key="prop_detail").select(saved.id).run()
     assert "差戻し：利用者数の根拠資料を添付してください" in [w.value for w in dept.warning]
     assert "取下げ" in dept.radio(key=f"ret_kind_{saved.id}").options
+
+
+def test_the_department_sees_the_outcome_and_anonymous_feedback_after_the_decision(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    from fund import screening
+
+    police = int(query_df(seeded_engine, "SELECT id FROM department WHERE name = '警察本部'")["id"].iloc[0])
+    pid = int(
+        query_df(
+            seeded_engine,
+            "SELECT pr.id FROM proposal pr JOIN project p ON p.id = pr.project_id"
+            " WHERE p.name = '映像解析等支援システム事業' AND pr.fiscal_year = 2024",
+        )["id"].iloc[0]
+    )
+    at = app_as(Role.department, PAGE, department_id=police)
+    at.selectbox(key="prop_detail").select(pid).run()
+    assert not [m for m in at.metric if m.label == "順位（素点）"]  # nothing before the decision
+    round_id = int(screening.rounds(seeded_engine)["id"].iloc[0])
+    screening.decide_round(seeded_engine, actor=make_actor(Role.executive), round_id=round_id)
+    at = app_as(Role.department, PAGE, department_id=police)
+    at.selectbox(key="prop_detail").select(pid).run()
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["決定"] == "事業化"
+    assert shown["順位（素点）"] == "1位 / 24件"
+    comments = next(d.value for d in at.dataframe if "コメント" in d.value.columns)
+    assert set(comments["審査担当"]) == {"審査担当A", "審査担当B", "審査担当C"}
+    assert not at.exception

@@ -13,7 +13,7 @@ from fund.auth import Actor
 from fund.db import query_df
 from fund.models import Role
 from tests.conftest import make_actor
-from tests.ui.conftest import signed_in_app
+from tests.ui.conftest import press, signed_in_app
 from tests.ui.test_safety import BOLD, PAYLOADS, hostile, markdown_texts  # noqa: F401 (fixture)
 from ui import widgets
 
@@ -289,3 +289,61 @@ def test_a_screener_sees_the_decision_tab_but_cannot_decide(app_as: Callable[...
     at = _open_tab(app_as(Role.screener, PAGE), "確定")
     assert "確定は幹部または管理者が行います。" in [c.value for c in at.caption]
     assert not at.exception
+
+
+def _decided(seeded_engine: Engine) -> int:
+    round_id = int(screening.rounds(seeded_engine)["id"].iloc[0])
+    screening.decide_round(seeded_engine, actor=make_actor(Role.executive), round_id=round_id)
+    return round_id
+
+
+def test_the_decision_tab_offers_the_appendix_as_pdf_and_excel(
+    seeded_engine: Engine, app_as: Callable[..., AppTest]
+) -> None:
+    """The files are built when the browser fetches them (the browser test opens the PDF)."""
+    round_id = _decided(seeded_engine)
+    at = _open_tab(app_as(Role.executive, PAGE), "確定")
+    assert [b.label for b in at.download_button] == ["決裁資料（PDF）", "決裁資料（Excel）"]
+    assert not at.download_button(key=f"appendix_{round_id}_pdf").disabled
+    assert not at.exception
+
+
+def test_screeners_read_the_reviewers_comments_beside_the_results(
+    seeded_engine: Engine, app_as: Callable[..., AppTest]
+) -> None:
+    round_id = int(screening.rounds(seeded_engine)["id"].iloc[0])
+    at = _open_tab(app_as(Role.screener, PAGE), "結果")
+    box = at.selectbox(key=f"res_comments_{round_id}")
+    first = query_df(
+        seeded_engine,
+        "SELECT pr.id FROM proposal pr JOIN project p ON p.id = pr.project_id"
+        " WHERE p.name = '映像解析等支援システム事業' AND pr.fiscal_year = 2024",
+    )
+    at = box.select(int(first["id"].iloc[0])).run()
+    table = next(d.value for d in at.dataframe if "コメント" in d.value.columns)
+    assert len(table) == 12  # three sample screeners × four perspectives
+    assert set(table["審査担当"]) == set(
+        query_df(seeded_engine, "SELECT display_name FROM app_user WHERE login LIKE 'sample_screener_%'")[
+            "display_name"
+        ]
+    )
+
+
+def test_the_manager_sets_the_review_rules_with_a_reason(
+    seeded_engine: Engine, app_as: Callable[..., AppTest]
+) -> None:
+    at = _open_tab(app_as(Role.admin, PAGE), "確定")
+    assert "審査ルール: 採択に必要な審査数 2件以上・部局へのフィードバックに審査担当の氏名を表示しない" in [
+        c.value for c in at.caption
+    ]
+    at.number_input[0].set_value(3)
+    at = press(at, "審査ルールを保存する")
+    assert [e.value for e in at.error] == ["審査ルールを変える理由を500文字以内で入力してください。"]
+    at.text_input[0].input("重点審査のため")
+    at = press(at, "審査ルールを保存する")
+    at = _open_tab(at, "確定")
+    assert "審査ルール: 採択に必要な審査数 3件以上・部局へのフィードバックに審査担当の氏名を表示しない" in [
+        c.value for c in at.caption
+    ]
+    screener = _open_tab(app_as(Role.screener, PAGE), "確定")
+    assert not [b for b in screener.button if b.label == "審査ルールを保存する"]
