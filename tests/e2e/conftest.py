@@ -14,9 +14,11 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from sqlalchemy import Engine
 
-from fund import proposals, reference, screening
+from fund import clock, proposals, reference, screening
 from fund.auth import SYSTEM, Actor, create_user
 from fund.db import dispose_engines, get_engine
+from fund.fiscal import fiscal_label
+from fund.labels import REQUIREMENT
 from fund.models import Role
 from fund.ops.seed import seed
 from tests.conftest import ROOT, adopted_copies
@@ -259,6 +261,30 @@ def choose(page: Page, box: Locator, option: str) -> None:
     # (a form's submit button included) leaves the accessibility tree, so `box` may not resolve again.
     page.keyboard.type(option[:20])
     page.get_by_role("option", name=option, exact=True).click()
+
+
+def fill_proposal_form(page: Page, name: str) -> None:
+    """Fill 新規提案 with a complete proposal named `name` for the current 年度 (not submitted)."""
+    form = page.get_by_test_id("stForm")
+    expect(form.get_by_label("2年後目標").nth(2)).to_be_visible(timeout=30_000)
+    form.get_by_role("textbox", name="事業名（必須）").fill(name)
+    # The current 年度: the one the screening round prepared in conftest covers.
+    choose(page, form.get_by_label("提案年度（必須）"), fiscal_label(clock.current_fiscal_year()))
+    form.get_by_text(REQUIREMENT[1]).click()
+    form.get_by_label("要件①の該当理由").fill("子育ての相談を夜間もチャットで受け付ける。")
+    form.get_by_label("事業概要").fill("子育て相談のチャット窓口を県内共通で開設する。")
+    form.get_by_label("目的", exact=True).fill("相談のしやすさの向上")
+    form.get_by_label("現状・課題").fill("電話相談は平日日中のみで、つながりにくい。")
+    form.get_by_label("事業費（千円）").nth(0).fill("20000")
+    form.get_by_label("基金充当額（千円）").nth(0).fill("10000")
+    form.get_by_label("想定利用者数（人）").fill("8000")
+    form.get_by_label("1人あたり利用回数（回/年）").fill("3")
+    choose(page, form.get_by_label("新規性", exact=True), "県内初")
+    form.get_by_label("指標名1").fill("チャット相談件数")
+    form.get_by_label("単位").nth(0).fill("件")
+    form.get_by_label("初年度目標").nth(0).fill("3000")
+    form.get_by_label("2年後目標").nth(0).fill("9000")
+    form.get_by_label("2年後目標").nth(0).press("Tab")
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -6,12 +6,10 @@ import uuid
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from fund import clock
-from fund.fiscal import fiscal_label
-from fund.labels import REQUIREMENT
 from tests.e2e.conftest import (
     SCREENING_PROJECT,
     choose,
+    fill_proposal_form,
     open_page,
     rerun_after,
     screenshot,
@@ -117,26 +115,7 @@ def test_department_submits_screener_scores_and_the_ranking_shows_it(
     sign_in(page, "e2e_health")
     open_page(page, "事業提案")
     page.get_by_role("tab", name="新規提案").click()
-    form = page.get_by_test_id("stForm")
-    expect(form.get_by_label("2年後目標").nth(2)).to_be_visible(timeout=WAIT_MS)
-    form.get_by_role("textbox", name="事業名（必須）").fill(name)
-    # The current 年度: the one the screening round prepared in conftest covers.
-    choose(page, form.get_by_label("提案年度（必須）"), fiscal_label(clock.current_fiscal_year()))
-    form.get_by_text(REQUIREMENT[1]).click()
-    form.get_by_label("要件①の該当理由").fill("子育ての相談を夜間もチャットで受け付ける。")
-    form.get_by_label("事業概要").fill("子育て相談のチャット窓口を県内共通で開設する。")
-    form.get_by_label("目的", exact=True).fill("相談のしやすさの向上")
-    form.get_by_label("現状・課題").fill("電話相談は平日日中のみで、つながりにくい。")
-    form.get_by_label("事業費（千円）").nth(0).fill("20000")
-    form.get_by_label("基金充当額（千円）").nth(0).fill("10000")
-    form.get_by_label("想定利用者数（人）").fill("8000")
-    form.get_by_label("1人あたり利用回数（回/年）").fill("3")
-    choose(page, form.get_by_label("新規性", exact=True), "県内初")
-    form.get_by_label("指標名1").fill("チャット相談件数")
-    form.get_by_label("単位").nth(0).fill("件")
-    form.get_by_label("初年度目標").nth(0).fill("3000")
-    form.get_by_label("2年後目標").nth(0).fill("9000")
-    form.get_by_label("2年後目標").nth(0).press("Tab")
+    fill_proposal_form(page, name)
     page.get_by_role("button", name="提出する").click()
     expect(page.get_by_text("を提出しました。")).to_be_visible(timeout=WAIT_MS)
 

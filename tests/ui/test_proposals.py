@@ -217,6 +217,6 @@ def test_the_department_sees_the_outcome_and_anonymous_feedback_after_the_decisi
     shown = {m.label: m.value for m in at.metric}
     assert shown["決定"] == "事業化"
     assert shown["順位（素点）"] == "1位 / 24件"
-    comments = next(d.value for d in at.dataframe if "コメント" in d.value.columns)
+    comments = next(t.value for t in at.table if "コメント" in t.value.columns)
     assert set(comments["審査担当"]) == {"審査担当A", "審査担当B", "審査担当C"}
     assert not at.exception

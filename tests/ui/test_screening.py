@@ -320,7 +320,7 @@ def test_screeners_read_the_reviewers_comments_beside_the_results(
         " WHERE p.name = '映像解析等支援システム事業' AND pr.fiscal_year = 2024",
     )
     at = box.select(int(first["id"].iloc[0])).run()
-    table = next(d.value for d in at.dataframe if "コメント" in d.value.columns)
+    table = next(t.value for t in at.table if "コメント" in t.value.columns)
     assert len(table) == 12  # three sample screeners × four perspectives
     assert set(table["審査担当"]) == set(
         query_df(seeded_engine, "SELECT display_name FROM app_user WHERE login LIKE 'sample_screener_%'")[

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from fund import screening
+from fund import clock, screening
 from fund.auth import Actor
 from fund.labels import PERSPECTIVE, PERSPECTIVE_FULL
 from ui import loaders, session, widgets
@@ -45,6 +45,13 @@ def render(actor: Actor, chosen: ChosenRound) -> None:
     )
     row = queue.set_index("assignment_id").loc[assignment_id]
     st.caption(f"状態: {row['state']}")
+    decided = loaders.decision(round_id=chosen.round_id)
+    if decided is not None:
+        st.info(
+            f"このラウンドの審査結果は {clock.in_japan(decided.decided_at):%Y年%m月%d日} に確定したため、採点は変更できません。",
+            icon=":material/lock:",
+        )
+        return
     if bool(row["recused"]):
         st.warning(
             f"この提案は除斥されています（理由: {row['recusal_reason']}）。採点できず、集計にも含まれません。",

@@ -96,7 +96,7 @@ def _comments(actor: Actor, chosen: ChosenRound, filtered: pd.DataFrame) -> None
             comments = loaders.reviewer_comments(
                 actor=actor, round_id=chosen.round_id, proposal_id=int(chosen_id)
             )
-            st.dataframe(comments, hide_index=True, width="stretch")
+            st.table(comments, hide_index=True)  # comments are read in full, not cut in a grid cell
 
 
 def _chart(filtered: pd.DataFrame) -> None:

@@ -1,0 +1,244 @@
+"""A screening decision that holds, in a real browser: a department submits, a screener returns the
+proposal, the department corrects and resubmits it, two screeners score, the 管理者 adopts, an
+executive decides the round and the seeded FY2024 round; the 決裁資料 PDF lists the 24 projects with
+the hash the audit log holds; later changes are refused; the department reads its outcome.
+
+A decision cannot be undone, so this module runs its own server on its own database."""
+
+import csv
+import io
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from pypdf import PdfReader
+from sqlalchemy import text
+
+from fund import auth, clock, screening
+from fund.auth import SYSTEM
+from fund.db import get_engine
+from fund.models import Role
+from tests.conftest import ROOT
+from tests.e2e.conftest import (
+    PASSWORD,
+    choose,
+    fill_proposal_form,
+    rerun_after,
+    screenshot,
+    seeded_with_users,
+    serve,
+    wait_for_run,
+)
+
+pytestmark = pytest.mark.e2e
+
+YEAR = clock.current_fiscal_year()
+ROUND = "E2E 確定の通し審査"
+SECOND = "e2e_screener2"
+RETURN_REASON = "想定利用者数の根拠を追記してください"
+COMMENT = "夜間の相談需要の根拠が示され、利用が見込める"
+
+
+@pytest.fixture(scope="module")
+def decision_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = seeded_with_users(tmp_path_factory.mktemp("decision") / "decision.duckdb")
+    engine = get_engine(url)
+    with engine.begin() as conn:  # the current 年度 is open whatever the date
+        conn.execute(
+            text(
+                "INSERT INTO fiscal_year (year, closed) SELECT :y, FALSE WHERE :y NOT IN (SELECT year FROM fiscal_year)"
+            ),
+            {"y": YEAR},
+        )
+    auth.create_user(
+        engine, actor=SYSTEM, login=SECOND, role=Role.screener, password=PASSWORD, display_name=SECOND
+    )
+    screening.create_round(engine, actor=SYSTEM, fiscal_year=YEAR, name=ROUND)
+    with serve(url, log_name="decision_server") as base:
+        yield base
+
+
+def _desk(browser: Browser, url: str, login: str) -> Page:
+    """A user at their own desk (browser context), signed in."""
+    ctx = browser.new_context(viewport={"width": 1440, "height": 1800}, locale="ja-JP", accept_downloads=True)
+    page = ctx.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(url)
+    page.get_by_label("ログイン名").fill(login)
+    page.get_by_label("パスワード").fill(PASSWORD)
+    page.get_by_role("button", name="サインイン").click()
+    expect(page.get_by_role("heading", name="ホーム")).to_be_visible(timeout=60_000)
+    return page
+
+
+def _open(page: Page, title: str, tab: str | None = None) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+    wait_for_run(page)
+    if tab is not None:
+        rerun_after(page, lambda: page.get_by_role("tab", name=tab).click())
+
+
+def _pick(page: Page, label: str, name: str) -> None:
+    """Choose the option of the `label` box that contains `name` (options start with a number)."""
+    box = page.get_by_label(label)
+    box.click()
+    page.keyboard.type(name[-10:])
+    rerun_after(page, lambda: page.get_by_role("option", name=re.compile(re.escape(name))).click())
+
+
+def _score(page: Page, name: str, anchors: list[str], comment: str = "") -> None:
+    _open(page, "審査・採点")
+    choose(page, page.get_by_label("採点する提案"), f"{name}（健康福祉部）")
+    form = page.get_by_test_id("stForm").filter(has_text=f"採点する提案: {name}（健康福祉部）")
+    expect(form).to_be_visible()
+    wait_for_run(page)
+    for anchor in anchors:
+        form.get_by_text(anchor, exact=True).click()
+    if comment:
+        form.get_by_label("コメント（多くの人が利用する）").fill(comment)
+    form.get_by_role("button", name="採点を保存").click()
+    expect(page.get_by_text(f"「{name}」の採点を保存しました（4観点を更新）。")).to_be_visible()
+
+
+def _decide(page: Page) -> str:
+    """Decide the chosen round on 確定; the hash it shows."""
+    rerun_after(page, lambda: page.get_by_role("tab", name="確定").click())
+    page.get_by_role("button", name="審査結果を確定する").click()
+    expect(page.get_by_text("審査結果を確定しました（ハッシュ")).to_be_visible()
+    shown = page.get_by_text(re.compile(r"内容のハッシュ（SHA-256）: [0-9a-f]{64}"))
+    expect(shown).to_be_visible()
+    return shown.inner_text().split(": ")[1].strip()
+
+
+def test_a_returned_corrected_proposal_is_scored_decided_filed_and_fed_back(
+    browser: Browser, decision_url: str
+) -> None:
+    name = f"E2E 確定 子育て相談チャット事業 {uuid.uuid4().hex[:6]}"
+
+    department = _desk(browser, decision_url, "e2e_health")
+    _open(department, "事業提案", tab="新規提案")
+    fill_proposal_form(department, name)
+    department.get_by_role("button", name="提出する").click()
+    expect(department.get_by_text("を提出しました。")).to_be_visible()
+
+    screener = _desk(browser, decision_url, "e2e_screener")
+    _open(screener, "事業提案")
+    _pick(screener, "提案を選択", name)
+    screener.get_by_label("理由（必須）").fill(RETURN_REASON)
+    screener.get_by_role("button", name="実行する").click()
+    expect(screener.get_by_text("を差し戻しました。")).to_be_visible()
+
+    _open(department, "事業提案")
+    _pick(department, "提案を選択", name)
+    expect(department.get_by_text(f"差戻し：{RETURN_REASON}")).to_be_visible()
+    rerun_after(department, lambda: department.get_by_role("tab", name="新規提案").click())
+    _pick(department, "編集する下書き", name)
+    form = department.get_by_test_id("stForm")
+    expect(form.get_by_role("textbox", name="事業名（必須）")).to_have_value(name)
+    form.get_by_label("想定利用者数（人）").fill("9000")
+    form.get_by_label("事業概要").fill(
+        "子育て相談のチャット窓口を県内共通で開設する（夜間の相談実績から利用者数を見直し）。"
+    )
+    form.get_by_label("事業概要").press("Tab")
+    department.get_by_role("button", name="提出する").click()
+    expect(department.get_by_text("を提出しました。")).to_be_visible()
+
+    admin = _desk(browser, decision_url, "e2e_admin")
+    _open(admin, "審査・採点", tab="設定")
+    choose(admin, admin.get_by_label("提案", exact=True), f"{name}（健康福祉部）")
+    admin.keyboard.press("Escape")
+    for login in ("e2e_screener", SECOND):
+        choose(admin, admin.get_by_label("審査担当", exact=True), login)
+        admin.keyboard.press("Escape")
+    admin.get_by_role("button", name="割り当てる").click()
+    expect(admin.get_by_text("2件を割り当てました（うち自動除斥 0件")).to_be_visible()
+
+    _score(
+        screener,
+        name,
+        [
+            "4点：多くの県民が利用する（10万人未満）",
+            "4点：週1回程度の利用",
+            "3点：来庁・郵送などの負担が減る",
+            "4点：県内初の取組",
+        ],
+    )
+    second = _desk(browser, decision_url, SECOND)
+    _score(
+        second,
+        name,
+        [
+            "3点：一定の利用者がある（1万人未満）",
+            "4点：週1回程度の利用",
+            "4点：手続時間が大きく短縮される",
+            "4点：県内初の取組",
+        ],
+        comment=COMMENT,
+    )
+
+    _open(admin, "事業提案")
+    _pick(admin, "提案を選択", name)
+    for to in ("審査中にする", "採択にする"):
+        choose(admin, admin.get_by_label("変更後の状態"), to)
+        admin.get_by_role("button", name="状態を変更する").click()
+        expect(admin.get_by_text("」にしました。")).to_be_visible()
+        wait_for_run(admin)
+
+    executive = _desk(browser, decision_url, "e2e_exec")
+    _open(executive, "審査・採点")
+    round_hash = _decide(executive)
+    expect(executive.get_by_test_id("stMetric").filter(has_text="対象の提案")).to_contain_text("1 件")
+
+    executive.get_by_label("審査ラウンド").click()
+    rerun_after(executive, lambda: executive.get_by_role("option", name=re.compile("（サンプル）")).click())
+    seeded_hash = _decide(executive)
+    expect(executive.get_by_test_id("stMetric").filter(has_text="対象の提案")).to_contain_text("24 件")
+    screenshot(executive, "41_screening_decided")
+    with executive.expect_download() as fetched:
+        executive.get_by_role("button", name="決裁資料（PDF）").click()
+    reader = PdfReader(fetched.value.path())
+    pages = [p.extract_text() for p in reader.pages]
+    whole = "".join("".join(pages).split())
+    with (ROOT / "data" / "allocations.csv").open(encoding="utf-8") as fh:
+        fy2024 = {r["project"] for r in csv.DictReader(fh) if r["fiscal_year"] == "2024"}
+    assert len(fy2024) == 24
+    assert [p for p in fy2024 if "".join(p.split()) not in whole] == []
+    assert all(seeded_hash in page for page in pages)
+
+    _open(admin, "管理", tab="監査ログ")
+    choose(admin, admin.get_by_label("操作"), "審査結果の確定（screening.decide）")
+    wait_for_run(admin)
+    admin.get_by_role("button", name="CSV を準備").click()
+    with admin.expect_download() as log:
+        admin.get_by_role("button", name="監査ログ（csv）をダウンロード").click()
+    audit_text = log.value.path().read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(audit_text)))
+    assert len(rows) == 2
+    assert seeded_hash in audit_text and round_hash in audit_text
+
+    # After the decision nothing in the round changes: no scoring, no new weights.
+    _open(screener, "審査・採点")
+    expect(screener.get_by_text("確定したため、採点は変更できません。")).to_be_visible()
+    expect(screener.get_by_role("button", name="採点を保存")).to_have_count(0)
+    _open(admin, "審査・採点", tab="設定")
+    admin.get_by_label("多くの人が利用する（%）").first.fill("40")
+    admin.get_by_label("ひとりが頻繁に利用する（%）").first.fill("10")
+    admin.get_by_role("button", name="新しい版として保存").click()
+    expect(admin.get_by_text("確定済みのため、変更できません")).to_be_visible()
+
+    _open(department, "事業提案")
+    _pick(department, "提案を選択", name)
+    expect(department.get_by_test_id("stMetric").filter(has_text="決定")).to_contain_text("採択")
+    expect(department.get_by_test_id("stMetric").filter(has_text="順位（素点）")).to_contain_text("1位 / 1件")
+    # (3.5 + 4 + 3.5 + 4) / 4 with equal weights.
+    expect(department.get_by_test_id("stMetric").filter(has_text="加重合計")).to_contain_text("3.75点")
+    expect(department.get_by_role("cell", name=COMMENT)).to_be_visible()
+    expect(department.get_by_role("cell", name="審査担当B", exact=True)).to_be_visible()
+    expect(department.get_by_text(SECOND)).to_have_count(0)  # no reviewer's name reaches the department
+    department.get_by_text("審査の結果（").scroll_into_view_if_needed()
+    screenshot(department, "42_proposal_feedback")
+    for desk in (department, screener, second, admin, executive):
+        desk.context.close()
