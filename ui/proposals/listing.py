@@ -144,9 +144,10 @@ def _detail(actor: Actor, proposal_id: int) -> None:
 
 
 def _actions(actor: Actor, d: proposals.ProposalDetail) -> None:
-    if d.recused and auth.can(actor, Action.change_status):
+    bureau = auth.can(actor, Action.change_status)
+    if d.recused and bureau:
         st.caption(f"あなたはこの提案の{d.recused}のため、審査と状態の変更はできません（職務分離）。")
-    elif d.decided and d.status != ProposalStatus.funded:
+    elif d.decided and bureau and d.status != ProposalStatus.funded:
         st.caption("この提案の審査結果は確定済みのため、状態は変更できません（採択した提案の事業化を除く）。")
     if not d.transitions or d.returned is not None:
         return

@@ -5,7 +5,7 @@ import streamlit as st
 
 from fund import auth, clock, screening
 from fund.auth import Action, Actor
-from fund.labels import PROPOSAL_STATUS
+from fund.labels import PERSPECTIVE, PROPOSAL_STATUS
 from fund.models import ProposalStatus
 from ui import loaders, session, widgets
 from ui.screening import policy
@@ -41,6 +41,7 @@ def render(actor: Actor, chosen: ChosenRound) -> None:
         disabled=not auth.can(actor, Action.export),
         labels=("決裁資料（PDF）", "決裁資料（Excel）"),
         formats=("pdf", "xlsx"),
+        widths=(2, 2, 3),
     )
     st.caption(
         "決裁資料は確定時の内容から作成し、各ページの下に内容のハッシュとページ番号を印字します。出力は監査ログに記録されます。"
@@ -53,9 +54,10 @@ def render(actor: Actor, chosen: ChosenRound) -> None:
     m1, m2, m3 = st.columns(3)
     m1.metric("対象の提案", f"{len(snap['decisions']):,} 件")
     m2.metric("採点（集計対象）", f"{len(snap['scores']):,} 件")
-    m3.metric(
-        "重み（第{}版）".format(snap["rubric"]["version"]),
-        " / ".join(f"{w}%" for w in snap["rubric"]["weights"]),
+    m3.metric("採択に必要な審査数", f"{snap['policy']['min_reviews']} 件以上")
+    st.caption(
+        f"確定時の重み（評価基準 第{snap['rubric']['version']}版）: "
+        + " / ".join(f"{PERSPECTIVE[p]} {w}%" for p, w in enumerate(snap["rubric"]["weights"], start=1))
     )
     st.dataframe(
         [
