@@ -5,11 +5,9 @@ imports only when no row has an error; otherwise it reports every error by row a
 numbered as in Excel (the header is row 1, the 記入例 row 2).
 """
 
-import csv
 import io
 import re
 import unicodedata
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +17,7 @@ import xlsxwriter
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from fund import proposals
+from fund import proposals, uploads
 from fund.auth import Action, Actor, require
 from fund.db import write_session
 from fund.errors import InputInvalid, RuleViolation
@@ -29,8 +27,9 @@ from fund.labels import NOVELTY
 from fund.models import Category, Department, Novelty, ProposalStatus
 from fund.money import sen_yen_to_yen
 
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # 5 MB
+MAX_UPLOAD_BYTES = uploads.MAX_UPLOAD_BYTES
 MAX_ROWS = 1_000
+EXTRA_COLUMNS = 20  # columns a user added beside the 様式's are read (and ignored), no further
 COST_YEARS = 5  # 初年度〜5年度目 in the 様式 (running costs after the fund years included)
 KPI_SLOTS = proposals.MAX_KPIS  # the same number of KPI rows as the form
 SHEET = "提案"
@@ -282,52 +281,23 @@ def template_xlsx(engine: Engine, *, years: list[int]) -> bytes:
 
 
 def _read_rows(filename: str, content: bytes) -> tuple[list[str], list[tuple[int, list[Any]]]]:
-    """Header and (Excel row number, values) of a .xlsx or .csv file. Raises RuleViolation."""
+    """Header and (Excel row number, values) of a .xlsx or .csv file, read within the bounds of
+    `fund.uploads`. Raises RuleViolation."""
     name = filename.lower()
-    if len(content) > MAX_UPLOAD_BYTES:
-        raise RuleViolation(
-            f"ファイルが大きすぎます（{len(content) / 1024 / 1024:.1f}MB）。"
-            f"{MAX_UPLOAD_BYTES // (1024 * 1024)}MB以下にしてください。"
-        )
-    if not content:
-        raise RuleViolation("ファイルが空です。様式に記入したファイルを選んでください。")
+    too_many = f"提案が{MAX_ROWS:,}件を超えています。1回に登録できるのは{MAX_ROWS:,}件までです。分けて登録してください。"
+    bound = MAX_ROWS + FIRST_DATA_ROW - 1  # the header and the 記入例 besides the proposals
     if name.endswith(".xlsx"):
-        if not content.startswith(b"PK"):
-            raise RuleViolation(
-                "ファイルを読み取れません。Excel形式（.xlsx）の様式を使って保存し直してください。"
-            )
-        from openpyxl import load_workbook  # imported on upload only: it takes a third of a second
-
-        try:
-            wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-            raise RuleViolation(
-                "ファイルを読み取れません。Excel形式（.xlsx）の様式を使って保存し直してください。"
-            ) from exc
-        ws = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
-        raw = [list(r) for r in ws.iter_rows(values_only=True)]
-        wb.close()
+        raw = uploads.xlsx_rows(
+            content, sheet=SHEET, max_cols=len(HEADERS) + EXTRA_COLUMNS, max_rows=bound, too_many=too_many
+        )
     elif name.endswith(".csv"):
-        try:
-            decoded = content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            try:
-                decoded = content.decode("cp932")
-            except UnicodeDecodeError:
-                raise RuleViolation(
-                    "CSVの文字コードを判別できません。UTF-8 または Shift_JIS で保存してください。"
-                ) from None
-        try:
-            raw = [list(r) for r in csv.reader(io.StringIO(decoded))]
-        except csv.Error as exc:
-            raise RuleViolation(
-                "CSVの形式が正しくありません（引用符の対応などを確認してください）。"
-            ) from exc
+        raw = uploads.csv_rows(content, max_rows=bound, too_many=too_many)
     else:
+        uploads.check_size(content)
         raise RuleViolation("読み込めるのは Excel（.xlsx）または CSV（.csv）のファイルだけです。")
-    if not raw:
+    if not raw or raw[0][0] != 1:
         raise RuleViolation("ファイルに見出し行がありません。様式をダウンロードして使ってください。")
-    header = [_clean(h) for h in raw[0]]
+    header = [_clean(h) for h in raw[0][1]]
     missing = [h for h in REQUIRED if _clean(h) not in header]  # headers compared NFKC-normalised
     if missing:
         raise RuleViolation(
@@ -337,7 +307,7 @@ def _read_rows(filename: str, content: bytes) -> tuple[list[str], list[tuple[int
         )
     rows = [
         (n, r)
-        for n, r in enumerate(raw[1:], start=2)
+        for n, r in raw[1:]
         if any(_clean(v) for v in r)
         and not _text(r[header.index("事業名")] if len(r) > header.index("事業名") else "").startswith(
             EXAMPLE_MARK

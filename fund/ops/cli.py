@@ -429,6 +429,36 @@ def _cmd_export_screening(args: argparse.Namespace) -> int:
 
 
 @_current_schema
+def _cmd_proposals_import(args: argparse.Namespace) -> int:
+    from fund import intake
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise InputInvalid({"file": f"ファイル {path} が見つかりません。"})
+    try:
+        result = intake.import_upload(
+            get_engine(),
+            actor=_actor_for(args.as_login),
+            filename=path.name,
+            content=path.read_bytes(),
+            submit=args.submit,
+            dry_run=args.dry_run,
+        )
+    except intake.UploadInvalid as exc:
+        for e in exc.row_errors:
+            print(f"エラー: {e.row}行目 {e.column}: {e.message}", file=sys.stderr)
+        print(f"誤りが{len(exc.row_errors)}件あるため、登録していません。", file=sys.stderr)
+        return 2
+    if result.dry_run:
+        print(f"{path.name}: すべての行に誤りはありません（--dry-run のため登録していません）。")
+    else:
+        print(
+            f"{path.name}: {len(result.proposal_ids)}件を{'提出済' if args.submit else '下書き'}として登録しました。"
+        )
+    return 0
+
+
+@_current_schema
 def _cmd_screening_decide(args: argparse.Namespace) -> int:
     from fund import screening
 
@@ -630,6 +660,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="データのある復元先を置き換える（元は改名して残す）"
     )
     res.set_defaults(func=_cmd_restore)
+
+    prop = sub.add_parser("proposals", help="事業提案").add_subparsers(
+        dest="proposals_command", required=True
+    )
+    pimp = prop.add_parser(
+        "import", help="一括登録様式（xlsx または csv）の全行を確認し、誤りがなければ全件を登録する"
+    )
+    pimp.add_argument("file", help="記入した様式のファイル")
+    pimp.add_argument("--dry-run", action="store_true", help="確認だけ行い、登録しない")
+    pimp.add_argument("--submit", action="store_true", help="下書きではなく提出済として登録する")
+    pimp.add_argument("--as", dest="as_login", required=True, help="登録者のログイン名")
+    pimp.set_defaults(func=_cmd_proposals_import)
 
     scr = sub.add_parser("screening", help="審査・採点").add_subparsers(
         dest="screening_command", required=True

@@ -3,7 +3,7 @@
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from fund import auth, clock, intake
+from fund import auth, clock, intake, uploads
 from fund.auth import Action, Actor
 from fund.errors import FundError
 from fund.labels import PROPOSAL_STATUS
@@ -30,7 +30,12 @@ def render(actor: Actor) -> None:
         on_click="ignore",  # a rerun would replace the file's id while the browser fetches it
         icon=":material/download:",
     )
-    upload = st.file_uploader("記入した様式（xlsx または csv）", type=["xlsx", "csv"], key="bulk_file")
+    upload = st.file_uploader(
+        f"記入した様式（xlsx または csv、{uploads.MAX_UPLOAD_MB}MBまで）",
+        type=["xlsx", "csv"],
+        key="bulk_file",
+        max_upload_size=uploads.MAX_UPLOAD_MB,
+    )
     submit = False
     if auth.can(actor, Action.submit_proposal):
         submit = (
