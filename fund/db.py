@@ -17,9 +17,14 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine
 
-from fund import models  # noqa: F401  (registers every table on SQLModel.metadata)
+from fund import (
+    models,  # noqa: F401  (registers every table on SQLModel.metadata)
+    user_text,
+)
 from fund.errors import DatabaseUnavailable
 from fund.settings import get_settings
+
+user_text.guard_session()  # no control or direction character reaches any table
 
 WRITE_LOCK = threading.RLock()
 _ADVISORY_LOCK_KEY = 4_000_000  # any constant shared by all app processes

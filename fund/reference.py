@@ -1,8 +1,11 @@
 """Reference lists for filters and forms: departments, categories, projects, 年度."""
 
+from typing import Any
+
 import pandas as pd
 from sqlalchemy import Engine
 
+from fund.auth import Actor, department_scope
 from fund.db import query_df
 
 
@@ -26,22 +29,41 @@ def leaf_categories(engine: Engine) -> pd.DataFrame:
     return df
 
 
-def project_count(engine: Engine, *, department_id: int | None = None) -> int:
+def _visible_projects(department_id: int | None, viewer: Actor | None) -> tuple[str, dict[str, Any]]:
+    """WHERE clause and parameters: the projects of `department_id` (all when None) that the viewer
+    may know of. A department user does not learn another department's projects that exist only as
+    its 下書き (not yet submitted, allocated or drawn)."""
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if department_id is not None:
+        where.append("p.department_id = :d")
+        params["d"] = department_id
+    scope = department_scope(viewer) if viewer is not None else None
+    if scope is not None:
+        where.append(
+            "(p.department_id = :own"
+            " OR EXISTS (SELECT 1 FROM proposal pr WHERE pr.project_id = p.id AND pr.status <> 'draft')"
+            " OR EXISTS (SELECT 1 FROM allocation a WHERE a.project_id = p.id)"
+            " OR NOT EXISTS (SELECT 1 FROM proposal pr WHERE pr.project_id = p.id))"
+        )
+        params["own"] = scope
+    return ("WHERE " + " AND ".join(where)) if where else "", params
+
+
+def project_count(engine: Engine, *, department_id: int | None = None, viewer: Actor | None = None) -> int:
     """How many projects there are (in one department), to decide whether a picker can list them."""
-    where = "WHERE department_id = :d" if department_id is not None else ""
-    df = query_df(
-        engine, f"SELECT COUNT(*) AS n FROM project {where}", {"d": department_id} if where else None
-    )
+    where, params = _visible_projects(department_id, viewer)
+    df = query_df(engine, f"SELECT COUNT(*) AS n FROM project p {where}", params)
     return int(df["n"].iloc[0])
 
 
-def projects(engine: Engine, *, department_id: int | None = None) -> pd.DataFrame:
-    if department_id is None:
-        return query_df(engine, "SELECT id, name, department_id FROM project ORDER BY id")
+def projects(
+    engine: Engine, *, department_id: int | None = None, viewer: Actor | None = None
+) -> pd.DataFrame:
+    """id, name and department of the projects the viewer may know of (see `_visible_projects`)."""
+    where, params = _visible_projects(department_id, viewer)
     return query_df(
-        engine,
-        "SELECT id, name, department_id FROM project WHERE department_id = :d ORDER BY id",
-        {"d": department_id},
+        engine, f"SELECT p.id, p.name, p.department_id FROM project p {where} ORDER BY p.id", params
     )
 
 

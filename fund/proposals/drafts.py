@@ -25,7 +25,7 @@ from fund.models import (
     ReviewAssignment,
 )
 from fund.proposals import revisions
-from fund.proposals.rules import ProposalCreate, ProposalKpiCreate, validate
+from fund.proposals.rules import ProposalCreate, ProposalKpiCreate, remember_project, validate
 
 # Proposal fields copied one-to-one between the input model and the table row (both directions).
 PROPOSAL_TEXT_AND_EVIDENCE_FIELDS = (
@@ -144,6 +144,7 @@ def _create_in_session(
         )
         session.add(project)
         session.flush()
+        remember_project(session, project)
         audit.record(
             session,
             actor=actor.login,

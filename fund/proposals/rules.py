@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from fund import clock
+from fund import clock, user_text
 from fund.auth import Actor, department_scope
 from fund.db import query_df
 from fund.errors import InputInvalid
@@ -24,6 +24,8 @@ from fund.models import (
     ReturnKind,
 )
 from fund.money import format_sen_yen, format_sen_yen_unit
+
+PROJECT_KEYS = "project_name_keys"  # session.info: name key → project id
 
 # Limits: anything beyond these is a typing error, not a plan.
 MAX_YEN = 100_000_000_000  # 1,000億円 per line; the whole fund is 40億円
@@ -70,7 +72,7 @@ class ProposalKpiCreate(BaseModel):
     @field_validator("name", "unit")
     @classmethod
     def _strip(cls, value: str) -> str:
-        return value.strip()
+        return user_text.checked(value).strip()
 
     def is_blank(self) -> bool:
         return not self.name and not self.unit and self.target_first is None and self.target_later is None
@@ -117,7 +119,7 @@ class ProposalCreate(BaseModel):
     )
     @classmethod
     def _strip(cls, value: str) -> str:
-        return value.strip()
+        return user_text.checked(value).strip()
 
     def line_for(self, fiscal_year: int) -> CostLineCreate | None:
         return next((c for c in self.cost_lines if c.fiscal_year == fiscal_year), None)
@@ -205,6 +207,8 @@ def _parse_errors(exc: ValidationError) -> dict[str, str]:
         elif name == "kpis" and len(loc) >= 3 and isinstance(loc[1], int):
             detail = _KPI_MESSAGES.get(str(loc[2]), "入力内容を確認してください。")
             errors.setdefault(f"kpis.{loc[1]}", f"成果指標の{loc[1] + 1}行目: {detail}")
+        elif err["type"] == "value_error":  # a message of `user_text.checked`, already in Japanese
+            errors.setdefault(name, f"{FIELD_LABEL.get(name, name)}: {err['ctx']['error']}")
         else:
             label = FIELD_LABEL.get(name, name)
             errors.setdefault(name, _FIELD_MESSAGES.get(name, f"{label}を確認してください。"))
@@ -321,6 +325,31 @@ def _rule_errors(p: ProposalCreate, *, final: bool) -> dict[str, str]:
     return errors
 
 
+def _project_named(session: Session, name: str) -> Project | None:
+    """The project of that name, or of a name that differs only in width, case or spaces. The keys
+    of every project are computed once per transaction (a bulk upload checks many rows)."""
+    exact = session.exec(select(Project).where(Project.name == name)).first()
+    if exact is not None:
+        return exact
+    keys: dict[str, int] | None = session.info.get(PROJECT_KEYS)
+    if keys is None:
+        keys = {
+            user_text.name_key(n): i
+            for i, n in session.exec(select(Project.id, Project.name))
+            if i is not None
+        }
+        session.info[PROJECT_KEYS] = keys
+    found = keys.get(user_text.name_key(name))
+    return None if found is None else session.get(Project, found)
+
+
+def remember_project(session: Session, project: Project) -> None:
+    """Keep a project created in this transaction findable by `_project_named`."""
+    keys = session.info.get(PROJECT_KEYS)
+    if keys is not None and project.id is not None:
+        keys[user_text.name_key(project.name)] = project.id
+
+
 def _db_errors(
     session: Session, actor: Actor, p: ProposalCreate, *, proposal: Proposal | None
 ) -> tuple[dict[str, str], Project | None]:
@@ -337,11 +366,19 @@ def _db_errors(
         errors["fiscal_year"] = (
             f"{fiscal_label(p.fiscal_year)}は提案を受け付けていません（受付中の年度: {listed}）。"
         )
-    project = (
-        session.exec(select(Project).where(Project.name == p.project_name)).first()
-        if p.project_name
-        else None
-    )
+    project = _project_named(session, p.project_name) if p.project_name else None
+    if project is not None and project.name != p.project_name and proposal is None:
+        theirs = department_scope(actor) not in (None, project.department_id)
+        errors["project_name"] = (
+            ("他部局の登録済みの事業名" if theirs else f"登録済みの事業「{project.name}」")
+            + "と、全角・半角や空白の違いしかありません。"
+            + (
+                "別の事業名にしてください。"
+                if theirs
+                else "同じ事業なら登録済みの事業名のとおりに入力してください。"
+            )
+        )
+        return errors, None
     if proposal is not None:
         current = session.get(Project, proposal.project_id)
         assert current is not None
@@ -357,8 +394,10 @@ def _db_errors(
     elif project is not None:
         if dept is not None and project.department_id != p.department_id:
             owner = session.get(Department, project.department_id)
+            # A department user learns no other department's projects, only that the name is taken.
+            shown = "他部局" if department_scope(actor) is not None else (owner.name if owner else "他部局")
             errors["project_name"] = (
-                f"この事業名は{owner.name if owner else '他部局'}の事業として登録済みです。所管部局を確認してください。"
+                f"この事業名は{shown}の事業として登録済みです。所管部局を確認してください。"
             )
     else:
         cat = session.get(Category, p.category_id) if p.category_id is not None else None

@@ -213,6 +213,17 @@ def test_a_project_of_another_department_cannot_be_linked(seeded_engine: Engine,
             actor=health(seeded_engine),
             data=make_proposal(seeded_engine, year, project_name=other),
         )
+    # A department user learns that the name is taken, not whose project it is.
+    assert (
+        errors_of(exc)["project_name"]
+        == "この事業名は他部局の事業として登録済みです。所管部局を確認してください。"
+    )
+    with pytest.raises(InputInvalid) as exc:
+        proposals.save_proposal(
+            seeded_engine,
+            actor=make_actor(Role.admin),
+            data=make_proposal(seeded_engine, year, project_name=other),
+        )
     assert "総合企画部の事業として登録済み" in errors_of(exc)["project_name"]
 
 

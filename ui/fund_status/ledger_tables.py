@@ -67,12 +67,12 @@ def render_ledger(actor: Actor) -> None:
     dept = widgets.optional_select(
         "所管部局", list(dept_names), format_func=dept_names.__getitem__, key="ledger_dept", where=f3
     )
-    project_total = loaders.project_count(department_id=dept)
+    project_total = loaders.project_count(department_id=dept, viewer=actor)
     project_names: dict[int, str] = {}
     project = None
     project_search = None
     if project_total <= widgets.PICK_LIMIT:
-        projects = loaders.projects(department_id=dept)
+        projects = loaders.projects(department_id=dept, viewer=actor)
         project_names = dict(zip(projects["id"], projects["name"], strict=True))
         project = widgets.optional_select(
             "事業", list(project_names), format_func=project_names.__getitem__, key="ledger_project", where=f4
