@@ -4,7 +4,6 @@ import enum
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 
 import pandas as pd
 from argon2 import PasswordHasher
@@ -12,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from fund import audit, clock
+from fund import audit, clock, throttle
 from fund.db import query_df, read_session, write_session
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation
 from fund.labels import ROLE
@@ -20,8 +19,14 @@ from fund.models import AppUser, AuditAction, Department, Role
 from fund.settings import get_settings
 
 _HASHER = PasswordHasher()
+# Checked when the login is unknown or cannot sign in, so that every failure costs the same time.
+_DECOY_HASH = _HASHER.hash("decoy-password-for-unknown-logins")
 DISPLAY_NAME_MAX = 60
 LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,59}$")
+# Names the audit log uses for the system itself, and names that suggest authority: never a user's.
+RESERVED_LOGINS = frozenset({"system", "seed", "root", "anonymous", "public", "guest", "administrator"})
+PASSWORD_APP_WORDS = ("yamaguchi", "kikin", "fund", "digital", "dx", "kanri", "shinsa")
+MIN_PASSWORD_SCORE = 3
 
 
 class Action(str, enum.Enum):
@@ -177,13 +182,23 @@ def hash_password(password: str) -> str:
     return _HASHER.hash(password)
 
 
-def check_password_strength(password: str) -> None:
+def check_password_strength(password: str, *, login: str = "", display_name: str = "") -> None:
+    """Long enough, not containing the login, and hard to guess by zxcvbn's estimate (score 3 of 4:
+    dictionary words, keyboard runs, dates and the login, display name and the app's own words)."""
     minimum = get_settings().password_min_length
     if len(password) < minimum:
         raise InputInvalid({"password": f"パスワードは{minimum}文字以上にしてください。"})
-    if password.isdigit() or password.isalpha() or len(set(password)) < 5:
+    if login and login.lower() in password.lower():
+        raise InputInvalid({"password": "パスワードにログイン名を含めないでください。"})
+    from zxcvbn import zxcvbn  # type: ignore[import-untyped]  # imported when needed: it loads dictionaries
+
+    inputs = [w for w in (login, display_name, *PASSWORD_APP_WORDS) if w]
+    if zxcvbn(password, user_inputs=inputs)["score"] < MIN_PASSWORD_SCORE:
         raise InputInvalid(
-            {"password": "パスワードには英字と数字などを組み合わせ、同じ文字の繰り返しを避けてください。"}
+            {
+                "password": "推測されやすいパスワードです。よく使われる単語・キーボードの並び・日付・"
+                "ログイン名などを避け、より長く組み合わせてください。"
+            }
         )
 
 
@@ -210,6 +225,8 @@ def create_user(
     errors: dict[str, str] = {}
     if not LOGIN_PATTERN.match(login):
         errors["login"] = "ログイン名は英小文字・数字・記号(._-)で3〜60文字にしてください。"
+    elif login in RESERVED_LOGINS:
+        errors["login"] = f"「{login}」はシステムが使う名前のため、ログイン名にできません。"
     if role == Role.department and not department_name:
         errors["department"] = "事業担当には所管部局の指定が必要です。"
     if len(display_name) > DISPLAY_NAME_MAX:
@@ -219,7 +236,7 @@ def create_user(
     if errors:
         raise InputInvalid(errors)
     if password is not None:
-        check_password_strength(password)
+        check_password_strength(password, login=login, display_name=display_name)
     with write_session(engine) as session:
         if session.exec(select(AppUser).where(AppUser.login == login)).first():
             raise InputInvalid({"login": f"ログイン名「{login}」は既に使われています。"})
@@ -267,37 +284,29 @@ def ensure_admin(engine: Engine) -> str | None:
     return password
 
 
-def authenticate(engine: Engine, *, login: str, password: str) -> Actor:
-    """Check a local sign-in. Failed attempts are counted per account and lock it for a while."""
+def authenticate(engine: Engine, *, login: str, password: str, client: str = "") -> Actor:
+    """Check a local sign-in. Unknown, inactive and wrong logins get the same answer in the same
+    time (a password hash is checked in every case); failures slow that login from that client, and
+    that client, down (`fund.throttle`) instead of locking the account."""
     settings = get_settings()
     failure = RuleViolation("ログイン名またはパスワードが正しくありません。")
+    keys = throttle.keys(login, client)
+    now = clock.now_utc()
+    wait = throttle.wait_seconds(keys, now)
+    if wait:
+        raise RuleViolation(f"サインインの失敗が続いたため、{wait:,}秒後に再度お試しください。")
     with write_session(engine) as session:
         user = session.exec(select(AppUser).where(AppUser.login == login)).first()
-        if user is None or not user.active or not user.password_hash:
-            raise failure
-        now = clock.now_utc()
-        if user.locked_until is not None and clock.as_utc(user.locked_until) > now:
-            raise RuleViolation(
-                f"サインインの失敗が続いたため、このアカウントは一時的にロックされています。"
-                f"{settings.lockout_minutes}分ほど待ってから再度お試しください。"
-            )
+        stored = user.password_hash if user is not None and user.active else None
         try:
-            _HASHER.verify(user.password_hash, password)
+            _HASHER.verify(stored or _DECOY_HASH, password)
+            ok = stored is not None
         except (VerificationError, InvalidHashError):
-            user.failed_logins += 1
-            if user.failed_logins >= settings.max_failed_logins:
-                user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-                user.failed_logins = 0
-                audit.record(
-                    session, actor=login, action=AuditAction.user_lock, entity="app_user", entity_id=user.id
-                )
-            session.add(user)
-            # The failure count must survive the exception, so commit it here.
-            session.commit()
-            raise failure from None
-        user.failed_logins = 0
-        user.locked_until = None
-        session.add(user)
+            ok = False
+        if not ok or user is None:
+            throttle.failed(keys, now, free_attempts=settings.max_failed_logins)
+            raise failure
+        throttle.succeeded(keys)
         audit.record(
             session, actor=login, action=AuditAction.user_sign_in, entity="app_user", entity_id=user.id
         )
@@ -310,11 +319,11 @@ def set_password(engine: Engine, *, actor: Actor, login: str, new_password: str)
     """Reset (administrator) or change (own account) a password; audited without the hash."""
     if actor.login != login:
         require(actor, Action.manage_users)
-    check_password_strength(new_password)
     with write_session(engine) as session:
         user = session.exec(select(AppUser).where(AppUser.login == login)).first()
         if user is None:
             raise NotFound(f"利用者「{login}」は登録されていません。")
+        check_password_strength(new_password, login=login, display_name=user.display_name)
         user.password_hash = hash_password(new_password)
         user.password_changed_at = clock.now_utc()
         user.failed_logins = 0
@@ -528,10 +537,19 @@ def change_own_password(engine: Engine, *, actor: Actor, current_password: str, 
         raise RuleViolation(
             "このアカウントはローカルのパスワードを使っていません（組織アカウントでサインインします）。"
         )
+    keys = throttle.keys(f"password-change:{actor.login}", "")
+    now = clock.now_utc()
+    wait = throttle.wait_seconds(keys, now)
+    if wait:
+        raise InputInvalid(
+            {"current_password": f"現在のパスワードの誤りが続いたため、{wait:,}秒後に再度お試しください。"}
+        )
     try:
         _HASHER.verify(stored, current_password)
     except (VerificationError, InvalidHashError):
+        throttle.failed(keys[:1], now, free_attempts=get_settings().max_failed_logins)
         raise InputInvalid({"current_password": "現在のパスワードが正しくありません。"}) from None
+    throttle.succeeded(keys)
     if current_password == new_password:
         raise InputInvalid({"password": "新しいパスワードは現在のものと異なるものにしてください。"})
     set_password(engine, actor=actor, login=actor.login, new_password=new_password)

@@ -49,11 +49,13 @@ else:
 
     if submitted:
         try:
-            actor = auth.authenticate(session.engine(), login=login.strip(), password=password)
+            actor = auth.authenticate(
+                session.engine(), login=login.strip(), password=password, client=st.context.ip_address or ""
+            )
         except FundError as exc:
             st.error(exc.message, icon=":material/error:")
         else:
             session.sign_in(actor)
             st.rerun()
 
-    st.caption("初回起動時の管理者パスワードは、アプリを起動した端末に一度だけ表示されます。")
+    st.caption("初回の管理者パスワードは、`fund init`（`make run`）を実行した端末に一度だけ表示されます。")

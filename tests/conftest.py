@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
-from fund import allocation, auth, clock, ledger, schema, screening
+from fund import allocation, auth, clock, ledger, schema, screening, throttle
 from fund.auth import Actor
 from fund.db import checkpoint, dispose_engines, get_engine, query_df
 from fund.models import Role
@@ -44,7 +44,9 @@ def _isolation() -> Iterator[None]:
     get_settings.cache_clear()
     st.cache_resource.clear()
     st.cache_data.clear()
+    throttle.reset()
     yield
+    throttle.reset()
     st.cache_resource.clear()
     st.cache_data.clear()
     dispose_engines()
@@ -200,9 +202,7 @@ def reviewed_by_two(engine: Engine, proposal_id: int, *, score: int = 4) -> int:
         dict(zip("ab", REVIEWERS, strict=True)),
     )
     for login in set(REVIEWERS) - set(users["login"]):
-        auth.create_user(
-            engine, actor=system, login=login, role=Role.screener, password=f"{login}-Passw0rd!x"
-        )
+        auth.create_user(engine, actor=system, login=login, role=Role.screener, password=None)
     users = query_df(
         engine,
         "SELECT id, login FROM app_user WHERE login IN (:a, :b)",

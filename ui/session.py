@@ -9,24 +9,19 @@ from streamlit.errors import StreamlitSecretNotFoundError
 
 from fund import auth, clock
 from fund.auth import Action, Actor
-from fund.db import get_engine
+from fund.db import get_engine, require_file
 from fund.errors import DatabaseUnavailable, FundError
-from fund.ops.seed import seed
 from fund.settings import get_settings
 
 ACTOR_KEY = "actor"
 
 
-@st.cache_resource(show_spinner="データベースを準備しています…")
+@st.cache_resource(show_spinner="データベースに接続しています…")
 def _bootstrap(url: str) -> Engine:
-    """Open the database; on first start create and seed it and the administrator account."""
-    engine = get_engine(url)
-    seed(engine)
-    password = auth.ensure_admin(engine)
-    if password:
-        # Printed once in the terminal that runs the app, never shown in the browser.
-        print(f"管理者アカウントを作成しました。ログイン名: admin / パスワード: {password}", flush=True)  # noqa: T201
-    return engine
+    """Open the database. The app never creates or seeds one (only `fund init` does): a missing
+    database is an error, and no administrator password is ever written to the server's log."""
+    require_file(url)
+    return get_engine(url)
 
 
 def engine() -> Engine:

@@ -1,7 +1,10 @@
 """Local accounts: hashing, strength, lockout, audited password changes, role checks."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import Engine
+from time_machine import TimeMachineFixture
 
 from fund import auth
 from fund.auth import Action, Actor, can, require
@@ -53,13 +56,96 @@ def test_department_user_needs_a_known_department(seeded_engine: Engine, admin: 
     assert user.department_id is not None
 
 
-def test_repeated_failed_sign_ins_lock_the_account(engine: Engine, admin: Actor) -> None:
+def test_repeated_failed_sign_ins_slow_that_login_from_that_client_down(
+    engine: Engine, admin: Actor, time_machine: TimeMachineFixture
+) -> None:
+    """Growing delays, not a lock: the owner at another desk still signs in."""
+    time_machine.move_to(datetime(2026, 12, 3, 10, 0, tzinfo=UTC), tick=False)
     auth.create_user(engine, actor=admin, login="sato", role=Role.screener, password=STRONG)
     for _ in range(5):
         with pytest.raises(RuleViolation, match="正しくありません"):
-            auth.authenticate(engine, login="sato", password="wrong-password-1")
-    with pytest.raises(RuleViolation, match="ロック"):
-        auth.authenticate(engine, login="sato", password=STRONG)
+            auth.authenticate(engine, login="sato", password="wrong-password-1", client="10.0.0.66")
+    with pytest.raises(RuleViolation, match="1秒後に再度お試しください"):
+        auth.authenticate(engine, login="sato", password=STRONG, client="10.0.0.66")
+    assert auth.authenticate(engine, login="sato", password=STRONG, client="10.0.0.7").login == "sato"
+    time_machine.shift(timedelta(seconds=1))
+    with pytest.raises(RuleViolation, match="正しくありません"):
+        auth.authenticate(engine, login="sato", password="wrong-password-1", client="10.0.0.66")
+    with pytest.raises(RuleViolation, match="2秒後"):  # each failure doubles the wait
+        auth.authenticate(engine, login="sato", password=STRONG, client="10.0.0.66")
+    time_machine.shift(timedelta(seconds=2))
+    assert auth.authenticate(engine, login="sato", password=STRONG, client="10.0.0.66").login == "sato"
+    locked = query_df(engine, "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'user.lock'")
+    assert int(locked["n"].iloc[0]) == 0
+
+
+def test_unknown_inactive_and_wrong_logins_get_the_same_answer_and_the_same_work(
+    engine: Engine, admin: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth.create_user(engine, actor=admin, login="sato", role=Role.screener, password=STRONG)
+    auth.create_user(engine, actor=admin, login="kyu", role=Role.screener, password=STRONG)
+    auth.set_user_active(engine, actor=admin, login="kyu", active=False, reason="退職")
+    checked: list[str] = []
+    real = auth._HASHER
+
+    class Counting:
+        def verify(self, stored: str, password: str) -> bool:
+            checked.append(stored)
+            return real.verify(stored, password)
+
+    monkeypatch.setattr(auth, "_HASHER", Counting())
+    answers = []
+    for login, password in (("nobody", STRONG), ("kyu", STRONG), ("sato", "wrong-password-1")):
+        with pytest.raises(RuleViolation) as exc:
+            auth.authenticate(engine, login=login, password=password, client="10.0.0.9")
+        answers.append(exc.value.message)
+    assert answers == ["ログイン名またはパスワードが正しくありません。"] * 3
+    assert len(checked) == 3 and all(h.startswith("$argon2") for h in checked)  # one hash check each
+    for _ in range(5):  # an unknown login is slowed down exactly like a known one
+        with pytest.raises(RuleViolation):
+            auth.authenticate(engine, login="nobody", password=STRONG, client="10.0.0.9")
+    with pytest.raises(RuleViolation, match="秒後に再度お試しください"):
+        auth.authenticate(engine, login="nobody", password=STRONG, client="10.0.0.9")
+
+
+@pytest.mark.parametrize(
+    ("login", "password", "fragment"),
+    [
+        ("sato", "password1234", "推測されやすい"),
+        ("sato", "qwerty123456", "推測されやすい"),
+        ("sato", "1234567890ab", "推測されやすい"),
+        ("sato", "sato-kikin-2024", "ログイン名を含めない"),
+        ("yamaguchi2", "Yamaguchi2-fund", "ログイン名を含めない"),
+    ],
+)
+def test_guessable_passwords_are_refused(
+    engine: Engine, admin: Actor, login: str, password: str, fragment: str
+) -> None:
+    with pytest.raises(InputInvalid) as exc:
+        auth.create_user(engine, actor=admin, login=login, role=Role.screener, password=password)
+    assert fragment in exc.value.field_errors["password"]
+
+
+@pytest.mark.parametrize("login", sorted(auth.RESERVED_LOGINS))
+def test_the_systems_own_names_cannot_be_logins(engine: Engine, admin: Actor, login: str) -> None:
+    with pytest.raises(InputInvalid) as exc:
+        auth.create_user(engine, actor=admin, login=login, role=Role.admin, password=STRONG)
+    assert "システムが使う名前" in exc.value.field_errors["login"]
+
+
+def test_the_own_password_change_is_throttled(engine: Engine, admin: Actor) -> None:
+    auth.create_user(engine, actor=admin, login="sato", role=Role.screener, password=STRONG)
+    sato = make_actor(Role.screener, login="sato")
+    for _ in range(5):
+        with pytest.raises(InputInvalid, match="正しくありません"):
+            auth.change_own_password(
+                engine, actor=sato, current_password="guess-guess-1", new_password="another-long-pass-7"
+            )
+    with pytest.raises(InputInvalid) as exc:
+        auth.change_own_password(
+            engine, actor=sato, current_password=STRONG, new_password="another-long-pass-7"
+        )
+    assert "秒後に再度お試しください" in exc.value.field_errors["current_password"]
 
 
 def test_password_reset_is_audited_without_the_hash(engine: Engine, admin: Actor) -> None:

@@ -153,3 +153,16 @@ def test_streamlit_config_sends_no_usage_stats_and_shows_no_error_details() -> N
     assert not (ROOT / ".streamlit" / "secrets.toml").exists() or ".streamlit/secrets.toml" in (
         ROOT / ".gitignore"
     ).read_text(encoding="utf-8")
+
+
+def test_the_app_never_creates_a_database_and_never_logs_a_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only `fund init` creates a database (and shows the first password, on its terminal)."""
+    missing = tmp_path / "gone.duckdb"
+    _use(monkeypatch, f"duckdb:///{missing}")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert any("がありません" in e.value and "fund init" in e.value for e in at.error)
+    assert not missing.exists()
+    assert "パスワード" not in capsys.readouterr().out
