@@ -4,6 +4,7 @@ import enum
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 from argon2 import PasswordHasher
@@ -560,6 +561,23 @@ def uses_local_password(engine: Engine, *, login: str) -> bool:
     with read_session(engine) as session:
         user = session.exec(select(AppUser).where(AppUser.login == login)).first()
         return user is not None and user.password_hash is not None
+
+
+def session_problem(engine: Engine, *, actor: Actor, signed_in_at: datetime) -> str | None:
+    """Why a session signed in at `signed_in_at` may no longer act, or None: checked against the
+    database on every run, callback and download, so that deactivation, a change of role or
+    department, and a password change end every open session at once."""
+    with read_session(engine) as session:
+        user = session.exec(select(AppUser).where(AppUser.login == actor.login)).first()
+    if user is None or not user.active:
+        return "このアカウントは無効になったため、サインアウトしました。"
+    if Role(user.role) != actor.role or (
+        actor.role == Role.department and user.department_id != actor.department_id
+    ):
+        return "役割または所管部局が変更されたため、サインアウトしました。もう一度サインインしてください。"
+    if user.password_changed_at is not None and clock.as_utc(user.password_changed_at) > signed_in_at:
+        return "パスワードが変更されたため、サインアウトしました。新しいパスワードでサインインしてください。"
+    return None
 
 
 def record_sign_out(engine: Engine, *, actor: Actor, reason: str = "") -> None:

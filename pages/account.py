@@ -49,5 +49,6 @@ else:
         except FundError as exc:
             widgets.show_error(exc)
         else:
-            widgets.flash("パスワードを変更しました。")
+            session.renew()  # this session goes on; every other one ends
+            widgets.flash("パスワードを変更しました。ほかの端末のサインインは終了しました。")
             st.rerun()

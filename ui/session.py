@@ -1,7 +1,9 @@
 """The app's engine and the signed-in actor: sign-in, sign-out, timeouts, page permissions."""
 
 import contextlib
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 import streamlit as st
 from sqlalchemy import Engine
@@ -10,10 +12,11 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from fund import auth, clock
 from fund.auth import Action, Actor
 from fund.db import get_engine, require_file
-from fund.errors import DatabaseUnavailable, FundError
+from fund.errors import DatabaseUnavailable, FundError, PermissionDenied
 from fund.settings import get_settings
 
 ACTOR_KEY = "actor"
+T = TypeVar("T")
 
 
 @st.cache_resource(show_spinner="データベースに接続しています…")
@@ -75,21 +78,64 @@ def sign_out(reason: str | None = None) -> None:
         st.logout()
 
 
+def _ended(actor: Actor, signed_in_at: datetime, last_seen_at: datetime) -> str | None:
+    """Why the session may no longer act (a timeout, or what the database says), or None."""
+    settings = get_settings()
+    now = clock.now_utc()
+    if now - signed_in_at > timedelta(hours=settings.absolute_timeout_hours):
+        return f"サインインから{settings.absolute_timeout_hours}時間が経過したため、サインアウトしました。"
+    if now - last_seen_at > timedelta(minutes=settings.idle_timeout_minutes):
+        return f"{settings.idle_timeout_minutes}分間操作がなかったため、サインアウトしました。"
+    return auth.session_problem(engine(), actor=actor, signed_in_at=signed_in_at)
+
+
 def current_actor() -> Actor | None:
-    """The signed-in actor, or None. Ends the session after the idle or absolute timeout."""
+    """The signed-in actor, or None: the session ends after the idle or absolute timeout, or when
+    the account was deactivated, its role changed or its password reset. Callbacks that write call
+    it first, as they run before the page does."""
     actor: Actor | None = st.session_state.get(ACTOR_KEY)
     if actor is None:
         return None
-    settings = get_settings()
-    now = clock.now_utc()
-    if now - st.session_state["signed_in_at"] > timedelta(hours=settings.absolute_timeout_hours):
-        sign_out(f"サインインから{settings.absolute_timeout_hours}時間が経過したため、サインアウトしました。")
+    reason = _ended(actor, st.session_state["signed_in_at"], st.session_state["last_seen_at"])
+    if reason is not None:
+        sign_out(reason)
         return None
-    if now - st.session_state["last_seen_at"] > timedelta(minutes=settings.idle_timeout_minutes):
-        sign_out(f"{settings.idle_timeout_minutes}分間操作がなかったため、サインアウトしました。")
-        return None
-    st.session_state["last_seen_at"] = now
+    st.session_state["last_seen_at"] = clock.now_utc()
     return actor
+
+
+def renew() -> None:
+    """After the user's own password change: this session goes on, every other one ends."""
+    st.session_state["signed_in_at"] = clock.now_utc()
+
+
+def when_signed_in(callback: Callable[..., None]) -> Callable[..., None]:
+    """A widget callback that runs only while the session is still valid (callbacks run before the
+    page's own check)."""
+
+    def checked(*args: object, **kwargs: object) -> None:
+        if current_actor() is not None:
+            callback(*args, **kwargs)
+
+    return checked
+
+
+def deferred(build: Callable[[], T]) -> Callable[[], T]:
+    """`build` for a download made when the browser fetches it (outside any page run): refused if
+    the session has ended by then. A download does not rerun the page, so the session's times as
+    they are now are still its times when the file is fetched."""
+    actor: Actor | None = st.session_state.get(ACTOR_KEY)
+    signed_in_at, last_seen_at = st.session_state.get("signed_in_at"), st.session_state.get("last_seen_at")
+
+    def checked() -> T:
+        if actor is None or signed_in_at is None or last_seen_at is None:
+            raise PermissionDenied("サインインしてください。")
+        reason = _ended(actor, signed_in_at, last_seen_at)
+        if reason is not None:
+            raise PermissionDenied(reason)
+        return build()
+
+    return checked
 
 
 def require_actor(action: Action) -> Actor:

@@ -10,7 +10,7 @@ from streamlit.delta_generator import DeltaGenerator
 from fund import auth
 from fund.auth import Action, Actor
 from fund.errors import FundError, InputInvalid
-from ui import loaders
+from ui import loaders, session
 
 T = TypeVar("T")
 
@@ -103,10 +103,10 @@ def download_pair(
     for column, fmt, label in zip(columns, formats, labels, strict=False):
         column.download_button(
             label,
-            data=partial(build, fmt),
+            data=session.deferred(partial(build, fmt)),
             file_name=f"{file_stem}.{fmt}",
             mime=MIME[fmt],
-            on_click="ignore" if on_download is None else on_download,
+            on_click="ignore" if on_download is None else session.when_signed_in(on_download),
             args=None if on_download is None else (fmt,),
             icon=":material/download:",
             disabled=disabled,

@@ -2,16 +2,34 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
 from fund import clock
 from fund.auth import Actor
-from fund.models import Role
+from fund.db import get_engine, write_session
+from fund.models import AppUser, Role
 from tests.conftest import APP, make_actor
+
+
+def _registered(actor: Actor) -> None:
+    """The session is checked against the database on every run: the actor must be a user there
+    (added with its role and department when the test has not created it itself)."""
+    with write_session(get_engine()) as session:
+        if session.exec(select(AppUser).where(AppUser.login == actor.login)).first() is None:
+            session.add(
+                AppUser(
+                    login=actor.login,
+                    display_name=actor.display_name or actor.login,
+                    role=actor.role,
+                    department_id=actor.department_id,
+                )
+            )
 
 
 def signed_in_app(actor: Actor, page: str | None = None) -> AppTest:
     """The app as `actor` sees it, optionally switched to `page` (e.g. 'pages/kpi.py')."""
+    _registered(actor)
     at = AppTest.from_file(APP, default_timeout=60)
     now = clock.now_utc()
     at.session_state["actor"] = actor

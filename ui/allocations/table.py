@@ -124,14 +124,16 @@ def _downloads(
         wanted = {"fmt": fmt, "encoding": encoding, "breakdown": split}
         column.download_button(
             label,
-            data=partial(
-                allocation_export.build_bytes,
-                engine,
-                **filters,
-                fmt=fmt,
-                encoding=encoding,
-                breakdown=split,
-                filter_note=note,
+            data=session.deferred(
+                partial(
+                    allocation_export.build_bytes,
+                    engine,
+                    **filters,
+                    fmt=fmt,
+                    encoding=encoding,
+                    breakdown=split,
+                    filter_note=note,
+                )
             ),
             file_name=allocation_export.file_name(
                 fiscal_year=filters["fiscal_year"], fmt=fmt, encoding=encoding, breakdown=split
@@ -139,7 +141,7 @@ def _downloads(
             mime=allocation_export.mime_type(fmt),
             icon=icon,
             key=f"dl_{fmt}_{encoding}",
-            on_click=allocation_export.record_download,
+            on_click=session.when_signed_in(allocation_export.record_download),
             kwargs={"engine": engine, "actor": actor, "rows": rows, **filters, **wanted},
         )
     st.caption("保存するのは画面の絞り込みどおりの内容（全行）です。保存は監査ログに記録されます。")

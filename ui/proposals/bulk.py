@@ -24,7 +24,9 @@ def render(actor: Actor) -> None:
     engine = session.engine()
     st.download_button(
         "様式をダウンロード（xlsx）",
-        data=lambda: intake.template_xlsx(engine, years=loaders.proposal_years(today=clock.today_jst())),
+        data=session.deferred(
+            lambda: intake.template_xlsx(engine, years=loaders.proposal_years(today=clock.today_jst()))
+        ),
         file_name="事業提案_一括登録様式.xlsx",
         mime=widgets.MIME["xlsx"],
         on_click="ignore",  # a rerun would replace the file's id while the browser fetches it

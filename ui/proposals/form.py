@@ -147,7 +147,10 @@ def on_pick_draft(actor: Actor) -> None:
 
 
 def on_save(actor: Actor, submit: bool) -> None:
-    """Form callback: runs before the widgets are drawn again, so messages land under their fields."""
+    """Form callback: runs before the widgets are drawn again, so messages land under their fields.
+    It runs before the page checks the session, so it checks it itself."""
+    if session.current_actor() is None:
+        return
     s = st.session_state
     try:
         saved = proposals.save_proposal(
