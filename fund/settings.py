@@ -21,9 +21,8 @@ class Settings(BaseSettings):
     # Sessions end after this much inactivity, and in any case after the absolute limit.
     idle_timeout_minutes: int = 30
     absolute_timeout_hours: int = 12
-    # Failed local sign-ins before an account is locked for lockout_minutes.
+    # Failed sign-ins of one login from one client before each further one doubles the wait.
     max_failed_logins: int = 5
-    lockout_minutes: int = 15
     # The Japanese font embedded in PDF 帳票: IPAex Gothic from Debian's fonts-ipaexfont-gothic.
     pdf_font: Path = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
 
