@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     absolute_timeout_hours: int = 12
     # Failed sign-ins of one login from one client before each further one doubles the wait.
     max_failed_logins: int = 5
+    # The key that signs backup manifests: kept outside the backups (a secret, or a key file made on
+    # the first backup, readable by its owner only).
+    backup_key: str = ""
+    backup_key_file: Path = DATA_DIR / "backup.key"
     # The Japanese font embedded in PDF 帳票: IPAex Gothic from Debian's fonts-ipaexfont-gothic.
     pdf_font: Path = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
 

@@ -37,10 +37,12 @@ def _use_database(monkeypatch: pytest.MonkeyPatch, path: Path) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _isolation() -> Iterator[None]:
-    """Every test starts with fresh settings, engines and Streamlit caches."""
+def _isolation(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test starts with fresh settings, engines and Streamlit caches, and signs backups with a
+    test key (never the key file under data/)."""
     import streamlit as st
 
+    monkeypatch.setenv("FUND_BACKUP_KEY", "tests-backup-signing-key")
     get_settings.cache_clear()
     st.cache_resource.clear()
     st.cache_data.clear()

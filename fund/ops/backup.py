@@ -5,19 +5,25 @@ table with its row count, every file with its SHA-256, the schema revision and t
 values, so a damaged or incomplete copy is refused before anything is touched, and the copy does not
 depend on the DuckDB version that wrote it.
 
-Restore builds the new database beside the target: the schema of the backup's revision (the
-migrations from empty), the rows table by table, then checks the checksums, the row counts and the
-audit hash chain, and only then moves it into place (the previous file is kept, renamed). Backups
-written by release 0.1.0 (`EXPORT DATABASE`) are restored with `IMPORT DATABASE`.
+The manifest is signed (HMAC-SHA256) with a key that is not in the backup — `FUND_BACKUP_KEY`, or
+the key file `FUND_BACKUP_KEY_FILE` (made on the first backup, readable by its owner only) — so an
+edited file with a re-hashed manifest is refused. Restore executes nothing from the backup: it
+builds the new database beside the target from the application's own migrations (the backup's
+revision) and reads only the Parquet files' rows, then checks the checksums, the row counts and the
+audit hash chain, and swaps it into place atomically (the target path always holds either the old or
+the new database; the old one is kept under another name). Backups written by release 0.1.0
+(`EXPORT DATABASE`, unsigned) are restored only when asked to accept an unsigned backup; their
+`schema.sql` and `load.sql` are never run.
 
 PostgreSQL: `backup` writes one Parquet file per table (portable, for inspection and archives);
 operators back up and restore the server itself with `pg_dump` / `pg_restore` (see README).
 """
 
 import hashlib
+import hmac
 import json
 import os
-import shutil
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -67,9 +73,21 @@ class Manifest:
     duckdb_version: str = duckdb.__version__
     schema_revision: str | None = None  # None: a database of release 0.1.0 (no version table)
     sequences: dict[str, int] = field(default_factory=dict)  # name → the last id handed out
+    signature: str | None = None  # HMAC-SHA256 of everything else, keyed outside the backup
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, ensure_ascii=False, indent=2, sort_keys=True)
+
+    def _signed_part(self) -> bytes:
+        content = {k: v for k, v in self.__dict__.items() if k != "signature"}
+        return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+    def sign(self, key: bytes) -> None:
+        self.signature = hmac.new(key, self._signed_part(), hashlib.sha256).hexdigest()
+
+    def signed_with(self, key: bytes) -> bool:
+        expected = hmac.new(key, self._signed_part(), hashlib.sha256).hexdigest()
+        return self.signature is not None and hmac.compare_digest(self.signature, expected)
 
     @classmethod
     def load(cls, directory: Path) -> "Manifest":
@@ -117,6 +135,40 @@ def _sha256(path: Path) -> str:
 
 def _quote_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
+
+
+def signing_key(*, create: bool) -> bytes:
+    """The key that signs manifests: FUND_BACKUP_KEY, else the key file (made when `create`)."""
+    settings = get_settings()
+    if settings.backup_key:
+        return settings.backup_key.encode()
+    path = settings.backup_key_file
+    if not path.is_file():
+        if not create:
+            raise RuleViolation(
+                f"バックアップの署名を確かめる鍵（{path.name}）がありません。バックアップを作成した環境の "
+                "FUND_BACKUP_KEY または鍵ファイル（FUND_BACKUP_KEY_FILE）を設定してください。"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_bytes().strip()
+
+
+def _check_signature(manifest: "Manifest", *, accept_unsigned: bool) -> None:
+    if manifest.signature is None:
+        if accept_unsigned:
+            return
+        raise RuleViolation(
+            "このバックアップの目録には署名がありません（リリース 0.1.0 のバックアップなど）。"
+            "作成元を確かめたうえで、署名のないバックアップとして復元してください（--accept-unsigned）。"
+        )
+    if not manifest.signed_with(signing_key(create=False)):
+        raise RuleViolation(
+            "バックアップの目録の署名が一致しません。ファイルが書き換えられたか、別の環境の鍵で作成された"
+            "バックアップです。復元を中止しました。"
+        )
 
 
 def _noop(_step: str, _done: int, _total: int) -> None:
@@ -170,6 +222,7 @@ def backup(
         schema_revision=revision,
         sequences=sequences,
     )
+    manifest.sign(signing_key(create=True))
     (out_dir / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
     with write_session(engine) as session:
         audit.record(
@@ -258,10 +311,12 @@ def restore(
     *,
     url: str | None = None,
     force: bool = False,
+    accept_unsigned: bool = False,
     actor: Actor = SYSTEM,
     progress: Progress | None = None,
 ) -> RestoreReport:
-    """Rebuild the database named by `url` (default FUND_DATABASE_URL) from a backup directory."""
+    """Rebuild the database named by `url` (default FUND_DATABASE_URL) from a backup directory.
+    `accept_unsigned` admits a backup whose manifest has no signature (release 0.1.0)."""
     require(actor, Action.manage_users)
     progress = progress or _noop
     source = source.resolve()
@@ -277,6 +332,7 @@ def restore(
         raise RuleViolation(
             "復元先は DuckDB のファイル（duckdb:///…）にしてください。PostgreSQL には pg_restore を使います。"
         )
+    _check_signature(manifest, accept_unsigned=accept_unsigned)
     total = len(manifest.files) + 4
     verify_files(source, manifest, progress)
     step = len(manifest.files)
@@ -308,6 +364,10 @@ def restore(
     progress("取り込み", step + 1, total)
     try:
         counts = _load(source, manifest, staging)
+    except RuleViolation:
+        dispose_engines()
+        _remove_db_files(staging)
+        raise
     except (duckdb.Error, SQLAlchemyError) as exc:
         dispose_engines()
         _remove_db_files(staging)
@@ -332,13 +392,15 @@ def restore(
     progress("置き換え", step + 3, total)
     previous: Path | None = None
     if target.exists():
-        stamp = clock.stamp_jst()
-        previous = target.with_name(f"{target.name}.before-restore-{stamp}")
-        target.rename(previous)
+        # The old file gets a second name first; then one rename puts the new one in its place.
+        # At every instant the target path holds a whole database, the old one or the new one.
+        previous = target.with_name(f"{target.name}.before-restore-{clock.stamp_jst()}")
+        os.link(target, previous)
         wal = target.with_name(target.name + ".wal")
         if wal.exists():
-            wal.rename(previous.with_name(previous.name + ".wal"))
-    shutil.move(str(staging), str(target))
+            os.link(wal, previous.with_name(previous.name + ".wal"))
+            wal.unlink()
+    os.replace(staging, target)
     engine = get_engine(f"duckdb:///{target}")
     with write_session(engine) as session:
         audit.record(
@@ -355,21 +417,29 @@ def restore(
 
 
 def _load(source: Path, manifest: Manifest, staging: Path) -> dict[str, int]:
-    """Build the backup's database in `staging`; its row counts per table."""
-    if manifest.format == FORMAT_DUCKDB:
-        engine = get_engine(f"duckdb:///{staging}")
-        with engine.begin() as conn:  # the schema of the backup's own revision, from the migrations
-            command.upgrade(schema.config(conn), manifest.schema_revision or schema.BASELINE)
-        dispose_engines()
+    """Build the backup's database in `staging`; its row counts per table. The schema comes from
+    the application's migrations (release 0.1.0 is the baseline revision), the rows from the Parquet
+    files only: no statement of the backup is ever executed."""
+    engine = get_engine(f"duckdb:///{staging}")
+    with engine.begin() as conn:
+        command.upgrade(schema.config(conn), manifest.schema_revision or schema.BASELINE)
+    dispose_engines()
+    known = set(table_names()) | {schema.VERSION_TABLE}
+    unknown = sorted(set(manifest.tables) - known)
+    if unknown:
+        raise RuleViolation("このリリースにない表がバックアップに含まれています: " + "、".join(unknown))
     con = duckdb.connect(str(staging))
     try:
-        if manifest.format == FORMAT_EXPORT:
-            con.execute(f"IMPORT DATABASE {_quote_path(source)}")
-        else:
-            for name in _in_load_order(set(manifest.tables)):
-                parquet = f"read_parquet({_quote_path(source / f'{name}.parquet')})"
-                columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {parquet}").fetchall()]
-                insert_rows(con, name, columns, parquet)
+        for name in _in_load_order(set(manifest.tables)):
+            parquet = f"read_parquet({_quote_path(source / f'{name}.parquet')})"
+            columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {parquet}").fetchall()]
+            own = {r[0] for r in con.execute(f'DESCRIBE "{name}"').fetchall()}
+            foreign = [c for c in columns if c not in own]
+            if foreign:  # only the table's own columns are named in the statement
+                raise RuleViolation(
+                    f"表 {name} のファイルに、この表にない列があります: " + "、".join(foreign[:5])
+                )
+            insert_rows(con, name, columns, parquet)
         _advance_sequences(con, manifest.sequences)
         counts = _row_counts(con)
         con.execute("CHECKPOINT")

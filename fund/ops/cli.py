@@ -366,7 +366,9 @@ def _cmd_backup(args: argparse.Namespace) -> int:
 
 
 def _cmd_restore(args: argparse.Namespace) -> int:
-    report = backup.restore(Path(args.source), force=args.force, progress=_progress_bar)
+    report = backup.restore(
+        Path(args.source), force=args.force, accept_unsigned=args.accept_unsigned, progress=_progress_bar
+    )
     print(
         f"復元しました（{len(report.tables)}表、{sum(report.tables.values()):,}行）。"
         "件数とチェックサム、監査ログの連鎖を確認済みです。"
@@ -658,6 +660,11 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("source", help="fund backup で作成したフォルダ")
     res.add_argument(
         "--force", action="store_true", help="データのある復元先を置き換える（元は改名して残す）"
+    )
+    res.add_argument(
+        "--accept-unsigned",
+        action="store_true",
+        help="署名のない目録のバックアップ（リリース 0.1.0 など）を、作成元を確かめたうえで復元する",
     )
     res.set_defaults(func=_cmd_restore)
 

@@ -107,9 +107,13 @@ def test_a_backup_written_by_release_0_1_0_is_restored_and_upgraded(
     from fund.settings import get_settings
 
     get_settings.cache_clear()
-    assert main(["restore", str(source)]) == 0
+    assert main(["restore", str(source)]) == 2  # unsigned: refused unless accepted as such
+    assert "署名がありません" in capsys.readouterr().err
+    assert not target.exists()
+    assert main(["restore", str(source), "--accept-unsigned"]) == 0
     out = capsys.readouterr().out
-    assert "復元しました" in out and f"版 0.1.0（版の記録なし） から版 {schema.head()} に更新しました" in out
+    # The schema is built from the migrations at the baseline (release 0.1.0), then upgraded.
+    assert "復元しました" in out and f"版 {schema.BASELINE} から版 {schema.head()} に更新しました" in out
     restored = get_engine()
     assert schema.status(restored).state is schema.State.current
     counts = {
@@ -227,3 +231,102 @@ def test_two_backups_in_the_same_second_get_their_own_folders(
     first, _ = backup.backup_now(seeded_engine, actor=admin)
     second, _ = backup.backup_now(seeded_engine, actor=admin)
     assert (first.name, second.name) == ("fund-20261202-090000", "fund-20261202-090000-2")
+
+
+def _rehash(directory: Path) -> None:
+    """What an attacker with write access to the backup does after editing a file."""
+    path = directory / "manifest.json"
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    saved["files"] = {rel: backup._sha256(directory / rel) for rel in saved["files"]}
+    path.write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
+
+
+def test_an_edited_amount_with_a_rehashed_manifest_is_refused_by_the_signature(
+    seeded_engine: Engine, admin: Actor, tmp_path: Path
+) -> None:
+    import duckdb
+
+    backup.backup(seeded_engine, out_dir=tmp_path / "bk", actor=admin)
+    parquet = tmp_path / "bk" / "ledger_entry.parquet"
+    edited = tmp_path / "edited.parquet"
+    with duckdb.connect() as con:
+        con.execute(
+            f"COPY (SELECT * REPLACE (amount_yen * 10 AS amount_yen) FROM read_parquet('{parquet}')) "
+            f"TO '{edited}' (FORMAT PARQUET)"
+        )
+    edited.replace(parquet)
+    _rehash(tmp_path / "bk")
+    target = tmp_path / "restored.duckdb"
+    with pytest.raises(RuleViolation, match="署名が一致しません"):
+        backup.restore(tmp_path / "bk", url=f"duckdb:///{target}", actor=admin)
+    assert not target.exists()
+
+
+def test_a_backup_signed_with_another_key_is_refused(
+    seeded_engine: Engine, admin: Actor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fund.settings import get_settings
+
+    backup.backup(seeded_engine, out_dir=tmp_path / "bk", actor=admin)
+    monkeypatch.setenv("FUND_BACKUP_KEY", "the-key-of-another-installation")
+    get_settings.cache_clear()
+    with pytest.raises(RuleViolation, match="署名が一致しません"):
+        backup.restore(tmp_path / "bk", url=f"duckdb:///{tmp_path / 'r.duckdb'}", actor=admin)
+
+
+def test_without_a_configured_key_the_first_backup_makes_a_private_key_file(
+    seeded_engine: Engine, admin: Actor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fund.settings import get_settings
+
+    monkeypatch.delenv("FUND_BACKUP_KEY")
+    monkeypatch.setenv("FUND_BACKUP_KEY_FILE", str(tmp_path / "keys" / "backup.key"))
+    get_settings.cache_clear()
+    backup.backup(seeded_engine, out_dir=tmp_path / "bk", actor=admin)
+    key = tmp_path / "keys" / "backup.key"
+    assert key.is_file() and (key.stat().st_mode & 0o777) == 0o600
+    assert key.read_text() not in (tmp_path / "bk" / "manifest.json").read_text(encoding="utf-8")
+    assert not any(p.name == "backup.key" for p in (tmp_path / "bk").rglob("*"))
+    report = backup.restore(tmp_path / "bk", url=f"duckdb:///{tmp_path / 'r.duckdb'}", actor=admin)
+    assert report.tables["ledger_entry"] > 0
+
+
+def test_restore_runs_no_statement_from_the_backup(tmp_path: Path, admin: Actor) -> None:
+    """Release 0.1.0's folders carry schema.sql and load.sql; statements added to them never run."""
+    import shutil
+
+    source = tmp_path / "bk"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "release-0.1.0-backup", source)
+    written, copied = tmp_path / "written.csv", tmp_path / "copied"
+    for name in ("schema.sql", "load.sql"):
+        with (source / name).open("a", encoding="utf-8") as fh:
+            fh.write(
+                f"\nCOPY (SELECT 42) TO '{written}';\nCREATE TABLE stolen AS SELECT * FROM read_text('{ROOT / 'README.md'}');\n"
+            )
+    _rehash(source)
+    target = tmp_path / "restored.duckdb"
+    backup.restore(source, url=f"duckdb:///{target}", accept_unsigned=True, actor=admin)
+    assert not written.exists() and not copied.exists()
+    tables = query_df(get_engine(f"duckdb:///{target}"), "SELECT table_name FROM information_schema.tables")
+    assert "stolen" not in set(tables["table_name"])
+
+
+def test_a_crash_before_the_swap_leaves_the_old_database_in_place(
+    seeded_engine: Engine, admin: Actor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    backup.backup(seeded_engine, out_dir=tmp_path / "bk", actor=admin)
+    _post(seeded_engine, admin, "バックアップ後の記帳")
+    balance_after = ledger.balance(seeded_engine)
+    url = str(seeded_engine.url)
+    dispose_engines()
+
+    def crash(_src: object, _dst: object) -> None:
+        raise KeyboardInterrupt  # the process dies here
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        backup.restore(tmp_path / "bk", url=url, force=True, actor=admin)
+    monkeypatch.undo()
+    assert ledger.balance(get_engine(url)) == balance_after  # the target path still holds the old one
