@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from fund import audit, clock
+from fund import audit, clock, duties
 from fund.allocation.ceiling import check_ceiling, fund_ceiling
 from fund.allocation.workflow import approve_allocation, open_year
 from fund.auth import Action, Actor, can, require
@@ -240,10 +240,7 @@ def approve_change(engine: Engine, *, actor: Actor, change_id: int) -> Allocatio
             raise RuleViolation(
                 f"変更番号 {change_id} は既に承認されています（承認者 {change.approved_by}）。"
             )
-        if change.requested_by == actor.login:
-            raise RuleViolation(
-                "自分が登録した補正・繰越は承認できません。別の幹部または管理者が承認してください。"
-            )
+        duties.require_second_person(session, maker=change.requested_by, checker=actor, what="補正・繰越")
         row = _approved(session, change.allocation_id)
         before = audit.snapshot(row)
         f = allocation_figures(session, change.allocation_id)

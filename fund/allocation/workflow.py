@@ -182,10 +182,7 @@ def approve_allocation(engine: Engine, *, actor: Actor, allocation_id: int) -> A
             raise RuleViolation(
                 f"配分番号 {allocation_id} は既に承認されています（承認者 {row.approved_by}）。"
             )
-        if row.proposed_by == actor.login:
-            raise RuleViolation(
-                "自分が登録した配分は承認できません。別の幹部または管理者が承認してください。"
-            )
+        duties.require_second_person(session, maker=row.proposed_by, checker=actor, what="配分")
         open_year(session, row.fiscal_year)
         check_ceiling(
             fund_ceiling(

@@ -184,6 +184,25 @@ def test_approving_your_own_allocation_is_refused(seeded_engine: Engine) -> None
     ).status == (AllocationStatus.approved)
 
 
+def test_an_administrator_cannot_approve_through_an_account_made_the_same_day(seeded_engine: Engine) -> None:
+    """The second person must be a second person: not an account the maker created today."""
+    from datetime import timedelta
+
+    from fund import auth
+
+    auth.create_user(seeded_engine, actor=ADMIN, login="kari_kanri", role=Role.admin, password=None)
+    puppet = make_actor(Role.admin, login="kari_kanri")
+    a = _propose(seeded_engine, year=2025, share=10_000_000, actor=ADMIN)
+    with pytest.raises(RuleViolation, match="もう一方のアカウントを今日作成しているため"):
+        allocation.approve_allocation(seeded_engine, actor=puppet, allocation_id=a.id or 0)
+    b = _propose(seeded_engine, year=2025, share=5_000_000, n=1, actor=puppet)  # and the other way round
+    with pytest.raises(RuleViolation, match="もう一方のアカウントを今日作成しているため"):
+        allocation.approve_allocation(seeded_engine, actor=ADMIN, allocation_id=b.id or 0)
+    with time_machine.travel(TODAY + timedelta(days=1), tick=True):  # the next day the account stands alone
+        approved = allocation.approve_allocation(seeded_engine, actor=puppet, allocation_id=a.id or 0)
+    assert approved.status == AllocationStatus.approved
+
+
 def test_screeners_cannot_approve_and_department_staff_cannot_propose(seeded_engine: Engine) -> None:
     a = _propose(seeded_engine, year=2025, share=10_000_000)
     with pytest.raises(PermissionDenied):
