@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 
 from fund.auth import Actor, department_scope
 from fund.db import query_df
+from fund.models import ProposalStatus
 
 
 def departments(engine: Engine) -> pd.DataFrame:
@@ -42,11 +43,12 @@ def _visible_projects(department_id: int | None, viewer: Actor | None) -> tuple[
     if scope is not None:
         where.append(
             "(p.department_id = :own"
-            " OR EXISTS (SELECT 1 FROM proposal pr WHERE pr.project_id = p.id AND pr.status <> 'draft')"
+            " OR EXISTS (SELECT 1 FROM proposal pr WHERE pr.project_id = p.id AND pr.status <> :draft)"
             " OR EXISTS (SELECT 1 FROM allocation a WHERE a.project_id = p.id)"
             " OR NOT EXISTS (SELECT 1 FROM proposal pr WHERE pr.project_id = p.id))"
         )
         params["own"] = scope
+        params["draft"] = ProposalStatus.draft.value
     return ("WHERE " + " AND ".join(where)) if where else "", params
 
 

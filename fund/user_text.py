@@ -29,8 +29,8 @@ def problem(value: str) -> str | None:
     for ch in value:
         if ch in DIRECTION or (unicodedata.category(ch) == "Cc" and ch not in ALLOWED_CONTROLS):
             return UNUSABLE
-    if value and not "".join(ch for ch in value if ch not in INVISIBLE).strip():
-        return INVISIBLE_ONLY
+    if value.strip() and not "".join(ch for ch in value if ch not in INVISIBLE).strip():
+        return INVISIBLE_ONLY  # (plain spaces alone are an empty field, which each form words itself)
     return None
 
 
