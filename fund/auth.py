@@ -16,7 +16,7 @@ from fund import audit, clock, throttle
 from fund.db import query_df, read_session, write_session
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation
 from fund.labels import ROLE
-from fund.models import AppUser, AuditAction, Department, Role
+from fund.models import AppUser, AuditAction, Department, Role, SessionEnd
 from fund.settings import get_settings
 
 _HASHER = PasswordHasher()
@@ -577,12 +577,22 @@ def session_problem(engine: Engine, *, actor: Actor, signed_in_at: datetime) -> 
         return "役割または所管部局が変更されたため、サインアウトしました。もう一度サインインしてください。"
     if user.password_changed_at is not None and clock.as_utc(user.password_changed_at) > signed_in_at:
         return "パスワードが変更されたため、サインアウトしました。新しいパスワードでサインインしてください。"
+    with read_session(engine) as session:
+        ended = session.exec(select(SessionEnd.ended_at).where(SessionEnd.login == actor.login)).first()
+    if ended is not None and clock.as_utc(ended) > signed_in_at:
+        return "ほかの画面でサインアウトしたため、この画面もサインアウトしました。"
     return None
 
 
-def record_sign_out(engine: Engine, *, actor: Actor, reason: str = "") -> None:
-    """Audit a sign-out (by the user, or by the idle/absolute timeout)."""
+def record_sign_out(engine: Engine, *, actor: Actor, reason: str = "", everywhere: bool = False) -> None:
+    """Audit a sign-out (by the user, or by the idle/absolute timeout). The user's own sign-out
+    (`everywhere`) ends their sessions on every desk."""
     with write_session(engine) as session:
+        if everywhere:
+            row = session.exec(select(SessionEnd).where(SessionEnd.login == actor.login)).first()
+            row = row or SessionEnd(login=actor.login, ended_at=clock.now_utc())
+            row.ended_at = clock.now_utc()
+            session.add(row)
         audit.record(
             session, actor=actor.login, action=AuditAction.user_sign_out, entity="app_user", reason=reason
         )

@@ -371,6 +371,16 @@ class RubricVersion(SQLModel, table=True):
     created_at: datetime = Field(default_factory=clock.now_utc)
 
 
+class SessionEnd(SQLModel, table=True):
+    """When a login's sessions were last ended on purpose (its own sign-out): every session signed
+    in before then stops at its next action."""
+
+    __tablename__ = "session_end"
+    id: int | None = id_field("session_end_id_seq")
+    login: str = Field(max_length=60, unique=True)
+    ended_at: datetime = Field(default_factory=clock.now_utc)
+
+
 class RoundPolicy(SQLModel, table=True):
     """A round's review rules; a round without a row uses the defaults below."""
 

@@ -71,7 +71,8 @@ def sign_out(reason: str | None = None) -> None:
         st.session_state.pop(key, None)
     if actor is not None:
         with contextlib.suppress(FundError):  # signing out must never fail
-            auth.record_sign_out(engine(), actor=actor, reason=reason or "")
+            # The user's own sign-out (no reason given) ends their sessions everywhere; a timeout only this one.
+            auth.record_sign_out(engine(), actor=actor, reason=reason or "", everywhere=reason is None)
     if reason:
         st.session_state["sign_out_reason"] = reason
     if via_sso and st.user.is_logged_in:

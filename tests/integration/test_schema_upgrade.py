@@ -90,8 +90,9 @@ def test_the_history_starts_at_the_baseline() -> None:
         ("0002", "0001"),
         ("0003", "0002"),
         ("0004", "0003"),
+        ("0005", "0004"),
     ]
-    assert schema.BASELINE == "0001" and schema.head() == "0004"
+    assert schema.BASELINE == "0001" and schema.head() == "0005"
 
 
 # --- Release 0.1.0's file --------------------------------------------------------------------------
@@ -121,6 +122,7 @@ def test_release_0_1_0_is_refused_until_upgraded_then_keeps_every_row(
     assert after.pop("allocation_change") == 0  # 0003's new table starts empty
     for new_in_0004 in ("proposal_revision", "proposal_return", "round_policy", "screening_decision"):
         assert after.pop(new_in_0004) == 0
+    assert after.pop("session_end") == 0  # 0005: no session of the old database was ended
     assert after == {**before, "audit_log": before["audit_log"] + 2}
     assert main(["audit", "verify"]) == 0
     assert main(["db", "current"]) == 0

@@ -96,6 +96,7 @@ def test_release_0_1_0_on_postgresql_is_stamped_upgraded_and_keeps_every_row(
     assert after.pop("allocation_change") == 0  # 0003's new table starts empty
     for new_in_0004 in ("proposal_revision", "proposal_return", "round_policy", "screening_decision"):
         assert after.pop(new_in_0004) == 0
+    assert after.pop("session_end") == 0  # 0005: no session of the old database was ended
     assert after == {**manifest["tables"], "audit_log": manifest["tables"]["audit_log"] + 2}
     assert ledger.balance(engine) == 2_060_123_456  # 20.6億円 and the 123,456円 of interest posted
     assert audit.verify_chain(engine) is None

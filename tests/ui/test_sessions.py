@@ -79,3 +79,18 @@ def test_a_form_callback_after_the_idle_timeout_writes_nothing(
     at = press(at, "提出する")
     assert query_df(seeded_engine, "SELECT id FROM project WHERE name = '期限切れ後の提出'").empty
     _signed_out(at, seeded_engine, "操作がなかった")
+
+
+def test_signing_out_ends_the_session_on_every_desk_but_a_timeout_only_its_own(
+    kanbu: AppTest, seeded_engine: Engine
+) -> None:
+    other_desk = signed_in_app(KANBU)
+    idle_desk = signed_in_app(KANBU)
+    idle_desk.session_state["last_seen_at"] = idle_desk.session_state["last_seen_at"] - timedelta(minutes=31)
+    idle_desk.run()  # this one times out; the others go on
+    assert "actor" not in idle_desk.session_state
+    assert other_desk.run().session_state["actor"].login == "kanbu"
+    next(b for b in kanbu.sidebar.button if b.label == "サインアウト").click().run()
+    assert "actor" not in kanbu.session_state
+    _signed_out(other_desk.run(), seeded_engine, "")
+    assert any("ほかの画面でサインアウトしたため" in i.value for i in other_desk.info)
