@@ -25,7 +25,17 @@ session.engine()  # opens (and on first start seeds) the database, or stops with
 actor = session.current_actor()
 
 if actor is None:
-    pg = st.navigation([st.Page("pages/login.py", title="サインイン", icon=":material/login:", default=True)])
+    # Every page's address opens the sign-in, so that a reload, a typed address or a bookmark shows
+    # it (not Streamlit's English "Page not found") and, once signed in, the page asked for.
+    doors = [
+        st.Page("pages/login.py", title="サインイン", url_path=path.removeprefix("pages/").removesuffix(".py"))
+        for path, *_ in PAGES
+        if path != "pages/home.py"
+    ]
+    pg = st.navigation(
+        [st.Page("pages/login.py", title="サインイン", icon=":material/login:", default=True), *doors],
+        position="hidden",
+    )
 else:
     allowed = [
         st.Page(path, title=title, icon=icon, default=(path == "pages/home.py"))

@@ -9,7 +9,7 @@ import streamlit as st
 from sqlalchemy import Engine
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from fund import auth, clock
+from fund import auth, clock, schema
 from fund.auth import Action, Actor
 from fund.db import get_engine, require_file
 from fund.errors import DatabaseUnavailable, FundError, PermissionDenied
@@ -24,7 +24,9 @@ def _bootstrap(url: str) -> Engine:
     """Open the database. The app never creates or seeds one (only `fund init` does): a missing
     database is an error, and no administrator password is ever written to the server's log."""
     require_file(url)
-    return get_engine(url)
+    engine = get_engine(url)
+    schema.require_current(engine)  # an older or newer schema: the message says what to run
+    return engine
 
 
 def engine() -> Engine:

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import open_page, screenshot, sign_in, wait_for_run
+from tests.e2e.conftest import PASSWORD, open_page, screenshot, sign_in, wait_for_run
 
 pytestmark = pytest.mark.e2e
 
@@ -40,3 +40,20 @@ def test_every_user_has_an_account_page_and_signs_out(page: Page) -> None:
     screenshot(page, "32_account")
     page.get_by_role("button", name="サインアウト").click()
     expect(page.get_by_label("ログイン名")).to_be_visible()
+
+
+def test_a_reload_or_a_bookmark_asks_to_sign_in_and_then_opens_the_page_asked_for(
+    page: Page, app_url: str
+) -> None:
+    sign_in(page, "e2e_exec")
+    open_page(page, "成果指標")
+    page.reload()  # the session lives in the tab's connection: a reload asks to sign in again
+    expect(page.get_by_label("ログイン名")).to_be_visible()
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+    page.goto(f"{app_url}/allocations")  # a bookmark
+    expect(page.get_by_label("ログイン名")).to_be_visible()
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+    page.get_by_label("ログイン名").fill("e2e_exec")
+    page.get_by_label("パスワード").fill(PASSWORD)
+    page.get_by_role("button", name="サインイン").click()
+    expect(page.get_by_role("heading", name="年度配分", exact=True)).to_be_visible()
