@@ -28,7 +28,9 @@ if actor is None:
     # Every page's address opens the sign-in, so that a reload, a typed address or a bookmark shows
     # it (not Streamlit's English "Page not found") and, once signed in, the page asked for.
     doors = [
-        st.Page("pages/login.py", title="サインイン", url_path=path.removeprefix("pages/").removesuffix(".py"))
+        st.Page(
+            "pages/login.py", title="サインイン", url_path=path.removeprefix("pages/").removesuffix(".py")
+        )
         for path, *_ in PAGES
         if path != "pages/home.py"
     ]

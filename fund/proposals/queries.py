@@ -8,16 +8,13 @@ from sqlalchemy import Engine, text
 from sqlmodel import col, select
 
 from fund import clock, duties
-from fund.auth import Action, Actor, can, department_scope, require, require_department, scoped_department
+from fund.auth import Action, Actor, can, department_scope, require, scoped_department
 from fund.db import contains, like_pattern, query_df, read_session
-from fund.errors import NotFound
 from fund.fiscal import fiscal_label, wareki
 from fund.labels import KPI_KIND, NOVELTY, PROPOSAL_STATUS, REQUIREMENT, RETURN_KIND
 from fund.models import (
     Category,
     Department,
-    Project,
-    Proposal,
     ProposalCostLine,
     ProposalReturn,
     ProposalStatus,
@@ -25,6 +22,7 @@ from fund.models import (
 )
 from fund.money import to_sen_yen
 from fund.proposals import revisions
+from fund.proposals.access import visible_proposal
 from fund.proposals.drafts import _input_of
 from fund.proposals.rules import ProposalKpiCreate
 from fund.proposals.workflow import S, TransitionOption, available_transitions
@@ -43,12 +41,7 @@ class ProposalFilter(TypedDict):
 def proposal_input(engine: Engine, *, actor: Actor, proposal_id: int) -> tuple[dict[str, Any], int]:
     """A stored proposal as form input (to resume a draft), with the version to send back."""
     with read_session(engine) as session:
-        proposal = session.get(Proposal, proposal_id)
-        if proposal is None:
-            raise NotFound(f"提案番号 {proposal_id} は見つかりません。")
-        project = session.get(Project, proposal.project_id)
-        assert project is not None
-        require_department(actor, project.department_id)
+        proposal, project = visible_proposal(session, actor, proposal_id)
         return _input_of(proposal, project, session), proposal.version
 
 
@@ -120,12 +113,7 @@ def proposal_detail(engine: Engine, *, actor: Actor, proposal_id: int) -> Propos
     """One proposal with its evidence, cost profile, KPIs and the status changes the actor may make."""
     require(actor, Action.view_proposals)
     with read_session(engine) as session:
-        proposal = session.get(Proposal, proposal_id)
-        if proposal is None:
-            raise NotFound(f"提案番号 {proposal_id} は見つかりません。")
-        project = session.get(Project, proposal.project_id)
-        assert project is not None
-        require_department(actor, project.department_id)
+        proposal, project = visible_proposal(session, actor, proposal_id)
         dept = session.get(Department, project.department_id)
         cat = session.get(Category, project.category_id)
         held = session.exec(select(ProposalReturn).where(ProposalReturn.proposal_id == proposal_id)).first()

@@ -6,10 +6,10 @@ import pandas as pd
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
-from fund.auth import Actor, require_department
+from fund.auth import Actor
 from fund.db import read_session
-from fund.errors import NotFound
-from fund.models import Project, Proposal, ProposalRevision
+from fund.models import ProposalRevision
+from fund.proposals.access import visible_proposal
 
 # The stored content's keys, in the order and words the detail shows them.
 FIELD_LABELS = {
@@ -84,11 +84,7 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> pd.DataFrame:
 def revisions(engine: Engine, *, actor: Actor, proposal_id: int) -> list[ProposalRevision]:
     """Every stored revision of the proposal, oldest first (department scoping applies)."""
     with read_session(engine) as session:
-        proposal = session.get(Proposal, proposal_id)
-        project = session.get(Project, proposal.project_id) if proposal is not None else None
-        if proposal is None or project is None:
-            raise NotFound(f"提案番号 {proposal_id} は見つかりません。")
-        require_department(actor, project.department_id)
+        visible_proposal(session, actor, proposal_id)
         rows = session.exec(
             select(ProposalRevision)
             .where(ProposalRevision.proposal_id == proposal_id)

@@ -15,11 +15,11 @@ import pandas as pd
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from fund.auth import Action, Actor, require, require_department
+from fund.auth import Action, Actor, require
 from fund.db import query_df, read_session
-from fund.errors import NotFound
 from fund.labels import PERSPECTIVE
-from fund.models import Project, Proposal, ScreeningDecision
+from fund.models import ScreeningDecision
+from fund.proposals.access import visible_proposal
 from fund.screening.rounds import decided_round_ids
 from fund.screening.rubric import PERSPECTIVES
 
@@ -123,12 +123,7 @@ def proposal_feedback(engine: Engine, *, actor: Actor, proposal_id: int) -> list
     no round that reviewed it is decided. Anyone who may see the proposal may read it."""
     require(actor, Action.view_proposals)
     with read_session(engine) as session:
-        proposal = session.get(Proposal, proposal_id)
-        if proposal is None:
-            raise NotFound(f"提案番号 {proposal_id} は見つかりません。")
-        project = session.get(Project, proposal.project_id)
-        assert project is not None
-        require_department(actor, project.department_id)
+        visible_proposal(session, actor, proposal_id)
         decided = session.exec(
             select(ScreeningDecision)
             .where(col(ScreeningDecision.round_id).in_(decided_round_ids(session, proposal_id)))

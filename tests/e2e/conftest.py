@@ -211,6 +211,20 @@ def sign_in(page: Page, login: str) -> None:
     expect(page.get_by_role("heading", name="ホーム")).to_be_visible(timeout=30_000)
 
 
+def desk(browser: Browser, url: str, login: str) -> Page:
+    """Another user at their own desk (a browser context of its own), signed in."""
+    ctx = browser.new_context(viewport={"width": 1440, "height": 1800}, locale="ja-JP", accept_downloads=True)
+    page = ctx.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(url)
+    page.get_by_label("ログイン名").fill(login)
+    page.get_by_label("パスワード").fill(PASSWORD)
+    page.get_by_role("button", name="サインイン").click()
+    # Password hashing and the first run of the home page can take a while on a busy host.
+    expect(page.get_by_role("heading", name="ホーム")).to_be_visible(timeout=60_000)
+    return page
+
+
 def open_page(page: Page, title: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
     expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()

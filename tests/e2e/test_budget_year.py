@@ -20,8 +20,8 @@ from fund.fiscal import fiscal_label
 from fund.models import ProposalStatus, Role
 from tests.conftest import make_actor, make_proposal, reviewed_by_two
 from tests.e2e.conftest import (
-    PASSWORD,
     choose,
+    desk,
     rerun_after,
     screenshot,
     seeded_with_users,
@@ -63,18 +63,6 @@ def cycle_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proposals.change_status(engine, actor=SYSTEM, proposal_id=saved.id or 0, to_status=to)
     with serve(url, log_name="cycle_server") as base:
         yield base
-
-
-def _signed_in(browser: Browser, url: str, login: str) -> Page:
-    ctx = browser.new_context(viewport={"width": 1440, "height": 1800}, locale="ja-JP")
-    page = ctx.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(url)
-    page.get_by_label("ログイン名").fill(login)
-    page.get_by_label("パスワード").fill(PASSWORD)
-    page.get_by_role("button", name="サインイン").click()
-    expect(page.get_by_role("heading", name="ホーム")).to_be_visible(timeout=60_000)
-    return page
 
 
 def _open(page: Page, title: str) -> None:
@@ -211,9 +199,9 @@ def _shots(page: Page, name: str) -> list[Path]:
 
 
 def test_one_project_through_a_whole_year_in_the_browser(browser: Browser, cycle_url: str) -> None:
-    screener = _signed_in(browser, cycle_url, "e2e_screener")
-    executive = _signed_in(browser, cycle_url, "e2e_exec")
-    admin = _signed_in(browser, cycle_url, "e2e_admin")
+    screener = desk(browser, cycle_url, "e2e_screener")
+    executive = desk(browser, cycle_url, "e2e_exec")
+    admin = desk(browser, cycle_url, "e2e_admin")
     start = _ceiling(screener)
     assert start["pending"] == 0
 

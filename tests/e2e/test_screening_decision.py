@@ -24,6 +24,7 @@ from tests.conftest import ROOT
 from tests.e2e.conftest import (
     PASSWORD,
     choose,
+    desk,
     fill_proposal_form,
     rerun_after,
     screenshot,
@@ -59,19 +60,6 @@ def decision_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     screening.create_round(engine, actor=SYSTEM, fiscal_year=YEAR, name=ROUND)
     with serve(url, log_name="decision_server") as base:
         yield base
-
-
-def _desk(browser: Browser, url: str, login: str) -> Page:
-    """A user at their own desk (browser context), signed in."""
-    ctx = browser.new_context(viewport={"width": 1440, "height": 1800}, locale="ja-JP", accept_downloads=True)
-    page = ctx.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(url)
-    page.get_by_label("ログイン名").fill(login)
-    page.get_by_label("パスワード").fill(PASSWORD)
-    page.get_by_role("button", name="サインイン").click()
-    expect(page.get_by_role("heading", name="ホーム")).to_be_visible(timeout=60_000)
-    return page
 
 
 def _open(page: Page, title: str, tab: str | None = None) -> None:
@@ -129,13 +117,13 @@ def test_a_returned_corrected_proposal_is_scored_decided_filed_and_fed_back(
 ) -> None:
     name = f"E2E 確定 子育て相談チャット事業 {uuid.uuid4().hex[:6]}"
 
-    department = _desk(browser, decision_url, "e2e_health")
+    department = desk(browser, decision_url, "e2e_health")
     _open(department, "事業提案", tab="新規提案")
     fill_proposal_form(department, name)
     department.get_by_role("button", name="提出する").click()
     expect(department.get_by_text("を提出しました。")).to_be_visible()
 
-    screener = _desk(browser, decision_url, "e2e_screener")
+    screener = desk(browser, decision_url, "e2e_screener")
     _open(screener, "事業提案")
     _pick(screener, "提案を選択", name)
     screener.get_by_label("理由（必須）").fill(RETURN_REASON)
@@ -157,7 +145,7 @@ def test_a_returned_corrected_proposal_is_scored_decided_filed_and_fed_back(
     department.get_by_role("button", name="提出する").click()
     expect(department.get_by_text("を提出しました。")).to_be_visible()
 
-    admin = _desk(browser, decision_url, "e2e_admin")
+    admin = desk(browser, decision_url, "e2e_admin")
     _open(admin, "審査・採点", tab="設定")
     choose(admin, admin.get_by_label("提案", exact=True), f"{name}（健康福祉部）")
     admin.keyboard.press("Escape")
@@ -177,7 +165,7 @@ def test_a_returned_corrected_proposal_is_scored_decided_filed_and_fed_back(
             "4点：県内初の取組",
         ],
     )
-    second = _desk(browser, decision_url, SECOND)
+    second = desk(browser, decision_url, SECOND)
     _score(
         second,
         name,
@@ -198,7 +186,7 @@ def test_a_returned_corrected_proposal_is_scored_decided_filed_and_fed_back(
         expect(admin.get_by_text("」にしました。")).to_be_visible()
         wait_for_run(admin)
 
-    executive = _desk(browser, decision_url, "e2e_exec")
+    executive = desk(browser, decision_url, "e2e_exec")
     _open(executive, "審査・採点")
     round_hash = _decide(executive)
     expect(executive.get_by_test_id("stMetric").filter(has_text="対象の提案")).to_contain_text("1 件")
@@ -255,5 +243,5 @@ def test_a_returned_corrected_proposal_is_scored_decided_filed_and_fed_back(
     expect(department.get_by_text(SECOND)).to_have_count(0)  # no reviewer's name reaches the department
     department.get_by_role("cell", name=COMMENT).scroll_into_view_if_needed()
     screenshot(department, "42_proposal_feedback")
-    for desk in (department, screener, second, admin, executive):
-        desk.context.close()
+    for open_desk in (department, screener, second, admin, executive):
+        open_desk.context.close()

@@ -9,6 +9,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.e2e.conftest import (
     SCREENING_PROJECT,
     choose,
+    desk,
     fill_proposal_form,
     open_page,
     rerun_after,
@@ -20,16 +21,6 @@ from tests.e2e.conftest import (
 pytestmark = pytest.mark.e2e
 
 WAIT_MS = 30_000  # a shared, busy machine: allow the server time to rerun the page (not a timing check)
-
-
-def _fresh_page(browser: Browser, app_url: str, login: str) -> Page:
-    """Another user in their own browser context (as on another desk), signed in."""
-    ctx = browser.new_context(viewport={"width": 1440, "height": 1800}, locale="ja-JP")
-    pg = ctx.new_page()
-    pg.set_default_timeout(WAIT_MS)
-    pg.goto(app_url)
-    sign_in(pg, login)
-    return pg
 
 
 def test_screener_scores_a_proposal_and_the_ranking_shows_it(page: Page) -> None:
@@ -119,7 +110,7 @@ def test_department_submits_screener_scores_and_the_ranking_shows_it(
     page.get_by_role("button", name="提出する").click()
     expect(page.get_by_text("を提出しました。")).to_be_visible(timeout=WAIT_MS)
 
-    admin = _fresh_page(browser, app_url, "e2e_admin")
+    admin = desk(browser, app_url, "e2e_admin")
     open_page(admin, "審査・採点")
     admin.get_by_role("tab", name="設定").click()
     choose(admin, admin.get_by_label("提案", exact=True), f"{name}（健康福祉部）")
@@ -132,7 +123,7 @@ def test_department_submits_screener_scores_and_the_ranking_shows_it(
     ).to_be_visible(timeout=WAIT_MS)
     admin.context.close()
 
-    screener = _fresh_page(browser, app_url, "e2e_screener")
+    screener = desk(browser, app_url, "e2e_screener")
     open_page(screener, "審査・採点")
     choose(screener, screener.get_by_label("採点する提案"), f"{name}（健康福祉部）")
     # The form that names this proposal, not the previously selected one's still on screen.
