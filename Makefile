@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 # Two workers keep the whole suite well inside the CI budget; PYTEST_ARGS= runs it serially.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test lint system-deps install install-dev seed bench clean
+.PHONY: run test lint system-deps pdf-font install install-dev seed bench clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -25,12 +25,18 @@ install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 
 ## run: set up, create and seed the database on first start, serve on 127.0.0.1:8501
-run: install
+run: install pdf-font
 	$(VENV)/bin/fund init
 	$(PY) -m streamlit run app.py --server.address=127.0.0.1 --server.port=8501
 
 seed: install
 	$(VENV)/bin/fund seed
+
+## pdf-font: the Japanese font embedded in PDF 帳票 (Debian's fonts-ipaexfont-gothic) — when root and missing
+pdf-font:
+	@[ -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-ipaexfont-gothic >/dev/null; \
+	  else echo "PDF 帳票には fonts-ipaexfont-gothic が必要です（root で apt-get install してください）"; fi; }
 
 ## system-deps: Debian's chromium (browser tests), Japanese fonts (IPAex is embedded in PDF 帳票),
 ## poppler-utils (tests render PDFs to images), PostgreSQL — when root and missing
