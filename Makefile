@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # Two workers keep the whole suite well inside the CI budget; PYTEST_ARGS= runs it serially.
-PYTEST_ARGS ?= -n 2
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 .PHONY: run test lint system-deps pdf-font install install-dev seed bench clean
 

@@ -230,6 +230,18 @@ def open_page(page: Page, title: str) -> None:
     expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
 
 
+def open_fresh(page: Page, title: str) -> None:
+    """Open a page afresh: another user's change is read again. The link of the page on screen
+    does not run it again, so from that page the way is through another one."""
+    heading = page.get_by_role("heading", name=title, exact=True)
+    nav = page.get_by_test_id("stSidebarNav")
+    if heading.count():
+        other = "ホーム" if title != "ホーム" else "基金の状況"
+        rerun_after(page, nav.get_by_role("link", name=other).click)
+    rerun_after(page, nav.get_by_role("link", name=title).click)
+    expect(heading).to_be_visible()
+
+
 def wait_for_run(page: Page) -> None:
     """Wait until the server has finished running the page script (Streamlit marks its root)."""
     expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")

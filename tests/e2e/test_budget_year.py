@@ -22,6 +22,7 @@ from tests.conftest import make_actor, make_proposal, reviewed_by_two
 from tests.e2e.conftest import (
     choose,
     desk,
+    open_fresh,
     rerun_after,
     screenshot,
     seeded_with_users,
@@ -29,7 +30,9 @@ from tests.e2e.conftest import (
     wait_for_run,
 )
 
-pytestmark = pytest.mark.e2e
+# Runs on its own server: on the same worker as the other such module, one after the other, so
+# that two whole-day walks do not share the two cores (their waits are for the server, not time).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("own_server")]
 
 PROJECT = "E2E 年間サイクル実証事業"
 YEAR = clock.current_fiscal_year()
@@ -65,21 +68,9 @@ def cycle_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
-def _open(page: Page, title: str) -> None:
-    """Open a page afresh: another user's change is read again. The link of the page on screen
-    does not run it again, so from that page the way is through another one."""
-    heading = page.get_by_role("heading", name=title, exact=True)
-    nav = page.get_by_test_id("stSidebarNav")
-    if heading.count():
-        other = "ホーム" if title != "ホーム" else "基金の状況"
-        rerun_after(page, nav.get_by_role("link", name=other).click)
-    rerun_after(page, nav.get_by_role("link", name=title).click)
-    expect(heading).to_be_visible()
-
-
 def _tab(page: Page, name: str) -> None:
     """Open 年度配分 afresh and one of its tabs."""
-    _open(page, "年度配分")
+    open_fresh(page, "年度配分")
     tab = page.get_by_role("tab", name=name)
     if tab.get_attribute("aria-selected") != "true":  # the page keeps the tab last open
         rerun_after(page, tab.click)
@@ -165,7 +156,7 @@ def _revise(page: Page, share: int, cost: int | None, reason: str, *, delta: str
 
 
 def _draw(page: Page, amount: int) -> None:
-    _open(page, "基金の状況")
+    open_fresh(page, "基金の状況")
     expect(page.get_by_text("「推計」は資料に記載がなく")).to_be_visible()
     form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="記帳する"))
     choose(page, form.get_by_role("combobox", name="年度"), LABEL)
@@ -179,11 +170,11 @@ def _draw(page: Page, amount: int) -> None:
 
 def _home_and_fund_status_agree(page: Page, balance: str) -> None:
     """ホーム and 基金の状況 show the same balance and the same runway."""
-    _open(page, "ホーム")
+    open_fresh(page, "ホーム")
     home = page.get_by_test_id("stMetric")
     expect(home.filter(has_text="基金残高").get_by_test_id("stMetricValue")).to_have_text(balance)
     runway = home.filter(has_text="残り年数の目安").get_by_test_id("stMetricValue").inner_text()
-    _open(page, "基金の状況")
+    open_fresh(page, "基金の状況")
     status = page.get_by_test_id("stMetric")
     expect(status.filter(has_text="現在の基金残高").get_by_test_id("stMetricValue")).to_have_text(balance)
     expect(status.filter(has_text="残り年数の目安").get_by_test_id("stMetricValue")).to_have_text(runway)
@@ -258,7 +249,7 @@ def test_one_project_through_a_whole_year_in_the_browser(browser: Browser, cycle
     _shots(executive, "31_budget_year_history")
 
     # 決算: the last 10,000,000円 becomes 不用額; the carried part waits in the 翌年度
-    _open(admin, "基金の状況")
+    open_fresh(admin, "基金の状況")
     expect(admin.get_by_text("「推計」は資料に記載がなく")).to_be_visible()
     close = admin.get_by_test_id("stForm").filter(has=admin.get_by_role("button", name="決算確定する"))
     choose(admin, close.get_by_role("combobox", name="決算確定する年度"), LABEL)

@@ -26,6 +26,7 @@ from tests.e2e.conftest import (
     choose,
     desk,
     fill_proposal_form,
+    open_fresh,
     rerun_after,
     screenshot,
     seeded_with_users,
@@ -33,7 +34,9 @@ from tests.e2e.conftest import (
     wait_for_run,
 )
 
-pytestmark = pytest.mark.e2e
+# Runs on its own server: on the same worker as the other such module, one after the other, so
+# that two whole-day walks do not share the two cores (their waits are for the server, not time).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("own_server")]
 
 YEAR = clock.current_fiscal_year()
 ROUND = "E2E 確定の通し審査"
@@ -63,8 +66,7 @@ def decision_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _open(page: Page, title: str, tab: str | None = None) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+    open_fresh(page, title)  # another user's change is read again
     wait_for_run(page)
     if tab is None:
         return
