@@ -320,11 +320,12 @@ def set_password(engine: Engine, *, actor: Actor, login: str, new_password: str)
     """Reset (administrator) or change (own account) a password; audited without the hash."""
     if actor.login != login:
         require(actor, Action.manage_users)
+    with read_session(engine) as session:
+        display_name = _user_by_login(session, login).display_name
+    # Checked before the write begins: the estimate loads dictionaries and must not hold the write lock.
+    check_password_strength(new_password, login=login, display_name=display_name)
     with write_session(engine) as session:
-        user = session.exec(select(AppUser).where(AppUser.login == login)).first()
-        if user is None:
-            raise NotFound(f"利用者「{login}」は登録されていません。")
-        check_password_strength(new_password, login=login, display_name=user.display_name)
+        user = _user_by_login(session, login)
         user.password_hash = hash_password(new_password)
         user.password_changed_at = clock.now_utc()
         user.failed_logins = 0
@@ -567,8 +568,9 @@ def session_problem(engine: Engine, *, actor: Actor, signed_in_at: datetime) -> 
     """Why a session signed in at `signed_in_at` may no longer act, or None: checked against the
     database on every run, callback and download, so that deactivation, a change of role or
     department, and a password change end every open session at once."""
-    with read_session(engine) as session:
+    with read_session(engine) as session:  # one read per run: the user, and their last sign-out
         user = session.exec(select(AppUser).where(AppUser.login == actor.login)).first()
+        ended = session.exec(select(SessionEnd.ended_at).where(SessionEnd.login == actor.login)).first()
     if user is None or not user.active:
         return "このアカウントは無効になったため、サインアウトしました。"
     if Role(user.role) != actor.role or (
@@ -577,8 +579,6 @@ def session_problem(engine: Engine, *, actor: Actor, signed_in_at: datetime) -> 
         return "役割または所管部局が変更されたため、サインアウトしました。もう一度サインインしてください。"
     if user.password_changed_at is not None and clock.as_utc(user.password_changed_at) > signed_in_at:
         return "パスワードが変更されたため、サインアウトしました。新しいパスワードでサインインしてください。"
-    with read_session(engine) as session:
-        ended = session.exec(select(SessionEnd.ended_at).where(SessionEnd.login == actor.login)).first()
     if ended is not None and clock.as_utc(ended) > signed_in_at:
         return "ほかの画面でサインアウトしたため、この画面もサインアウトしました。"
     return None
