@@ -232,14 +232,16 @@ def open_page(page: Page, title: str) -> None:
 
 def open_fresh(page: Page, title: str) -> None:
     """Open a page afresh: another user's change is read again. The link of the page on screen
-    does not run it again, so from that page the way is through another one."""
-    heading = page.get_by_role("heading", name=title, exact=True)
+    does not run it again, so from that page the way is through another one. Each step waits for
+    the new page's heading, then for its run to end."""
     nav = page.get_by_test_id("stSidebarNav")
-    if heading.count():
+    if page.get_by_role("heading", name=title, exact=True).count():
         other = "ホーム" if title != "ホーム" else "基金の状況"
-        rerun_after(page, nav.get_by_role("link", name=other).click)
-    rerun_after(page, nav.get_by_role("link", name=title).click)
-    expect(heading).to_be_visible()
+        nav.get_by_role("link", name=other).click()
+        expect(page.get_by_role("heading", name=other, exact=True)).to_be_visible()
+    nav.get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+    wait_for_run(page)
 
 
 def wait_for_run(page: Page) -> None:
