@@ -82,6 +82,9 @@ def _engine_for(url: str) -> Engine:
             engine = create_engine(url, **kwargs)
             if url.startswith("duckdb"):
                 event.listen(engine, "connect", _session_in_utc)
+            from fund import integrity  # here: it imports this module
+
+            integrity.guard_session()  # no watched change is committed without its after-image
             _ENGINES[url] = engine
         return _ENGINES[url]
 

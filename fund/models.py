@@ -610,6 +610,21 @@ class AuditLog(SQLModel, table=True):
     row_hash: str = ""
 
 
+class AuditImage(SQLModel, table=True):
+    """The after-image of one money or authority row an audit row changed: its watched columns as
+    written (`image` None: the row was deleted). Keyed like the chain, and covered by its audit row's
+    hash, so neither the data nor its image can be changed unseen (see fund.integrity)."""
+
+    __tablename__ = "audit_image"
+
+    id: int | None = id_field("audit_image_id_seq")
+    audit_id: int  # the audit_log row (no foreign key: DuckDB could then never alter audit_log)
+    table_name: str = Field(max_length=60)
+    row_id: str = Field(max_length=60)
+    image: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    image_hash: str = ""
+
+
 # --- Scenarios (年度配分の案) ------------------------------------------------------------------------------
 
 

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     # the first backup, readable by its owner only).
     backup_key: str = ""
     backup_key_file: Path = DATA_DIR / "backup.key"
+    # The key that chains the audit trail (HMAC), kept outside the database the same way; and the file,
+    # outside the database, where each backup, restore and 決算確定 writes down the chain's head.
+    audit_key: str = ""
+    audit_key_file: Path = DATA_DIR / "audit.key"
+    audit_heads_file: Path = DATA_DIR / "audit-heads.jsonl"
     # The Japanese font embedded in PDF 帳票: IPAex Gothic from Debian's fonts-ipaexfont-gothic.
     pdf_font: Path = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
 

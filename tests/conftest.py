@@ -1,7 +1,10 @@
 """Shared fixtures: a fresh DuckDB per test, a seeded copy built once from data/, actors, caches."""
 
+import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -9,12 +12,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import Session
 
-from fund import allocation, auth, clock, ledger, schema, screening, throttle
+from fund import allocation, audit, auth, clock, ledger, schema, screening, throttle
 from fund.auth import Actor
-from fund.db import checkpoint, dispose_engines, get_engine, query_df
-from fund.models import Role
-from fund.ops.seed import seed
+from fund.db import checkpoint, dispose_engines, get_engine, query_df, write_session
+from fund.models import AuditAction, Role
+from fund.ops.seed import SEED_ACTOR, seed
 from fund.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +32,11 @@ FY_FIRST_MINUTE = datetime(2027, 3, 31, 15, 0, tzinfo=UTC)  # 1 April 00:00 JST,
 UTC_AFTERNOON = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)  # already 2 December 00:30 in Japan
 APP = str(ROOT / "app.py")
 
+# The tests' audit key and chain-head file, never the files under data/ (the servers that the browser
+# tests start inherit both).
+os.environ["FUND_AUDIT_KEY"] = "tests-audit-chain-key"
+os.environ["FUND_AUDIT_HEADS_FILE"] = str(Path(tempfile.mkdtemp(prefix="fund-heads-")) / "heads.jsonl")
+
 
 def _use_database(monkeypatch: pytest.MonkeyPatch, path: Path) -> str:
     url = f"duckdb:///{path}"
@@ -37,12 +46,13 @@ def _use_database(monkeypatch: pytest.MonkeyPatch, path: Path) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _isolation(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolation(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Every test starts with fresh settings, engines and Streamlit caches, and signs backups with a
     test key (never the key file under data/)."""
     import streamlit as st
 
     monkeypatch.setenv("FUND_BACKUP_KEY", "tests-backup-signing-key")
+    monkeypatch.setenv("FUND_AUDIT_HEADS_FILE", str(tmp_path / "audit-heads.jsonl"))
     get_settings.cache_clear()
     st.cache_resource.clear()
     st.cache_data.clear()
@@ -111,6 +121,18 @@ def seeded_engine(seeded_template: Path, tmp_path: Path, monkeypatch: pytest.Mon
 TEST_REASON = "テストのための記帳"
 
 
+@contextmanager
+def arranged(engine: Engine) -> Iterator[Session]:
+    """A transaction for a test's starting data written directly (年度, users, history as earlier
+    years left it), committed with a loading audit row like `fund seed`'s: every watched change needs
+    one, and the data then verifies like seeded data."""
+    with write_session(engine) as session:
+        yield session
+        audit.record(
+            session, actor=SEED_ACTOR, action=AuditAction.seed, entity="database", reason="テストの前提データ"
+        )
+
+
 def posting(data: dict[str, object], *, today: date | None = None) -> ledger.LedgerEntryCreate:
     """`ledger.validate_entry` with what the form asks of a posting whose test is about something
     else: a reason (needed when dated in a past 年度) and, for a drawdown without 配分, the
@@ -124,11 +146,11 @@ def posting(data: dict[str, object], *, today: date | None = None) -> ledger.Led
 def adopted_copies(engine: Engine, *, year: int, status: str = "adopted") -> int:
     """The FY2024 proposals again, for `year` and already decided (`status`): the optimiser's
     candidates. Written directly, as a department's history would be. Returns how many."""
-    from sqlmodel import Session, select
+    from sqlmodel import select
 
     from fund.models import Proposal
 
-    with Session(engine) as session:
+    with arranged(engine) as session:
         rows = session.exec(select(Proposal).where(Proposal.fiscal_year == 2024)).all()
         for p in rows:
             session.add(
@@ -136,7 +158,6 @@ def adopted_copies(engine: Engine, *, year: int, status: str = "adopted") -> int
                     p.model_dump(exclude={"id"}) | {"fiscal_year": year, "status": status}
                 )
             )
-        session.commit()
     return len(rows)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from fund import audit, clock, duties
+from fund import audit, clock, duties, integrity
 from fund.allocation.ceiling import check_ceiling, fund_ceiling
 from fund.allocation.workflow import approve_allocation, open_year
 from fund.auth import Action, Actor, can, require
@@ -401,7 +401,9 @@ def close_year(engine: Engine, *, actor: Actor, fiscal_year: int) -> list[Alloca
             before=before,
             after=audit.snapshot(year),
         )
-        return [_detached(session, lapse) for lapse in lapses]
+        closed = [_detached(session, lapse) for lapse in lapses]
+    integrity.record_head(engine, "close", label)  # the 決算 is pinned outside the database too
+    return closed
 
 
 def _refuse_pending(session: Session, label: str, allocations: Sequence[Allocation]) -> None:

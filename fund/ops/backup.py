@@ -23,7 +23,6 @@ import hashlib
 import hmac
 import json
 import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -37,7 +36,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
-from fund import audit, clock, schema
+from fund import audit, clock, integrity, keys, schema
 from fund.auth import SYSTEM, Action, Actor, require
 from fund.db import (
     WRITE_LOCK,
@@ -73,13 +72,15 @@ class Manifest:
     duckdb_version: str = duckdb.__version__
     schema_revision: str | None = None  # None: a database of release 0.1.0 (no version table)
     sequences: dict[str, int] = field(default_factory=dict)  # name → the last id handed out
+    audit_head: dict[str, Any] | None = None  # the newest audit row copied: its id and hash
     signature: str | None = None  # HMAC-SHA256 of everything else, keyed outside the backup
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, ensure_ascii=False, indent=2, sort_keys=True)
 
     def _signed_part(self) -> bytes:
-        content = {k: v for k, v in self.__dict__.items() if k != "signature"}
+        # A field added later is signed only when set, so the manifests of earlier releases still verify.
+        content = {k: v for k, v in self.__dict__.items() if k != "signature" and (k != "audit_head" or v)}
         return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
     def sign(self, key: bytes) -> None:
@@ -137,25 +138,6 @@ def _quote_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def signing_key(*, create: bool) -> bytes:
-    """The key that signs manifests: FUND_BACKUP_KEY, else the key file (made when `create`)."""
-    settings = get_settings()
-    if settings.backup_key:
-        return settings.backup_key.encode()
-    path = settings.backup_key_file
-    if not path.is_file():
-        if not create:
-            raise RuleViolation(
-                f"バックアップの署名を確かめる鍵（{path.name}）がありません。バックアップを作成した環境の "
-                "FUND_BACKUP_KEY または鍵ファイル（FUND_BACKUP_KEY_FILE）を設定してください。"
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as fh:
-            fh.write(secrets.token_hex(32))
-    return path.read_bytes().strip()
-
-
 def _check_signature(manifest: "Manifest", *, accept_unsigned: bool) -> None:
     if manifest.signature is None:
         if accept_unsigned:
@@ -164,7 +146,7 @@ def _check_signature(manifest: "Manifest", *, accept_unsigned: bool) -> None:
             "このバックアップの目録には署名がありません（リリース 0.1.0 のバックアップなど）。"
             "作成元を確かめたうえで、署名のないバックアップとして復元してください（--accept-unsigned）。"
         )
-    if not manifest.signed_with(signing_key(create=False)):
+    if not manifest.signed_with(keys.secret("backup", create=False)):
         raise RuleViolation(
             "バックアップの目録の署名が一致しません。ファイルが書き換えられたか、別の環境の鍵で作成された"
             "バックアップです。復元を中止しました。"
@@ -210,6 +192,7 @@ def backup(
                     pd.read_sql(text(f'SELECT * FROM "{name}"'), conn).to_parquet(target, index=False)
                 progress(f"表 {name}", i, total)
             sequences = _sequence_values(conn) if is_duckdb(engine) else {}
+            head = conn.execute(text("SELECT id, row_hash FROM audit_log ORDER BY id DESC LIMIT 1")).first()
     files = sorted(p for p in out_dir.rglob("*") if p.is_file() and p.name != MANIFEST)
     progress("チェックサム", total - 1, total)
     manifest = Manifest(
@@ -221,8 +204,9 @@ def backup(
         files={p.relative_to(out_dir).as_posix(): _sha256(p) for p in files},
         schema_revision=revision,
         sequences=sequences,
+        audit_head=None if head is None else {"id": head[0], "row_hash": head[1]},
     )
-    manifest.sign(signing_key(create=True))
+    manifest.sign(keys.secret("backup", create=True))
     (out_dir / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
     with write_session(engine) as session:
         audit.record(
@@ -232,6 +216,7 @@ def backup(
             entity="database",
             after={"files": len(files), "rows": sum(counts.values()), "format": manifest.format},
         )
+    integrity.record_head(engine, "backup", out_dir.name)
     progress("完了", total, total)
     return manifest
 
@@ -381,14 +366,16 @@ def restore(
     if mismatched:
         _remove_db_files(staging)
         raise RuleViolation("復元した件数が目録と一致しません: " + "、".join(mismatched))
-    staging_url = f"duckdb:///{staging}"
     try:
-        broken = audit.verify_chain(get_engine(staging_url))
+        findings = _restored_findings(get_engine(f"duckdb:///{staging}"), manifest)
     finally:
         dispose_engines()
-    if broken is not None:
+    if findings:
         _remove_db_files(staging)
-        raise RuleViolation(f"復元した監査ログの連鎖が番号 {broken} で途切れています。復元を中止しました。")
+        raise RuleViolation(
+            "復元したデータが監査ログと一致しません。復元を中止しました（監査ログの鍵 FUND_AUDIT_KEY が"
+            "作成元と同じかも確かめてください）: " + " ".join(f.message for f in findings[:5])
+        )
     progress("置き換え", step + 3, total)
     previous: Path | None = None
     if target.exists():
@@ -411,9 +398,26 @@ def restore(
             after=_restore_note(manifest, previous),
         )
     checkpoint(engine)
+    integrity.record_head(engine, "restore", source.name)
     dispose_engines()
     progress("完了", total, total)
     return RestoreReport(tables=counts, previous_file=previous)
+
+
+def _restored_findings(engine: Engine, manifest: Manifest) -> list[integrity.Finding]:
+    """The restored data against its audit trail, and the trail against the head the manifest names."""
+    findings = integrity.verify(engine, heads=False)
+    head = manifest.audit_head
+    if head is not None:
+        with engine.connect() as conn:
+            found = conn.execute(
+                text("SELECT row_hash FROM audit_log WHERE id = :id"), {"id": head["id"]}
+            ).scalar()
+        if found != head["row_hash"]:
+            findings.append(
+                integrity.Finding(f"目録に記録した監査ログの先頭（番号 {head['id']}）がありません。")
+            )
+    return findings
 
 
 def _load(source: Path, manifest: Manifest, staging: Path) -> dict[str, int]:

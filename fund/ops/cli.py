@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from fund import allocation, audit, auth, clock, export, ledger, schema
+from fund import allocation, auth, clock, export, integrity, ledger, schema
 from fund.db import database_path, explain_connection_error, get_engine, require_file
 from fund.errors import FundError, InputInvalid
 from fund.fiscal import fiscal_label, fiscal_year_of
@@ -181,11 +181,20 @@ def _cmd_ledger_export(args: argparse.Namespace) -> int:
 
 @_current_schema
 def _cmd_audit_verify(_args: argparse.Namespace) -> int:
-    broken = audit.verify_chain(get_engine())
-    if broken is None:
-        print("監査ログの連鎖は正常です。")
+    findings = integrity.verify(get_engine())
+    if not findings:
+        print(
+            "監査ログの連鎖、記録と現在のデータ（台帳・配分・提案の状態・利用者・年度の決算確定）は一致しています。"
+        )
         return 0
-    print(f"監査ログの連鎖が番号 {broken} で途切れています（改ざんまたは破損の可能性）。", file=sys.stderr)
+    shown = findings[:50]
+    print(
+        f"監査ログと一致しない点が {len(findings):,}件 あります（改ざんまたは破損の可能性）:", file=sys.stderr
+    )
+    for finding in shown:
+        print(f"- {finding.message}", file=sys.stderr)
+    if len(findings) > len(shown):
+        print(f"（ほか {len(findings) - len(shown):,}件）", file=sys.stderr)
     return 1
 
 

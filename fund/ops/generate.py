@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from fund import audit, clock, kpi
+from fund import audit, clock, integrity, kpi
 from fund.db import checkpoint, is_duckdb, write_session
 from fund.errors import RuleViolation
 from fund.models import AuditAction
@@ -219,7 +219,7 @@ def generate(
         tick("成果指標")
     report = GenerateReport(proposals=proposals, seed=seed_value, inserted=load.inserted)
     with write_session(engine) as session:
-        audit.record(
+        row = audit.record(
             session,
             actor=GENERATOR_ACTOR,
             action=AuditAction.generate,
@@ -227,6 +227,7 @@ def generate(
             after={"proposals": proposals, "seed": seed_value, "inserted": report.inserted},
             reason="ベンチマーク用の合成データ（名称に「（合成）」）",
         )
+        integrity.baseline(session, row)  # the bulk-inserted rows get their after-images
     tick("監査ログ")
     checkpoint(engine)
     tick("書き出し")

@@ -18,7 +18,7 @@ from alembic import command
 from sqlalchemy import Connection, text
 from sqlmodel import Session
 
-from fund import audit, schema
+from fund import audit, integrity, schema
 from fund.auth import SYSTEM, Action, Actor, require
 from fund.db import (
     WRITE_LOCK,
@@ -96,6 +96,7 @@ def upgrade(
             f"スキーマを更新できませんでした（{type(exc).__name__}: {str(exc).splitlines()[0][:200]}）。"
             f"{UNCHANGED}バックアップ: {backup_dir}"
         ) from exc
+    integrity.record_head(get_engine(url), "upgrade", f"{found.revision or '0.1.0'} → {found.head}")
     progress("完了", 3, 3)
     return UpgradeReport(found, found.head, backup_dir, tables)
 
@@ -142,7 +143,7 @@ def _migrate(conn: Connection, found: schema.Status, actor: Actor) -> dict[str, 
         broken = audit.chain_break(session)
         if broken is not None:
             raise UpgradeFailed(f"更新後の監査ログの連鎖が番号 {broken} で途切れています。")
-        audit.record(
+        row = audit.record(
             session,
             actor=actor.login,
             action=AuditAction.database_upgrade,
@@ -150,4 +151,5 @@ def _migrate(conn: Connection, found: schema.Status, actor: Actor) -> dict[str, 
             before={"revision": found.revision or "0.1.0（版の記録なし）"},
             after={"revision": found.head, "rows": sum(before.values())},
         )
+        integrity.baseline(session, row)  # rows written before after-images existed get theirs
     return after

@@ -8,16 +8,16 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import Engine
 
 from fund import clock, intake
-from fund.db import query_df, write_session
+from fund.db import query_df
 from fund.errors import PermissionDenied, RuleViolation
 from fund.models import FiscalYear, ProposalStatus, Role
-from tests.conftest import make_actor
+from tests.conftest import arranged, make_actor
 
 
 @pytest.fixture
 def year(seeded_engine: Engine) -> int:
     fy = clock.current_fiscal_year() + 1
-    with write_session(seeded_engine) as session:
+    with arranged(seeded_engine) as session:
         if session.get(FiscalYear, fy) is None:
             session.add(FiscalYear(year=fy))
     return fy

@@ -13,14 +13,14 @@ from sqlalchemy import Engine
 
 from fund import allocation, audit, ledger
 from fund.auth import Actor
-from fund.db import query_df, write_session
+from fund.db import query_df
 from fund.errors import InputInvalid, PermissionDenied, RuleViolation
 from fund.models import FiscalYear, Role
-from tests.conftest import approved_allocation, make_actor, posting
+from tests.conftest import approved_allocation, arranged, make_actor, posting
 
 
 def _open_years(engine: Engine, *years: int) -> None:
-    with write_session(engine) as s:
+    with arranged(engine) as s:
         for y in years:
             s.add(FiscalYear(year=y))
 
@@ -152,7 +152,7 @@ def test_every_posting_writes_an_audit_row_and_the_chain_verifies(engine: Engine
     _post(engine, admin, "deposit", 10_000)
     _post(engine, admin, "interest", 12)
     actions = list(query_df(engine, "SELECT action FROM audit_log ORDER BY id")["action"])
-    assert actions == ["ledger.post", "ledger.post"]
+    assert actions == ["seed", "ledger.post", "ledger.post"]  # the test's 年度, then the two postings
     assert audit.verify_chain(engine) is None
 
 

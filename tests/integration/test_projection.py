@@ -8,16 +8,16 @@ import openpyxl
 import pandas as pd
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from fund import ledger, projection
 from fund.auth import Actor
-from fund.db import get_engine, query_df, write_session
+from fund.db import get_engine, query_df
 from fund.models import Allocation, AllocationStatus, Project, Proposal, ProposalCostLine, ProposalStatus
 from fund.ops import generate
 from fund.ops.cli import main
 from fund.projection import Level, StressTest
-from tests.conftest import posting
+from tests.conftest import arranged, posting
 
 TODAY = date(2026, 11, 22)  # 令和8年度
 BALANCE = 2_060_000_000
@@ -27,7 +27,7 @@ PACE = (804_192_000 + 1_135_808_000) // 2  # mean drawdown of 令和5・6年度
 
 
 def _project_id(engine: Engine, name: str) -> int:
-    with write_session(engine) as s:
+    with Session(engine) as s:
         pid = s.exec(select(Project.id).where(Project.name == name)).one()
     assert pid is not None
     return pid
@@ -35,7 +35,7 @@ def _project_id(engine: Engine, name: str) -> int:
 
 def _approve_allocation(engine: Engine, project: str, year: int, fund_share_yen: int) -> None:
     pid = _project_id(engine, project)
-    with write_session(engine) as s:
+    with arranged(engine) as s:
         category = s.exec(select(Project.category_id).where(Project.id == pid)).one()
         s.add(
             Allocation(
@@ -53,7 +53,7 @@ def _proposal_with_cost_line(
     engine: Engine, project: str, status: ProposalStatus, line_year: int, fund_share_yen: int
 ) -> None:
     pid = _project_id(engine, project)
-    with write_session(engine) as s:
+    with arranged(engine) as s:
         proposal = Proposal(project_id=pid, fiscal_year=2026, status=status)
         s.add(proposal)
         s.flush()

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from fund import clock, proposals
 from fund.auth import Actor
-from fund.db import query_df, write_session
+from fund.db import query_df
 from fund.errors import InputInvalid, PermissionDenied, RuleViolation, StaleEdit
 from fund.labels import PROPOSAL_STATUS
 from fund.models import (
@@ -26,7 +26,7 @@ from fund.models import (
     Role,
 )
 from fund.money import to_sen_yen
-from tests.conftest import ids, make_actor, make_proposal, reviewed_by_two
+from tests.conftest import arranged, ids, make_actor, make_proposal, reviewed_by_two
 
 S = ProposalStatus
 
@@ -35,7 +35,7 @@ S = ProposalStatus
 def year(seeded_engine: Engine) -> int:
     """Next 年度: registered and open, so proposals may be made for it whenever the tests run."""
     fy = clock.current_fiscal_year() + 1
-    with write_session(seeded_engine) as session:
+    with arranged(seeded_engine) as session:
         if session.get(FiscalYear, fy) is None:
             session.add(FiscalYear(year=fy))
     return fy

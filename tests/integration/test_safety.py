@@ -12,10 +12,10 @@ from fund import admin as audit_admin
 from fund import auth, clock, intake, kpi, ledger, proposals, screening
 from fund.allocation_export import export_allocations
 from fund.auth import SYSTEM, Actor
-from fund.db import query_df, write_session
+from fund.db import query_df
 from fund.errors import FundError, InputInvalid, PermissionDenied, RuleViolation
 from fund.models import FiscalYear, LedgerKind, Role
-from tests.conftest import make_proposal, posting
+from tests.conftest import arranged, make_proposal, posting
 
 SCRIPT = "<script>alert(1)</script>"
 MD_LINK = "[x](javascript:alert(1))"
@@ -77,7 +77,7 @@ def _csv_has_no_live_formula(data: bytes) -> bool:
 @pytest.fixture
 def proposal_year(seeded_engine: Engine) -> int:
     fy = clock.current_fiscal_year() + 1
-    with write_session(seeded_engine) as session:
+    with arranged(seeded_engine) as session:
         if session.get(FiscalYear, fy) is None:
             session.add(FiscalYear(year=fy))
     return fy

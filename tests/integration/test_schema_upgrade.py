@@ -91,8 +91,9 @@ def test_the_history_starts_at_the_baseline() -> None:
         ("0003", "0002"),
         ("0004", "0003"),
         ("0005", "0004"),
+        ("0006", "0005"),
     ]
-    assert schema.BASELINE == "0001" and schema.head() == "0005"
+    assert schema.BASELINE == "0001" and schema.head() == "0006"
 
 
 # --- Release 0.1.0's file --------------------------------------------------------------------------
@@ -123,6 +124,9 @@ def test_release_0_1_0_is_refused_until_upgraded_then_keeps_every_row(
     for new_in_0004 in ("proposal_revision", "proposal_return", "round_policy", "screening_decision"):
         assert after.pop(new_in_0004) == 0
     assert after.pop("session_end") == 0  # 0005: no session of the old database was ended
+    # 0006: every ledger entry, allocation, proposal, user and 年度 gets its baseline after-image
+    watched = ("ledger_entry", "allocation", "allocation_change", "proposal", "app_user", "fiscal_year")
+    assert after.pop("audit_image") == sum(before.get(t, 0) for t in watched)
     assert after == {**before, "audit_log": before["audit_log"] + 2}
     assert main(["audit", "verify"]) == 0
     assert main(["db", "current"]) == 0

@@ -31,8 +31,9 @@ from fund.models import (
     ReviewScore,
     Role,
 )
+from fund.proposals.corrections import return_proposal
 from fund.sensitivity import analyse, scenarios
-from tests.conftest import make_actor
+from tests.conftest import arranged, make_actor
 
 FY = 2025
 
@@ -64,7 +65,7 @@ def _add_proposal(session: Session, name: str, department_id: int, category_id: 
 @pytest.fixture
 def world(engine: Engine, admin: Actor) -> World:
     """Two departments, three submitted FY2025 proposals, three 審査担当 (one in 健康福祉部)."""
-    with Session(engine) as session:
+    with arranged(engine) as session:
         health = Department(name="健康福祉部", sort_order=1)
         planning = Department(name="総合企画部", sort_order=2)
         category = Category(code="life", name="生活関連分野")
@@ -77,7 +78,6 @@ def world(engine: Engine, admin: Actor) -> World:
             "電子申請の拡充": _add_proposal(session, "電子申請の拡充", planning.id or 0, category.id or 0),
             "県民アプリ": _add_proposal(session, "県民アプリ", planning.id or 0, category.id or 0),
         }
-        session.commit()
     reviewers = {}
     for login, dept in [("sato", None), ("suzuki", None), ("tanaka", "健康福祉部")]:
         user = auth.create_user(
@@ -241,12 +241,12 @@ def test_only_screeners_can_be_assigned_and_only_proposals_of_the_round(world: W
             proposal_ids=[world.proposals["県民アプリ"]],
             reviewer_ids=[boss.id or 0],
         )
-    with Session(engine) as session:
-        proposal = session.get(Proposal, world.proposals["県民アプリ"])
-        assert proposal is not None
-        proposal.status = ProposalStatus.draft
-        session.add(proposal)
-        session.commit()
+    return_proposal(  # 差戻し: a 下書き again, for the department to correct
+        engine,
+        actor=world.admin,
+        proposal_id=world.proposals["県民アプリ"],
+        reason="根拠の数値を確認してください",
+    )
     with pytest.raises(InputInvalid, match="下書きのため"):
         screening.assign_reviewers(
             engine,

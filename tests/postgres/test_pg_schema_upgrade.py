@@ -97,6 +97,9 @@ def test_release_0_1_0_on_postgresql_is_stamped_upgraded_and_keeps_every_row(
     for new_in_0004 in ("proposal_revision", "proposal_return", "round_policy", "screening_decision"):
         assert after.pop(new_in_0004) == 0
     assert after.pop("session_end") == 0  # 0005: no session of the old database was ended
+    # 0006: every ledger entry, allocation, proposal, user and 年度 gets its baseline after-image
+    watched = ("ledger_entry", "allocation", "allocation_change", "proposal", "app_user", "fiscal_year")
+    assert after.pop("audit_image") == sum(manifest["tables"].get(t, 0) for t in watched)
     assert after == {**manifest["tables"], "audit_log": manifest["tables"]["audit_log"] + 2}
     assert ledger.balance(engine) == 2_060_123_456  # 20.6億円 and the 123,456円 of interest posted
     assert audit.verify_chain(engine) is None

@@ -7,15 +7,15 @@ from streamlit.testing.v1 import AppTest
 
 from fund import clock
 from fund.auth import Actor
-from fund.db import get_engine, write_session
+from fund.db import get_engine
 from fund.models import AppUser, Role
-from tests.conftest import APP, make_actor
+from tests.conftest import APP, arranged, make_actor
 
 
 def _registered(actor: Actor) -> None:
     """The session is checked against the database on every run: the actor must be a user there
     (added with its role and department when the test has not created it itself)."""
-    with write_session(get_engine()) as session:
+    with arranged(get_engine()) as session:
         if session.exec(select(AppUser).where(AppUser.login == actor.login)).first() is None:
             session.add(
                 AppUser(

@@ -9,9 +9,9 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from fund import clock, proposals
-from fund.db import query_df, write_session
+from fund.db import query_df
 from fund.models import FiscalYear, Role
-from tests.conftest import make_actor, make_proposal
+from tests.conftest import arranged, make_actor, make_proposal
 from tests.ui.conftest import press
 from ui import widgets
 
@@ -21,7 +21,7 @@ PAGE = "pages/proposals.py"
 @pytest.fixture
 def health_id(seeded_engine: Engine) -> int:
     fy = clock.current_fiscal_year() + 1
-    with write_session(seeded_engine) as session:
+    with arranged(seeded_engine) as session:
         if session.get(FiscalYear, fy) is None:
             session.add(FiscalYear(year=fy))
     return int(query_df(seeded_engine, "SELECT id FROM department WHERE name = '健康福祉部'")["id"].iloc[0])

@@ -9,9 +9,9 @@ from streamlit.testing.v1 import AppTest
 
 from fund import auth, clock, kpi, ledger, proposals
 from fund.auth import Actor
-from fund.db import query_df, write_session
+from fund.db import query_df
 from fund.models import FiscalYear, LedgerKind, Role
-from tests.conftest import make_proposal, posting
+from tests.conftest import arranged, make_proposal, posting
 from tests.ui.conftest import signed_in_app
 
 SCRIPT = "<script>alert(1)</script>"
@@ -94,7 +94,7 @@ def hostile(seeded_engine: Engine, admin: Actor) -> Engine:
     }
     kpi.enter_actual(seeded_engine, actor=admin, data=data, today=date(2026, 1, 31))
     year = clock.current_fiscal_year() + 1
-    with write_session(seeded_engine) as session:
+    with arranged(seeded_engine) as session:
         if session.get(FiscalYear, year) is None:
             session.add(FiscalYear(year=year))
     for i, text in enumerate(PAYLOADS):
