@@ -50,6 +50,8 @@ class Action(str, enum.Enum):
     approve_allocation = "approve_allocation"
     set_annual_cap = "set_annual_cap"
     post_ledger = "post_ledger"
+    approve_drawdown = "approve_drawdown"  # the second person for a drawdown that needs one
+    set_drawdown_threshold = "set_drawdown_threshold"
     close_year = "close_year"
     enter_kpi_actual = "enter_kpi_actual"
     export = "export"
@@ -76,6 +78,8 @@ ACTION_LABEL = {
     Action.approve_allocation: "配分の承認",
     Action.set_annual_cap: "年間上限額の設定",
     Action.post_ledger: "基金台帳への記帳",
+    Action.approve_drawdown: "取崩しの承認",
+    Action.set_drawdown_threshold: "取崩しの承認基準額の設定",
     Action.close_year: "年度の決算確定",
     Action.enter_kpi_actual: "成果指標の実績入力",
     Action.export: "帳票の出力",
@@ -116,7 +120,9 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.export,
         }
     ),
-    Role.executive: frozenset(_VIEW_ALL | {Action.approve_allocation, Action.decide_round, Action.export}),
+    Role.executive: frozenset(
+        _VIEW_ALL | {Action.approve_allocation, Action.approve_drawdown, Action.decide_round, Action.export}
+    ),
     Role.admin: frozenset(Action),
 }
 

@@ -33,6 +33,8 @@ from fund.models import (
     AppUser,
     AuditImage,
     AuditLog,
+    DrawdownPolicy,
+    DrawdownRequest,
     FiscalYear,
     LedgerEntry,
     Proposal,
@@ -60,6 +62,12 @@ WATCHED: dict[str, tuple[type[SQLModel], tuple[str, ...], str]] = {
         ("allocation_id", "kind", "fund_delta_yen", "status", "approved_by"),
         "配分の変更",
     ),
+    "drawdown_request": (
+        DrawdownRequest,
+        ("amount_yen", "allocation_id", "status", "decided_by", "ledger_entry_id"),
+        "取崩しの承認依頼",
+    ),
+    "drawdown_policy": (DrawdownPolicy, ("threshold_yen",), "取崩しの承認基準額"),
     "proposal": (Proposal, ("project_id", "fiscal_year", "status"), "事業提案"),
     "app_user": (
         AppUser,
@@ -95,6 +103,9 @@ COLUMN_LABELS = {
     "oidc_subject": "SSO の利用者ID",
     "closed": "決算確定",
     "closed_by": "決算確定者",
+    "decided_by": "承認・却下した人",
+    "ledger_entry_id": "記帳した台帳番号",
+    "threshold_yen": "承認基準額（円）",
     "annual_cap_yen": "年度の上限（円）",
 }
 
@@ -106,6 +117,7 @@ _CODE_WORDS: dict[tuple[str, str], dict[str, str]] = {
     ("allocation_change", "kind"): {k.value: v for k, v in labels.ALLOCATION_CHANGE.items()},
     ("allocation_change", "status"): {k.value: v for k, v in labels.ALLOCATION_STATUS.items()},
     ("proposal", "status"): {k.value: v for k, v in labels.PROPOSAL_STATUS.items()},
+    ("drawdown_request", "status"): {k.value: v for k, v in labels.REQUEST_STATUS.items()},
     ("app_user", "role"): {k.value: v for k, v in labels.ROLE.items()},
 }
 

@@ -12,6 +12,7 @@ from fund.models import (
     LedgerKind,
     Novelty,
     ProposalStatus,
+    RequestStatus,
     ReturnKind,
     Role,
 )
@@ -62,6 +63,12 @@ ALLOCATION_STEP = {
 ALLOCATION_STATUS = {
     AllocationStatus.proposed: "承認待ち",
     AllocationStatus.approved: "承認済",
+}
+
+REQUEST_STATUS = {
+    RequestStatus.pending: "承認待ち",
+    RequestStatus.approved: "承認済（記帳）",
+    RequestStatus.rejected: "却下",
 }
 
 LEDGER_KIND = {
@@ -142,6 +149,10 @@ AUDIT_ACTION = {
     AuditAction.user_oidc_bind: "組織アカウントの識別子の確定",
     AuditAction.ledger_post: "基金台帳への記帳",
     AuditAction.ledger_reverse: "記帳の取消",
+    AuditAction.drawdown_request: "取崩しの承認依頼",
+    AuditAction.drawdown_approve: "取崩しの承認（記帳）",
+    AuditAction.drawdown_reject: "取崩しの却下",
+    AuditAction.drawdown_threshold: "取崩しの承認基準額の設定",
     AuditAction.fiscal_year_close: "年度の決算確定",
     AuditAction.fiscal_year_annual_cap: "年間上限額の設定",
     AuditAction.export: "出力",

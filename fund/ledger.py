@@ -5,12 +5,12 @@ entry it reverses and counts against that entry's kind, so the roll-forward show
 """
 
 from datetime import date
-from typing import Annotated, TypedDict
+from typing import Annotated, Any, TypedDict
 
 import pandas as pd
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Engine, text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from fund import audit, clock, export
 from fund.auth import Action, Actor, require
@@ -23,6 +23,8 @@ from fund.models import (
     AllocationChangeKind,
     AllocationStatus,
     AuditAction,
+    DrawdownPolicy,
+    DrawdownRequest,
     FiscalYear,
     LedgerEntry,
     LedgerKind,
@@ -367,9 +369,28 @@ def post_entry(
     return row
 
 
-def insert_entry(session: Session, *, actor: Actor, entry: LedgerEntryCreate) -> LedgerEntry:
-    """The checks against the database and the insert with its audit row, in the caller's write
-    session (`post_entry`, and the all-or-nothing batch of `fund.ledger_batch`)."""
+def drawdown_threshold(session: Session) -> int | None:
+    """The administrator's threshold above which a drawdown needs a second approval (None: none)."""
+    newest = session.exec(select(DrawdownPolicy).order_by(col(DrawdownPolicy.id).desc()).limit(1)).first()
+    return None if newest is None else newest.threshold_yen
+
+
+def approval_needed(session: Session, entry: LedgerEntryCreate) -> str | None:
+    """Why this posting needs a second person's approval before it is posted (fund.drawdowns), or None:
+    a drawdown without an allocation, or one above the administrator's threshold."""
+    if entry.kind != LedgerKind.drawdown:
+        return None
+    if entry.allocation_id is None:
+        return "配分のない取崩し"
+    threshold = drawdown_threshold(session)
+    if threshold is not None and entry.amount_yen > threshold:
+        return f"承認基準額 {format_yen(threshold)} を超える取崩し"
+    return None
+
+
+def checked_values(session: Session, entry: LedgerEntryCreate) -> dict[str, Any]:
+    """The posting's columns once every check against the database has passed (the 年度 is open, the
+    project and 配分 exist and allow it, the balance covers it)."""
     values = entry.model_dump(exclude={"reason", "unallocated_reason"})
     _check_year_open(session, entry.fiscal_year)
     if entry.project_id is not None and session.get(Project, entry.project_id) is None:
@@ -382,16 +403,38 @@ def insert_entry(session: Session, *, actor: Actor, entry: LedgerEntryCreate) ->
         _check_no_overdraw(session, posted_on=entry.posted_on, amount_yen=entry.amount_yen)
     else:
         values["allocation_id"] = None  # only a drawdown counts against a 配分
-    row = LedgerEntry.model_validate(values | {"created_by": actor.login})
+    return values
+
+
+def insert_entry(
+    session: Session,
+    *,
+    actor: Actor,
+    entry: LedgerEntryCreate,
+    approved_request: DrawdownRequest | None = None,
+) -> LedgerEntry:
+    """The checks against the database and the insert with its audit row, in the caller's write
+    session (`post_entry`, the all-or-nothing batch of `fund.ledger_batch`, and the approval of a
+    request in `fund.drawdowns`, `approved_request`). A drawdown that needs a second approval is
+    refused unless it is that approval."""
+    values = checked_values(session, entry)
+    why = approval_needed(session, entry)
+    if why is not None and approved_request is None:
+        raise RuleViolation(
+            f"{why}は、別の幹部または管理者の承認を得てから記帳されます。承認待ちとして登録してください。"
+        )
+    maker = approved_request.requested_by if approved_request else actor.login
+    row = LedgerEntry.model_validate(values | {"created_by": maker})
     session.add(row)
     session.flush()
     audit.record(
         session,
         actor=actor.login,
-        action=AuditAction.ledger_post,
+        action=AuditAction.drawdown_approve if approved_request else AuditAction.ledger_post,
         entity="ledger_entry",
         entity_id=row.id,
-        after=audit.snapshot(row),
+        after=audit.snapshot(row)
+        | ({"drawdown_request_id": approved_request.id} if approved_request else {}),
         reason=entry.reason,
     )
     return row

@@ -11,13 +11,13 @@ from datetime import date
 
 from sqlalchemy import Engine
 
-from fund import clock
+from fund import clock, drawdowns
 from fund.auth import Action, Actor, require
 from fund.db import checkpoint, write_session
 from fund.errors import FundError, InputInvalid, RuleViolation
 from fund.fiscal import fiscal_year_of
-from fund.ledger import LedgerEntryCreate, insert_entry, validate_entry
-from fund.models import LedgerEntry, LedgerKind
+from fund.ledger import LedgerEntryCreate, approval_needed, insert_entry, validate_entry
+from fund.models import DrawdownRequest, LedgerEntry, LedgerKind
 from fund.money import format_yen
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -98,25 +98,41 @@ def read_drawdowns(data: bytes, *, today: date | None = None) -> list[LedgerEntr
     return entries
 
 
-def post_drawdowns(engine: Engine, *, actor: Actor, entries: list[LedgerEntryCreate]) -> list[LedgerEntry]:
+def post_drawdowns(
+    engine: Engine, *, actor: Actor, entries: list[LedgerEntryCreate]
+) -> list[LedgerEntry | DrawdownRequest]:
     """Post every drawdown in one transaction with its audit rows, or none: each is checked against
-    the rows before it (what is left of its allocation, the balance on its date)."""
+    the rows before it (what is left of its allocation, the balance on its date). A row that needs a
+    second approval (fund.drawdowns) is registered as 承認待ち instead of posted."""
     require(actor, Action.post_ledger)
-    posted: list[LedgerEntry] = []
+    done: list[LedgerEntry | DrawdownRequest] = []
     with write_session(engine) as session:
         for n, entry in enumerate(entries, start=2):
             try:
-                posted.append(insert_entry(session, actor=actor, entry=entry))
+                why = approval_needed(session, entry)
+                done.append(
+                    insert_entry(session, actor=actor, entry=entry)
+                    if why is None
+                    else drawdowns.add_request(session, actor=actor, entry=entry, why=why)
+                )
             except FundError as exc:
                 messages = exc.field_errors.values() if isinstance(exc, InputInvalid) else [exc.message]
                 raise _refused([f"{n}行目: {m}" for m in messages]) from None
-        for row in posted:
+        for row in done:
             session.refresh(row)
             session.expunge(row)
     checkpoint(engine)
-    return posted
+    return done
 
 
-def summary(posted: list[LedgerEntry]) -> str:
-    """'12件、計 34,000,000円を記帳しました。'"""
-    return f"{len(posted)}件、計 {format_yen(sum(r.amount_yen for r in posted))}を記帳しました。"
+def summary(done: list[LedgerEntry | DrawdownRequest]) -> str:
+    """'12件、計 34,000,000円を記帳しました。' and the rows registered as 承認待ち."""
+    posted = [r for r in done if isinstance(r, LedgerEntry)]
+    waiting = [r for r in done if isinstance(r, DrawdownRequest)]
+    text = f"{len(posted)}件、計 {format_yen(sum(r.amount_yen for r in posted))}を記帳しました。"
+    if waiting:
+        text += (
+            f"ほか {len(waiting)}件、計 {format_yen(sum(r.amount_yen for r in waiting))}は承認が必要なため"
+            "承認待ちとして登録しました（別の幹部または管理者の承認で記帳されます）。"
+        )
+    return text

@@ -57,6 +57,10 @@ class AuditAction(str, enum.Enum):
     user_oidc_bind = "user.oidc_bind"
     ledger_post = "ledger.post"
     ledger_reverse = "ledger.reverse"
+    drawdown_request = "drawdown.request"
+    drawdown_approve = "drawdown.approve"
+    drawdown_reject = "drawdown.reject"
+    drawdown_threshold = "drawdown.threshold"
     fiscal_year_close = "fiscal_year.close"
     fiscal_year_annual_cap = "fiscal_year.annual_cap"
     export = "export"
@@ -156,6 +160,12 @@ class AllocationStep(str, enum.Enum):
     carry_over = "carry_over"  # 繰越
     carried_in = "carried_in"  # 前年度からの繰越
     lapse = "lapse"  # 不用額
+
+
+class RequestStatus(str, enum.Enum):
+    pending = "pending"  # 承認待ち
+    approved = "approved"  # 承認済（記帳された）
+    rejected = "rejected"  # 却下
 
 
 class LedgerKind(str, enum.Enum):
@@ -513,6 +523,43 @@ class LedgerEntry(SQLModel, table=True):
     is_estimate: bool = False  # 推計: amount or date assumed where the seeds are silent
     created_by: str = ""
     created_at: datetime = Field(default_factory=clock.now_utc)
+
+
+class DrawdownRequest(SQLModel, table=True):
+    """A drawdown that needs a second person before it is posted: one without an allocation, or above
+    the administrator's threshold. Approval posts it (checked again then); 却下 keeps the record."""
+
+    __tablename__ = "drawdown_request"
+
+    id: int | None = id_field("drawdown_request_id_seq")
+    posted_on: date
+    fiscal_year: int
+    amount_yen: int = yen_field()
+    memo: str = ""
+    allocation_id: int | None = Field(default=None, foreign_key="allocation.id")
+    unallocated_reason: str | None = Field(default=None, max_length=200)
+    reason: str = ""  # why a date in a past 年度
+    needs_approval_because: str = Field(default="", max_length=200)
+    status: RequestStatus = Field(default=RequestStatus.pending, sa_type=enum_column(RequestStatus))
+    requested_by: str = Field(max_length=60)
+    requested_at: datetime = Field(default_factory=clock.now_utc)
+    decided_by: str | None = Field(default=None, max_length=60)
+    decided_at: datetime | None = None
+    decision_reason: str = ""
+    ledger_entry_id: int | None = Field(default=None, foreign_key="ledger_entry.id")
+
+
+class DrawdownPolicy(SQLModel, table=True):
+    """The administrator's threshold: a drawdown above it needs a second approval even when it has
+    an allocation. The newest row applies; none (or a None threshold): only unlinked drawdowns."""
+
+    __tablename__ = "drawdown_policy"
+
+    id: int | None = id_field("drawdown_policy_id_seq")
+    threshold_yen: int | None = yen_field(default=None)
+    set_by: str = Field(max_length=60)
+    set_at: datetime = Field(default_factory=clock.now_utc)
+    reason: str = ""
 
 
 # --- Outcomes ------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import streamlit as st
 from fund import clock, projection
 from fund.auth import Action
 from ui import loaders, session, widgets
-from ui.fund_status import breakdown, headline, health, ledger_tables, outlook, postings
+from ui.fund_status import approvals, breakdown, headline, health, ledger_tables, outlook, postings
 
 actor = session.require_actor(Action.view_fund)
 today = clock.today_jst()
@@ -21,5 +21,6 @@ health.render(fig, today=today)
 breakdown.render(fig, current_year=status.current_year)
 ledger_tables.render_roll_forward(actor, fig)
 ledger_tables.render_ledger(actor)
+approvals.render(actor)
 postings.render(actor, today=today)
 widgets.estimate_note()

@@ -163,12 +163,13 @@ def approve_or_withdraw(
     approved: str,
     withdrawn: str,
     keys: tuple[str, str, str],
+    approving: Action = Action.approve_allocation,
 ) -> None:
-    """The 承認する button (幹部・管理者 only) and the 差戻し・取下げ popover with its reason, for what
-    awaits approval. `keys`: the approve button, the reason field, the withdraw button."""
+    """The 承認する button (for whoever may do `approving`) and the 差戻し・取下げ popover with its
+    reason, for what awaits approval. `keys`: the approve button, the reason field, the withdraw button."""
     approve_key, reason_key, withdraw_key = keys
     p1, p2 = st.columns([1, 2])
-    if auth.can(actor, Action.approve_allocation) and p1.button(
+    if auth.can(actor, approving) and p1.button(
         "承認する", icon=":material/check_circle:", type="primary", key=approve_key
     ):
         run_action(approve, approved)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from fund import allocation, auth, clock, export, integrity, ledger, schema
+from fund import allocation, auth, clock, drawdowns, export, integrity, ledger, schema
 from fund.db import database_path, explain_connection_error, get_engine, require_file
 from fund.errors import FundError, InputInvalid
 from fund.fiscal import fiscal_label, fiscal_year_of
 from fund.labels import ALLOCATION_STATUS, BUDGET_STAGE, LEDGER_KIND, ROLE
-from fund.models import AllocationStatus, BudgetStage, LedgerKind, Role
+from fund.models import AllocationStatus, BudgetStage, DrawdownRequest, LedgerKind, Role
 from fund.money import format_sen_yen, format_yen
 from fund.ops import backup, upgrade
 from fund.ops.seed import seed
@@ -209,7 +209,7 @@ def _day(text: str) -> date:
 def _cmd_ledger_post(args: argparse.Namespace) -> int:
     """One posting, with the same rules (and audit row) as the 基金の状況 form."""
     today = clock.today_jst()
-    entry = ledger.post_entry(
+    entry = drawdowns.post_or_request(
         get_engine(),
         actor=_actor_for(args.as_login),
         entry=ledger.validate_entry(
@@ -229,9 +229,31 @@ def _cmd_ledger_post(args: argparse.Namespace) -> int:
         today=today,
     )
     linked = f"、配分番号 {entry.allocation_id}" if entry.allocation_id is not None else ""
+    if isinstance(entry, DrawdownRequest):
+        print(
+            f"{entry.needs_approval_because}のため、承認依頼 {entry.id} として登録しました（取崩し "
+            f"{entry.amount_yen:,}円、{fiscal_label(entry.fiscal_year)}{linked}）。別の幹部または管理者が"
+            f"`fund ledger approve --request {entry.id}` で承認すると記帳されます。"
+        )
+        return 0
     print(
         f"台帳番号 {entry.id} として記帳しました（{LEDGER_KIND[entry.kind]} {entry.amount_yen:,}円、"
         f"{fiscal_label(entry.fiscal_year)}{linked}）。"
+    )
+    return 0
+
+
+@_current_schema
+def _cmd_ledger_approve(args: argparse.Namespace) -> int:
+    """The second person's approval of a drawdown registered as 承認待ち (or its 却下)."""
+    actor = _actor_for(args.as_login)
+    if args.reject is not None:
+        drawdowns.reject(get_engine(), actor=actor, request_id=args.request, reason=args.reject)
+        print(f"承認依頼 {args.request} を却下しました。記帳はしていません。")
+        return 0
+    entry = drawdowns.approve(get_engine(), actor=actor, request_id=args.request)
+    print(
+        f"承認依頼 {args.request} を承認し、台帳番号 {entry.id} として記帳しました（{entry.amount_yen:,}円）。"
     )
     return 0
 
@@ -608,6 +630,13 @@ def build_parser() -> argparse.ArgumentParser:
     post.add_argument("--reason", default="", help="過去の年度の日付で記帳する理由")
     post.add_argument("--as", dest="as_login", help="記帳者のログイン名（省略時はシステム）")
     post.set_defaults(func=_cmd_ledger_post)
+    approve = led_sub.add_parser(
+        "approve", help="承認待ちの取崩し（配分なし・承認基準額超え）を承認して記帳する（記帳者とは別の人）"
+    )
+    approve.add_argument("--request", type=int, required=True, help="承認依頼の番号")
+    approve.add_argument("--reject", metavar="理由", help="承認せずに却下する（理由を添えて）")
+    approve.add_argument("--as", dest="as_login", help="承認者のログイン名")
+    approve.set_defaults(func=_cmd_ledger_approve)
     imp = led_sub.add_parser(
         "import", help="取崩しを CSV から一括記帳する（記帳日・配分番号・金額（円）・摘要の列。全件か0件）"
     )

@@ -198,6 +198,8 @@ allocate            ×          ○        ×         ○
 approve_allocation  ×          ×        ○         ○
 set_annual_cap      ×          ×        ×         ○
 post_ledger         ×          ×        ×         ○
+approve_drawdown    ×          ×        ○         ○
+set_drawdown_threshold ×       ×        ×         ○
 close_year          ×          ×        ×         ○
 enter_kpi_actual    ○          ×        ×         ○
 export              ○          ○        ○         ○
@@ -231,4 +233,4 @@ def test_permission_matrix_allows_or_refuses_in_japanese(role: Role, action: Act
 
 def test_executives_are_read_only_apart_from_approval_and_decisions() -> None:
     writes = {a for a in Action if can(make_actor(Role.executive), a) and not a.value.startswith("view_")}
-    assert writes == {Action.approve_allocation, Action.decide_round, Action.export}
+    assert writes == {Action.approve_allocation, Action.approve_drawdown, Action.decide_round, Action.export}

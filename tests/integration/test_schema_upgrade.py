@@ -92,8 +92,9 @@ def test_the_history_starts_at_the_baseline() -> None:
         ("0004", "0003"),
         ("0005", "0004"),
         ("0006", "0005"),
+        ("0007", "0006"),
     ]
-    assert schema.BASELINE == "0001" and schema.head() == "0006"
+    assert schema.BASELINE == "0001" and schema.head() == "0007"
 
 
 # --- Release 0.1.0's file --------------------------------------------------------------------------
@@ -125,7 +126,8 @@ def test_release_0_1_0_is_refused_until_upgraded_then_keeps_every_row(
         assert after.pop(new_in_0004) == 0
     assert after.pop("session_end") == 0  # 0005: no session of the old database was ended
     # 0006: every ledger entry, allocation, proposal, user and 年度 gets its baseline after-image
-    watched = ("ledger_entry", "allocation", "allocation_change", "proposal", "app_user", "fiscal_year")
+    watched = ("ledger_entry", "allocation", "allocation_change", "proposal", "app_user", "fiscal_year")  # fmt: skip
+    assert after.pop("drawdown_request") == after.pop("drawdown_policy") == 0  # 0007: nothing waits yet
     assert after.pop("audit_image") == sum(before.get(t, 0) for t in watched)
     assert after == {**before, "audit_log": before["audit_log"] + 2}
     assert main(["audit", "verify"]) == 0

@@ -99,6 +99,7 @@ def test_release_0_1_0_on_postgresql_is_stamped_upgraded_and_keeps_every_row(
     assert after.pop("session_end") == 0  # 0005: no session of the old database was ended
     # 0006: every ledger entry, allocation, proposal, user and 年度 gets its baseline after-image
     watched = ("ledger_entry", "allocation", "allocation_change", "proposal", "app_user", "fiscal_year")
+    assert after.pop("drawdown_request") == after.pop("drawdown_policy") == 0  # 0007: nothing waits yet
     assert after.pop("audit_image") == sum(manifest["tables"].get(t, 0) for t in watched)
     assert after == {**manifest["tables"], "audit_log": manifest["tables"]["audit_log"] + 2}
     assert ledger.balance(engine) == 2_060_123_456  # 20.6億円 and the 123,456円 of interest posted

@@ -131,12 +131,19 @@ def test_audit_log_exports_are_audited_and_hold_no_formulas(app_as, seeded_engin
 
 def test_the_chain_check_reports_the_first_broken_link(app_as, seeded_engine: Engine) -> None:
     at = add_user(app_as(Role.admin, ADMIN_PAGE), "chain")
-    at = click(at, "連鎖を検証する")
-    assert any("正常" in s.value for s in at.success)
+    at = click(at, "監査ログとデータを検証する")
+    assert any("一致しています" in s.value for s in at.success)
+    amount = int(
+        query_df(seeded_engine, "SELECT amount_yen FROM ledger_entry WHERE id = 3")["amount_yen"].iloc[0]
+    )
+    with write_session(seeded_engine) as session:
+        session.execute(text("UPDATE ledger_entry SET amount_yen = amount_yen * 10 WHERE id = 3"))
+    at = click(at, "監査ログとデータを検証する")
+    assert any(f"基金台帳 番号 3: 金額（円） が 監査ログ 番号 1 では {amount:,}" in e.value for e in at.error)
     first = int(query_df(seeded_engine, "SELECT MIN(id) AS i FROM audit_log")["i"].iloc[0])
     with write_session(seeded_engine) as session:
         session.execute(text("UPDATE audit_log SET reason = 'こっそり変更' WHERE id = :i"), {"i": first})
-    at = click(at, "連鎖を検証する")
+    at = click(at, "監査ログとデータを検証する")
     assert any(f"番号 {first} で途切れています" in e.value for e in at.error)
 
 

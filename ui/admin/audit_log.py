@@ -78,17 +78,26 @@ def _export(actor: Actor, filters: admin.AuditFilters, *, disabled: bool) -> Non
 def _chain(actor: Actor) -> None:
     st.subheader("改ざんの検知")
     st.caption(
-        "各記録は前の記録のハッシュ値を含みます。途中の記録が書き換えられると、そこで連鎖が途切れます。"
+        "各記録は前の記録と、変更した行（台帳・配分・提案の状態・利用者・年度の決算確定）の内容を、"
+        "データベースの外にある鍵で連ねています。記録の書き換えや削除、記録のないデータの変更を検出します。"
     )
-    if not st.button("連鎖を検証する", icon=":material/verified:", key="verify_chain"):
+    if not st.button("監査ログとデータを検証する", icon=":material/verified:", key="verify_chain"):
         return
     status = admin.chain_status(session.engine(), actor=actor)
     if status.ok:
-        st.success(f"監査ログの連鎖は正常です（{status.rows:,}件）。", icon=":material/check_circle:")
-    else:
-        st.error(
-            f"監査ログの連鎖が番号 {status.broken_id} で途切れています。"
-            "この記録またはその直前の記録が改ざん・破損している可能性があります。",
-            icon=widgets.ERROR_ICON,
+        st.success(
+            f"監査ログ（{status.rows:,}件）と現在のデータは一致しています。", icon=":material/check_circle:"
         )
+        return
+    shown = status.findings[:50]
+    more = (
+        f"\n\n（ほか {len(status.findings) - len(shown):,}件）" if len(status.findings) > len(shown) else ""
+    )
+    st.error(
+        f"監査ログと一致しない点が {len(status.findings):,}件 あります（改ざんまたは破損の可能性）。\n\n"
+        + "\n".join(f"- {m}" for m in shown)
+        + more,
+        icon=widgets.ERROR_ICON,
+    )
+    if status.broken_id is not None:
         st.dataframe(status.broken_row, hide_index=True, width="stretch")

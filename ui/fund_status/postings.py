@@ -4,12 +4,12 @@ from datetime import date
 
 import streamlit as st
 
-from fund import allocation, auth, ledger
+from fund import allocation, auth, drawdowns, ledger
 from fund.auth import Action, Actor
 from fund.errors import FundError, InputInvalid
 from fund.fiscal import allowed_fiscal_years, fiscal_label, fiscal_year_of
 from fund.labels import LEDGER_KIND
-from fund.models import LedgerKind
+from fund.models import DrawdownRequest, LedgerKind
 from fund.money import format_yen, parse_yen
 from ui import loaders, session, widgets
 
@@ -96,7 +96,7 @@ def _post(actor: Actor, *, today: date) -> None:
     if not submitted:
         return
     try:
-        entry = ledger.post_entry(
+        entry = drawdowns.post_or_request(
             session.engine(),
             actor=actor,
             entry=ledger.validate_entry(
@@ -118,7 +118,13 @@ def _post(actor: Actor, *, today: date) -> None:
     except FundError as exc:
         _refused(POST_ERRORS, exc)
     else:
-        widgets.flash(f"台帳番号 {entry.id} として記帳しました。")
+        if isinstance(entry, DrawdownRequest):
+            widgets.flash(
+                f"{entry.needs_approval_because}のため、承認待ち（依頼番号 {entry.id}）として登録しました。"
+                "別の幹部または管理者が承認すると記帳されます。"
+            )
+        else:
+            widgets.flash(f"台帳番号 {entry.id} として記帳しました。")
         st.rerun()
 
 
