@@ -17,7 +17,7 @@ from sqlmodel import Session
 from fund import allocation, audit, auth, clock, ledger, schema, screening, throttle
 from fund.auth import Actor
 from fund.db import checkpoint, dispose_engines, get_engine, query_df, write_session
-from fund.models import AuditAction, Role
+from fund.models import AuditAction, LedgerEntry, Role
 from fund.ops.seed import SEED_ACTOR, seed
 from fund.settings import get_settings
 
@@ -141,6 +141,21 @@ def posting(data: dict[str, object], *, today: date | None = None) -> ledger.Led
     if data.get("allocation_id") is None:
         defaults["unallocated_reason"] = TEST_REASON
     return ledger.validate_entry(defaults | data, today=today or clock.today_jst())
+
+
+def post_approved(
+    engine: Engine, *, actor: Actor, entry: ledger.LedgerEntryCreate, today: date | None = None
+) -> LedgerEntry:
+    """A posting whose test is about something else: registered by `actor` and, when it needs the
+    second approval (no 配分, above the threshold), approved by a 幹部 at once."""
+    from fund import drawdowns
+    from fund.models import DrawdownRequest
+
+    done = drawdowns.post_or_request(engine, actor=actor, entry=entry, today=today)
+    if isinstance(done, DrawdownRequest):
+        approver = make_actor(Role.executive, login="test_approver")
+        return drawdowns.approve(engine, actor=approver, request_id=done.id or 0)
+    return done
 
 
 def adopted_copies(engine: Engine, *, year: int, status: str = "adopted") -> int:

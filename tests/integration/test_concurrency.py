@@ -6,16 +6,17 @@ from datetime import date
 
 from sqlalchemy import Engine
 
-from fund import audit, auth, export, kpi, ledger
+from fund import audit, auth, drawdowns, export, kpi, ledger
 from fund.auth import Actor
 from fund.db import query_df
 from fund.errors import RuleViolation
 from fund.models import LedgerKind, Role
-from tests.conftest import posting
+from tests.conftest import make_actor, posting
 
 THREADS = 8
 ROUNDS = 6
 DAY = date(2025, 7, 1)
+APPROVER = make_actor(Role.executive, login="bucho")
 
 
 def _count(engine: Engine, table: str) -> int:
@@ -52,6 +53,8 @@ def test_eight_threads_of_mixed_writes_lose_nothing_and_keep_every_invariant(
 
     accepted_posts: list[int] = []
     refused_drawdowns: list[str] = []
+    requests: list[int] = []  # drawdowns registered for approval (one audit row each)
+    approved: list[int] = []  # and posted by the approval (two more: the entry and the request)
     users: list[str] = []
     kpi_values: list[float] = []
     exports: list[int] = []
@@ -76,26 +79,27 @@ def test_eight_threads_of_mixed_writes_lose_nothing_and_keep_every_invariant(
         accepted_posts.append(e.id)
 
     def draw(i: int, j: int) -> None:
+        """A drawdown without an allocation: registered, then approved by a 幹部 (checked again)."""
+        entry = posting(
+            {
+                "posted_on": DAY,
+                "fiscal_year": 2025,
+                "kind": LedgerKind.drawdown,
+                "amount_yen": drawdown,
+                "memo": f"取崩し {i}-{j}",
+            }
+        )
         try:
-            e = ledger.post_entry(
-                engine,
-                actor=admin,
-                entry=posting(
-                    {
-                        "posted_on": DAY,
-                        "fiscal_year": 2025,
-                        "kind": LedgerKind.drawdown,
-                        "amount_yen": drawdown,
-                        "memo": f"取崩し {i}-{j}",
-                    }
-                ),
-            )
+            request = drawdowns.post_or_request(engine, actor=admin, entry=entry)
+            requests.append(request.id or 0)
+            e = drawdowns.approve(engine, actor=APPROVER, request_id=request.id or 0)
         except RuleViolation as exc:
             assert "残高不足" in exc.message
             refused_drawdowns.append(exc.message)
         else:
             assert e.id is not None
             accepted_posts.append(e.id)
+            approved.append(e.id)
 
     def add_user(i: int, j: int) -> None:
         login = f"worker{i}-{j}"
@@ -155,7 +159,7 @@ def test_eight_threads_of_mixed_writes_lose_nothing_and_keep_every_invariant(
     assert _count(engine, "ledger_entry") == before["ledger_entry"] + len(accepted_posts)
     assert _count(engine, "app_user") == before["app_user"] + len(users)
     assert len(users) == len(set(users))
-    writes = len(accepted_posts) + len(users) + len(kpi_values) + len(exports)
+    writes = len(accepted_posts) + len(requests) + len(approved) + len(users) + len(kpi_values) + len(exports)
     assert _count(engine, "audit_log") == before["audit_log"] + writes
     # The KPI actual is one row per indicator and year, holding one of the values written.
     actual = query_df(

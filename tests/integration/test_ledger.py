@@ -16,7 +16,7 @@ from fund.auth import Actor
 from fund.db import query_df
 from fund.errors import InputInvalid, PermissionDenied, RuleViolation
 from fund.models import FiscalYear, Role
-from tests.conftest import approved_allocation, arranged, make_actor, posting
+from tests.conftest import approved_allocation, arranged, make_actor, post_approved, posting
 
 
 def _open_years(engine: Engine, *years: int) -> None:
@@ -28,7 +28,7 @@ def _open_years(engine: Engine, *years: int) -> None:
 def _post(
     engine: Engine, actor: Actor, kind: str, amount: int, day: date = date(2025, 7, 1), **kw: object
 ) -> int:
-    entry = ledger.post_entry(
+    entry = post_approved(
         engine,
         actor=actor,
         entry=posting(
@@ -327,7 +327,7 @@ def test_a_drawdown_without_an_allocation_needs_the_exceptions_reason(
         "allocation_id": "取崩しは配分（配分番号）に紐付けて記帳してください。"
         "配分のない取崩しは、例外としてその理由を入力してください。"
     }
-    entry = ledger.post_entry(
+    entry = post_approved(
         seeded_engine,
         actor=admin,
         entry=_drawdown(None, 1_000, unallocated_reason="  国の交付決定前の立替  "),

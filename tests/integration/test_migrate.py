@@ -16,11 +16,11 @@ from fund.errors import PermissionDenied, RuleViolation
 from fund.models import Role
 from fund.ops import generate, migrate
 from fund.ops.cli import main
-from tests.conftest import make_actor, posting
+from tests.conftest import make_actor, post_approved, posting
 
 
 def _post(engine: Engine, actor: Actor, amount: int) -> int:
-    entry = ledger.post_entry(
+    entry = post_approved(
         engine,
         actor=actor,
         entry=posting(

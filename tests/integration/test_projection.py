@@ -17,7 +17,7 @@ from fund.models import Allocation, AllocationStatus, Project, Proposal, Proposa
 from fund.ops import generate
 from fund.ops.cli import main
 from fund.projection import Level, StressTest
-from tests.conftest import arranged, posting
+from tests.conftest import arranged, post_approved, posting
 
 TODAY = date(2026, 11, 22)  # 令和8年度
 BALANCE = 2_060_000_000
@@ -64,7 +64,7 @@ def _proposal_with_cost_line(
 def _post_drawdown(
     engine: Engine, admin: Actor, amount: int, day: date = date(2026, 7, 1), allocation_id: int | None = None
 ) -> int:
-    entry = ledger.post_entry(
+    entry = post_approved(
         engine,
         actor=admin,
         entry=posting(
