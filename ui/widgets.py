@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -160,7 +160,7 @@ def approve_or_withdraw(
     *,
     approve: Callable[[], object],
     withdraw: Callable[[str], object],
-    approved: str,
+    approved: str | Callable[[Any], str],
     withdrawn: str,
     keys: tuple[str, str, str],
     approving: Action = Action.approve_allocation,

@@ -337,3 +337,57 @@ def test_a_drawdown_without_an_allocation_or_reason_is_refused_at_the_allocation
         "取崩しは配分（配分番号）に紐付けて記帳してください。配分のない取崩しは、例外としてその理由を入力してください。"
     ]
     assert ledger.balance(seeded_engine) == 2_060_000_000
+
+
+def test_a_drawdown_without_an_allocation_waits_for_a_second_person_on_the_page(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    at = app_as(Role.admin, "pages/fund_status.py")
+    at.date_input(key="post_date").set_value(date(2026, 7, 1)).run()
+    at.selectbox(key="post_kind").set_value(LedgerKind.drawdown)
+    at.text_input(key="post_amount").input("2,000,000")
+    at.text_input(key="post_memo").input("国の内示前の立替")
+    at.text_input(key="post_unallocated").input("交付決定前の立替（財政課と協議済み）")
+    press(at, "記帳する")
+    assert not at.exception
+    assert "配分のない取崩しのため、承認待ち（依頼番号 1）として登録しました。" in at.success[0].value
+    assert ledger.balance(seeded_engine) == 2_060_000_000
+    at.button(key="drawdown_approve").click().run()
+    assert "自分が登録した取崩しは承認できません。" in at.error[0].value
+    assert ledger.balance(seeded_engine) == 2_060_000_000
+
+    boss = app_as(Role.executive, "pages/fund_status.py")
+    assert "承認待ちの取崩し" in [s.value for s in boss.subheader]
+    pending = next(d.value for d in boss.dataframe if "依頼番号" in d.value.columns)
+    assert pending["摘要"].tolist() == ["国の内示前の立替"] and pending["金額（円）"].tolist() == [
+        "2,000,000"
+    ]
+    boss.button(key="drawdown_approve").click().run()
+    assert not boss.exception
+    assert "依頼番号 1 を承認し、台帳番号" in boss.success[0].value
+    assert ledger.balance(seeded_engine) == 2_058_000_000
+    assert any("承認待ちの取崩しはありません。" in i.value for i in boss.info)
+
+
+def test_the_administrator_sets_the_approval_threshold_with_a_reason(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    at = app_as(Role.admin, "pages/fund_status.py")
+    assert any("承認基準額: 未設定" in c.value for c in at.caption)
+    at.text_input(key="drawdown_threshold_yen").input("五千万")
+    at.text_input(key="drawdown_threshold_reason").input("規程の改正")
+    press(at, "設定する")
+    assert _errors_next_to(at, "drawdown_threshold_yen") == [
+        "金額は半角数字（円単位の整数）で入力してください。"
+    ]
+    at.text_input(key="drawdown_threshold_yen").input("50,000,000")
+    at.text_input(key="drawdown_threshold_reason").input("")
+    press(at, "設定する")
+    assert _errors_next_to(at, "drawdown_threshold_reason") == ["設定の理由を入力してください。"]
+    at.text_input(key="drawdown_threshold_reason").input("規程の改正")
+    press(at, "設定する")
+    assert not at.exception
+    assert any("50,000,000円 を超える取崩しは、配分があっても承認待ち" in c.value for c in at.caption)
+    assert query_df(seeded_engine, "SELECT threshold_yen FROM drawdown_policy")["threshold_yen"].tolist() == [
+        50_000_000
+    ]

@@ -6,7 +6,7 @@ import streamlit as st
 from fund import auth, drawdowns, ledger
 from fund.auth import Action, Actor
 from fund.errors import FundError
-from fund.fiscal import fiscal_label
+from fund.fiscal import wareki
 from fund.money import parse_yen
 from ui import session, widgets
 
@@ -27,11 +27,13 @@ def render(actor: Actor) -> None:
         st.info("承認待ちの取崩しはありません。", icon=":material/info:")
     else:
         shown = pending.assign(
-            年度=[fiscal_label(int(y)) for y in pending["年度"]],
+            年度=[wareki(int(y)) for y in pending["年度"]],
             **{"金額（円）": [f"{int(v):,}" for v in pending["金額（円）"]]},
             配分番号=["なし" if pd.isna(v) else str(int(v)) for v in pending["配分番号"]],
         )
-        st.dataframe(shown, hide_index=True, width="stretch")
+        st.dataframe(
+            shown.drop(columns=["事業"] if not shown["事業"].any() else []), hide_index=True, width="stretch"
+        )
         request_id = st.selectbox(
             "承認依頼",
             [int(v) for v in pending["依頼番号"]],
@@ -44,7 +46,7 @@ def render(actor: Actor) -> None:
             withdraw=lambda reason: drawdowns.reject(
                 engine, actor=actor, request_id=request_id, reason=reason
             ),
-            approved=f"依頼番号 {request_id} を承認し、基金台帳に記帳しました。",
+            approved=lambda row: f"依頼番号 {request_id} を承認し、台帳番号 {row.id} として記帳しました。",
             withdrawn=f"依頼番号 {request_id} を差し戻しました（記帳していません）。",
             keys=("drawdown_approve", "drawdown_reject_reason", "drawdown_reject"),
             approving=Action.approve_drawdown,
