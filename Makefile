@@ -39,7 +39,8 @@ pdf-font:
 	  else echo "PDF 帳票には fonts-ipaexfont-gothic が必要です（root で apt-get install してください）"; fi; }
 
 ## system-deps: Debian's chromium (browser tests), Japanese fonts (IPAex is embedded in PDF 帳票),
-## poppler-utils (tests render PDFs to images), PostgreSQL — when root and missing
+## poppler-utils (tests render PDFs to images), PostgreSQL, Node and npm (the browser tests' OpenID
+## Connect provider) — when root and missing
 system-deps:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
@@ -47,6 +48,8 @@ system-deps:
 	[ -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || missing="$$missing fonts-ipaexfont-gothic"; \
 	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -58,8 +61,13 @@ lint: install-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+## oidc-provider: the browser tests' identity provider, exactly as locked in its package-lock.json
+OIDC_DIR := tests/e2e/oidc
+$(OIDC_DIR)/node_modules/.package-lock.json: $(OIDC_DIR)/package-lock.json
+	cd $(OIDC_DIR) && npm ci --no-audit --no-fund --ignore-scripts >/dev/null
+
 ## test: set up, lint, type-check, then every test including the real-browser ones
-test: install-dev system-deps lint
+test: install-dev system-deps $(OIDC_DIR)/node_modules/.package-lock.json lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install-dev

@@ -32,6 +32,13 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def from_timestamp(value: object) -> datetime | None:
+    """A token's seconds since the epoch (`iat`) as a UTC instant; None when absent or malformed."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return datetime.fromtimestamp(value, UTC)
+
+
 def in_japan(value: datetime) -> datetime:
     """A stored timestamp (UTC, or naive UTC) as Japan time, for messages and reports."""
     return as_utc(value).astimezone(JST)

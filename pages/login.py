@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from fund import auth
+from fund import auth, clock
 from fund.errors import FundError
 from ui import session
 
@@ -27,8 +27,13 @@ if session.sso_enabled():
             st.error(exc.message, icon=":material/person_off:")
             st.button("別のアカウントでサインインし直す", icon=":material/logout:", on_click=st.logout)
         else:
-            session.sign_in(actor, via_sso=True)
-            st.rerun()
+            issued = clock.from_timestamp(claims.get("iat"))
+            ended = session.restored_problem(actor, issued)  # an identity cookie from before a sign-out
+            if ended is None:
+                session.sign_in(actor, via_sso=True, identity_issued_at=issued)
+                st.rerun()
+            st.info(ended, icon=":material/info:")
+            st.button("組織アカウントでサインインし直す", icon=":material/login:", on_click=st.logout)
     else:
         st.write("組織アカウント（シングルサインオン）でサインインします。")
         provider = session.sso_provider()

@@ -57,10 +57,13 @@ def sso_enabled() -> bool:
         return False
 
 
-def sign_in(actor: Actor, *, via_sso: bool = False) -> None:
+def sign_in(actor: Actor, *, via_sso: bool = False, identity_issued_at: datetime | None = None) -> None:
+    """Start the session. With single sign-on the identity cookie survives a reload, a typed URL and
+    a bookmark, so the session counts from when the provider issued the identity (`identity_issued_at`):
+    the absolute timeout, a sign-out on another desk and a password reset end a restored session too."""
     now = clock.now_utc()
     st.session_state[ACTOR_KEY] = actor
-    st.session_state["signed_in_at"] = now
+    st.session_state["signed_in_at"] = _identity_time(identity_issued_at, now)
     st.session_state["last_seen_at"] = now
     st.session_state["via_sso"] = via_sso
 
@@ -90,6 +93,19 @@ def _ended(actor: Actor, signed_in_at: datetime, last_seen_at: datetime) -> str 
     if now - last_seen_at > timedelta(minutes=settings.idle_timeout_minutes):
         return f"{settings.idle_timeout_minutes}分間操作がなかったため、サインアウトしました。"
     return auth.session_problem(engine(), actor=actor, signed_in_at=signed_in_at)
+
+
+def restored_problem(actor: Actor, identity_issued_at: datetime | None) -> str | None:
+    """Why an identity restored from the SSO cookie may not start a session (issued before the
+    absolute timeout, before a sign-out on any desk, before a password or role change), or None."""
+    now = clock.now_utc()
+    return _ended(actor, _identity_time(identity_issued_at, now), now)
+
+
+def _identity_time(issued_at: datetime | None, now: datetime) -> datetime:
+    """A token's `iat` is whole seconds: it counts from the end of its second (a sign-out in the
+    same second as a new sign-in must not refuse it), never later than now."""
+    return now if issued_at is None else min(issued_at + timedelta(seconds=1), now)
 
 
 def current_actor() -> Actor | None:

@@ -101,7 +101,7 @@ def prepare_screening(engine: Engine) -> None:
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -126,10 +126,13 @@ def seeded_with_users(db: Path) -> str:
 
 
 @contextmanager
-def serve(url: str, *, log_name: str = "server") -> Iterator[str]:
-    """`streamlit run app.py` on the database at `url`; yields its base URL once healthy."""
+def serve(
+    url: str, *, log_name: str = "server", port: int | None = None, options: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """`streamlit run app.py` on the database at `url` (with further Streamlit `options`); yields its
+    base URL once healthy."""
     dispose_engines()  # release the file: the server process opens it
-    port = _free_port()
+    port = port or free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = (ARTIFACTS / f"{log_name}.log").open("w")
     proc = subprocess.Popen(
@@ -144,6 +147,7 @@ def serve(url: str, *, log_name: str = "server") -> Iterator[str]:
             f"--server.port={port}",
             "--browser.gatherUsageStats=false",
             "--server.fileWatcherType=none",
+            *options,
         ],
         cwd=ROOT,
         env={**os.environ, "FUND_DATABASE_URL": url},
