@@ -9,7 +9,7 @@ import time_machine
 from sqlalchemy import Engine, text
 from streamlit.testing.v1 import AppTest
 
-from fund import auth
+from fund import auth, clock
 from fund.auth import Actor
 from fund.db import query_df, write_session
 from fund.models import Role
@@ -212,6 +212,30 @@ def test_an_unknown_organisation_account_is_refused_with_a_japanese_message() ->
     assert not at.exception
     assert any("管理者に利用登録を依頼" in e.value for e in at.error)
     assert "actor" not in at.session_state
+
+
+def test_an_identity_cookie_from_before_a_sign_out_or_the_absolute_timeout_does_not_sign_in(
+    seeded_engine: Engine, admin: Actor
+) -> None:
+    from datetime import timedelta
+
+    auth.create_user(seeded_engine, actor=admin, login="ueda", role=Role.executive, password=None)
+    auth.link_oidc_subject(seeded_engine, actor=admin, login="ueda", subject="sub-u")
+    an_hour_ago = (clock.now_utc() - timedelta(hours=1)).timestamp()
+    assert _sso_app({"is_logged_in": True, "sub": "sub-u", "iat": int(an_hour_ago)}).session_state["actor"]
+
+    auth.record_sign_out(seeded_engine, actor=make_actor(Role.executive, login="ueda"), everywhere=True)
+    stale = _sso_app({"is_logged_in": True, "sub": "sub-u", "iat": int(an_hour_ago)})
+    assert not stale.exception and "actor" not in stale.session_state
+    assert stale.info[-1].value == "ほかの画面でサインアウトしたため、この画面もサインアウトしました。"
+    assert "組織アカウントでサインインし直す" in [b.label for b in stale.button]
+
+    thirteen_hours_ago = (clock.now_utc() - timedelta(hours=13)).timestamp()
+    old = _sso_app({"is_logged_in": True, "sub": "sub-u", "iat": int(thirteen_hours_ago)})
+    assert "actor" not in old.session_state
+    assert old.info[-1].value == "サインインから12時間が経過したため、サインアウトしました。"
+    fresh = _sso_app({"is_logged_in": True, "sub": "sub-u", "iat": int(clock.now_utc().timestamp())})
+    assert fresh.session_state["actor"].login == "ueda"
 
 
 def test_an_idle_sso_session_ends_the_identity_too(seeded_engine: Engine, admin: Actor) -> None:
