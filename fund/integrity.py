@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy import Engine, event, inspect
 from sqlmodel import Session, SQLModel, col, select
 
@@ -337,33 +338,37 @@ def _row_name(table: str, row_id: str) -> str:
     return f"{WATCHED[table][2]} 番号 {row_id}"
 
 
-def _compare(table: str, row_id: str, now: dict[str, Any] | None, newest: AuditImage | None) -> list[str]:
+def _compare(
+    table: str, row_id: str, now: dict[str, Any] | None, newest: tuple[int, dict[str, Any] | None] | None
+) -> list[str]:
+    """`newest`: the audit row id and the image of the row's newest after-image."""
     name = _row_name(table, row_id)
     if newest is None:
         return [f"{name}: 監査記録がありません（アプリを通さずに追加された行）。"]
-    at = f"監査ログ 番号 {newest.audit_id}"
+    at, image = f"監査ログ 番号 {newest[0]}", newest[1]
     if now is None:
-        return (
-            []
-            if newest.image is None
-            else [f"{name}: 削除されています（{at} の後に削除の記録がありません）。"]
-        )
-    if newest.image is None:
+        return [] if image is None else [f"{name}: 削除されています（{at} の後に削除の記録がありません）。"]
+    if image is None:
         return [f"{name}: {at} で削除された行が存在しています。"]
     return [
-        f"{name}: {COLUMN_LABELS[c]} が {at} では {_shown(table, c, newest.image.get(c))}、"
+        f"{name}: {COLUMN_LABELS[c]} が {at} では {_shown(table, c, image.get(c))}、"
         f"現在は {_shown(table, c, now.get(c))} です。"
         for c in WATCHED[table][1]
-        if newest.image.get(c) != now.get(c)
+        if image.get(c) != now.get(c)
     ]
 
 
-def verify(engine: Engine, *, heads: bool = True) -> list[Finding]:
+def _quiet(_step: str) -> None:
+    return None
+
+
+def verify(engine: Engine, *, heads: bool = True, progress: Callable[[str], None] = _quiet) -> list[Finding]:
     """Everything that does not match the audit trail: the chain, each image, each watched row and
     (`heads`) the heads recorded outside the database. Empty when all holds. A database from before
     revision 0006 has only its chain to check."""
     findings: list[Finding] = []
     with Session(engine) as session:
+        progress("監査ログの連鎖")
         broken = audit.chain_break(session)
         if broken is not None:
             findings.append(
@@ -374,28 +379,36 @@ def verify(engine: Engine, *, heads: bool = True) -> list[Finding]:
             )
         if not audit.keyed(session):
             return findings
-        findings += _images_against_rows(session)
+        findings += _images_against_rows(session, progress)
         if heads:
             findings += _heads_against_chain(session)
     return findings
 
 
-def _images_against_rows(session: Session) -> list[Finding]:
+def _images_against_rows(session: Session, progress: Callable[[str], None]) -> list[Finding]:
     key = keys.secret("audit", create=False)
     findings: list[Finding] = []
-    newest: dict[tuple[str, str], AuditImage] = {}
-    for image in session.exec(select(AuditImage).order_by(col(AuditImage.id))):
-        if not hmac.compare_digest(
-            image.image_hash, image_hash(image.table_name, image.row_id, image.image, key)
-        ):
+    newest: dict[tuple[str, str], tuple[int, dict[str, Any] | None]] = {}
+    progress("変更後の記録（監査ログの各行が記録した内容）")
+    columns: tuple[Any, ...] = (
+        AuditImage.audit_id,
+        AuditImage.table_name,
+        AuditImage.row_id,
+        AuditImage.image,
+        AuditImage.image_hash,
+    )
+    for audit_id, table, row_id, image, stored in session.execute(
+        sa.select(*columns).order_by(col(AuditImage.id))
+    ):
+        if not hmac.compare_digest(stored, image_hash(table, row_id, image, key)):
             findings.append(
                 Finding(
-                    f"監査ログ 番号 {image.audit_id} の記録（{_row_name(image.table_name, image.row_id)}）"
-                    "が書き換えられています。"
+                    f"監査ログ 番号 {audit_id} の記録（{_row_name(table, row_id)}）が書き換えられています。"
                 )
             )
-        newest[(image.table_name, image.row_id)] = image
-    for table in WATCHED:
+        newest[(table, row_id)] = (audit_id, image)
+    for table, (_model, _columns, label) in WATCHED.items():
+        progress(label)
         current = dict(_current_rows(session, table))
         ids = sorted(set(current) | {i for t, i in newest if t == table}, key=lambda v: (len(v), v))
         for row_id in ids:

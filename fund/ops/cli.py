@@ -181,7 +181,7 @@ def _cmd_ledger_export(args: argparse.Namespace) -> int:
 
 @_current_schema
 def _cmd_audit_verify(_args: argparse.Namespace) -> int:
-    findings = integrity.verify(get_engine())
+    findings = integrity.verify(get_engine(), progress=lambda step: print(f"確認中: {step}", file=sys.stderr))
     if not findings:
         print(
             "監査ログの連鎖、記録と現在のデータ（台帳・配分・提案の状態・利用者・年度の決算確定）は一致しています。"

@@ -83,7 +83,8 @@ def _chain(actor: Actor) -> None:
     )
     if not st.button("監査ログとデータを検証する", icon=":material/verified:", key="verify_chain"):
         return
-    status = admin.chain_status(session.engine(), actor=actor)
+    with st.spinner("監査ログとデータを照合しています…"):
+        status = admin.chain_status(session.engine(), actor=actor)
     if status.ok:
         st.success(
             f"監査ログ（{status.rows:,}件）と現在のデータは一致しています。", icon=":material/check_circle:"
