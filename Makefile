@@ -24,10 +24,11 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 
-## run: set up, create and seed the database on first start, serve on 127.0.0.1:8501
+## run: set up, create and seed the database on first start, serve on 127.0.0.1:$(PORT) (make run PORT=8502)
+PORT ?= 8501
 run: install pdf-font
 	$(VENV)/bin/fund init
-	$(PY) -m streamlit run app.py --server.address=127.0.0.1 --server.port=8501
+	$(PY) -m streamlit run app.py --server.address=127.0.0.1 --server.port=$(PORT)
 
 seed: install
 	$(VENV)/bin/fund seed

@@ -1,12 +1,18 @@
 """The frame: page config, the menu built per role, the signed-in user in the sidebar."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from fund.auth import Action, can
 from ui import session
 
+# The tab's icon is a file served by the app: a Material icon here would be fetched from Google's font
+# server on every page, which a closed network (LGWAN) cannot reach.
 st.set_page_config(
-    page_title="デジタル実装推進基金 管理ダッシュボード", page_icon=":material/savings:", layout="wide"
+    page_title="デジタル実装推進基金 管理ダッシュボード",
+    page_icon=str(Path(__file__).parent / "assets" / "favicon.png"),
+    layout="wide",
 )
 
 PAGES = [

@@ -2,7 +2,7 @@
 
 The xlsx follows the source document's layout (`allocation.table_layout`): 区分 headings, numbered
 blocks closed by 「N事業計」, (再掲) rows without amounts, section totals and the grand total. Every
-figure is written as a number in 千円 (no live formulas); every text cell is neutralised.
+figure is written as a number in 千円 (no live formulas); every text cell is a string cell, kept as typed (never a formula).
 """
 
 import io
@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from fund import allocation
 from fund.auth import Action, Actor, require
 from fund.errors import InputInvalid, RuleViolation
-from fund.export import FONT, check_cp932, display_width, neutralise, record_export, to_csv_bytes
+from fund.export import FONT, check_cp932, display_width, record_export, to_csv_bytes
 from fund.fiscal import fiscal_label, wareki
 from fund.labels import BUDGET_STAGE, ESTIMATE_MARK
 from fund.models import BudgetStage
@@ -295,10 +295,10 @@ def table_xlsx(
         ),
     }
     last_col = note_col
-    ws.merge_range(0, 0, 0, last_col, neutralise(table_title(fiscal_year, rows)), fmt["title"])
+    ws.merge_range(0, 0, 0, last_col, table_title(fiscal_year, rows), fmt["title"])
     ws.set_row(0, 24)
     if filter_note:
-        ws.merge_range(1, 0, 1, 2, neutralise(filter_note), fmt["note"])
+        ws.merge_range(1, 0, 1, 2, filter_note, fmt["note"])
     ws.merge_range(1, 3, 1, last_col, "（単位：千円）", fmt["unit"])
     for c, name in enumerate(header):
         # 「基金充当額」, the part and the unit on lines of their own: Excel breaks Japanese anywhere
@@ -321,13 +321,13 @@ def table_xlsx(
         r += 1
         if kind in ("section", "block"):
             caption = f"{label}　{name}" if name else label
-            ws.merge_range(r, 0, r, 2, neutralise(caption), fmt[kind])
+            ws.merge_range(r, 0, r, 2, caption, fmt[kind])
             write_amounts(r, figure, f"{kind}_num")
             ws.write_blank(r, note_col, None, fmt[kind])
         elif kind in ("item", "relisting"):
-            ws.write_string(r, 0, neutralise(label), fmt["center"])
-            ws.write_string(r, 1, neutralise(name), fmt["text"])
-            ws.write_string(r, 2, neutralise(summary), fmt["text"])
+            ws.write_string(r, 0, label, fmt["center"])
+            ws.write_string(r, 1, name, fmt["text"])
+            ws.write_string(r, 2, summary, fmt["text"])
             if kind == "relisting":
                 for c in range(3, note_col):
                     ws.write_string(r, c, RELISTING_TEXT, fmt["relisting"])
@@ -338,7 +338,7 @@ def table_xlsx(
             ws.set_row(r, 15 * lines_needed)
         else:  # subtotal, grand_total
             style = "subtotal" if kind == "subtotal" else "total"
-            ws.merge_range(r, 0, r, 2, neutralise(label), fmt[style])
+            ws.merge_range(r, 0, r, 2, label, fmt[style])
             write_amounts(r, figure, f"{style}_num")
             ws.write_blank(r, note_col, None, fmt[style])
     r += 2

@@ -110,11 +110,13 @@ def to_xlsx_bytes(
     plain_num = wb.add_format({**base, "border": 1, "num_format": "#,##0.##"})
     row0 = 0
     if title:
-        ws.write_string(0, 0, neutralise(title), title_fmt)
+        ws.write_string(0, 0, title, title_fmt)
         for i, note in enumerate(notes, start=1):
-            ws.write_string(i, 0, neutralise(note), note_fmt)
+            ws.write_string(i, 0, note, note_fmt)
         row0 = len(notes) + 2
-    safe = neutralise_frame(df)
+    # A cell written as a string is never a formula (strings_to_formulas off): the user's text is kept
+    # exactly, with no apostrophe in front (that neutralisation is for CSV, which has no cell types).
+    safe = df
     # Headers wrap, so a long one does not widen its column past HEADER_WIDTH; the values decide.
     widths = [min(display_width(str(c)), HEADER_WIDTH) for c in safe.columns]
     for c, name in enumerate(safe.columns):

@@ -1,5 +1,6 @@
 """年度 (April–March) and 和暦 labels."""
 
+from collections.abc import Sequence
 from datetime import date
 
 REIWA_OFFSET = 2018  # 令和N年度 = FY(2018+N)
@@ -8,6 +9,22 @@ REIWA_OFFSET = 2018  # 令和N年度 = FY(2018+N)
 def fiscal_year_of(day: date) -> int:
     """The 年度 a calendar date falls in (April 1 starts a new 年度)."""
     return day.year if day.month >= 4 else day.year - 1
+
+
+def budget_year(day: date) -> int:
+    """The 年度 whose budget is being prepared on `day`: the next one (proposals, screening rounds and
+    allocations of the 当初予算 are made the year before)."""
+    return fiscal_year_of(day) + 1
+
+
+def default_year(years: Sequence[int], day: date) -> int:
+    """The 年度 every form opens on: the budget year when it is among `years`, else the latest one
+    before it (the current 年度), else the earliest offered. The forms agree on it."""
+    target = budget_year(day)
+    if target in years:
+        return target
+    earlier = [y for y in years if y < target]
+    return max(earlier) if earlier else min(years)
 
 
 def is_settlement_period(day: date) -> bool:

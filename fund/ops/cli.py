@@ -59,7 +59,7 @@ def _cmd_init(_args: argparse.Namespace) -> int:
         print(
             f"{bar}\n管理者アカウントを作成しました。この表示は一度だけです。\n"
             f"  ログイン名: admin\n  パスワード: {password}\n"
-            f"サインイン後、管理画面でパスワードを変更してください。\n{bar}",
+            f"サインイン後、「アカウント」画面でパスワードを変更してください。\n{bar}",
             flush=True,
         )
     return 0
@@ -120,6 +120,20 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
         department_name=args.department,
     )
     print(f"利用者「{user.login}」（{ROLE[user.role]}）を登録しました。")
+    return 0
+
+
+@_current_schema
+def _cmd_user_reset_password(args: argparse.Namespace) -> int:
+    """The way back in when no 管理者 can sign in: a new password, shown once on this terminal only.
+    Every session of the user ends (the password changed); the reset is audited, never the password."""
+    password = auth.generate_password()
+    auth.set_password(get_engine(), actor=auth.SYSTEM, login=args.login, new_password=password)
+    bar = "=" * 64
+    print(
+        f"{bar}\n利用者「{args.login}」のパスワードを再設定しました。この表示は一度だけです。\n"
+        f"  パスワード: {password}\nサインイン後、「アカウント」画面でパスワードを変更してください。\n{bar}"
+    )
     return 0
 
 
@@ -591,6 +605,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name", help="表示名")
     add.add_argument("--password-stdin", action="store_true", help="パスワードを標準入力の1行目から読む")
     add.set_defaults(func=_cmd_user_add)
+    reset = user.add_parser(
+        "reset-password", help="パスワードを再設定し、新しいパスワードを一度だけ表示する（管理者が入れないとき）"
+    )
+    reset.add_argument("login")
+    reset.set_defaults(func=_cmd_user_reset_password)
     link = user.add_parser("link", help="利用者を組織アカウント（SSO の sub またはメールアドレス）に紐付ける")
     link.add_argument("login")
     link.add_argument(

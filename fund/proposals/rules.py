@@ -232,12 +232,6 @@ def parse_input(data: dict[str, Any]) -> tuple[ProposalCreate | None, dict[str, 
         return None, errors  # a required field (name, 所管部局, 年度) is unusable
 
 
-def default_proposal_year(years: list[int]) -> int:
-    """The 年度 a new proposal opens on: the one after the current (proposals are made for next
-    year's budget), or the only one open. `years` as from `proposal_years`, oldest first."""
-    return years[min(1, len(years) - 1)]
-
-
 def proposal_years(engine: Engine, *, today: date | None = None) -> list[int]:
     """年度 a proposal may be made for: registered, not closed, not before the current 年度."""
     current = fiscal_year_of(today or clock.today_jst())

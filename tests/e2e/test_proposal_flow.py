@@ -12,7 +12,6 @@ tests/e2e/test_screening_flow.py, whose proposal is prepared through `fund.propo
 """
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,16 +24,7 @@ from tests.e2e.conftest import open_page, rerun_after, screenshot, sign_in, wait
 
 pytestmark = pytest.mark.e2e
 
-WAIT_MS = 30_000  # a shared, busy machine: allow the server time to rerun the page (not a timing check)
 PROPOSAL_PREFIX = "E2E フォーム提出 健診予約オンライン化事業"
-
-
-@pytest.fixture(autouse=True)
-def patient_expect() -> Iterator[None]:
-    """Let every expectation of this module wait up to WAIT_MS (the form page reruns slowly)."""
-    expect.set_options(timeout=WAIT_MS)
-    yield
-    expect.set_options(timeout=5_000)  # Playwright's default
 
 
 def test_department_user_submits_a_proposal_through_the_form_and_sees_it_in_the_list(page: Page) -> None:
@@ -45,10 +35,10 @@ def test_department_user_submits_a_proposal_through_the_form_and_sees_it_in_the_
 
     form = page.get_by_test_id("stForm")
     # The form is long; wait until it is drawn completely before pressing its button.
-    expect(form.get_by_label("2年後目標").nth(2)).to_be_visible(timeout=WAIT_MS)
+    expect(form.get_by_label("2年後目標").nth(2)).to_be_visible()
     submit = page.get_by_role("button", name="提出する")
     submit.click()
-    expect(page.get_by_text("事業名を入力してください。")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("事業名を入力してください。")).to_be_visible()
     expect(page.get_by_text("充当要件①②③のうち、該当するものを1つ以上選んでください。")).to_be_visible()
     wait_for_run(page)
     page.get_by_text("入力内容に誤りがあります").scroll_into_view_if_needed()
@@ -81,18 +71,18 @@ def test_department_user_submits_a_proposal_through_the_form_and_sees_it_in_the_
     form.get_by_label("2年後目標").nth(0).fill("50")
     form.get_by_label("2年後目標").nth(0).press("Tab")
     submit.click()
-    expect(page.get_by_text("を提出しました。")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("を提出しました。")).to_be_visible()
     expect(page.get_by_text("事業名を入力してください。")).to_have_count(0)
 
     page.get_by_role("tab", name="一覧").click()
     page.get_by_label("事業名・概要で検索").fill(name)
     page.get_by_label("事業名・概要で検索").press("Enter")
-    expect(page.get_by_text("1件。県民接点")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("1件。県民接点")).to_be_visible()
     expect(page.get_by_text(f"{name}（健康福祉部）")).to_be_visible()
     # While the search reruns, the previous detail may linger: wait for the run to end (stale
     # elements go with it), then for only one detail to remain.
     wait_for_run(page)
-    expect(page.get_by_text("状態: 提出済")).to_have_count(1, timeout=WAIT_MS)
+    expect(page.get_by_text("状態: 提出済")).to_have_count(1)
     expect(page.get_by_text("状態: 提出済")).to_be_visible()
     expect(page.get_by_test_id("stMetric").filter(has_text="県民接点（回/年）")).to_contain_text("60,000")
     screenshot(page, "41_proposal_submitted_in_list")

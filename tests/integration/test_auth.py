@@ -234,3 +234,24 @@ def test_permission_matrix_allows_or_refuses_in_japanese(role: Role, action: Act
 def test_executives_are_read_only_apart_from_approval_and_decisions() -> None:
     writes = {a for a in Action if can(make_actor(Role.executive), a) and not a.value.startswith("view_")}
     assert writes == {Action.approve_allocation, Action.approve_drawdown, Action.decide_round, Action.export}
+
+
+def test_the_cli_resets_a_password_once_on_the_terminal_when_no_administrator_can_sign_in(
+    engine: Engine, admin: Actor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+
+    from fund.ops.cli import main
+
+    auth.create_user(engine, actor=admin, login="kanri", role=Role.admin, password=STRONG)
+    assert main(["user", "reset-password", "kanri"]) == 0
+    out = capsys.readouterr().out
+    match = re.search(r"パスワード: (\S+)", out)
+    assert match is not None and "「アカウント」画面" in out
+    assert auth.authenticate(engine, login="kanri", password=match.group(1)).role == Role.admin
+    with pytest.raises(RuleViolation):
+        auth.authenticate(engine, login="kanri", password=STRONG)
+    audited = query_df(engine, "SELECT actor, reason FROM audit_log WHERE action = 'user.password'")
+    assert audited["actor"].tolist() == ["system"] and match.group(1) not in str(audited.to_dict())
+    assert main(["user", "reset-password", "nobody"]) == 2
+    assert "nobody" in capsys.readouterr().err

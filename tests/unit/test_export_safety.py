@@ -36,8 +36,8 @@ def test_xlsx_has_no_formula_cells_and_writes_sen_yen() -> None:
         io.BytesIO(to_xlsx_bytes(df, sheet_name="台帳", sen_yen_columns=["金額（千円）"]))
     )
     ws = wb.active
-    values = [c.value for row in ws.iter_rows() for c in row]
-    assert not any(isinstance(v, str) and v.startswith("=") for v in values)
+    assert [c.data_type for row in ws.iter_rows() for c in row if c.value is not None].count("f") == 0
+    assert ws["A2"].value == "=cmd|' /C calc'!A0" and ws["A2"].data_type == "s"  # the text, exactly
     assert ws["B2"].value == -1234 and ws["B3"].value == 5930
     assert "▲" in ws["B2"].number_format
 

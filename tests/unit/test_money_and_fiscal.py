@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fund.fiscal import allowed_fiscal_years, fiscal_label, fiscal_year_of, wareki
+from fund.fiscal import allowed_fiscal_years, default_year, fiscal_label, fiscal_year_of, wareki
 from fund.money import format_oku_yen, format_sen_yen, format_yen, to_sen_yen
 
 
@@ -55,3 +55,19 @@ def test_wareki_labels_follow_the_reiwa_era() -> None:
     assert wareki(2019) == "令和元年度"
     assert wareki(2018) == "平成30年度"
     assert fiscal_label(2024) == "令和6年度（2024年度）"
+
+
+@pytest.mark.parametrize(
+    ("years", "day", "expected"),
+    [
+        ([2025, 2026, 2027, 2028], date(2026, 12, 3), 2027),  # December: next year's 当初予算
+        ([2025, 2026, 2027], date(2027, 3, 31), 2027),  # the last day of 令和8年度
+        ([2025, 2026, 2027, 2028], date(2027, 4, 1), 2028),  # the first day of 令和9年度
+        ([2025, 2026], date(2026, 12, 3), 2026),  # next year not registered yet: the current one
+        ([2030], date(2026, 12, 3), 2030),  # only a later one is open
+    ],
+)
+def test_every_form_opens_on_the_budget_year_or_the_latest_before_it(
+    years: list[int], day: date, expected: int
+) -> None:
+    assert default_year(years, day) == expected

@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from fund import allocation, auth
+from fund import allocation, auth, clock
 from fund.auth import Action, Actor
-from fund.fiscal import fiscal_label
+from fund.fiscal import default_year, fiscal_label
 from fund.labels import BUDGET_STAGE
 from fund.models import AllocationStatus, BudgetStage
 from fund.money import (
@@ -31,7 +31,15 @@ def render(actor: Actor) -> None:
             "決算確定前の年度がありません。管理者が data/fund.toml の fiscal_years に年度を加え、fund seed で登録してください。"
         )
         return
-    year = int(st.selectbox("年度", open_years, format_func=fiscal_label, key="reg_year"))
+    year = int(
+        st.selectbox(
+            "年度",
+            open_years,
+            index=open_years.index(default_year(open_years, clock.today_jst())),
+            format_func=fiscal_label,
+            key="reg_year",
+        )
+    )
     ceiling = loaders.fund_ceiling(fiscal_year=year)
     _ceiling_metrics(ceiling)
     may_allocate = auth.can(actor, Action.allocate)

@@ -7,7 +7,7 @@ import streamlit as st
 from fund import auth, clock, intake, proposals
 from fund.auth import Action, Actor
 from fund.errors import FundError, InputInvalid
-from fund.fiscal import fiscal_label
+from fund.fiscal import default_year, fiscal_label
 from fund.labels import NOVELTY, REQUIREMENT
 from fund.models import Novelty
 from fund.money import sen_yen_to_yen, to_sen_yen
@@ -207,7 +207,7 @@ def render(actor: Actor, *, departments: dict[int, str]) -> None:
     cats = loaders.leaf_categories()
     cat_labels = dict(zip(cats["id"].astype(int), cats["label"], strict=True))
     if st.session_state.get("pf_year") not in years and not editing:
-        st.session_state["pf_year"] = proposals.default_proposal_year(years)
+        st.session_state["pf_year"] = default_year(years, clock.today_jst())
 
     with st.form("proposal_form", enter_to_submit=False):
         _basics(errors, choosable, departments, cat_labels, years, editing=editing)

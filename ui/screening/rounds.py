@@ -4,9 +4,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from fund import screening
+from fund import clock, screening
 from fund.auth import Actor
-from fund.fiscal import fiscal_label
+from fund.fiscal import default_year, fiscal_label
 from fund.labels import PERSPECTIVE
 from ui import loaders, session, widgets
 
@@ -56,7 +56,7 @@ def new_round_form(actor: Actor) -> None:
     years_df = loaders.fiscal_years()
     years = years_df["year"].tolist()
     open_years = years_df.loc[~years_df["closed"].astype(bool), "year"].tolist()
-    default = years.index(open_years[0]) if open_years else len(years) - 1
+    default = years.index(default_year(open_years, clock.today_jst())) if open_years else len(years) - 1
     with st.form("new_round"):
         c1, c2 = st.columns([1, 2])
         year = c1.selectbox("年度", years, index=default, format_func=fiscal_label, key="new_round_year")
