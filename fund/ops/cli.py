@@ -606,7 +606,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true", help="パスワードを標準入力の1行目から読む")
     add.set_defaults(func=_cmd_user_add)
     reset = user.add_parser(
-        "reset-password", help="パスワードを再設定し、新しいパスワードを一度だけ表示する（管理者が入れないとき）"
+        "reset-password",
+        help="パスワードを再設定し、新しいパスワードを一度だけ表示する（管理者が入れないとき）",
     )
     reset.add_argument("login")
     reset.set_defaults(func=_cmd_user_reset_password)
