@@ -91,7 +91,7 @@ def test_xlsx_is_formatted_for_printing_and_has_no_formulas(seeded_engine: Engin
     )
 
 
-def test_formula_like_project_names_are_neutralised(seeded_engine: Engine) -> None:
+def test_formula_like_text_is_a_string_cell_in_xlsx_and_neutralised_in_csv(seeded_engine: Engine) -> None:
     with seeded_engine.begin() as conn:
         conn.execute(
             text(
@@ -99,8 +99,10 @@ def test_formula_like_project_names_are_neutralised(seeded_engine: Engine) -> No
             )
         )
     export = allocation_export.build(seeded_engine, fiscal_year=2024, fmt="xlsx")
-    cells = [c.value for row in _sheet(export.data).iter_rows() for c in row]
-    assert '\'=HYPERLINK("http://x")' in cells
+    cells = [c for row in _sheet(export.data).iter_rows() for c in row if c.value is not None]
+    typed = [c for c in cells if c.value == '=HYPERLINK("http://x")']  # the text exactly, as typed
+    assert len(typed) == 1 and typed[0].data_type == "s"
+    assert not [c for c in cells if c.data_type == "f"]
     csv = allocation_export.build(seeded_engine, fiscal_year=2024, fmt="csv").data
     summaries = pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")["事業概要"]
     assert '\'=HYPERLINK("http://x")' in set(summaries)
