@@ -20,8 +20,9 @@ from fund.db import get_engine
 from fund.models import Role
 from tests.e2e.conftest import ARTIFACTS, free_port, seeded_with_users, serve, wait_for_run
 
-# Its own servers (the provider's and the app's), but light: it runs beside the long walks, not after them.
-pytestmark = pytest.mark.e2e
+# Its own servers (the provider's and the app's): on the worker of the other own-server walks, one after
+# the other — beside them, the load made the long walks and this one miss their waits.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("own_server")]
 
 PROVIDER = Path(__file__).parent / "oidc"
 CLIENT_SECRET = "e2e-client-secret-not-for-production"
