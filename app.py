@@ -54,7 +54,8 @@ else:
     with st.sidebar:
         st.text(f"{actor.display_name or actor.login}（{actor.role_label}）")  # user text: never markdown
         if st.button("サインアウト", icon=":material/logout:"):
-            session.sign_out()
+            if session.sign_out():
+                st.stop()  # the browser goes to the provider's sign-out page
             st.rerun()
 
 pg.run()

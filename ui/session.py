@@ -68,8 +68,10 @@ def sign_in(actor: Actor, *, via_sso: bool = False, identity_issued_at: datetime
     st.session_state["via_sso"] = via_sso
 
 
-def sign_out(reason: str | None = None) -> None:
-    """End the session (audited); with single sign-on also end the identity cookie (st.logout)."""
+def sign_out(reason: str | None = None) -> bool:
+    """End the session (audited); with single sign-on also end the identity cookie (st.logout).
+    True when the browser is now on its way to the provider's sign-out: the caller must not rerun,
+    as a rerun's new page can overtake that redirect and leave the provider's session alive."""
     actor: Actor | None = st.session_state.get(ACTOR_KEY)
     via_sso = bool(st.session_state.get("via_sso"))
     for key in (ACTOR_KEY, "signed_in_at", "last_seen_at", "via_sso"):
@@ -82,6 +84,8 @@ def sign_out(reason: str | None = None) -> None:
         st.session_state["sign_out_reason"] = reason
     if via_sso and st.user.is_logged_in:
         st.logout()
+        return True
+    return False
 
 
 def _ended(actor: Actor, signed_in_at: datetime, last_seen_at: datetime) -> str | None:
