@@ -3,6 +3,9 @@
 Each rule has a scalar form, a column (pandas Series) form and, where SQL aggregates 千円 figures,
 a SQL form; a property test holds them to the same result."""
 
+import re
+import unicodedata
+
 import numpy as np
 import pandas as pd
 
@@ -40,7 +43,7 @@ def sen_yen_sql(column: str) -> str:
 
 
 def to_oku_yen(yen: int) -> float:
-    """Yen → 億円 as a number, for charts (display strings round with `format_oku_yen`)."""
+    """Yen → 億円 as a number, for charts (display strings use `format_oku_yen`)."""
     return yen / YEN_PER_OKU
 
 
@@ -65,10 +68,20 @@ def format_sen_yen_series(yen: pd.Series) -> list[str]:
     return ["" if pd.isna(v) else format_sen_yen(int(v)) for v in yen]
 
 
-def format_oku_yen(yen: int, decimals: int = 1) -> str:
-    """'20.6億円' (one decimal by default), negatives with ▲."""
-    value = abs(yen) / YEN_PER_OKU
-    text = f"{value:,.{decimals}f}億円"
+def format_oku_yen(yen: int) -> str:
+    """A headline amount in 億・万 as in the prefecture's documents, exact to the yen: '20億6,000万円',
+    '350万円', '40億円'; negatives with ▲. Nothing is rounded away (「残り 0.0億円」 with 350万円 left
+    hid real money)."""
+    oku, rest = divmod(abs(yen), YEN_PER_OKU)
+    man, en = divmod(rest, 10_000)
+    parts = [f"{oku:,}億" if oku else "", f"{man:,}万" if man else "", f"{en:,}" if en else ""]
+    text = "".join(parts) + "円" if any(parts) else "0円"
+    return f"▲{text}" if yen < 0 else text
+
+
+def format_oku_yen_rounded(yen: int) -> str:
+    """'17.2億円': the section totals of the published 配分表, which round to 0.1億円 by its layout."""
+    text = f"{abs(yen) / YEN_PER_OKU:,.1f}億円"
     return f"▲{text}" if yen < 0 else text
 
 
@@ -86,6 +99,27 @@ def parse_yen(text: str, *, field: str) -> int:
     if not raw.lstrip("-").isdigit():
         raise InputInvalid({field: "金額は半角数字（円単位の整数）で入力してください。"})
     return int(raw)
+
+
+_SEN_YEN_TEXT = re.compile(r"[-▲△]?\d+")
+
+
+def parse_sen_yen_text(text: str) -> int | None:
+    """A 千円 amount as typed — '12,000', full-width '１２，０００', '▲500' — in yen; 0 when empty,
+    None when it is not a whole number (the form's rule then names the field in Japanese)."""
+    raw = unicodedata.normalize("NFKC", text or "").replace(",", "").replace(" ", "")
+    if not raw:
+        return 0
+    if not _SEN_YEN_TEXT.fullmatch(raw):
+        return None
+    sign = -1 if raw[0] in "-▲△" else 1
+    return sign * sen_yen_to_yen(int(raw.lstrip("-▲△")))
+
+
+def group_sen_yen_text(text: str) -> str:
+    """The typed 千円 amount with its digits grouped ('3000000' → '3,000,000'); other text unchanged."""
+    yen = parse_sen_yen_text(text)
+    return text if yen is None or not (text or "").strip() else format_sen_yen(yen)
 
 
 # Excel number format for 千円 columns: thousands separators and ▲ for negatives.

@@ -12,6 +12,6 @@ session.require_actor(Action.view_home)
 headline = loaders.headline(today=clock.today_jst())
 
 st.title("ホーム")
-st.caption(f"山口県デジタル実装推進基金（基金規模 {format_oku_yen(headline.fund_size_yen, 0)}）の現況")
+st.caption(f"山口県デジタル実装推進基金（基金規模 {format_oku_yen(headline.fund_size_yen)}）の現況")
 overview.render(headline)
 widgets.estimate_note()

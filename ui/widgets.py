@@ -30,9 +30,13 @@ def flash(message: str) -> None:
 
 
 def show_flash() -> None:
+    """The message of the last write. Its slot is drawn on every run: a message that came and went
+    would move what follows, and a moved tab set is drawn anew on its first tab (a submission on
+    新規提案 jumped to 一覧)."""
+    slot = st.container()
     message = st.session_state.pop("flash", None)
     if message:
-        st.success(message, icon=":material/check_circle:")
+        slot.success(message, icon=":material/check_circle:")
 
 
 def show_error(exc: FundError) -> None:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from fund.allocation.table import BREAKDOWN, BREAKDOWN_SEN, TOTALS_COLUMNS, totals_of
-from fund.money import format_oku_yen, sen_yen_series
+from fund.money import format_oku_yen_rounded, sen_yen_series
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def layout_frame(rows: pd.DataFrame, totals: pd.DataFrame | None = None) -> pd.D
                 "part_rank": 0,
                 "kind": "section",
                 "label": f"{head.section_heading} {head.section_name}",
-                "name": f"【{int(got['projects'])}事業 {format_oku_yen(int(got['project_cost_yen']))}{excluded}】",
+                "name": f"【{int(got['projects'])}事業 {format_oku_yen_rounded(int(got['project_cost_yen']))}{excluded}】",
                 **amounts_of(got),
             }
         )

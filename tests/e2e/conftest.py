@@ -295,28 +295,57 @@ def choose(page: Page, box: Locator, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
+def proposal_step(page: Page, label: str) -> Page:
+    """Open one step of 新規提案 (「3. 費用計画」); returns once that step is drawn (only one step's
+    fields are on the page at a time)."""
+    step = page.get_by_test_id("stRadio").filter(has_text="1. 基本情報")
+    step.get_by_text(label, exact=True).click()
+    expect(page.get_by_text(STEP_MARKS[label], exact=False).first).to_be_visible()
+    return page
+
+
+# A text that only each step draws: the test waits for it before filling the step's fields.
+STEP_MARKS = {
+    "1. 基本情報": "事業名（必須）",
+    "2. 充当要件": "該当する要件を選び、その理由を記入してください。",
+    "3. 費用計画": "1年度目が提案年度です。",
+    "4. 県民実感の根拠": "審査の4つの観点の根拠になります。",
+    "5. 成果指標": "初年度（提案年度）と2年後の目標値",
+    "6. 確認": "内容を確かめて提出してください。",
+}
+
+
 def fill_proposal_form(page: Page, name: str) -> None:
-    """Fill 新規提案 with a complete proposal named `name` for the current 年度 (not submitted)."""
-    form = page.get_by_test_id("stForm")
-    expect(form.get_by_label("2年後目標").nth(2)).to_be_visible(timeout=30_000)
+    """Fill 新規提案 step by step with a complete proposal named `name` for the current 年度, and open
+    「6. 確認」 (not submitted)."""
+    form = proposal_step(page, "1. 基本情報")
     form.get_by_role("textbox", name="事業名（必須）").fill(name)
     # The current 年度: the one the screening round prepared in conftest covers.
     choose(page, form.get_by_label("提案年度（必須）"), fiscal_label(clock.current_fiscal_year()))
-    form.get_by_text(REQUIREMENT[1]).click()
-    form.get_by_label("要件①の該当理由").fill("子育ての相談を夜間もチャットで受け付ける。")
     form.get_by_label("事業概要").fill("子育て相談のチャット窓口を県内共通で開設する。")
     form.get_by_label("目的", exact=True).fill("相談のしやすさの向上")
     form.get_by_label("現状・課題").fill("電話相談は平日日中のみで、つながりにくい。")
+    form = proposal_step(page, "2. 充当要件")
+    form.get_by_test_id("stCheckbox").get_by_text(REQUIREMENT[1]).click()
+    form.get_by_label("要件①の該当理由").fill("子育ての相談を夜間もチャットで受け付ける。")
+    form = proposal_step(page, "3. 費用計画")
     form.get_by_label("事業費（千円）").nth(0).fill("20000")
     form.get_by_label("基金充当額（千円）").nth(0).fill("10000")
+    form.get_by_label("基金充当額（千円）").nth(0).press("Tab")
+    expect(form.get_by_label("基金充当額（千円）").nth(0)).to_have_value("10,000")
+    form = proposal_step(page, "4. 県民実感の根拠")
     form.get_by_label("想定利用者数（人）").fill("8000")
     form.get_by_label("1人あたり利用回数（回/年）").fill("3")
+    form.get_by_label("1人あたり利用回数（回/年）").press("Tab")
     choose(page, form.get_by_label("新規性", exact=True), "県内初")
+    form = proposal_step(page, "5. 成果指標")
     form.get_by_label("指標名1").fill("チャット相談件数")
     form.get_by_label("単位").nth(0).fill("件")
     form.get_by_label("初年度目標").nth(0).fill("3000")
     form.get_by_label("2年後目標").nth(0).fill("9000")
     form.get_by_label("2年後目標").nth(0).press("Tab")
+    form = proposal_step(page, "6. 確認")
+    expect(form.get_by_text(name)).to_be_visible()
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -12,7 +12,7 @@ PAGES = ["ホーム", "基金の状況", "事業提案", "審査・採点", "年
 
 def test_admin_signs_in_and_every_page_shows_real_data(page: Page) -> None:
     sign_in(page, "e2e_admin")
-    expect(page.get_by_text("20.6億円").first).to_be_visible()
+    expect(page.get_by_text("20億6,000万円").first).to_be_visible()
     screenshot(page, "01_home")
     for i, title in enumerate(PAGES[1:], start=2):
         open_page(page, title)
@@ -41,7 +41,7 @@ def test_over_drawdown_is_refused_and_the_balance_is_unchanged(page: Page) -> No
     sign_in(page, "e2e_admin")
     open_page(page, "基金の状況")
     balance = page.get_by_test_id("stMetric").filter(has_text="現在の基金残高")
-    expect(balance).to_contain_text("20.6億円")
+    expect(balance).to_contain_text("20億6,000万円")
     form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="記帳する"))
     kind = form.get_by_label("区分")  # the form's own 区分: charts and filters above also carry the label
     choose(page, kind, "取崩し")  # waits for the page run to end: a rerun landing mid-click closes the list
@@ -50,5 +50,5 @@ def test_over_drawdown_is_refused_and_the_balance_is_unchanged(page: Page) -> No
     page.get_by_label("配分のない取崩しの理由（例外の場合のみ）").fill("配分外の例外の確認")
     page.get_by_role("button", name="記帳する").click()
     expect(page.get_by_text("残高不足のため記帳できません。")).to_be_visible()
-    expect(balance).to_contain_text("20.6億円")
+    expect(balance).to_contain_text("20億6,000万円")
     screenshot(page, "10_overdraw_refused")

@@ -34,7 +34,7 @@ def _post_form(page: Page) -> Locator:
 def test_overview_shows_metrics_charts_and_signals(page: Page) -> None:
     sign_in(page, "e2e_exec")
     open_page(page, "基金の状況")
-    expect(_balance(page)).to_contain_text("20.6億円")
+    expect(_balance(page)).to_contain_text("20億6,000万円")
     expect(page.get_by_test_id("stMetric").filter(has_text="残り年数の目安")).to_contain_text("年")
     expect(page.get_by_text("保有割合：")).to_be_visible()
     expect(page.locator("[data-testid='stVegaLiteChart']").first).to_be_visible()
@@ -52,7 +52,7 @@ def test_overview_shows_metrics_charts_and_signals(page: Page) -> None:
 def test_over_drawdown_is_refused_next_to_the_amount_and_the_balance_is_unchanged(page: Page) -> None:
     sign_in(page, "e2e_admin")
     open_page(page, "基金の状況")
-    expect(_balance(page)).to_contain_text("20.6億円")
+    expect(_balance(page)).to_contain_text("20億6,000万円")
     form = _post_form(page)
     choose(page, form.get_by_role("combobox", name="区分"), "取崩し")
     form.get_by_label("金額（円）").fill("3000000000")
@@ -62,7 +62,7 @@ def test_over_drawdown_is_refused_next_to_the_amount_and_the_balance_is_unchange
     error = form.get_by_text("残高不足のため記帳できません。")
     expect(error).to_be_visible()
     expect(error).to_contain_text("不足額は 940,000,000円")
-    expect(_balance(page)).to_contain_text("20.6億円")
+    expect(_balance(page)).to_contain_text("20億6,000万円")
     error.scroll_into_view_if_needed()
     screenshot(page, "22_fund_status_overdraw_refused")
 
@@ -70,7 +70,7 @@ def test_over_drawdown_is_refused_next_to_the_amount_and_the_balance_is_unchange
 def test_posting_into_a_closed_year_is_refused_and_the_balance_is_unchanged(page: Page) -> None:
     sign_in(page, "e2e_admin")
     open_page(page, "基金の状況")
-    expect(_balance(page)).to_contain_text("20.6億円")
+    expect(_balance(page)).to_contain_text("20億6,000万円")
     _post_form(page)
     # Any day of 2024 falls in 令和5年度 or 令和6年度, both 決算確定 in the seed.
     year_part = page.get_by_role("spinbutton", name="year, 記帳日", exact=True)
@@ -88,6 +88,6 @@ def test_posting_into_a_closed_year_is_refused_and_the_balance_is_unchanged(page
     expect(error).to_have_text(
         re.compile(r"令和[56]年度（202[34]年度）は決算確定済みのため、記帳できません。")
     )
-    expect(_balance(page)).to_contain_text("20.6億円")
+    expect(_balance(page)).to_contain_text("20億6,000万円")
     error.scroll_into_view_if_needed()
     screenshot(page, "23_fund_status_closed_year_refused")

@@ -20,7 +20,15 @@ from playwright.sync_api import Page, expect
 
 from fund import intake
 from fund.labels import REQUIREMENT
-from tests.e2e.conftest import open_page, rerun_after, screenshot, sign_in, wait_for_run
+from tests.e2e.conftest import (
+    choose,
+    open_page,
+    proposal_step,
+    rerun_after,
+    screenshot,
+    sign_in,
+    wait_for_run,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -33,46 +41,63 @@ def test_department_user_submits_a_proposal_through_the_form_and_sees_it_in_the_
     open_page(page, "事業提案")
     page.get_by_role("tab", name="新規提案").click()
 
-    form = page.get_by_test_id("stForm")
-    # The form is long; wait until it is drawn completely before pressing its button.
-    expect(form.get_by_label("2年後目標").nth(2)).to_be_visible()
-    submit = page.get_by_role("button", name="提出する")
-    submit.click()
+    # Submitting at once: the first step with a mistake opens, the summary counts every step's.
+    page.get_by_text("6. 確認", exact=True).click()
+    page.get_by_role("button", name="提出する").click()
     expect(page.get_by_text("事業名を入力してください。")).to_be_visible()
-    expect(page.get_by_text("充当要件①②③のうち、該当するものを1つ以上選んでください。")).to_be_visible()
-    wait_for_run(page)
-    page.get_by_text("入力内容に誤りがあります").scroll_into_view_if_needed()
+    expect(page.get_by_text("入力内容に誤りがあります（基本情報 4件、充当要件 1件")).to_be_visible()
     screenshot(page, "40_proposal_form_errors")
+    form = proposal_step(page, "2. 充当要件")
+    expect(page.get_by_text("充当要件①②③のうち、該当するものを1つ以上選んでください。")).to_be_visible()
 
+    form = proposal_step(page, "1. 基本情報")
     form.get_by_role("textbox", name="事業名（必須）").fill(name)
-    form.get_by_text(REQUIREMENT[1]).click()
-    form.get_by_label("要件①の該当理由").fill(
-        "健診の予約をスマートフォンで完結させ、電話と来庁の負担をなくす。"
-    )
     form.get_by_label("事業概要").fill("市町の健診予約をオンラインで受け付ける共通の仕組みを整える。")
     form.get_by_label("目的", exact=True).fill("受診率の向上と予約業務の削減")
     form.get_by_label("現状・課題").fill("電話予約が平日日中に集中し、つながりにくい。")
+    form = proposal_step(page, "2. 充当要件")
+    form.get_by_test_id("stCheckbox").get_by_text(REQUIREMENT[1]).click()
+    form.get_by_label("要件①の該当理由").fill(
+        "健診の予約をスマートフォンで完結させ、電話と来庁の負担をなくす。"
+    )
+    form = proposal_step(page, "3. 費用計画")
     form.get_by_label("事業費（千円）").nth(0).fill("30000")
     form.get_by_label("基金充当額（千円）").nth(0).fill("20000")
     form.get_by_label("事業費（千円）").nth(1).fill("5000")
     form.get_by_label("備考").nth(1).fill("運用経費")
-    form.get_by_label("想定利用者数（人）").fill("40000")
+    form.get_by_label("備考").nth(1).press("Tab")
+    # The 千円 amounts are grouped as soon as they are entered: a 1,000× slip shows.
+    expect(form.get_by_label("事業費（千円）").nth(0)).to_have_value("30,000")
+    expect(form.get_by_label("事業費（千円）").nth(1)).to_have_value("5,000")
+    form = proposal_step(page, "4. 県民実感の根拠")
+    form.get_by_label("想定利用者数（人）").fill("-40000")  # a slip: refused in Japanese, not by a tooltip
     form.get_by_label("1人あたり利用回数（回/年）").fill("1.5")
     form.get_by_label("デジタル化する手続（件/年）").fill("60000")
     form.get_by_label("1件あたり短縮時間（分）").fill("20")
     form.get_by_label("1件あたり短縮時間（分）").press("Tab")  # commit the number before opening the list
-    novelty = form.get_by_role("combobox", name="新規性")
-    novelty.click()
-    novelty.fill("県内初")
-    page.get_by_role("option", name="県内初").click()
+    choose(page, form.get_by_role("combobox", name="新規性"), "県内初")
+    form = proposal_step(page, "5. 成果指標")
     form.get_by_label("指標名1").fill("オンライン予約率")
     form.get_by_label("単位").nth(0).fill("%")
     form.get_by_label("初年度目標").nth(0).fill("20")
     form.get_by_label("2年後目標").nth(0).fill("50")
     form.get_by_label("2年後目標").nth(0).press("Tab")
-    submit.click()
+    form = proposal_step(page, "6. 確認")
+    expect(page.get_by_role("cell", name="35,000", exact=True)).to_be_visible()  # 事業費 of the five years
+    page.get_by_role("button", name="提出する").click()
+    expect(page.get_by_text("入力内容に誤りがあります（県民実感の根拠 1件）")).to_be_visible()
+    expect(
+        page.get_by_text("想定利用者数は0人以上10,000,000人以下の整数で入力してください。")
+    ).to_be_visible()
+    screenshot(page, "40_proposal_form_negative")
+    page.get_by_label("想定利用者数（人）").fill("40000")
+    page.get_by_label("想定利用者数（人）").press("Tab")
+    proposal_step(page, "6. 確認")
+    page.get_by_role("button", name="提出する").click()
     expect(page.get_by_text("を提出しました。")).to_be_visible()
-    expect(page.get_by_text("事業名を入力してください。")).to_have_count(0)
+    expect(page.get_by_text("入力内容に誤りがあります")).to_have_count(0)
+    # The form is blank again for the next proposal, on its first step.
+    expect(page.get_by_role("textbox", name="事業名（必須）")).to_have_value("")
 
     page.get_by_role("tab", name="一覧").click()
     page.get_by_label("事業名・概要で検索").fill(name)

@@ -27,6 +27,7 @@ from tests.e2e.conftest import (
     desk,
     fill_proposal_form,
     open_fresh,
+    proposal_step,
     rerun_after,
     screenshot,
     seeded_with_users,
@@ -137,13 +138,15 @@ def test_a_returned_corrected_proposal_is_scored_decided_filed_and_fed_back(
     expect(department.get_by_text(f"差戻し：{RETURN_REASON}")).to_be_visible()
     department.get_by_role("tab", name="新規提案").click()
     _pick(department, "編集する下書き", name)
-    form = department.get_by_test_id("stForm")
-    expect(form.get_by_role("textbox", name="事業名（必須）")).to_have_value(name)
-    form.get_by_label("想定利用者数（人）").fill("9000")
-    form.get_by_label("事業概要").fill(
+    expect(department.get_by_role("textbox", name="事業名（必須）")).to_have_value(name)
+    department.get_by_label("事業概要").fill(
         "子育て相談のチャット窓口を県内共通で開設する（夜間の相談実績から利用者数を見直し）。"
     )
-    form.get_by_label("事業概要").press("Tab")
+    department.get_by_label("事業概要").press("Tab")
+    form = proposal_step(department, "4. 県民実感の根拠")
+    form.get_by_label("想定利用者数（人）").fill("9000")
+    form.get_by_label("想定利用者数（人）").press("Tab")
+    proposal_step(department, "6. 確認")
     department.get_by_role("button", name="提出する").click()
     expect(department.get_by_text("を提出しました。")).to_be_visible()
 

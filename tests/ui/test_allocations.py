@@ -134,7 +134,7 @@ def test_allocation_over_the_annual_cap_is_refused_with_the_figures(
     at.text_input(key="cap_reason").input("財政課協議")
     at.button(key="cap_set").click().run()
     assert "年間上限額を 5,000千円 に設定しました" in at.success[0].value
-    assert {m.label: m.value for m in at.metric}["年間上限額（管理者設定）"] == "0.1億円"
+    assert {m.label: m.value for m in at.metric}["年間上限額（管理者設定）"] == "500万円"
     at = _propose(at, year=2025, share=6_000_000)
     message = at.error[0].value
     assert "上限は 5,000,000円" in message and "現在の合計は 0円" in message and "1,000,000円 超過" in message

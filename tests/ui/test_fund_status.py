@@ -45,10 +45,10 @@ def test_headline_shows_balance_plan_runway_and_share_used(app_as: Callable[...,
         at = app_as(Role.executive, "pages/fund_status.py")
     assert not at.exception
     metrics = _metrics(at)
-    assert metrics["現在の基金残高"] == "20.6億円"
+    assert metrics["現在の基金残高"] == "20億6,000万円"
     assert metrics["基金の使用割合"] == "48.5%"
-    assert metrics["今年度の取崩し予定"] == "2.0億円"
-    assert metrics["翌年度以降の取崩し予定"] == "1.7億円"
+    assert metrics["今年度の取崩し予定"] == "2億円"
+    assert metrics["翌年度以降の取崩し予定"] == "1億7,200万円"
     assert metrics["残り年数の目安"].endswith(("年", "年以上"))
     help_text = next(m.help for m in at.metric if m.label == "現在の基金残高")
     assert "2,060,000千円" in help_text
@@ -193,7 +193,7 @@ def test_an_administrator_reverses_an_entry_once(
     assert not at.exception
     assert f"台帳番号 {entry.id} を取り消しました" in at.success[0].value
     assert ledger.balance(seeded_engine) == 2_060_000_000
-    assert _metrics(at)["現在の基金残高"] == "20.6億円"
+    assert _metrics(at)["現在の基金残高"] == "20億6,000万円"
 
     at.number_input(key="reverse_id").set_value(entry.id)
     at.text_input(key="reverse_reason").input("もう一度")

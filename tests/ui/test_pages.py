@@ -78,8 +78,8 @@ def test_home_shows_the_seeded_balance_and_the_current_years_fund_share(
     with time_machine.travel(datetime(2024, 11, 22, 1, 0, tzinfo=UTC), tick=True):  # 令和6年度
         at = app_as(Role.executive)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["基金残高"] == "20.6億円"
-    assert metrics["令和6年度 基金充当額"] == "11.4億円"
+    assert metrics["基金残高"] == "20億6,000万円"
+    assert metrics["令和6年度 基金充当額"] == "11億3,580万8,000円"
     assert metrics["基金の使用割合"] == "48.5%"
 
 
@@ -91,7 +91,7 @@ def test_home_and_the_fund_page_show_one_current_year_and_one_runway(
     with time_machine.travel(datetime(2026, 11, 22, 1, 0, tzinfo=UTC), tick=True):
         home = {m.label: m for m in app_as(Role.executive).metric}
         fund = {m.label: m for m in app_as(Role.executive, "pages/fund_status.py").metric}
-    assert home["令和8年度 基金充当額"].value == "0.0億円"
+    assert home["令和8年度 基金充当額"].value == "0円"
     assert home["残り年数の目安"].value == fund["残り年数の目安"].value
     for m in (home["残り年数の目安"], fund["残り年数の目安"]):
         assert "直近ペース" in m.help and "令和" in m.help  # the assumption and the run-out 年度 beside it

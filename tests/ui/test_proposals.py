@@ -31,51 +31,92 @@ def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
 
-def fill_valid(at: AppTest, name: str) -> None:
+def step(at: AppTest, label: str) -> AppTest:
+    """Open one step of the form (「3. 費用計画」) as a user clicks it."""
+    radio = at.radio(key="pf_step")
+    return radio.set_value(next(o for o in range(6) if radio.options[o].endswith(label))).run()
+
+
+def fill_valid(at: AppTest, name: str) -> AppTest:
     at.text_input(key="pf_name").input(name)
-    at.checkbox(key="pf_req1").check()
-    at.text_area(key="pf_req1_reason").input("手続をオンラインで完結させる")
     at.text_area(key="pf_summary").input("健診予約をスマートフォンで完結させる")
     at.text_area(key="pf_purpose").input("受診率の向上")
     at.text_area(key="pf_problem").input("電話予約がつながりにくい")
-    at.number_input(key="pf_cost0_cost").set_value(30000)
-    at.number_input(key="pf_cost0_fund").set_value(20000)
+    at = step(at, "充当要件")
+    at.checkbox(key="pf_req1").check()
+    at.text_area(key="pf_req1_reason").input("手続をオンラインで完結させる")
+    at = step(at, "費用計画")
+    at.text_input(key="pf_cost0_cost").input("30,000")
+    at.text_input(key="pf_cost0_fund").input("20000")
+    at = step(at, "県民実感の根拠")
     at.number_input(key="pf_users").set_value(40000)
     at.number_input(key="pf_uses").set_value(1.5)
     at.selectbox(key="pf_novelty").select_index(2)
+    at = step(at, "成果指標")
     at.text_input(key="pf_kpi0_name").input("オンライン予約率")
     at.text_input(key="pf_kpi0_unit").input("%")
     at.number_input(key="pf_kpi0_first").set_value(20.0)
     at.number_input(key="pf_kpi0_later").set_value(50.0)
+    return step(at, "確認")
 
 
-def test_submitting_an_empty_form_shows_japanese_messages_at_the_fields(
+def test_submitting_an_empty_form_opens_the_first_step_with_its_messages_and_counts_the_others(
     app_as: Callable[..., AppTest], health_id: int
 ) -> None:
-    at = app_as(Role.department, PAGE, department_id=health_id)
+    at = step(app_as(Role.department, PAGE, department_id=health_id), "確認")
     assert not at.exception
     at = press(at, "提出する")
     messages = errors(at)
-    assert any("入力内容に誤りがあります" in m for m in messages)
+    summary = next(m for m in messages if "入力内容に誤りがあります" in m)
+    # 基本情報: 事業名, 事業概要, 目的, 現状・課題; then one each on the steps after it
+    assert "（基本情報 4件、充当要件 1件、費用計画 1件、県民実感の根拠 1件、成果指標 1件）" in summary
+    assert at.radio(key="pf_step").value == 0  # the first step with a mistake is open
     assert "事業名を入力してください。" in messages
-    assert "充当要件①②③のうち、該当するものを1つ以上選んでください。" in messages
     assert "事業概要を入力してください。" in messages
-    assert "新規性を選択してください。" in messages
+    assert at.text_area(key="pf_summary").max_chars == 2_000  # the counter shows against the rule's limit
+    assert "新規性を選択してください。" not in messages  # on its own step
+    at = step(at, "充当要件")
+    assert "充当要件①②③のうち、該当するものを1つ以上選んでください。" in errors(at)
+    at = step(at, "県民実感の根拠")
+    assert "新規性を選択してください。" in errors(at)
 
 
 def test_fund_share_above_project_cost_is_shown_under_the_cost_row(
     app_as: Callable[..., AppTest], health_id: int
 ) -> None:
-    at = app_as(Role.department, PAGE, department_id=health_id)
-    fill_valid(at, "UI確認用の過大充当事業")
-    at.number_input(key="pf_cost0_fund").set_value(40000)
+    at = fill_valid(app_as(Role.department, PAGE, department_id=health_id), "UI確認用の過大充当事業")
+    at = step(at, "費用計画")
+    at.text_input(key="pf_cost0_fund").input("40000")
     at = press(at, "下書き保存")
+    assert at.radio(key="pf_step").value == 2
     assert any("基金充当額（40,000千円）が事業費（30,000千円）を超えています" in m for m in errors(at))
 
 
-def test_a_valid_submission_appears_in_the_list(app_as: Callable[..., AppTest], health_id: int) -> None:
-    at = app_as(Role.department, PAGE, department_id=health_id)
-    fill_valid(at, "UI確認用のオンライン健診予約事業")
+def test_amounts_are_grouped_as_typed_and_a_negative_or_a_word_is_refused_at_its_field(
+    app_as: Callable[..., AppTest], health_id: int, seeded_engine: Engine
+) -> None:
+    at = fill_valid(app_as(Role.department, PAGE, department_id=health_id), "UI確認用の入力誤り事業")
+    at = step(at, "費用計画")
+    assert at.text_input(key="pf_cost0_fund").value == "20,000"  # typed as 20000
+    at.text_input(key="pf_cost1_cost").input("-5000")
+    at.text_input(key="pf_national").input("千円")
+    at = at.run()
+    assert at.text_input(key="pf_cost1_cost").value == "▲5,000"
+    at = press(at, "下書き保存")
+    messages = errors(at)
+    assert any(m.startswith("費用計画の2行目: 事業費は0以上") for m in messages)
+    assert any(m.startswith("国庫支出金は0円以上") for m in messages)
+    assert not any("below" in m or "range" in m for m in messages)
+    saved = query_df(seeded_engine, "SELECT id FROM project WHERE name = 'UI確認用の入力誤り事業'")
+    assert saved.empty  # nothing saved
+
+
+def test_a_valid_submission_appears_in_the_list_and_the_form_is_blank_again(
+    app_as: Callable[..., AppTest], health_id: int
+) -> None:
+    at = fill_valid(
+        app_as(Role.department, PAGE, department_id=health_id), "UI確認用のオンライン健診予約事業"
+    )
     at = press(at, "提出する")
     assert not at.exception
     assert not errors(at)
@@ -84,12 +125,20 @@ def test_a_valid_submission_appears_in_the_list(app_as: Callable[..., AppTest], 
     row = listed[listed["事業名"] == "UI確認用のオンライン健診予約事業"]
     assert row["状態"].tolist() == ["提出済"]
     assert row["新規"].tolist() == ["新規"]
+    assert at.radio(key="pf_step").value == 0
+    assert at.text_input(key="pf_name").value == ""
+    at = step(at, "充当要件")
+    assert at.checkbox(key="pf_req1").value is False  # the ticked box does not stay ticked
+    at = step(at, "費用計画")
+    assert at.text_input(key="pf_cost0_cost").value == ""
 
 
 def test_a_saved_draft_can_be_resumed_in_the_form(app_as: Callable[..., AppTest], health_id: int) -> None:
     at = app_as(Role.department, PAGE, department_id=health_id)
     at.text_input(key="pf_name").input("UI確認用の下書き事業")
     at.text_area(key="pf_summary").input("途中まで書いた概要")
+    at = step(at, "費用計画")
+    at.text_input(key="pf_cost0_cost").input("1234")
     at = press(at, "下書き保存")
     assert any("下書きとして保存しました" in s.value for s in at.success)
     assert at.text_input(key="pf_name").value == ""
@@ -98,6 +147,8 @@ def test_a_saved_draft_can_be_resumed_in_the_form(app_as: Callable[..., AppTest]
     at = picker.select(draft_id).run()
     assert at.text_input(key="pf_name").value == "UI確認用の下書き事業"
     assert at.text_area(key="pf_summary").value == "途中まで書いた概要"
+    at = step(at, "費用計画")
+    assert at.text_input(key="pf_cost0_cost").value == "1,234"
 
 
 def test_executives_only_see_the_list(app_as: Callable[..., AppTest]) -> None:

@@ -5,7 +5,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fund.fiscal import allowed_fiscal_years, default_year, fiscal_label, fiscal_year_of, wareki
-from fund.money import format_oku_yen, format_sen_yen, format_yen, to_sen_yen
+from fund.money import (
+    format_oku_yen,
+    format_sen_yen,
+    format_yen,
+    group_sen_yen_text,
+    parse_sen_yen_text,
+    to_sen_yen,
+)
 
 
 def test_sen_yen_uses_thousands_separators_and_triangle_for_negatives() -> None:
@@ -25,11 +32,30 @@ def test_sen_yen_is_within_half_a_thousand_of_the_yen_amount(yen: int) -> None:
     assert abs(to_sen_yen(yen) * 1000 - yen) <= 500
 
 
-def test_oku_yen_headline_has_one_decimal() -> None:
-    assert format_oku_yen(2_060_000_000) == "20.6億円"
-    assert format_oku_yen(4_000_000_000, 0) == "40億円"
-    assert format_oku_yen(-150_000_000) == "▲1.5億円"
+def test_headline_amounts_read_in_oku_and_man_and_hide_no_yen() -> None:
+    assert format_oku_yen(2_060_000_000) == "20億6,000万円"
+    assert format_oku_yen(4_000_000_000) == "40億円"
+    assert format_oku_yen(-150_000_000) == "▲1億5,000万円"
+    assert format_oku_yen(3_500_000) == "350万円"  # was 「0.0億円」
+    assert format_oku_yen(25_000_000) == "2,500万円"  # was 「0.2億円」
+    assert format_oku_yen(2_060_123_456) == "20億6,012万3,456円"
+    assert format_oku_yen(100_000_007) == "1億7円"
+    assert format_oku_yen(0) == "0円"
     assert format_yen(-5) == "▲5円"
+
+
+@given(st.integers(min_value=-(10**13), max_value=10**13))
+def test_headline_amount_reads_back_to_the_same_yen(yen: int) -> None:
+    text = format_oku_yen(yen)
+    sign = -1 if text.startswith("▲") else 1
+    total, number = 0, ""
+    for ch in text.lstrip("▲").replace(",", ""):
+        if ch.isdigit():
+            number += ch
+            continue
+        total += int(number or 0) * {"億": 100_000_000, "万": 10_000, "円": 1}[ch]
+        number = ""
+    assert sign * total == yen
 
 
 @pytest.mark.parametrize(
@@ -71,3 +97,30 @@ def test_every_form_opens_on_the_budget_year_or_the_latest_before_it(
     years: list[int], day: date, expected: int
 ) -> None:
     assert default_year(years, day) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "yen"),
+    [
+        ("3000000", 3_000_000_000),
+        ("12,000", 12_000_000),
+        ("１２，０００", 12_000_000),  # typed with the IME in full width
+        (" 500 ", 500_000),
+        ("▲500", -500_000),
+        ("-5", -5_000),
+        ("", 0),
+        ("12.5", None),
+        ("1万", None),
+        ("abc", None),
+    ],
+)
+def test_a_typed_sen_yen_amount_reads_as_yen_or_not_at_all(typed: str, yen: int | None) -> None:
+    assert parse_sen_yen_text(typed) == yen
+
+
+def test_a_typed_sen_yen_amount_is_shown_grouped_and_other_text_is_left_alone() -> None:
+    assert group_sen_yen_text("3000000") == "3,000,000"
+    assert group_sen_yen_text("１２０００") == "12,000"
+    assert group_sen_yen_text("-5") == "▲5"
+    assert group_sen_yen_text("12.5") == "12.5"
+    assert group_sen_yen_text("") == ""

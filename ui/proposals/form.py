@@ -1,39 +1,43 @@
-"""新規提案 / 下書きの編集: the intake form; drafts load into it and messages land under each field."""
+"""新規提案 / 下書きの編集: the intake form in six steps; drafts load into it, and a refused save
+opens the first step with a message and shows each message under its field on its own step."""
 
 from typing import Any
 
 import streamlit as st
 
-from fund import auth, clock, intake, proposals
+from fund import auth, clock, proposals
 from fund.auth import Action, Actor
 from fund.errors import FundError, InputInvalid
-from fund.fiscal import default_year, fiscal_label
-from fund.labels import NOVELTY, REQUIREMENT
+from fund.fiscal import default_year
 from fund.models import Novelty
-from fund.money import sen_yen_to_yen, to_sen_yen
+from fund.money import format_sen_yen, parse_sen_yen_text
 from ui import loaders, session, widgets
+from ui.proposals import form_steps
+from ui.proposals.form_steps import COST_ROWS, KPI_ROWS, STEP_KEYS, STEPS, step_of
 
-COST_ROWS = intake.COST_YEARS  # 初年度〜5年度目, as in the 様式
-KPI_ROWS = proposals.MAX_KPIS
 ERRORS = "pf_errors"
-KPI_FIELDS = ("name", "unit", "base", "first", "later")
-FORM_KEYS = (
-    ["pf_name", "pf_dept", "pf_cat", "pf_year", "pf_summary", "pf_purpose", "pf_problem"]
-    + [f"pf_req{n}" for n in (1, 2, 3)]
-    + [f"pf_req{n}_reason" for n in (1, 2, 3)]
-    + [
-        "pf_national",
-        "pf_other",
-        "pf_users",
-        "pf_uses",
-        "pf_procs",
-        "pf_minutes",
-        "pf_novelty",
-        "pf_novelty_note",
-    ]
-    + [f"pf_cost{i}_{f}" for i in range(COST_ROWS) for f in ("cost", "fund", "note")]
-    + [f"pf_kpi{i}_{f}" for i in range(KPI_ROWS) for f in KPI_FIELDS]
-)
+STEP = "pf_step"
+MONEY_KEYS = [f"pf_cost{i}_{f}" for i in range(COST_ROWS) for f in ("cost", "fund")] + [
+    "pf_national",
+    "pf_other",
+]
+# Every widget of the form with its blank value: a cleared form assigns these (a key merely removed
+# would leave the browser showing, and sending back, the old value).
+BLANK: dict[str, Any] = {
+    **dict.fromkeys(("pf_name", "pf_summary", "pf_purpose", "pf_problem", "pf_novelty_note"), ""),
+    **{f"pf_req{n}": False for n in (1, 2, 3)},
+    **{f"pf_req{n}_reason": "" for n in (1, 2, 3)},
+    **dict.fromkeys(MONEY_KEYS, ""),
+    **{f"pf_cost{i}_note": "" for i in range(COST_ROWS)},
+    "pf_users": 0,
+    "pf_uses": 0.0,
+    "pf_procs": 0,
+    "pf_minutes": 0.0,
+    "pf_novelty": None,
+    **{f"pf_kpi{i}_{f}": "" for i in range(KPI_ROWS) for f in ("name", "unit")},
+    **{f"pf_kpi{i}_{f}": None for i in range(KPI_ROWS) for f in ("base", "first", "later")},
+}
+CHOICES = ("pf_dept", "pf_cat", "pf_year")  # set to the first valid choice when the form is drawn
 
 
 def _errors() -> dict[str, str]:
@@ -41,15 +45,17 @@ def _errors() -> dict[str, str]:
     return errors
 
 
+def _yen(key: str) -> int | str:
+    """A 千円 field in yen; text that is not a whole number goes to the rules as it is, which refuse it."""
+    text = st.session_state.get(key, "")
+    yen = parse_sen_yen_text(text)
+    return text if yen is None else yen
+
+
 def form_data() -> dict[str, Any]:
     """The form's widgets as service input (千円 → 円 here, once)."""
     s = st.session_state
     year = s.get("pf_year")
-
-    def yen(key: str) -> int:
-        value = s.get(key)
-        return 0 if value is None else sen_yen_to_yen(int(value))
-
     return {
         "project_name": s.get("pf_name", ""),
         "department_id": s.get("pf_dept"),
@@ -63,14 +69,14 @@ def form_data() -> dict[str, Any]:
         "cost_lines": [
             {
                 "fiscal_year": (year or 0) + i,
-                "project_cost_yen": yen(f"pf_cost{i}_cost"),
-                "fund_share_yen": yen(f"pf_cost{i}_fund"),
+                "project_cost_yen": _yen(f"pf_cost{i}_cost"),
+                "fund_share_yen": _yen(f"pf_cost{i}_fund"),
                 "note": s.get(f"pf_cost{i}_note", ""),
             }
             for i in range(COST_ROWS)
         ],
-        "national_funds_yen": yen("pf_national"),
-        "other_funds_yen": yen("pf_other"),
+        "national_funds_yen": _yen("pf_national"),
+        "other_funds_yen": _yen("pf_other"),
         "expected_users": s.get("pf_users") or 0,
         "uses_per_user_per_year": s.get("pf_uses") or 0.0,
         "procedures_per_year": s.get("pf_procs") or 0,
@@ -91,14 +97,17 @@ def form_data() -> dict[str, Any]:
 
 
 def clear_form() -> None:
-    for key in [*FORM_KEYS, "pf_id", "pf_version", ERRORS]:
-        st.session_state.pop(key, None)
+    s = st.session_state
+    s.update(BLANK)
+    for key in [*CHOICES, "pf_id", "pf_version", ERRORS]:
+        s.pop(key, None)
+    s[STEP] = 0
 
 
 def load_draft(actor: Actor, proposal_id: int) -> None:
     """Put a stored draft into the widgets (called before they are drawn)."""
-    clear_form()
     values, version = proposals.proposal_input(session.engine(), actor=actor, proposal_id=proposal_id)
+    clear_form()
     s = st.session_state
     s["pf_id"], s["pf_version"] = proposal_id, version
     s["pf_name"], s["pf_dept"], s["pf_cat"] = (
@@ -118,11 +127,11 @@ def load_draft(actor: Actor, proposal_id: int) -> None:
     for line in values["cost_lines"]:
         i = line["fiscal_year"] - values["fiscal_year"]
         if 0 <= i < COST_ROWS:
-            s[f"pf_cost{i}_cost"] = to_sen_yen(line["project_cost_yen"])
-            s[f"pf_cost{i}_fund"] = to_sen_yen(line["fund_share_yen"])
+            s[f"pf_cost{i}_cost"] = format_sen_yen(line["project_cost_yen"])
+            s[f"pf_cost{i}_fund"] = format_sen_yen(line["fund_share_yen"])
             s[f"pf_cost{i}_note"] = line["note"]
-    s["pf_national"] = to_sen_yen(values["national_funds_yen"])
-    s["pf_other"] = to_sen_yen(values["other_funds_yen"])
+    s["pf_national"] = format_sen_yen(values["national_funds_yen"])
+    s["pf_other"] = format_sen_yen(values["other_funds_yen"])
     s["pf_users"] = values["expected_users"]
     s["pf_uses"] = float(values["uses_per_user_per_year"])
     s["pf_procs"] = values["procedures_per_year"]
@@ -147,8 +156,8 @@ def on_pick_draft(actor: Actor) -> None:
 
 
 def on_save(actor: Actor, submit: bool) -> None:
-    """Form callback: runs before the widgets are drawn again, so messages land under their fields.
-    It runs before the page checks the session, so it checks it itself."""
+    """Button callback: runs before the widgets are drawn again, so the form can be cleared and the
+    messages land under their fields. It runs before the page checks the session, so it checks it."""
     if session.current_actor() is None:
         return
     s = st.session_state
@@ -161,19 +170,40 @@ def on_save(actor: Actor, submit: bool) -> None:
             version=s.get("pf_version"),
             submit=submit,
         )
-    except InputInvalid as exc:
-        s[ERRORS] = exc.field_errors
-        return
     except FundError as exc:
-        s[ERRORS] = {"form": exc.message}
+        s[ERRORS] = exc.field_errors if isinstance(exc, InputInvalid) else {"form": exc.message}
+        s[STEP] = min((step_of(field, s.get(STEP, 0)) for field in s[ERRORS]), default=0)
         return
     clear_form()
     s.pop("pf_pick", None)
     verb = "提出しました" if submit else "下書きとして保存しました"
-    widgets.flash(f"提案番号 {saved.id} を{verb}。")
+    s["pf_saved"] = f"提案番号 {saved.id} を{verb}。"
 
 
+def _go(step: int) -> None:
+    st.session_state[STEP] = step
+
+
+def _keep_values(step: int) -> None:
+    """Streamlit forgets the values of widgets not drawn in a run, and redraws a widget without its
+    stored value unless that value was assigned in the run: every value is assigned, except those of
+    a step drawn on the run before — an assignment is sent to the browser and would overwrite what the
+    user is typing there while this run goes on."""
+    s = st.session_state
+    typing = set(STEP_KEYS[step]) if s.get("pf_shown_step") == step else set()
+    for key in [*BLANK, *CHOICES]:
+        if key in s and key not in typing:
+            s[key] = s[key]
+    s["pf_shown_step"] = step
+
+
+@st.fragment
 def render(actor: Actor, *, departments: dict[int, str]) -> None:
+    """The form reruns alone while it is filled in; a save reruns the page (the list shows it)."""
+    saved = st.session_state.pop("pf_saved", None)
+    if saved:
+        widgets.flash(saved)  # shown at the top of the page, over the list that now holds it
+        st.rerun()
     years = loaders.proposal_years(today=clock.today_jst())
     if not years:
         st.warning(
@@ -181,6 +211,7 @@ def render(actor: Actor, *, departments: dict[int, str]) -> None:
             icon=":material/event_busy:",
         )
         return
+    _keep_values(int(st.session_state.get(STEP, 0)))
     drafts = loaders.editable_drafts(actor=actor)
     labels = dict(zip(drafts["id"].astype(int), drafts["label"], strict=True))
     st.selectbox(
@@ -193,156 +224,53 @@ def render(actor: Actor, *, departments: dict[int, str]) -> None:
         help="保存した下書きを選ぶと、続きから編集できます。",
     )
     errors = _errors()
-    if errors:
-        st.error(
-            f"入力内容に誤りがあります（{len(errors)}件）。各項目の下のメッセージを確認してください。",
-            icon=widgets.ERROR_ICON,
-        )
-        widgets.field_error(errors, "form")
+    _error_summary(errors)
     editing = st.session_state.get("pf_id") is not None
-    if editing:
-        st.caption("事業名・所管部局・区分は下書きの保存後は変更できません。")
     own = auth.department_scope(actor)
     choosable = [own] if own is not None else list(departments)
-    cats = loaders.leaf_categories()
-    cat_labels = dict(zip(cats["id"].astype(int), cats["label"], strict=True))
     if st.session_state.get("pf_year") not in years and not editing:
         st.session_state["pf_year"] = default_year(years, clock.today_jst())
-
-    with st.form("proposal_form", enter_to_submit=False):
-        _basics(errors, choosable, departments, cat_labels, years, editing=editing)
-        _contents(errors)
-        _money(errors)
-        _evidence(errors)
-        _kpis(errors)
-        s1, s2, _ = st.columns([1, 1, 3])
-        s1.form_submit_button("下書き保存", icon=":material/save:", on_click=on_save, args=(actor, False))
-        if auth.can(actor, Action.submit_proposal):
-            s2.form_submit_button(
-                "提出する", type="primary", icon=":material/send:", on_click=on_save, args=(actor, True)
-            )
-
-
-def _basics(
-    errors: dict[str, str],
-    choosable: list[int],
-    departments: dict[int, str],
-    cat_labels: dict[int, str],
-    years: list[int],
-    *,
-    editing: bool,
-) -> None:
-    st.markdown("**基本情報**")
-    b1, b2 = st.columns([2, 1])
-    with b1:
-        st.text_input(
-            "事業名（必須）",
-            key="pf_name",
-            max_chars=proposals.NAME_MAX,
-            disabled=editing,
-            help="既存事業と同じ名称なら既存事業に紐付き、新しい名称なら新規事業として登録されます。",
+    step = int(
+        st.radio(
+            "入力の段階",
+            range(len(STEPS)),
+            format_func=lambda i: f"{i + 1}. {STEPS[i]}",
+            horizontal=True,
+            key=STEP,
         )
-        widgets.field_error(errors, "project_name")
-    with b2:
-        st.selectbox(
-            "所管部局（必須）",
-            choosable,
-            format_func=lambda d: departments.get(d, ""),
-            key="pf_dept",
-            disabled=editing,
-        )
-        widgets.field_error(errors, "department_id")
-    b3, b4 = st.columns([2, 1])
-    with b3:
-        st.selectbox(
-            "区分（新規事業のみ）",
-            list(cat_labels),
-            format_func=cat_labels.__getitem__,
-            key="pf_cat",
-            disabled=editing,
-        )
-        widgets.field_error(errors, "category_id")
-    with b4:
-        chosen = st.session_state.get("pf_year")
-        options = years if chosen in years else [chosen, *years]
-        st.selectbox("提案年度（必須）", options, format_func=fiscal_label, key="pf_year")
-        widgets.field_error(errors, "fiscal_year")
-    st.markdown("**充当要件（1つ以上）**")
-    for n in (1, 2, 3):
-        st.checkbox(REQUIREMENT[n], key=f"pf_req{n}")
-        st.text_area(f"要件{'①②③'[n - 1]}の該当理由", key=f"pf_req{n}_reason", height=68)
-        widgets.field_error(errors, f"req{n}_reason")
-    widgets.field_error(errors, "requirements")
-
-
-def _contents(errors: dict[str, str]) -> None:
-    st.markdown("**事業の内容**")
-    st.text_area("事業概要", key="pf_summary", height=80)
-    widgets.field_error(errors, "summary")
-    t1, t2 = st.columns(2)
-    with t1:
-        st.text_area("目的", key="pf_purpose", height=100)
-        widgets.field_error(errors, "purpose")
-    with t2:
-        st.text_area("現状・課題", key="pf_problem", height=100)
-        widgets.field_error(errors, "problem")
-
-
-def _money(errors: dict[str, str]) -> None:
-    st.markdown(
-        "**費用計画（千円）** 1年度目が提案年度です。基金を充当しない運用経費の年度も記入してください。"
     )
-    for i in range(COST_ROWS):
-        c0, c1, c2, c3 = st.columns([1, 2, 2, 3])
-        c0.text(f"{i + 1}年度目")
-        c1.number_input("事業費（千円）", min_value=0, step=1000, key=f"pf_cost{i}_cost")
-        c2.number_input("基金充当額（千円）", min_value=0, step=1000, key=f"pf_cost{i}_fund")
-        c3.text_input("備考", key=f"pf_cost{i}_note", placeholder="例: 運用経費" if i else "")
-        widgets.field_error(errors, f"cost_lines.{i}")
-    widgets.field_error(errors, "cost_lines")
-    f1, f2 = st.columns(2)
-    with f1:
-        st.number_input("国庫支出金（千円・1年度目）", min_value=0, step=1000, key="pf_national")
-        widgets.field_error(errors, "national_funds_yen")
-    with f2:
-        st.number_input("その他財源（千円・1年度目）", min_value=0, step=1000, key="pf_other")
-        widgets.field_error(errors, "other_funds_yen")
-
-
-def _evidence(errors: dict[str, str]) -> None:
-    st.markdown("**県民実感の根拠**")
-    fields = (
-        ("想定利用者数（人）", "pf_users", 0, 100, "expected_users"),
-        ("1人あたり利用回数（回/年）", "pf_uses", 0.0, 1.0, "uses_per_user_per_year"),
-        ("デジタル化する手続（件/年）", "pf_procs", 0, 100, "procedures_per_year"),
-        ("1件あたり短縮時間（分）", "pf_minutes", 0.0, 5.0, "minutes_saved_per_procedure"),
-    )
-    for column, (label, key, low, step, field) in zip(st.columns(4), fields, strict=True):
-        with column:
-            st.number_input(label, min_value=low, step=step, key=key)
-            widgets.field_error(errors, field)
-    n1, n2 = st.columns([1, 2])
-    with n1:
-        st.selectbox(
-            "新規性",
-            [None, *Novelty],
-            format_func=lambda v: "選択してください" if v is None else NOVELTY[v],
-            key="pf_novelty",
+    with st.container(border=True):
+        form_steps.draw(
+            step, errors, choosable=choosable, departments=departments, years=years, editing=editing
         )
-        widgets.field_error(errors, "novelty")
-    with n2:
-        st.text_input("新規性の補足", key="pf_novelty_note")
-        widgets.field_error(errors, "novelty_note")
+    _buttons(actor, step)
 
 
-def _kpis(errors: dict[str, str]) -> None:
-    st.markdown("**成果指標（KPI）** 初年度（提案年度）と2年後の目標値")
-    for i in range(KPI_ROWS):
-        k1, k2, k3, k4, k5 = st.columns([3, 1, 1, 1, 1])
-        k1.text_input(f"指標名{i + 1}", key=f"pf_kpi{i}_name")
-        k2.text_input("単位", key=f"pf_kpi{i}_unit", placeholder="人、%、件")
-        k3.number_input("基準値", key=f"pf_kpi{i}_base", value=None)
-        k4.number_input("初年度目標", key=f"pf_kpi{i}_first", value=None)
-        k5.number_input("2年後目標", key=f"pf_kpi{i}_later", value=None)
-        widgets.field_error(errors, f"kpis.{i}")
-    widgets.field_error(errors, "kpis")
+def _error_summary(errors: dict[str, str]) -> None:
+    if not errors:
+        return
+    counts: dict[int, int] = {}
+    for field in errors:
+        if field != "form":
+            counts[step_of(field, 0)] = counts.get(step_of(field, 0), 0) + 1
+    where = "、".join(f"{STEPS[i]} {n}件" for i, n in sorted(counts.items()))
+    st.error(
+        f"入力内容に誤りがあります（{where}）。各段階の項目の下のメッセージを確認してください。"
+        if where
+        else "保存できませんでした。",
+        icon=widgets.ERROR_ICON,
+    )
+    widgets.field_error(errors, "form")
+
+
+def _buttons(actor: Actor, step: int) -> None:
+    last = len(STEPS) - 1
+    b1, b2, b3, b4 = st.columns([1, 1, 1, 2])
+    b1.button("戻る", icon=":material/arrow_back:", disabled=step == 0, on_click=_go, args=(step - 1,))
+    if step < last:
+        b2.button("次へ", icon=":material/arrow_forward:", type="primary", on_click=_go, args=(step + 1,))
+    b3.button("下書き保存", icon=":material/save:", on_click=on_save, args=(actor, False))
+    if step == last and auth.can(actor, Action.submit_proposal):
+        b2.button("提出する", type="primary", icon=":material/send:", on_click=on_save, args=(actor, True))
+    if step < last:
+        b4.caption("提出は「6. 確認」で行います。途中で下書き保存もできます。")
