@@ -10,6 +10,7 @@ from streamlit.delta_generator import DeltaGenerator
 from fund import auth
 from fund.auth import Action, Actor
 from fund.errors import FundError, InputInvalid
+from fund.money import group_sen_yen_text
 from ui import loaders, session
 
 T = TypeVar("T")
@@ -46,6 +47,21 @@ def show_error(exc: FundError) -> None:
             st.error(message, icon=ERROR_ICON)
     else:
         st.error(exc.message, icon=ERROR_ICON)
+
+
+def sen_yen_input(label: str, key: str, *, help: str | None = None) -> str:
+    """A 千円 amount typed as text, its digits grouped as soon as it is entered ('3000000' →
+    '3,000,000') so that a 1,000× slip shows. A negative or a non-number is refused by the rules in
+    Japanese (a number field answers with the browser's English tooltip and saves nothing).
+    Read it with `fund.money.parse_sen_yen_text`. Not inside st.form (its change must rerun)."""
+    text: str = st.text_input(
+        label, key=key, placeholder="例: 12,000", help=help, on_change=_group, args=(key,)
+    )
+    return text
+
+
+def _group(key: str) -> None:
+    st.session_state[key] = group_sen_yen_text(st.session_state.get(key, ""))
 
 
 def field_error(errors: Mapping[str, str], name: str) -> None:

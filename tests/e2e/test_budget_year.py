@@ -198,12 +198,15 @@ def test_one_project_through_a_whole_year_in_the_browser(browser: Browser, cycle
 
     # 当初: the screener registers the 査定 amount; awaiting approval, it already counts
     screener.get_by_text("配分を登録する（登録者とは別の").click()
-    form = screener.get_by_test_id("stForm").filter(
+    form = screener.get_by_test_id("stExpanderDetails").filter(
         has=screener.get_by_role("button", name="承認待ちとして登録")
     )
     choose(screener, form.get_by_role("combobox", name="事業"), PROJECT)
-    form.get_by_label("事業費（円）").fill("300000000")
-    form.get_by_label("基金充当額（円）").fill("200000000")
+    form.get_by_label("事業費（千円）").fill("300000")
+    form.get_by_label("基金充当額（千円）").fill("200000")
+    form.get_by_label("基金充当額（千円）").press("Tab")
+    expect(form.get_by_label("事業費（千円）")).to_have_value("300,000")  # 3億円: the 千円 figure, grouped
+    expect(form.get_by_label("基金充当額（千円）")).to_have_value("200,000")
     form.get_by_role("button", name="承認待ちとして登録").click()
     expect(screener.get_by_text("を承認待ちとして登録しました。")).to_be_visible()
     _expect_ceiling(screener, start, pending=200_000_000, headroom=-200_000_000)
@@ -223,7 +226,8 @@ def test_one_project_through_a_whole_year_in_the_browser(browser: Browser, cycle
         _draw(admin, amount)
     _expect_ceiling(admin, start, balance=-200_000_000, undrawn=60_000_000, headroom=-260_000_000)
     _expect_cycle(admin, ("260,000", "200,000", "0", "60,000"))
-    _home_and_fund_status_agree(admin, f"{(start['balance'] - 200_000_000) / 100_000_000:.1f}億円")
+    assert start["balance"] == 2_060_000_000  # the seed's balance
+    _home_and_fund_status_agree(admin, "18億6,000万円")
 
     # 補正 decrease: frees 20,000,000円, but only once approved
     _revise(screener, 240_000_000, None, "入札差金", delta="▲20,000,000円")

@@ -30,9 +30,31 @@ def _open_tab(at: AppTest, name: str) -> AppTest:
 def _propose(at: AppTest, *, year: int, share: int) -> AppTest:
     _open_tab(at, "配分の登録・承認")
     at.selectbox(key="reg_year").set_value(year).run()
-    at.number_input(key="reg_cost").set_value(share * 2)
-    at.number_input(key="reg_share").set_value(share)
+    """Register `share` yen (typed in 千円, as the form asks) with twice that as the 事業費."""
+    at.text_input(key="reg_cost").input(str(share * 2 // 1_000))
+    at.text_input(key="reg_share").input(str(share // 1_000))
     return press(at, "承認待ちとして登録")
+
+
+def test_registration_asks_for_sen_yen_grouped_as_typed_and_refuses_what_is_not_a_number(
+    app_as: Callable[..., AppTest], seeded_engine: Engine
+) -> None:
+    at = _open_tab(app_as(Role.screener, PAGE), "配分の登録・承認")
+    at.selectbox(key="reg_year").set_value(2025).run()
+    at.text_input(key="reg_cost").input("300000").run()
+    assert at.text_input(key="reg_cost").value == "300,000"  # 3億円, not 300,000円
+    at.text_input(key="reg_share").input("２０万")
+    at = press(at, "承認待ちとして登録")
+    assert [e.value for e in at.error] == [
+        "基金充当額は1円以上1兆円以下の金額を数字で入力してください（画面では千円単位）。"
+    ]
+    pending = "SELECT project_cost_yen, fund_share_yen FROM allocation WHERE status = :s"
+    proposed = {"s": AllocationStatus.proposed.value}
+    assert query_df(seeded_engine, pending, proposed).empty  # nothing saved
+    at.text_input(key="reg_share").input("200,000")
+    at = press(at, "承認待ちとして登録")
+    assert any("を承認待ちとして登録しました" in s.value for s in at.success)
+    assert query_df(seeded_engine, pending, proposed).values.tolist() == [[300_000_000, 200_000_000]]
 
 
 def test_page_shows_the_table_with_amount_columns_and_the_seed_figures(

@@ -13,6 +13,7 @@ from fund.money import (
     format_sen_yen,
     format_sen_yen_series,
     format_yen,
+    parse_sen_yen_text,
     sen_yen_to_yen,
     to_sen_yen,
 )
@@ -77,44 +78,51 @@ def _ceiling_metrics(ceiling: allocation.Ceiling) -> None:
     )
 
 
+@st.fragment
 def _propose_form(actor: Actor, year: int) -> None:
+    """Reruns alone while it is filled in (the amounts are grouped as they are entered)."""
     leafs = loaders.leaf_categories()
     leaf_labels = dict(zip(leafs["id"], leafs["label"], strict=True))
-    with st.form("propose_form", clear_on_submit=False):
-        project_id = widgets.project_picker("事業", key="reg_project")
-        a1, a2 = st.columns(2)
-        stage = a1.selectbox(
-            "予算の段階", list(BudgetStage), format_func=BUDGET_STAGE.__getitem__, key="reg_stage"
-        )
-        category_id = a2.selectbox(
-            "区分",
-            [None, *leaf_labels],
-            format_func=lambda c: "事業の主たる区分" if c is None else leaf_labels[c],
-            key="reg_category",
-        )
-        b1, b2 = st.columns(2)
-        cost_in = b1.number_input("事業費（円）", min_value=0, step=1_000, value=0, key="reg_cost")
-        share_in = b2.number_input("基金充当額（円）", min_value=0, step=1_000, value=0, key="reg_share")
-        if st.form_submit_button("承認待ちとして登録", icon=":material/send:", type="primary"):
-            widgets.run_action(
-                lambda: allocation.propose_allocation(
-                    session.engine(),
-                    actor=actor,
-                    allocation=allocation.validate_allocation(
-                        {
-                            "project_id": project_id,
-                            "fiscal_year": year,
-                            "budget_stage": stage,
-                            "category_id": category_id,
-                            "project_cost_yen": int(cost_in),
-                            "fund_share_yen": int(share_in),
-                        }
-                    ),
+    project_id = widgets.project_picker("事業", key="reg_project")
+    a1, a2 = st.columns(2)
+    stage = a1.selectbox(
+        "予算の段階", list(BudgetStage), format_func=BUDGET_STAGE.__getitem__, key="reg_stage"
+    )
+    category_id = a2.selectbox(
+        "区分",
+        [None, *leaf_labels],
+        format_func=lambda c: "事業の主たる区分" if c is None else leaf_labels[c],
+        key="reg_category",
+    )
+    b1, b2 = st.columns(2)
+    with b1:
+        cost = widgets.sen_yen_input("事業費（千円）", "reg_cost")
+    with b2:
+        share = widgets.sen_yen_input("基金充当額（千円）", "reg_share")
+    if st.button("承認待ちとして登録", icon=":material/send:", type="primary", key="reg_submit"):
+        widgets.run_action(
+            lambda: allocation.propose_allocation(
+                session.engine(),
+                actor=actor,
+                allocation=allocation.validate_allocation(
+                    {
+                        "project_id": project_id,
+                        "fiscal_year": year,
+                        "budget_stage": stage,
+                        "category_id": category_id,
+                        "project_cost_yen": _typed(cost),
+                        "fund_share_yen": _typed(share),
+                    }
                 ),
-                lambda row: (
-                    f"配分番号 {row.id} を承認待ちとして登録しました。別の幹部・管理者の承認が必要です。"
-                ),
-            )
+            ),
+            lambda row: f"配分番号 {row.id} を承認待ちとして登録しました。別の幹部・管理者の承認が必要です。",
+        )
+
+
+def _typed(text: str) -> int | str:
+    """A typed 千円 amount in yen; text that is not a whole number goes to the rules, which refuse it."""
+    yen = parse_sen_yen_text(text)
+    return text if yen is None else yen
 
 
 def _pending(actor: Actor, year: int) -> None:

@@ -10,7 +10,7 @@ from fund import intake, proposals
 from fund.fiscal import fiscal_label
 from fund.labels import NOVELTY, REQUIREMENT
 from fund.models import Novelty
-from fund.money import format_sen_yen, group_sen_yen_text, parse_sen_yen_text
+from fund.money import format_sen_yen, parse_sen_yen_text
 from ui import loaders, widgets
 
 STEPS = ("基本情報", "充当要件", "費用計画", "県民実感の根拠", "成果指標", "確認")
@@ -71,17 +71,6 @@ def _text_area(
     """A long text with its character counter (max_chars) and its message."""
     st.text_area(label, key=key, height=height, max_chars=limit)
     widgets.field_error(errors, field)
-
-
-def sen_yen_input(label: str, key: str) -> None:
-    """A 千円 amount typed as text: its digits are grouped as soon as it is entered ('3000000' →
-    '3,000,000'), so a 1,000× slip shows; a negative or a non-number is refused by the rules in Japanese
-    (a number field would answer with the browser's English tooltip and save nothing)."""
-    st.text_input(label, key=key, placeholder="例: 12,000", on_change=_group, args=(key,))
-
-
-def _group(key: str) -> None:
-    st.session_state[key] = group_sen_yen_text(st.session_state.get(key, ""))
 
 
 def _basics(
@@ -161,18 +150,18 @@ def _money(errors: dict[str, str]) -> None:
         c0, c1, c2, c3 = st.columns([1, 2, 2, 3])
         c0.text(f"{i + 1}年度目")
         with c1:
-            sen_yen_input("事業費（千円）", f"pf_cost{i}_cost")
+            widgets.sen_yen_input("事業費（千円）", f"pf_cost{i}_cost")
         with c2:
-            sen_yen_input("基金充当額（千円）", f"pf_cost{i}_fund")
+            widgets.sen_yen_input("基金充当額（千円）", f"pf_cost{i}_fund")
         c3.text_input("備考", key=f"pf_cost{i}_note", placeholder="例: 運用経費" if i else "")
         widgets.field_error(errors, f"cost_lines.{i}")
     widgets.field_error(errors, "cost_lines")
     f1, f2 = st.columns(2)
     with f1:
-        sen_yen_input("国庫支出金（千円・1年度目）", "pf_national")
+        widgets.sen_yen_input("国庫支出金（千円・1年度目）", "pf_national")
         widgets.field_error(errors, "national_funds_yen")
     with f2:
-        sen_yen_input("その他財源（千円・1年度目）", "pf_other")
+        widgets.sen_yen_input("その他財源（千円・1年度目）", "pf_other")
         widgets.field_error(errors, "other_funds_yen")
 
 
