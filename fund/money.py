@@ -89,6 +89,12 @@ def format_yen(yen: int) -> str:
     return f"▲{abs(yen):,}円" if yen < 0 else f"{yen:,}円"
 
 
+def format_yen_series(yen: pd.Series) -> list[str]:
+    """Signed yen per value of a column as figures ('▲2,613,000', no unit: the header carries it);
+    '' where a value is missing. Negatives with ▲ as in every 千円 table, never '-'."""
+    return ["" if pd.isna(v) else (f"▲{abs(int(v)):,}" if v < 0 else f"{int(v):,}") for v in yen]
+
+
 def sen_yen_to_yen(sen_yen: int) -> int:
     return sen_yen * YEN_PER_SEN
 

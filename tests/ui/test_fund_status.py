@@ -391,3 +391,13 @@ def test_the_administrator_sets_the_approval_threshold_with_a_reason(
     assert query_df(seeded_engine, "SELECT threshold_yen FROM drawdown_policy")["threshold_yen"].tolist() == [
         50_000_000
     ]
+
+
+def test_the_ledger_list_reads_like_the_roll_forward(app_as: Callable[..., AppTest]) -> None:
+    """年度 in 和暦, ▲ for what leaves the fund (never '-2,613,000'), the 推計 mark as a word."""
+    at = app_as(Role.executive, "pages/fund_status.py")
+    listed = at.dataframe[-1].value
+    assert set(listed["年度"]) <= {"令和4年度", "令和5年度", "令和6年度", "令和7年度", "令和8年度"}
+    amounts = listed["金額（円）"].tolist()
+    assert any(a.startswith("▲") for a in amounts) and not any(a.startswith("-") for a in amounts)
+    assert set(listed["推計"]) <= {"推計", ""}

@@ -1,5 +1,6 @@
 from datetime import date
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,6 +10,7 @@ from fund.money import (
     format_oku_yen,
     format_sen_yen,
     format_yen,
+    format_yen_series,
     group_sen_yen_text,
     parse_sen_yen_text,
     to_sen_yen,
@@ -124,3 +126,12 @@ def test_a_typed_sen_yen_amount_is_shown_grouped_and_other_text_is_left_alone() 
     assert group_sen_yen_text("-5") == "▲5"
     assert group_sen_yen_text("12.5") == "12.5"
     assert group_sen_yen_text("") == ""
+
+
+def test_signed_yen_figures_use_the_triangle_never_a_minus() -> None:
+    assert format_yen_series(pd.Series([-2_613_000, 0, 1_234, None], dtype="Int64")) == [
+        "▲2,613,000",
+        "0",
+        "1,234",
+        "",
+    ]

@@ -7,7 +7,7 @@ from fund import auth, drawdowns, ledger
 from fund.auth import Action, Actor
 from fund.errors import FundError
 from fund.fiscal import wareki
-from fund.money import parse_yen
+from fund.money import format_yen_series, parse_yen
 from ui import session, widgets
 
 THRESHOLD_ERRORS = "drawdown_threshold_errors"
@@ -28,7 +28,7 @@ def render(actor: Actor) -> None:
     else:
         shown = pending.assign(
             年度=[wareki(int(y)) for y in pending["年度"]],
-            **{"金額（円）": [f"{int(v):,}" for v in pending["金額（円）"]]},
+            **{"金額（円）": format_yen_series(pending["金額（円）"])},
             配分番号=["なし" if pd.isna(v) else str(int(v)) for v in pending["配分番号"]],
         )
         st.dataframe(

@@ -8,11 +8,22 @@ import streamlit as st
 
 from fund import export, ledger, projection
 from fund.auth import Actor
-from fund.fiscal import fiscal_label
+from fund.fiscal import fiscal_label, wareki
 from fund.labels import LEDGER_KIND
 from fund.models import LedgerKind
-from fund.money import format_sen_yen_series
+from fund.money import format_sen_yen_series, format_yen_series
 from ui import loaders, session, widgets
+
+
+def _readable(entries: pd.DataFrame) -> pd.DataFrame:
+    """The ledger as the roll-forward shows it: 年度 in 和暦, ▲ for what leaves the fund, 推計 marked."""
+    return entries.assign(
+        年度=[wareki(int(y)) for y in entries["年度"]],
+        **{
+            "金額（円）": format_yen_series(entries["金額（円）"]),
+            "推計": ["推計" if flag else "" for flag in entries["推計"]],
+        },
+    )
 
 
 def _downloads(
@@ -100,16 +111,15 @@ def render_ledger(actor: Actor) -> None:
         st.info("条件に合う記帳はありません。", icon=":material/info:")
     else:
         st.dataframe(
-            entries,
+            _readable(entries),
             hide_index=True,
             width="stretch",
             column_config={
-                "金額（円）": st.column_config.NumberColumn(format="localized"),
-                "年度": st.column_config.NumberColumn(format="plain"),
+                "金額（円）": st.column_config.TextColumn(alignment="right"),
                 "取消対象": st.column_config.NumberColumn(format="plain"),
             },
         )
-        st.caption(f"{total:,}件（新しい順）。金額は取崩し・取消を負の値で表示しています。")
+        st.caption(f"{total:,}件（新しい順）。金額は取崩し・取消を ▲ で表示しています。")
         widgets.limit_notice(total)
     engine = session.engine()
     _downloads(
