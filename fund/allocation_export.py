@@ -120,6 +120,10 @@ def filter_note(*, department: str | None = None, category: str | None = None) -
     return "絞り込み　" + "　".join(parts) if parts else ""
 
 
+def _mark(flags: np.ndarray, word: str) -> list[str]:
+    return [word if flag else "" for flag in flags]
+
+
 def tidy_frame(rows: pd.DataFrame, *, fiscal_year: int) -> pd.DataFrame:
     """One row per listed project and 区分, one value per cell, amounts as integer yen (再掲: empty)."""
     r = rows.reset_index(drop=True)
@@ -132,12 +136,13 @@ def tidy_frame(rows: pd.DataFrame, *, fiscal_year: int) -> pd.DataFrame:
             "区分（細分）": r["block_heading"].astype(str) + r["block_name"].astype(str),
             "事業名": r["project"],
             "所管部局": r["department"],
-            "新規": r["is_new"].to_numpy(dtype=bool),
-            "再掲": relisting,
+            # Marks as words, as in the printed table: Excel would show TRUE/FALSE.
+            "新規": _mark(r["is_new"].to_numpy(dtype=bool), "新規"),
+            "再掲": _mark(relisting, "再掲"),
             "事業概要": r["summary"],
             "予算額（円）": r["project_cost_yen"].astype("Int64"),
             "基金充当額（円）": r["fund_share_yen"].astype("Int64"),
-            "基金充当額は推計": r["fund_share_is_estimate"].to_numpy(dtype=bool) & ~relisting,
+            "推計": _mark(r["fund_share_is_estimate"].to_numpy(dtype=bool) & ~relisting, "推計"),
             "うち当初（円）": r["initial_fund_yen"].astype("Int64"),
             "うち補正（円）": r["supplementary_fund_yen"].astype("Int64"),
             "うち前年度繰越（円）": r["carried_in_fund_yen"].astype("Int64"),

@@ -763,9 +763,14 @@ def ledger_export_bytes(engine: Engine, *, fmt: str, filters: LedgerFilter) -> b
 
 def export_bytes(df: pd.DataFrame, *, fmt: str, sheet_name: str, title: str, sen_yen: bool) -> bytes:
     """xlsx (formatted) or csv (UTF-8 with BOM). `sen_yen`: yen columns are written in 千円 in xlsx."""
+    # Each amount header names its unit: exact yen in CSV, 千円 in the formatted xlsx.
+    unit = {"csv": "（円）", "xlsx": "（千円）"}.get(fmt, "")
+    amounts = {name: f"{name}{unit}" for name in ROLL_FORWARD_AMOUNTS} if sen_yen else {}
+    df = df.rename(columns=amounts)
     if fmt == "csv":
         return export.to_csv_bytes(df)
     if fmt == "xlsx":
-        columns = ROLL_FORWARD_AMOUNTS if sen_yen else []
-        return export.to_xlsx_bytes(df, sheet_name=sheet_name, title=title, sen_yen_columns=columns)
+        return export.to_xlsx_bytes(
+            df, sheet_name=sheet_name, title=title, sen_yen_columns=list(amounts.values())
+        )
     raise InputInvalid({"format": "形式は xlsx または csv を指定してください。"})

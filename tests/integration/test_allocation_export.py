@@ -114,10 +114,14 @@ def test_tidy_csv_has_numbers_as_numbers_and_the_western_year_beside_wareki(seed
     df = pd.read_csv(io.BytesIO(export.data), encoding="utf-8-sig")
     assert list(df.columns[:2]) == ["年度", "年度（和暦）"]
     assert set(df["年度"]) == {2024} and set(df["年度（和暦）"]) == {"令和6年度"}
-    primary = df[~df["再掲"]]
-    assert len(primary) == 24 and df["再掲"].sum() == 4
+    relisted = df["再掲"] == "再掲"
+    primary = df[~relisted]
+    assert len(primary) == 24 and relisted.sum() == 4
     assert int(primary["予算額（円）"].sum()) == 2_271_616_000
-    assert df.loc[df["再掲"], "予算額（円）"].isna().all()
+    assert df.loc[relisted, "予算額（円）"].isna().all()
+    # Marks are words, as printed (Excel would show TRUE/FALSE); every seeded 基金充当額 is 推計.
+    assert set(df["新規"].fillna("")) == {"新規", ""} and set(df["再掲"].fillna("")) == {"再掲", ""}
+    assert set(primary["推計"]) == {"推計"}
 
 
 def test_cp932_export_names_the_character_it_cannot_hold(seeded_engine: Engine) -> None:
@@ -401,7 +405,7 @@ def test_every_exports_totals_add_up_in_yen_and_are_rounded_once(rows: pd.DataFr
     csv = allocation_export.to_csv_bytes(allocation_export.tidy_frame(rows, fiscal_year=2025))
     df = pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")
     grand = next(p for p in printed if p.line.kind == "grand_total")
-    assert int(df.loc[~df["再掲"], "予算額（円）"].sum()) == grand.line.project_cost_yen
+    assert int(df.loc[df["再掲"] != "再掲", "予算額（円）"].sum()) == grand.line.project_cost_yen
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,11 +1,13 @@
 """基金台帳 rules: append-only, no overdraw, closed years, reversals, the balance identity."""
 
 import contextlib
+import io
 import json
 import threading
 from collections.abc import Callable
 from datetime import date
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -412,3 +414,14 @@ def test_the_command_line_posts_a_drawdown_against_its_allocation_and_lists_what
             "drawn_yen": 2_500_000,
         }
     ]
+
+
+def test_the_roll_forward_csv_names_its_unit_in_every_amount_header(seeded_engine: Engine) -> None:
+    """CSV keeps exact yen and says so; the screen and the xlsx are in 千円 and say that."""
+    rf = ledger.roll_forward_export(ledger.roll_forward(seeded_engine))
+    csv = ledger.export_bytes(rf, fmt="csv", sheet_name="基金_年度別増減", title="年度別増減", sen_yen=True)
+    df = pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")
+    assert list(df.columns) == [
+        "年度", "和暦", "前年度末残高（円）", "積立（円）", "運用益（円）", "取崩し（円）", "返還等（円）", "年度末残高（円）",
+    ]  # fmt: skip
+    assert int(df["年度末残高（円）"].iloc[-1]) == 2_060_000_000

@@ -335,7 +335,9 @@ def test_cli_ledger_export_writes_csv_and_xlsx_that_read_back(
     rows = [r for r in ws.iter_rows(values_only=True) if any(v is not None for v in r)]
     assert rows[0][0] == "基金の年度別増減（単位：千円）"
     header, body = rows[1], rows[2:]
-    assert len(body) == 1 and body[0][header.index("年度末残高")] == 2_060_000  # 千円
+    assert (
+        len(body) == 1 and body[0][header.index("年度末残高（千円）")] == 2_060_000
+    )  # each header names its unit
 
     exports = query_df(seeded_engine, "SELECT entity FROM audit_log WHERE action = 'export' ORDER BY id")
     assert list(exports["entity"]) == ["基金台帳", "基金_年度別増減"]
