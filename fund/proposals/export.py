@@ -1,5 +1,6 @@
 """The proposal list as shown and as downloaded (xlsx/CSV, audited)."""
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -24,6 +25,12 @@ PROPOSAL_TABLE_NUMBERS = [
 ]
 
 
+def _whole(values: pd.Series) -> pd.Series:
+    """Rounded half away from zero to a whole number (as the 帳票 round); missing stays missing."""
+    v = values.astype("float64")
+    return (np.sign(v) * np.floor(v.abs() + 0.5)).astype("Int64")
+
+
 def proposal_table(df: pd.DataFrame) -> pd.DataFrame:
     """`proposal_frame` with Japanese headers and money in 千円: the list on screen and its export."""
 
@@ -38,9 +45,10 @@ def proposal_table(df: pd.DataFrame) -> pd.DataFrame:
             "状態": df["status_label"],
             "事業費（千円）": sen_yen_series(df["project_cost_yen"]).astype("int64"),
             "基金充当額（千円）": sen_yen_series(df["fund_share_yen"]).astype("int64"),
-            "県民接点（回/年）": df["touchpoints"],
-            "削減時間（時間/年）": df["hours_saved"],
-            "1,000接点あたり充当額（円）": df["yen_per_1000_touchpoints"],
+            # Figures as a table prints them, not 333333.3333333333: whole 回 and 円, 時間 to 0.1.
+            "県民接点（回/年）": _whole(df["touchpoints"]),
+            "削減時間（時間/年）": df["hours_saved"].astype("float64").round(1),
+            "1,000接点あたり充当額（円）": _whole(df["yen_per_1000_touchpoints"]),
             "新規性": df["novelty_label"],
             "根拠データ": df["is_sample"].map({True: "サンプル", False: ""}).astype(object),
         }

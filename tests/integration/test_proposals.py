@@ -616,3 +616,22 @@ def test_status_counts_list_every_status_of_the_year_with_zeros(seeded_engine: E
     assert after[S.draft] == before[S.draft] + 1
     assert sum(after.values()) == sum(before.values()) + 2
     assert proposals.status_counts(seeded_engine, fiscal_year=1990) == dict.fromkeys(PROPOSAL_STATUS, 0)
+
+
+def test_the_proposal_export_prints_whole_figures_not_float_noise() -> None:
+    """1,000,000円 over 3 touchpoints is 333,333.33…円 per 1,000: printed 333,333, half away from zero."""
+    frame = pd.DataFrame(
+        {
+            "id": [1, 2], "fiscal_year": [2026, 2026], "is_new": [True, False], "project": ["甲", "乙"],
+            "department": ["総合企画部"] * 2, "status_label": ["提出済"] * 2,
+            "project_cost_yen": [2_000_000, 0], "fund_share_yen": [1_000_000, 0],
+            "touchpoints": [3_000.4, 0.0], "hours_saved": [12.345, 0.0],
+            "yen_per_1000_touchpoints": [333_333.3333333333, float("nan")], "novelty_label": ["県内初", ""],
+            "is_sample": [False, False],
+        }
+    )  # fmt: skip
+    table = proposals.proposal_table(frame)
+    assert table["1,000接点あたり充当額（円）"].tolist()[0] == 333_333
+    assert table["1,000接点あたり充当額（円）"].isna().tolist() == [False, True]
+    assert table["県民接点（回/年）"].tolist() == [3_000, 0]
+    assert table["削減時間（時間/年）"].tolist() == [12.3, 0.0]
