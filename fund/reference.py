@@ -8,6 +8,15 @@ from sqlalchemy import Engine
 from fund.auth import Actor, department_scope
 from fund.db import query_df
 from fund.models import ProposalStatus
+from fund.settings import DATA_DIR
+
+ASSUMPTIONS = DATA_DIR / "assumptions.ja.md"
+
+
+def assumptions_text() -> str:
+    """What the seed assumes where the sources are silent (推計) and what is sample data (サンプル),
+    in Japanese for users; data/README.md says the same for maintainers."""
+    return ASSUMPTIONS.read_text(encoding="utf-8")
 
 
 def departments(engine: Engine) -> pd.DataFrame:

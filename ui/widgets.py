@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from fund import auth
+from fund import auth, reference
 from fund.auth import Action, Actor
 from fund.errors import FundError, InputInvalid
 from fund.money import group_sen_yen_text
@@ -144,10 +144,19 @@ def limit_notice(
 
 
 def estimate_note() -> None:
-    st.caption(
-        ":material/info: 「推計」は資料に記載がなく前提を置いた値、「サンプル」は動作確認用の例示データです"
-        "（前提は data/README.md）。"
+    """What 推計 and サンプル mean, with the assumptions themselves one click away (in the app: a
+    file name is nothing a user can open)."""
+    c1, c2 = st.columns([5, 1], vertical_alignment="center")
+    c1.caption(
+        ":material/info: 「推計」は資料に記載がなく前提を置いた値、「サンプル」は動作確認用の例示データです。"
     )
+    if c2.button("前提と出典", icon=":material/menu_book:", key="estimate_note", type="tertiary"):
+        _assumptions()
+
+
+@st.dialog("前提と出典", width="large")
+def _assumptions() -> None:
+    st.markdown(reference.assumptions_text())  # the project's own text, not user input
 
 
 def project_picker(

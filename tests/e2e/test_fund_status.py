@@ -42,6 +42,14 @@ def test_overview_shows_metrics_charts_and_signals(page: Page) -> None:
     _rendered(page)
     expect(page.get_by_role("button", name="記帳する")).to_have_count(0)  # read-only for 幹部
     screenshot(page, "20_fund_status_overview")
+    # What 推計 and サンプル rest on is in the app, not in a file the user cannot open.
+    expect(page.get_by_text("data/README.md")).to_have_count(0)
+    page.get_by_role("button", name="前提と出典").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("各事業の事業費の2分の1と仮定しています")).to_be_visible()
+    screenshot(page, "22_fund_status_assumptions")
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
     page.get_by_role("tab", name="年度の増減").click()
     choose(page, page.get_by_role("tabpanel").get_by_role("combobox", name="年度"), "令和6年度（2024年度）")
     expect(page.get_by_text("令和8年度（2026年度）の記帳はまだありません")).to_have_count(0)

@@ -1,10 +1,12 @@
 """The seeded FY2024 data reproduces the source document's figures exactly."""
 
+import pandas as pd
 from sqlalchemy import Engine
 
-from fund import allocation, ledger
+from fund import allocation, ledger, reference
 from fund.db import query_df
 from fund.ops.seed import seed
+from tests.conftest import ROOT
 
 
 def _block_totals(engine: Engine) -> dict[str, tuple[int, int]]:
@@ -122,3 +124,15 @@ def test_every_seeded_drawdown_is_linked_to_its_allocation_or_explained(seeded_e
     assert (linked != explained).all()  # one or the other, never both or neither
     assert drawdowns.loc[explained, "fiscal_year"].tolist() == [2023]
     assert int(linked.sum()) == 24
+
+
+def test_the_assumptions_users_read_in_the_app_state_the_seeds_own_figures() -> None:
+    """「前提と出典」 quotes figures: they must be the ones the seed files hold."""
+    text = reference.assumptions_text()
+    allocations = pd.read_csv(ROOT / "data" / "allocations.csv")
+    ledger_rows = pd.read_csv(ROOT / "data" / "ledger.csv")
+    fy2024_share = int(allocations.loc[allocations["fiscal_year"] == 2024, "fund_share_yen"].sum())
+    fy2023_draw = int(ledger_rows.loc[ledger_rows["fiscal_year"] == 2023, "amount_yen"].sum())
+    assert f"{fy2024_share:,}円" in text and f"{fy2023_draw:,}円" in text
+    assert fy2024_share == 1_135_808_000 and fy2023_draw == 804_192_000
+    assert "data/README.md" not in text and "TODO" not in text

@@ -16,13 +16,10 @@ from ui import loaders, session, widgets
 
 
 def _readable(entries: pd.DataFrame) -> pd.DataFrame:
-    """The ledger as the roll-forward shows it: 年度 in 和暦, ▲ for what leaves the fund, 推計 marked."""
+    """The ledger as the roll-forward shows it: 年度 in 和暦, ▲ for what leaves the fund."""
     return entries.assign(
         年度=[wareki(int(y)) for y in entries["年度"]],
-        **{
-            "金額（円）": format_yen_series(entries["金額（円）"]),
-            "推計": ["推計" if flag else "" for flag in entries["推計"]],
-        },
+        **{"金額（円）": format_yen_series(entries["金額（円）"])},
     )
 
 
