@@ -13,7 +13,7 @@ from fund.auth import Action, Actor, department_scope, require, require_departme
 from fund.db import checkpoint, contains, like_pattern, query_df, write_session
 from fund.errors import InputInvalid, NotFound, field_messages
 from fund.fiscal import fiscal_label, fiscal_year_bounds
-from fund.kpi.rules import MAX_ACTUAL
+from fund.kpi.rules import MAX_ACTUAL, TRACKED_INDICATOR_SQL, TRACKED_PARAMS
 from fund.kpi.years import refresh_years
 from fund.models import (
     AuditAction,
@@ -156,8 +156,8 @@ def enter_actual(
 
 
 def _choice_where(actor: Actor, search: str | None) -> tuple[str, dict[str, object]]:
-    clauses: list[str] = []
-    params: dict[str, object] = {}
+    clauses: list[str] = [TRACKED_INDICATOR_SQL]
+    params: dict[str, object] = dict(TRACKED_PARAMS)
     own = department_scope(actor)
     if own is not None:
         clauses.append("p.department_id = :dept")
@@ -165,7 +165,7 @@ def _choice_where(actor: Actor, search: str | None) -> tuple[str, dict[str, obje
     if search:
         clauses.append(f"({contains('p.name', 'q')} OR {contains('i.name', 'q')})")
         params["q"] = like_pattern(search)
-    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+    return "WHERE " + " AND ".join(clauses), params
 
 
 def entry_choices(

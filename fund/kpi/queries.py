@@ -12,7 +12,7 @@ from fund import clock
 from fund.auth import Actor, department_scope, scoped_department
 from fund.db import query_df
 from fund.fiscal import fiscal_year_bounds, fiscal_year_of
-from fund.kpi.rules import ON_TRACK_RATE
+from fund.kpi.rules import ON_TRACK_RATE, TRACKED_INDICATOR_SQL, TRACKED_PARAMS, tracked_year_sql
 from fund.labels import KPI_KIND, PERSPECTIVE
 from fund.models import (
     KpiKind,
@@ -84,7 +84,7 @@ WITH kpi_status AS (
                ELSE :s_behind
            END AS status
     FROM kpi_year y
-    {indicator_where}
+    WHERE {tracked} {indicator_where}
 )
 """
 
@@ -92,6 +92,7 @@ WITH kpi_status AS (
 def _status_sql(flt: KpiFilter, *, today: date) -> tuple[str, str, dict[str, object]]:
     """(the WITH clause defining `kpi_status`, a WHERE clause over it aliased `s`, parameters)."""
     params: dict[str, object] = {
+        **TRACKED_PARAMS,
         # A 年度 has ended once its 31 March is before today: every 年度 before the current one.
         "last_finished_year": fiscal_year_of(today) - 1,
         "on_track_rate": ON_TRACK_RATE,
@@ -127,7 +128,9 @@ def _status_sql(flt: KpiFilter, *, today: date) -> tuple[str, str, dict[str, obj
         params["status"] = flt.status
     if flt.target_years_only:
         rows.append("NOT s.target_on_path")
-    cte = _STATUS_CTE.format(indicator_where=("WHERE " + " AND ".join(indicator)) if indicator else "")
+    cte = _STATUS_CTE.format(
+        tracked=tracked_year_sql("y.indicator_id"), indicator_where="".join(f" AND {c}" for c in indicator)
+    )
     return cte, ("WHERE " + " AND ".join(rows)) if rows else "", params
 
 
@@ -210,9 +213,11 @@ def filter_options(engine: Engine, *, actor: Actor) -> tuple[list[int], list[str
     """The 年度 with indicator-years and the departments with indicators the actor may see, for the
     page's filters."""
     department_id = department_scope(actor)
-    dept = "WHERE p.department_id = :department_id" if department_id is not None else ""
-    params = {"department_id": department_id} if department_id is not None else None
-    year_where = "WHERE department_id = :department_id" if department_id is not None else ""
+    dept = "AND p.department_id = :department_id" if department_id is not None else ""
+    params = TRACKED_PARAMS | ({"department_id": department_id} if department_id is not None else {})
+    year_where = f"WHERE {tracked_year_sql('indicator_id')}" + (
+        " AND department_id = :department_id" if department_id is not None else ""
+    )
     years = query_df(
         engine, f"SELECT DISTINCT fiscal_year FROM kpi_year {year_where} ORDER BY fiscal_year", params
     )
@@ -220,7 +225,8 @@ def filter_options(engine: Engine, *, actor: Actor) -> tuple[list[int], list[str
         engine,
         f"""
         SELECT d.name FROM department d
-        WHERE d.id IN (SELECT p.department_id FROM kpi_indicator i JOIN project p ON p.id = i.project_id {dept})
+        WHERE d.id IN (SELECT p.department_id FROM kpi_indicator i JOIN project p ON p.id = i.project_id
+                       WHERE {TRACKED_INDICATOR_SQL} {dept})
         ORDER BY d.id
         """,
         params,

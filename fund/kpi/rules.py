@@ -8,6 +8,7 @@ from fund.labels import KPI_STATUS
 from fund.models import (
     Direction,
     KpiStatus,
+    ProposalStatus,
 )
 
 ON_TRACK_RATE = 0.8  # 順調: at least 80% of the target
@@ -125,3 +126,21 @@ def tracking_years(
             first = min(first, baseline_year + 1)
         years |= set(range(first, max(target_years) + 1))
     return sorted(years)
+
+
+# The indicators 成果指標 tracks: those stated for a project, and those of a proposal once it is
+# adopted (採択) or funded (事業化) — a proposal's KPIs are recorded when it is submitted, but a
+# proposal that was never adopted promises nothing. `i` is kpi_indicator.
+TRACKED_INDICATOR_SQL = (
+    "(i.proposal_id IS NULL OR i.proposal_id IN"
+    " (SELECT id FROM proposal WHERE status IN (:tracked_adopted, :tracked_funded)))"
+)
+TRACKED_PARAMS: dict[str, object] = {
+    "tracked_adopted": ProposalStatus.adopted.value,
+    "tracked_funded": ProposalStatus.funded.value,
+}
+
+
+def tracked_year_sql(column: str) -> str:
+    """`TRACKED_INDICATOR_SQL` over rows that hold an indicator id in `column` (kpi_year)."""
+    return f"{column} IN (SELECT i.id FROM kpi_indicator i WHERE {TRACKED_INDICATOR_SQL})"

@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
-from fund import kpi, reference, rollout
+from fund import clock, kpi, proposals, reference, rollout
 from fund.auth import SYSTEM, Actor
 from fund.db import query_df
 from fund.errors import InputInvalid, NotFound, PermissionDenied, RuleViolation
 from fund.export import record_export
-from fund.models import KpiStatus, Role
-from tests.conftest import ROOT, make_actor
+from fund.models import KpiStatus, ProposalStatus, Role
+from tests.conftest import ROOT, make_actor, make_proposal, reviewed_by_two
 
 TODAY = date(2026, 11, 22)  # 令和7年度 has ended; 令和8年度 is running
 DATA = ROOT / "data"
@@ -578,3 +578,35 @@ def test_department_staff_see_only_their_own_indicators_whatever_they_ask_for(se
     assert set(kpi.overdue_frame(seeded_engine, actor=health, today=TODAY)["department"]) <= {"健康福祉部"}
     years, departments = kpi.filter_options(seeded_engine, actor=health)
     assert departments == ["健康福祉部"] and years
+
+
+def test_a_submitted_proposals_kpis_count_on_the_kpi_page_only_once_it_is_adopted(
+    seeded_engine: Engine,
+) -> None:
+    """A proposal's KPIs are recorded when it is submitted; it promises nothing until it is adopted."""
+    year = clock.current_fiscal_year()
+    data = make_proposal(
+        seeded_engine,
+        year,
+        project_name="成果指標の対象確認事業",
+        kpis=[
+            {"name": "対象確認の指標", "unit": "件", "baseline": 0, "target_first": 10, "target_later": 30}
+        ],
+    )
+    department = make_actor(Role.department, department_id=data["department_id"])
+    saved = proposals.save_proposal(seeded_engine, actor=department, data=data, submit=True)
+    admin = make_actor(Role.admin)
+
+    def seen() -> tuple[bool, bool]:
+        listed = kpi.kpi_frame(seeded_engine, actor=admin)
+        choices = kpi.entry_choices(seeded_engine, actor=admin)
+        return "対象確認の指標" in set(listed["indicator"]), "対象確認の指標" in set(choices["indicator"])
+
+    before = kpi.status_counts(seeded_engine, actor=admin, fiscal_year=year)
+    assert seen() == (False, False)
+    reviewed_by_two(seeded_engine, saved.id or 0)
+    for to in (ProposalStatus.in_review, ProposalStatus.adopted):
+        proposals.change_status(seeded_engine, actor=SYSTEM, proposal_id=saved.id or 0, to_status=to)
+    assert seen() == (True, True)
+    after = kpi.status_counts(seeded_engine, actor=admin, fiscal_year=year)
+    assert sum(after.values()) == sum(before.values()) + 1  # its first-year target
