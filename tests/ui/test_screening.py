@@ -127,7 +127,11 @@ def test_a_declared_conflict_needs_a_reason_and_then_blocks_scoring(
     assert at.success[0].value == "「映像解析等支援システム事業」の審査から除斥しました。"
     assert any("除斥されています（理由: 委託先候補に前職の同僚がいる）" in w.value for w in at.warning)
     assert not [b for b in at.button if b.label == "採点を保存"]
-    assert at.metric[1].value == "1 件"
+    # Nothing left to score: said in words, not 「0 / 0 件」 under a full progress bar.
+    assert "割り当てられた提案 1件 はすべて除斥されているため、採点する提案はありません。" in [
+        i.value for i in at.info
+    ]
+    assert not [m for m in at.metric if m.value == "0 / 0 件"]
 
 
 def test_results_filters_narrow_the_ranking(app_as: Callable[..., AppTest]) -> None:

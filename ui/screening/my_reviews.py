@@ -21,10 +21,16 @@ def render(actor: Actor, chosen: ChosenRound) -> None:
     if prog["total"] + prog["recused"] == 0:
         st.info("このラウンドで自分に割り当てられた提案はありません。", icon=":material/inbox:")
         return
-    m1, m2 = st.columns(2)
-    m1.metric("採点済み", f"{prog['done']} / {prog['total']} 件")
-    m2.metric("除斥", f"{prog['recused']} 件")
-    st.progress(prog["done"] / prog["total"] if prog["total"] else 1.0)
+    if prog["total"] == 0:  # not 「0 / 0 件」 under a full bar: there is nothing to score
+        st.info(
+            f"割り当てられた提案 {prog['recused']}件 はすべて除斥されているため、採点する提案はありません。",
+            icon=":material/block:",
+        )
+    else:
+        m1, m2 = st.columns(2)
+        m1.metric("採点済み", f"{prog['done']} / {prog['total']} 件")
+        m2.metric("除斥", f"{prog['recused']} 件")
+        st.progress(prog["done"] / prog["total"])
     pending_only = st.toggle("未完了の提案だけを表示", key="pending_only", persist_state="page")
     queue = loaders.my_queue(actor=actor, round_id=chosen.round_id, pending_only=pending_only)
     if queue.empty:
