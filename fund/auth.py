@@ -247,12 +247,7 @@ def create_user(
     with write_session(engine) as session:
         if session.exec(select(AppUser).where(AppUser.login == login)).first():
             raise InputInvalid({"login": f"ログイン名「{login}」は既に使われています。"})
-        department_id = None
-        if department_name:
-            dept = session.exec(select(Department).where(Department.name == department_name)).first()
-            if dept is None:
-                raise InputInvalid({"department": f"所管部局「{department_name}」は登録されていません。"})
-            department_id = dept.id
+        department_id = _department_id(session, department_name)
         user = AppUser(
             login=login,
             display_name=display_name or login,
@@ -274,6 +269,65 @@ def create_user(
         session.refresh(user)
         session.expunge(user)
     return user
+
+
+def _department_id(session: Session, department_name: str | None) -> int | None:
+    if not department_name:
+        return None
+    dept = session.exec(select(Department).where(Department.name == department_name)).first()
+    if dept is None:
+        raise InputInvalid({"department": f"所管部局「{department_name}」は登録されていません。"})
+    return dept.id
+
+
+def _active_admins(session: Session) -> int:
+    return session.exec(
+        select(func.count()).select_from(AppUser).where(AppUser.role == Role.admin, AppUser.active == True)  # noqa: E712
+    ).one()
+
+
+def set_user_role(
+    engine: Engine, *, actor: Actor, login: str, role: Role, department_name: str | None, reason: str
+) -> None:
+    """管理者: change a user's role and 所管部局 (a transfer, a new duty), with the reason audited.
+    The user's open sessions end at once (`session_problem`)."""
+    require(actor, Action.manage_users)
+    if login == actor.login:
+        raise RuleViolation("自分自身の役割・所管部局は変更できません。別の管理者に依頼してください。")
+    errors: dict[str, str] = {}
+    if role == Role.department and not department_name:
+        errors["department"] = "事業担当には所管部局の指定が必要です。"
+    if not reason.strip():
+        errors["reason"] = "変更の理由（例：人事異動）を入力してください。"
+    if errors:
+        raise InputInvalid(errors)
+    with write_session(engine) as session:
+        user = _user_by_login(session, login)
+        department_id = _department_id(session, department_name)
+        if Role(user.role) == role and user.department_id == department_id:
+            raise RuleViolation("役割・所管部局が現在と同じため、変更はありません。")
+        if (
+            Role(user.role) == Role.admin
+            and role != Role.admin
+            and user.active
+            and _active_admins(session) <= 1
+        ):
+            raise RuleViolation(
+                "有効な管理者が1人しかいないため、役割を変更できません。先に別の管理者を登録してください。"
+            )
+        before = {"role": Role(user.role).value, "department_id": user.department_id}
+        user.role, user.department_id = role, department_id
+        session.add(user)
+        audit.record(
+            session,
+            actor=actor.login,
+            action=AuditAction.user_role,
+            entity="app_user",
+            entity_id=user.id,
+            before=before,
+            after={"role": role.value, "department_id": department_id},
+            reason=reason.strip()[:500],
+        )
 
 
 def ensure_admin(engine: Engine) -> str | None:
@@ -509,16 +563,10 @@ def set_user_active(engine: Engine, *, actor: Actor, login: str, active: bool, r
         user = _user_by_login(session, login)
         if user.active == active:
             return
-        if not active and user.role == Role.admin:
-            admins = session.exec(
-                select(func.count())
-                .select_from(AppUser)
-                .where(AppUser.role == Role.admin, AppUser.active == True)  # noqa: E712
-            ).one()
-            if admins <= 1:
-                raise RuleViolation(
-                    "有効な管理者が1人しかいないため、無効化できません。先に別の管理者を登録してください。"
-                )
+        if not active and user.role == Role.admin and _active_admins(session) <= 1:
+            raise RuleViolation(
+                "有効な管理者が1人しかいないため、無効化できません。先に別の管理者を登録してください。"
+            )
         user.active = active
         if active:
             user.failed_logins = 0

@@ -143,6 +143,7 @@ AUDIT_ACTION = {
     AuditAction.user_create: "利用者の登録",
     AuditAction.user_password: "パスワードの変更・再設定",
     AuditAction.user_deactivate: "利用者の無効化",
+    AuditAction.user_role: "利用者の役割・所管部局の変更",
     AuditAction.user_reactivate: "利用者の再有効化",
     AuditAction.user_oidc_link: "組織アカウントの紐付け",
     AuditAction.user_oidc_unlink: "組織アカウントの紐付け解除",

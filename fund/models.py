@@ -52,6 +52,7 @@ class AuditAction(str, enum.Enum):
     user_password = "user.password"
     user_deactivate = "user.deactivate"
     user_reactivate = "user.reactivate"
+    user_role = "user.role"
     user_oidc_link = "user.oidc_link"
     user_oidc_unlink = "user.oidc_unlink"
     user_oidc_bind = "user.oidc_bind"

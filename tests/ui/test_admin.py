@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from fund import auth, clock
 from fund.auth import Actor
 from fund.db import query_df, write_session
+from fund.errors import RuleViolation
 from fund.models import Role
 from tests.conftest import APP, FY_FIRST_MINUTE, FY_LAST_MINUTE, UTC_AFTERNOON, make_actor
 from tests.ui.conftest import signed_in_app
@@ -268,3 +269,56 @@ def test_the_audit_log_opens_on_a_period_that_holds_the_action_just_made(app_as,
         log = at.dataframe[1].value
     assert not at.exception
     assert list(log.iloc[0][["利用者", "操作"]]) == ["test_admin", "user.create"]
+
+
+def test_the_administrator_moves_a_user_to_another_role_and_department(app_as, seeded_engine: Engine) -> None:
+    """A transfer: the role and 所管部局 change with the reason audited, and the user's sessions end."""
+    at = add_user(app_as(Role.admin, ADMIN_PAGE), "matsuda")
+    at.selectbox(key="edit_login").select("matsuda").run()
+    at.selectbox(key="role_matsuda").select(Role.department).run()
+    at = click(at, "役割・所管部局を変更する")
+    assert [e.value for e in at.error] == [
+        "事業担当には所管部局の指定が必要です。",
+        "変更の理由（例：人事異動）を入力してください。",
+    ]
+    at.selectbox(key="role_dept_matsuda").select("健康福祉部")
+    at.text_input(key="role_reason_matsuda").input("4月1日付 人事異動")
+    at = click(at, "役割・所管部局を変更する")
+    assert any("（事業担当、健康福祉部）" in s.value for s in at.success)
+    user = query_df(
+        seeded_engine,
+        "SELECT u.role, d.name FROM app_user u JOIN department d ON d.id = u.department_id WHERE u.login = 'matsuda'",
+    )
+    assert user.values.tolist() == [[Role.department.value, "健康福祉部"]]
+    assert actions(seeded_engine)[-1] == "user.role"
+    screener = auth.Actor(login="matsuda", role=Role.screener)
+    assert auth.session_problem(seeded_engine, actor=screener, signed_in_at=clock.now_utc()) == (
+        "役割または所管部局が変更されたため、サインアウトしました。もう一度サインインしてください。"
+    )
+
+
+def test_the_last_administrator_and_oneself_keep_their_role(seeded_engine: Engine) -> None:
+    acting = make_actor(Role.admin, login="acting_admin")
+    with pytest.raises(RuleViolation, match="自分自身の役割・所管部局は変更できません"):
+        auth.set_user_role(
+            seeded_engine,
+            actor=acting,
+            login="acting_admin",
+            role=Role.screener,
+            department_name=None,
+            reason="異動",
+        )
+    auth.create_user(seeded_engine, actor=acting, login="only_admin", role=Role.admin, password=None)
+    admins = query_df(
+        seeded_engine, "SELECT COUNT(*) AS n FROM app_user WHERE role = :r AND active", {"r": "admin"}
+    )
+    assert int(admins["n"].iloc[0]) == 1
+    with pytest.raises(RuleViolation, match="有効な管理者が1人しかいないため、役割を変更できません"):
+        auth.set_user_role(
+            seeded_engine,
+            actor=acting,
+            login="only_admin",
+            role=Role.screener,
+            department_name=None,
+            reason="異動",
+        )

@@ -1,4 +1,4 @@
-"""利用者: the user list, adding a user, and changing one (active, password, SSO link)."""
+"""利用者: the user list, adding a user, and changing one (active, password, SSO link, role and 所管部局)."""
 
 import pandas as pd
 import streamlit as st
@@ -19,7 +19,9 @@ def render(actor: Actor) -> None:
     st.subheader("利用者の変更")
     login = st.selectbox("対象の利用者", users["login"].tolist(), key="edit_login")
     if login:
-        _change(actor, users[users["login"] == login].iloc[0])
+        row = users[users["login"] == login].iloc[0]
+        _change(actor, row)
+        _role(actor, row)
 
 
 def _add(actor: Actor) -> None:
@@ -91,4 +93,44 @@ def _change(actor: Actor, row: pd.Series) -> None:
             widgets.run_action(
                 lambda: auth.link_oidc_subject(engine, actor=actor, login=login, subject=subject),
                 f"利用者「{login}」の組織アカウントの紐付けを保存しました。",
+            )
+
+
+def _role(actor: Actor, row: pd.Series) -> None:
+    """A transfer or a new duty: the role and 所管部局 change, the user's open sessions end."""
+    login = str(row["login"])
+    departments = loaders.departments()["name"].tolist()
+    with st.container(border=True):
+        st.markdown(
+            "**役割・所管部局の変更**（人事異動など。変更すると本人の開いている画面はサインアウトします）"
+        )
+        r1, r2, r3 = st.columns([1, 1, 2])
+        roles = list(Role)
+        role = r1.selectbox(
+            "役割",
+            roles,
+            index=roles.index(Role(row["role"])),
+            format_func=ROLE.__getitem__,
+            key=f"role_{login}",
+        )
+        choices = [None, *departments]
+        dept = r2.selectbox(
+            "所管部局（事業担当は必須）",
+            choices,
+            index=choices.index(row["department"]) if row["department"] in choices else 0,
+            format_func=lambda d: "指定なし" if d is None else d,
+            key=f"role_dept_{login}",
+        )
+        why = r3.text_input("理由（監査ログに記録）", key=f"role_reason_{login}", max_chars=500)
+        if st.button("役割・所管部局を変更する", key="change_role", icon=":material/badge:"):
+            widgets.run_action(
+                lambda: auth.set_user_role(
+                    session.engine(),
+                    actor=actor,
+                    login=login,
+                    role=Role(role),
+                    department_name=dept,
+                    reason=why,
+                ),
+                f"利用者「{login}」の役割・所管部局を変更しました（{ROLE[Role(role)]}、{dept or '所管部局なし'}）。",
             )
