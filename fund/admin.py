@@ -14,7 +14,7 @@ from fund.auth import Action, Actor, require
 from fund.db import contains, like_pattern, query_df
 from fund.errors import InputInvalid
 from fund.export import record_export, to_csv_bytes, to_xlsx_bytes
-from fund.labels import AUDIT_ACTION
+from fund.labels import AUDIT_ACTION, ENTITY
 from fund.models import AuditAction
 
 MAX_ROWS = 5_000
@@ -25,9 +25,10 @@ COLUMNS = {
     "id": "番号",
     "occurred_at": "日時",
     "actor": "利用者",
-    "action": "操作",
-    "action_label": "操作（説明）",
-    "entity": "対象",
+    "action_label": "操作",
+    "action": "操作コード",
+    "entity_label": "対象",
+    "entity": "対象コード",
     "entity_id": "対象ID",
     "before_values": "変更前",
     "after_values": "変更後",
@@ -86,6 +87,21 @@ def audit_choices(engine: Engine, *, actor: Actor) -> dict[str, list[str]]:
     return {"action": [str(a) for a in actions], "entity": [str(e) for e in entities]}
 
 
+def _values_text(entity: str, value: Any) -> str:
+    """A before/after record as words ('金額（円）: 2,084,500、状態: 承認済み'), not raw JSON."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return str(value)
+    if not isinstance(value, dict):
+        return _json_text(value)
+    return "、".join(
+        f"{integrity.COLUMN_LABELS.get(k, k)}: {integrity.shown(entity, k, v)}"
+        for k, v in sorted(value.items())
+    )
+
+
 def _json_text(value: Any) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
@@ -132,10 +148,15 @@ def audit_search(
     )
     if not df.empty:
         df["occurred_at"] = clock.jst_text(df["occurred_at"])
-    df["before_values"] = [_json_text(v) for v in df["before_values"]]
-    df["after_values"] = [_json_text(v) for v in df["after_values"]]
-    df.insert(4, "action_label", [action_label(str(a)) for a in df["action"]])
-    return df.rename(columns=COLUMNS)
+    df["before_values"] = [_values_text(e, v) for e, v in zip(df["entity"], df["before_values"], strict=True)]
+    df["after_values"] = [_values_text(e, v) for e, v in zip(df["entity"], df["after_values"], strict=True)]
+    df["action_label"] = [action_label(str(a)) or str(a) for a in df["action"]]
+    df["entity_label"] = [ENTITY.get(str(e), str(e)) for e in df["entity"]]
+    return df[list(COLUMNS)].rename(columns=COLUMNS)
+
+
+# The screen shows the words; the codes stay in the export, for whoever reads the log by program.
+SCREEN_COLUMNS = [label for column, label in COLUMNS.items() if column not in ("action", "entity")]
 
 
 def export_audit_log(engine: Engine, *, actor: Actor, filters: AuditFilters, fmt: str) -> bytes:

@@ -318,7 +318,8 @@ class Finding:
     message: str
 
 
-def _shown(table: str, column: str, value: Any) -> str:
+def shown(table: str, column: str, value: Any) -> str:
+    """A stored value in words: codes as their Japanese label, はい/いいえ, grouped digits."""
     if (table, column) in _CODE_WORDS:
         return _CODE_WORDS[(table, column)].get(str(value), str(value))
     if value is None:
@@ -351,8 +352,8 @@ def _compare(
     if image is None:
         return [f"{name}: {at} で削除された行が存在しています。"]
     return [
-        f"{name}: {COLUMN_LABELS[c]} が {at} では {_shown(table, c, image.get(c))}、"
-        f"現在は {_shown(table, c, now.get(c))} です。"
+        f"{name}: {COLUMN_LABELS[c]} が {at} では {shown(table, c, image.get(c))}、"
+        f"現在は {shown(table, c, now.get(c))} です。"
         for c in WATCHED[table][1]
         if image.get(c) != now.get(c)
     ]

@@ -196,3 +196,25 @@ AUDIT_ACTION = {
     AuditAction.rollout_create: "横展開の登録",
     AuditAction.rollout_delete: "横展開の取消",
 }
+
+# What an audit row is about (audit_log.entity: a table, or an export's own Japanese name).
+ENTITY = {
+    "app_user": "利用者",
+    "database": "データベース",
+    "scenario": "配分案",
+    "proposal": "事業提案",
+    "project": "事業",
+    "screening_round": "審査ラウンド",
+    "review_assignment": "審査の割当",
+    "review_score": "採点",
+    "rubric_version": "評価基準の版",
+    "allocation": "年度配分",
+    "allocation_change": "配分の変更",
+    "relisting": "再掲",
+    "ledger_entry": "基金台帳",
+    "drawdown_request": "取崩しの承認依頼",
+    "drawdown_policy": "取崩しの承認基準額",
+    "fiscal_year": "年度",
+    "kpi_actual": "成果指標の実績",
+    "rollout": "横展開",
+}

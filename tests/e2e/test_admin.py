@@ -13,7 +13,7 @@ def test_the_administrator_checks_the_audit_chain_and_filters_the_log(page: Page
     open_page(page, "管理")
     expect(page.get_by_text("利用者の追加")).to_be_visible()
     expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
-    expect(page.get_by_label("役割")).to_be_visible()
+    expect(page.get_by_label("役割", exact=True)).to_be_visible()
     expect(page.get_by_text("現在:")).to_be_visible()
     screenshot(page, "30_admin_users")
     page.get_by_role("tab", name="監査ログ").click()

@@ -92,7 +92,7 @@ def test_the_audit_log_default_period_holds_an_action_made_a_moment_ago(
     assert until == japan_day and (until - since).days == 30
     proposals.export_proposals(seeded_engine, actor=admin, fiscal_year=None, fmt="csv")
     log = audit_search(seeded_engine, actor=admin, filters=AuditFilters(*admin_period))
-    assert log.iloc[0]["操作"] == "export"
+    assert log.iloc[0]["操作コード"] == "export"
     assert log.iloc[0]["日時"].startswith(japan_day.isoformat())
 
 

@@ -268,7 +268,11 @@ def test_the_audit_log_opens_on_a_period_that_holds_the_action_just_made(app_as,
         at = add_user(app_as(Role.admin, ADMIN_PAGE), "imai")
         log = at.dataframe[1].value
     assert not at.exception
-    assert list(log.iloc[0][["利用者", "操作"]]) == ["test_admin", "user.create"]
+    assert list(log.iloc[0][["利用者", "操作", "操作コード"]]) == [
+        "test_admin",
+        "利用者の登録",
+        "user.create",
+    ]
 
 
 def test_the_administrator_moves_a_user_to_another_role_and_department(app_as, seeded_engine: Engine) -> None:
@@ -322,3 +326,16 @@ def test_the_last_administrator_and_oneself_keep_their_role(seeded_engine: Engin
             department_name=None,
             reason="異動",
         )
+
+
+def test_the_audit_log_reads_in_words_not_codes_or_json(app_as, seeded_engine: Engine) -> None:
+    at = add_user(app_as(Role.admin, ADMIN_PAGE), "ogawa")
+    at.selectbox(key="edit_login").select("ogawa").run()
+    at.text_input(key="active_reason").input("退職")
+    at = click(at, "無効化する")
+    (table,) = [d for d in at.dataframe if "操作コード" in d.value.columns]
+    log = table.value
+    row = log[log["操作"] == "利用者の無効化"].iloc[0]
+    assert row["対象"] == "利用者" and row["変更前"] == "有効: はい" and row["変更後"] == "有効: いいえ"
+    shown = table.proto.column_order  # what the screen draws
+    assert "操作コード" not in shown and "対象コード" not in shown

@@ -6,6 +6,7 @@ import streamlit as st
 from fund import admin, clock
 from fund.auth import Actor
 from fund.errors import FundError
+from fund.labels import ENTITY
 from ui import session, widgets
 
 
@@ -23,11 +24,13 @@ def render(actor: Actor) -> None:
     action = widgets.optional_select(
         "操作",
         choices["action"],
-        format_func=lambda a: f"{admin.action_label(a) or a}（{a}）",
+        format_func=lambda a: admin.action_label(a) or a,
         key="audit_action",
         where=f3,
     )
-    entity = widgets.optional_select("対象", choices["entity"], key="audit_entity", where=f4)
+    entity = widgets.optional_select(
+        "対象", choices["entity"], format_func=lambda e: ENTITY.get(e, e), key="audit_entity", where=f4
+    )
     dates = list(period) if isinstance(period, tuple | list) else [period]
     filters = admin.AuditFilters(
         since=dates[0] if dates else None,
@@ -44,7 +47,7 @@ def render(actor: Actor) -> None:
     if log.empty:
         st.info("条件に合う記録はありません。期間や条件を広げてください。", icon=":material/info:")
     else:
-        st.dataframe(log, hide_index=True, width="stretch")
+        st.dataframe(log, hide_index=True, width="stretch", column_order=admin.SCREEN_COLUMNS)
         st.caption(f"新しい順に{len(log):,}件（最大{admin.MAX_ROWS:,}件）。日時は日本時間です。")
     _export(actor, filters, disabled=log.empty)
     _chain(actor)

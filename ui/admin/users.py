@@ -107,7 +107,7 @@ def _role(actor: Actor, row: pd.Series) -> None:
         r1, r2, r3 = st.columns([1, 1, 2])
         roles = list(Role)
         role = r1.selectbox(
-            "役割",
+            "新しい役割",
             roles,
             index=roles.index(Role(row["role"])),
             format_func=ROLE.__getitem__,
@@ -115,7 +115,7 @@ def _role(actor: Actor, row: pd.Series) -> None:
         )
         choices = [None, *departments]
         dept = r2.selectbox(
-            "所管部局（事業担当は必須）",
+            "新しい所管部局（事業担当は必須）",
             choices,
             index=choices.index(row["department"]) if row["department"] in choices else 0,
             format_func=lambda d: "指定なし" if d is None else d,
