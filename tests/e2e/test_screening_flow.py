@@ -93,6 +93,7 @@ def test_administrator_sees_rubric_versions_and_assignments(page: Page) -> None:
     expect(page.get_by_role("heading", name="審査担当の割当")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_role("button", name="新しい版として保存")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_label("多くの人が利用する（%）").first).to_have_value("25", timeout=WAIT_MS)
+    page.get_by_text("新しい審査ラウンドを作る").click()  # offered first on the tab
     expect(page.get_by_label("ラウンド名")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_text("提案", exact=True).first).to_be_visible(timeout=WAIT_MS)
     screenshot(page, "25_screening_settings")

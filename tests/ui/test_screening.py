@@ -351,3 +351,9 @@ def test_the_manager_sets_the_review_rules_with_a_reason(
     ]
     screener = _open_tab(app_as(Role.screener, PAGE), "確定")
     assert not [b for b in screener.button if b.label == "審査ルールを保存する"]
+
+
+def test_a_new_round_is_offered_first_on_the_settings_tab(app_as: Callable[..., AppTest]) -> None:
+    at = _open_tab(app_as(Role.admin, PAGE), "設定")
+    assert at.expander[0].label == "新しい審査ラウンドを作る"
+    assert at.selectbox(key="new_round_year") in at.expander[0].selectbox

@@ -92,6 +92,7 @@ def _record_form(actor: Actor) -> None:
             "年度",
             loaders.fiscal_years()["year"].tolist(),
             index=None,
+            placeholder="年度を選択",
             format_func=lambda y: fiscal_label(int(y)),
             key="rollout_year",
         )

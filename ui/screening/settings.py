@@ -10,6 +10,9 @@ from ui.screening.rounds import ChosenRound, new_round_form
 
 
 def render(actor: Actor, chosen: ChosenRound, *, may_export: bool) -> None:
+    # First, where it is found: the start of a screening season, not a detail under the current round.
+    with st.expander("新しい審査ラウンドを作る", icon=":material/add_circle:"):
+        new_round_form(actor)
     st.subheader("評価基準と重み")
     _rubric(actor, chosen)
     st.subheader("審査担当の割当")
@@ -27,8 +30,6 @@ def render(actor: Actor, chosen: ChosenRound, *, may_export: bool) -> None:
             key="assign_export",
             disabled=not may_export,
         )
-    st.subheader("新しい審査ラウンド")
-    new_round_form(actor)
 
 
 def _rubric(actor: Actor, chosen: ChosenRound) -> None:
