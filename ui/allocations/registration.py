@@ -133,14 +133,14 @@ def _pending(actor: Actor, year: int) -> None:
         return
     st.dataframe(
         pd.DataFrame(
-            {
+            {  # the amounts beside the name: on a laptop screen they were pushed off the right edge
                 "配分番号": pending["id"],
                 "事業名": pending["project"],
-                "所管部局": pending["department"],
-                "段階": pending["stage_label"],
-                "区分": pending["category"],
                 "事業費（千円）": format_sen_yen_series(pending["project_cost_yen"]),
                 "基金充当額（千円）": format_sen_yen_series(pending["fund_share_yen"]),
+                "段階": pending["stage_label"],
+                "所管部局": pending["department"],
+                "区分": pending["category"],
                 "登録者": pending["proposed_by"],
             }
         ),

@@ -27,6 +27,7 @@ BREAKDOWN_COLUMNS = {
         for header, _ in allocation_export.amount_columns(breakdown=True)[1:]
     },
 }
+FULL_TABLE_LINES = 120
 DOWNLOADS = (
     ("xlsx", "utf-8-sig", "Excel（xlsx）で保存", ":material/table_view:"),
     ("csv", "utf-8-sig", "CSV（UTF-8 BOM付き）で保存", ":material/download:"),
@@ -92,7 +93,8 @@ def render(actor: Actor, *, may_export: bool) -> None:
         shown,
         hide_index=True,
         width="stretch",
-        height=min(36 * (len(shown) + 1) + 4, 900),
+        # The whole table on the page, 合計 included, as printed (no scroll of its own) up to a long list.
+        height="content" if len(shown) <= FULL_TABLE_LINES else 900,
         column_config=BREAKDOWN_COLUMNS if breakdown else COLUMNS,
     )
     st.caption(
