@@ -429,7 +429,7 @@ def user_table(users: pd.DataFrame) -> pd.DataFrame:
             "active": "有効",
             "is_sample": "サンプル",
             "local_password": "パスワード設定",
-            "oidc_subject": "組織アカウント（SSO）",
+            "oidc_subject": "組織アカウント",
         }
     )
 
@@ -459,9 +459,7 @@ def actor_for_oidc(
     email = (email or "").strip() or None
     who = (email or subject)[:60] or "unknown"
     if not subject:
-        raise PermissionDenied(
-            "組織アカウントの識別子（sub）を受け取れませんでした。管理者に連絡してください。"
-        )
+        raise PermissionDenied("組織アカウントの識別子を受け取れませんでした。管理者に連絡してください。")
     with write_session(engine) as session:
         user = session.exec(select(AppUser).where(AppUser.oidc_subject == subject)).first()
         bound_by_email = False

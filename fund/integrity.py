@@ -101,7 +101,7 @@ COLUMN_LABELS = {
     "department_id": "部局番号",
     "active": "有効",
     _PASSWORD: "パスワード",
-    "oidc_subject": "SSO の利用者ID",
+    "oidc_subject": "組織アカウントの識別子",
     "closed": "決算確定",
     "closed_by": "決算確定者",
     "decided_by": "承認・却下した人",

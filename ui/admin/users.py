@@ -81,13 +81,13 @@ def _change(actor: Actor, row: pd.Series) -> None:
                 f"利用者「{login}」のパスワードを再設定しました。本人に安全な方法で伝えてください。",
             )
     with c3.container(border=True):
-        st.markdown("**組織アカウント（SSO）の紐付け**")
+        st.markdown("**組織アカウントの紐付け**")
         subject = st.text_input(
-            "識別子（sub）またはメールアドレス",
+            "組織アカウントの識別子またはメールアドレス",
             value=str(row["oidc_subject"]),
             key="oidc_subject",
             max_chars=auth.OIDC_SUBJECT_MAX,
-            help="メールアドレスで登録すると、初回のサインイン時に sub に置き換わります。空欄で解除。",
+            help="メールアドレスで登録すると、初回のサインイン時に組織アカウントの識別子に置き換わります。空欄で解除。",
         )
         if st.button("紐付けを保存する", key="link", icon=":material/link:"):
             widgets.run_action(
