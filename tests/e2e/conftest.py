@@ -348,6 +348,22 @@ def fill_proposal_form(page: Page, name: str) -> None:
     expect(form.get_by_text(name)).to_be_visible()
 
 
+WINDOWS = ((1366, 768), (1920, 1080))  # an office laptop and a desk monitor
+
+
+def screenshots(page: Page, name: str, *, at: Locator | None = None) -> list[Path]:
+    """`name`_1366 and `name`_1920: the page at both window sizes, scrolled to `at` if given; then
+    back to the tests' own size."""
+    paths = []
+    for width, height in WINDOWS:
+        page.set_viewport_size({"width": width, "height": height})
+        if at is not None:
+            at.evaluate("e => e.scrollIntoView({block: 'start'})")
+        paths.append(screenshot(page, f"{name}_{width}"))
+    page.set_viewport_size({"width": 1440, "height": 1800})
+    return paths
+
+
 def screenshot(page: Page, name: str) -> Path:
     """Wait for the run to end, fonts, tables and charts (vega canvases) to paint, then save a screenshot under
     tests/e2e/artifacts/."""

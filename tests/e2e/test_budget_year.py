@@ -7,7 +7,6 @@ Closing a 年度 cannot be undone, so this module runs its own server on its own
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
@@ -24,7 +23,7 @@ from tests.e2e.conftest import (
     desk,
     open_fresh,
     rerun_after,
-    screenshot,
+    screenshots,
     seeded_with_users,
     serve,
     wait_for_run,
@@ -180,15 +179,6 @@ def _home_and_fund_status_agree(page: Page, balance: str) -> None:
     expect(status.filter(has_text="残り年数の目安").get_by_test_id("stMetricValue")).to_have_text(runway)
 
 
-def _shots(page: Page, name: str) -> list[Path]:
-    shots = []
-    for width, height in ((1366, 768), (1920, 1080)):
-        page.set_viewport_size({"width": width, "height": height})
-        shots.append(screenshot(page, f"{name}_{width}"))
-    page.set_viewport_size({"width": 1440, "height": 1800})
-    return shots
-
-
 def test_one_project_through_a_whole_year_in_the_browser(browser: Browser, cycle_url: str) -> None:
     screener = desk(browser, cycle_url, "e2e_screener")
     executive = desk(browser, cycle_url, "e2e_exec")
@@ -219,7 +209,7 @@ def test_one_project_through_a_whole_year_in_the_browser(browser: Browser, cycle
     _approve(executive, "補正・繰越", "を承認しました。余裕額と見通しに反映されます。")
     _expect_ceiling(executive, start, undrawn=260_000_000, headroom=-260_000_000)
     _expect_cycle(executive, ("260,000", "0", "0", "260,000"))
-    _shots(executive, "30_budget_year_revised")
+    screenshots(executive, "30_budget_year_revised")
 
     # 執行: three drawdowns against the allocation; the balance falls, the headroom does not
     for amount in (80_000_000, 70_000_000, 50_000_000):
@@ -250,7 +240,7 @@ def test_one_project_through_a_whole_year_in_the_browser(browser: Browser, cycle
     _tab(executive, "補正・繰越")
     _pick_year(executive, "補正・繰越")
     executive.get_by_text("この配分の履歴").scroll_into_view_if_needed()
-    _shots(executive, "31_budget_year_history")
+    screenshots(executive, "31_budget_year_history")
 
     # 決算: the last 10,000,000円 becomes 不用額; the carried part waits in the 翌年度
     open_fresh(admin, "基金の状況")

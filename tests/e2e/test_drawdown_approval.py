@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import choose, desk, open_fresh, rerun_after, screenshot
+from tests.e2e.conftest import choose, desk, open_fresh, rerun_after, screenshots
 
 pytestmark = pytest.mark.e2e
 
@@ -21,16 +21,7 @@ def _pending_section(page: Page) -> None:
 
 
 def _shots(page: Page, name: str) -> list[Path]:
-    page.get_by_role("heading", name="承認待ちの取崩し").scroll_into_view_if_needed()
-    shots = []
-    for width, height in ((1366, 768), (1920, 1080)):
-        page.set_viewport_size({"width": width, "height": height})
-        page.get_by_role("heading", name="承認待ちの取崩し").evaluate(
-            "e => e.scrollIntoView({block: 'start'})"
-        )
-        shots.append(screenshot(page, f"{name}_{width}"))
-    page.set_viewport_size({"width": 1440, "height": 1800})
-    return shots
+    return screenshots(page, name, at=page.get_by_role("heading", name="承認待ちの取崩し"))
 
 
 def test_a_drawdown_without_an_allocation_is_posted_by_a_second_person(

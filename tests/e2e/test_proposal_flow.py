@@ -26,6 +26,7 @@ from tests.e2e.conftest import (
     proposal_step,
     rerun_after,
     screenshot,
+    screenshots,
     sign_in,
     wait_for_run,
 )
@@ -46,7 +47,7 @@ def test_department_user_submits_a_proposal_through_the_form_and_sees_it_in_the_
     page.get_by_role("button", name="提出する").click()
     expect(page.get_by_text("事業名を入力してください。")).to_be_visible()
     expect(page.get_by_text("入力内容に誤りがあります（基本情報 4件、充当要件 1件")).to_be_visible()
-    screenshot(page, "40_proposal_form_errors")
+    screenshots(page, "40_proposal_form_errors")
     form = proposal_step(page, "2. 充当要件")
     expect(page.get_by_text("充当要件①②③のうち、該当するものを1つ以上選んでください。")).to_be_visible()
 
@@ -82,8 +83,11 @@ def test_department_user_submits_a_proposal_through_the_form_and_sees_it_in_the_
     form.get_by_label("初年度目標").nth(0).fill("20")
     form.get_by_label("2年後目標").nth(0).fill("50")
     form.get_by_label("2年後目標").nth(0).press("Tab")
+    form = proposal_step(page, "3. 費用計画")
+    screenshots(page, "40_proposal_form_costs")
     form = proposal_step(page, "6. 確認")
     expect(page.get_by_role("cell", name="35,000", exact=True)).to_be_visible()  # 事業費 of the five years
+    screenshots(page, "40_proposal_form_review")
     page.get_by_role("button", name="提出する").click()
     expect(page.get_by_text("入力内容に誤りがあります（県民実感の根拠 1件）")).to_be_visible()
     expect(

@@ -30,6 +30,7 @@ from tests.e2e.conftest import (
     proposal_step,
     rerun_after,
     screenshot,
+    screenshots,
     seeded_with_users,
     serve,
     wait_for_run,
@@ -200,9 +201,7 @@ def test_a_returned_corrected_proposal_is_scored_decided_filed_and_fed_back(
     rerun_after(executive, lambda: executive.get_by_role("option", name=re.compile("（サンプル）")).click())
     seeded_hash = _decide(executive)
     expect(executive.get_by_test_id("stMetric").filter(has_text="対象の提案")).to_contain_text("24 件")
-    for width, height in ((1366, 768), (1920, 1080)):
-        executive.set_viewport_size({"width": width, "height": height})
-        screenshot(executive, f"41_screening_decided_{width}")
+    screenshots(executive, "41_screening_decided")
     with executive.expect_download() as fetched:
         executive.get_by_role("button", name="決裁資料（PDF）").click()
     reader = PdfReader(fetched.value.path())
