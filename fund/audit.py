@@ -137,7 +137,7 @@ def verify_chain(engine: Engine) -> int | None:
 
 def chain_break(session: Session) -> int | None:
     """`verify_chain` inside the caller's transaction (an upgrade checks before it commits)."""
-    is_keyed = inspect(session.connection()).has_table(AuditImage.__tablename__)
+    is_keyed = keyed(session)
     images: dict[int, list[str]] = {}
     key = b""
     if is_keyed:

@@ -15,6 +15,7 @@ from fund import (
     allocation_export,
     audit,
     dashboard,
+    drawdowns,
     kpi,
     ledger,
     optimiser,
@@ -68,6 +69,8 @@ drawdowns_by = cached_read(ledger.drawdowns_by)
 ledger_count = cached_read(ledger.ledger_count)
 allocation_drawn = cached_read(ledger.allocation_drawn)
 ledger_page = cached_read(ledger.ledger_export)
+drawdown_threshold_text = cached_read(drawdowns.threshold_text)
+pending_drawdowns = cached_read(drawdowns.pending_frame)
 
 # 事業提案
 proposal_years = cached_read(proposals.proposal_years)

@@ -10,7 +10,7 @@ from streamlit.delta_generator import DeltaGenerator
 from fund import auth, reference
 from fund.auth import Action, Actor
 from fund.errors import FundError, InputInvalid
-from fund.money import group_sen_yen_text
+from fund.money import group_sen_yen_text, parse_sen_yen_text
 from ui import loaders, session
 
 T = TypeVar("T")
@@ -58,6 +58,13 @@ def sen_yen_input(label: str, key: str, *, help: str | None = None) -> str:
         label, key=key, placeholder="例: 12,000", help=help, on_change=_group, args=(key,)
     )
     return text
+
+
+def typed_yen(text: str) -> int | str:
+    """A `sen_yen_input` amount in yen for the rules; text that is not a whole number goes to them as
+    it is, and they refuse it at its field in Japanese."""
+    yen = parse_sen_yen_text(text)
+    return text if yen is None else yen
 
 
 def _group(key: str) -> None:

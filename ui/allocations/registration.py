@@ -13,7 +13,6 @@ from fund.money import (
     format_sen_yen,
     format_sen_yen_series,
     format_yen,
-    parse_sen_yen_text,
     sen_yen_to_yen,
     to_sen_yen,
 )
@@ -110,19 +109,13 @@ def _propose_form(actor: Actor, year: int) -> None:
                         "fiscal_year": year,
                         "budget_stage": stage,
                         "category_id": category_id,
-                        "project_cost_yen": _typed(cost),
-                        "fund_share_yen": _typed(share),
+                        "project_cost_yen": widgets.typed_yen(cost),
+                        "fund_share_yen": widgets.typed_yen(share),
                     }
                 ),
             ),
             lambda row: f"配分番号 {row.id} を承認待ちとして登録しました。別の幹部・管理者の承認が必要です。",
         )
-
-
-def _typed(text: str) -> int | str:
-    """A typed 千円 amount in yen; text that is not a whole number goes to the rules, which refuse it."""
-    yen = parse_sen_yen_text(text)
-    return text if yen is None else yen
 
 
 def _pending(actor: Actor, year: int) -> None:

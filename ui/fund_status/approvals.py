@@ -8,7 +8,7 @@ from fund.auth import Action, Actor
 from fund.errors import FundError
 from fund.fiscal import wareki
 from fund.money import format_yen_series, parse_yen
-from ui import session, widgets
+from ui import loaders, session, widgets
 
 THRESHOLD_ERRORS = "drawdown_threshold_errors"
 
@@ -17,12 +17,11 @@ def render(actor: Actor) -> None:
     if not auth.can(actor, Action.approve_drawdown):
         return
     st.subheader("承認待ちの取崩し")
-    engine = session.engine()
     st.caption(
         "配分のない取崩しと承認基準額を超える取崩しは、記帳した人とは別の幹部または管理者が承認すると"
-        f"記帳されます。承認基準額: {drawdowns.threshold_text(engine)}。"
+        f"記帳されます。承認基準額: {loaders.drawdown_threshold_text()}。"
     )
-    pending = drawdowns.pending_frame(engine)
+    pending = loaders.pending_drawdowns()
     if pending.empty:
         st.info("承認待ちの取崩しはありません。", icon=":material/info:")
     else:
@@ -40,6 +39,7 @@ def render(actor: Actor) -> None:
             format_func=lambda v: f"依頼番号 {v}",
             key="drawdown_request_pick",
         )
+        engine = session.engine()
         widgets.approve_or_withdraw(
             actor,
             approve=lambda: drawdowns.approve(engine, actor=actor, request_id=request_id),

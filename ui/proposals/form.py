@@ -10,7 +10,7 @@ from fund.auth import Action, Actor
 from fund.errors import FundError, InputInvalid
 from fund.fiscal import default_year
 from fund.models import Novelty
-from fund.money import format_sen_yen, parse_sen_yen_text
+from fund.money import format_sen_yen
 from ui import loaders, session, widgets
 from ui.proposals import form_steps
 from ui.proposals.form_steps import COST_ROWS, KPI_ROWS, STEP_KEYS, STEPS, step_of
@@ -46,10 +46,7 @@ def _errors() -> dict[str, str]:
 
 
 def _yen(key: str) -> int | str:
-    """A 千円 field in yen; text that is not a whole number goes to the rules as it is, which refuse it."""
-    text = st.session_state.get(key, "")
-    yen = parse_sen_yen_text(text)
-    return text if yen is None else yen
+    return widgets.typed_yen(st.session_state.get(key, ""))
 
 
 def form_data() -> dict[str, Any]:
