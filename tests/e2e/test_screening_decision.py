@@ -214,7 +214,7 @@ def test_a_returned_corrected_proposal_is_scored_decided_filed_and_fed_back(
     assert all(seeded_hash in page for page in pages)
 
     _open(admin, "管理", tab="監査ログ")
-    choose(admin, admin.get_by_label("操作"), "審査結果の確定（screening.decide）")
+    choose(admin, admin.get_by_label("操作"), "審査結果の確定")
     wait_for_run(admin)
     admin.get_by_role("button", name="CSV を準備").click()
     with admin.expect_download() as log:
@@ -229,8 +229,9 @@ def test_a_returned_corrected_proposal_is_scored_decided_filed_and_fed_back(
     expect(screener.get_by_text("確定したため、採点は変更できません。")).to_be_visible()
     expect(screener.get_by_role("button", name="採点を保存")).to_have_count(0)
     _open(admin, "審査・採点", tab="設定")
-    admin.get_by_label("多くの人が利用する（%）").first.fill("40")
-    admin.get_by_label("ひとりが頻繁に利用する（%）").first.fill("10")
+    rubric = admin.get_by_test_id("stForm").filter(has=admin.get_by_role("button", name="新しい版として保存"))
+    rubric.get_by_label("多くの人が利用する（%）").fill("40")
+    rubric.get_by_label("ひとりが頻繁に利用する（%）").fill("10")
     admin.get_by_role("button", name="新しい版として保存").click()
     expect(admin.get_by_text("確定済みのため、変更できません")).to_be_visible()
 
