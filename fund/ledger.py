@@ -17,7 +17,7 @@ from fund.auth import Action, Actor, require
 from fund.db import checkpoint, contains, in_list, like_pattern, query_df, write_session
 from fund.errors import FundError, InputInvalid, NotFound, RuleViolation, field_messages
 from fund.fiscal import allowed_fiscal_years, fiscal_label, fiscal_year_of, wareki
-from fund.labels import LEDGER_KIND
+from fund.labels import ESTIMATE_MARK, LEDGER_KIND
 from fund.models import (
     Allocation,
     AllocationChangeKind,
@@ -522,6 +522,7 @@ def roll_forward(engine: Engine, *, today: date | None = None) -> pd.DataFrame:
     """Per 年度 (yen, `ROLL_FORWARD_COLUMNS`): opening (前年度末残高), deposit (積立), interest (運用益),
     drawdown (取崩し), refund (返還等), closing (年度末残高). Every 年度 from the first posting's to
     the current one is listed, a 年度 without postings too (it carries the balance over).
+    `estimated_entries`: how many of the 年度's postings are 推計 (their amount or date assumed).
 
     年度末 = 前年度末 + 積立 + 運用益 + 返還等 − 取崩し holds by construction for every row.
     """
@@ -532,7 +533,8 @@ def roll_forward(engine: Engine, *, today: date | None = None) -> pd.DataFrame:
             SUM(CASE WHEN {_EFFECTIVE_KIND} = :kind_deposit THEN {_SIGNED_AMOUNT} ELSE 0 END) AS deposit,
             SUM(CASE WHEN {_EFFECTIVE_KIND} = :kind_interest THEN {_SIGNED_AMOUNT} ELSE 0 END) AS interest,
             -SUM(CASE WHEN {_EFFECTIVE_KIND} = :kind_drawdown THEN {_SIGNED_AMOUNT} ELSE 0 END) AS drawdown,
-            SUM(CASE WHEN {_EFFECTIVE_KIND} = :kind_refund THEN {_SIGNED_AMOUNT} ELSE 0 END) AS refund
+            SUM(CASE WHEN {_EFFECTIVE_KIND} = :kind_refund THEN {_SIGNED_AMOUNT} ELSE 0 END) AS refund,
+            SUM(CASE WHEN e.is_estimate THEN 1 ELSE 0 END) AS estimated
         {_FROM}
         GROUP BY e.fiscal_year
         ORDER BY e.fiscal_year
@@ -549,9 +551,10 @@ def roll_forward(engine: Engine, *, today: date | None = None) -> pd.DataFrame:
             flows = [int(r.deposit), int(r.interest), int(r.drawdown), int(r.refund)] if r else [0, 0, 0, 0]
             deposit, interest, drawdown, refund = flows
             closing = opening + deposit + interest + refund - drawdown
-            rows.append([year, opening, deposit, interest, drawdown, refund, closing])
+            estimated = int(r.estimated) if r else 0
+            rows.append([year, opening, deposit, interest, drawdown, refund, closing, estimated])
             opening = closing
-    return pd.DataFrame(rows, columns=ROLL_FORWARD_COLUMNS).astype("int64")
+    return pd.DataFrame(rows, columns=[*ROLL_FORWARD_COLUMNS, "estimated_entries"]).astype("int64")
 
 
 def _ledger_where(
@@ -720,10 +723,11 @@ def drawdowns_by(engine: Engine, *, by: str) -> pd.DataFrame:
 
 
 def roll_forward_export(rf: pd.DataFrame) -> pd.DataFrame:
-    """The roll-forward (`roll_forward`) with Japanese headers and a 和暦 column (yen; the xlsx
-    writes the yen columns in 千円)."""
-    out = rf.rename(columns=ROLL_FORWARD_LABELS)
+    """The roll-forward (`roll_forward`) with Japanese headers, a 和暦 column and 「推計を含む」 on
+    each 年度 that holds a 推計 posting (yen; the xlsx writes the yen columns in 千円)."""
+    out = rf[ROLL_FORWARD_COLUMNS].rename(columns=ROLL_FORWARD_LABELS)
     out.insert(1, "和暦", [fiscal_label(int(y)) for y in rf["fiscal_year"]])
+    out["推計"] = [f"{ESTIMATE_MARK}を含む" if int(n) else "" for n in rf["estimated_entries"]]
     return out
 
 

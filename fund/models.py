@@ -588,6 +588,8 @@ class KpiTarget(SQLModel, table=True):
     indicator_id: int = Field(foreign_key="kpi_indicator.id")
     fiscal_year: int
     target_value: float
+    # 推計: the sources state the target but not its 年度 (migration 0008)
+    year_is_estimate: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})
 
 
 class KpiActual(SQLModel, table=True):

@@ -28,6 +28,7 @@ from fund import ledger
 from fund.allocation import position
 from fund.db import query_df
 from fund.fiscal import fiscal_label, fiscal_year_of, wareki
+from fund.labels import SAMPLE_MARK
 from fund.models import AllocationStatus
 from fund.money import (
     format_oku_yen,
@@ -282,6 +283,7 @@ def owed_display(fig: Figures, *, today: date) -> pd.DataFrame:
             "承認済み配分の未取崩し（千円）": format_sen_yen_series(owed["undrawn_yen"]),
             "後年度負担（採択事業の計画、千円）": format_sen_yen_series(owed["reserved_yen"]),
             "計（千円）": format_sen_yen_series(owed["total_yen"]),
+            "サンプル": [f"{SAMPLE_MARK}を含む" if v else "" for v in owed["sample_reserved_yen"]],
         }
     )
 
@@ -344,6 +346,13 @@ class Signal:
     explanation: str
 
 
+def _sample_note(fig: Figures, *, today: date) -> str:
+    """The part of the plan that sample proposals' later-year costs make up, with its mark."""
+    owed = position.owed_from(fig.owed, current_year=fiscal_year_of(today))
+    sample = int(owed["sample_reserved_yen"].sum())
+    return f"（計画取崩しのうち {format_oku_yen(sample)} は{SAMPLE_MARK}の後年度計画）" if sample else ""
+
+
 def signals(fig: Figures, *, today: date, stress: StressTest | None = None) -> list[Signal]:
     """The four fund-health signals with a plain-Japanese explanation each. They read the same
     projection as the runway (`project` under `stress`, the base case by default), so a signal never
@@ -384,7 +393,7 @@ def signals(fig: Figures, *, today: date, stress: StressTest | None = None) -> l
                 f"{ratio:.2f}倍",
                 level,
                 f"基金残高 {format_oku_yen(balance)} ÷ 今年度以降の計画取崩し {format_oku_yen(need)}。"
-                f"1倍未満なら計画分を払いきれません。{verdict}",
+                f"1倍未満なら計画分を払いきれません。{verdict}{_sample_note(fig, today=today)}",
             )
         )
 

@@ -11,6 +11,7 @@ from fund.models import ProposalStatus
 from fund.settings import DATA_DIR
 
 ASSUMPTIONS = DATA_DIR / "assumptions.ja.md"
+SEED_ACTOR = "seed"  # who the seed's rows were written by: their figures follow the seed's assumptions
 
 
 def assumptions_text() -> str:

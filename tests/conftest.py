@@ -18,7 +18,8 @@ from fund import allocation, audit, auth, clock, ledger, schema, screening, thro
 from fund.auth import Actor
 from fund.db import checkpoint, dispose_engines, get_engine, query_df, write_session
 from fund.models import AuditAction, LedgerEntry, Role
-from fund.ops.seed import SEED_ACTOR, seed
+from fund.ops.seed import seed
+from fund.reference import SEED_ACTOR
 from fund.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent

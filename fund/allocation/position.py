@@ -31,7 +31,8 @@ PARAMS: dict[str, object] = LEFT_PARAMS | _PLANNING_PARAMS
 
 # One row per project and open 年度 from :from_fy on with a commitment (see the module docstring).
 COMMITMENTS_SQL = f"""
-    SELECT p.project_id, l.fiscal_year, CAST(SUM(l.fund_share_yen) AS BIGINT) AS reserved_yen
+    SELECT p.project_id, l.fiscal_year, CAST(SUM(l.fund_share_yen) AS BIGINT) AS reserved_yen,
+           CAST(SUM(CASE WHEN p.is_sample THEN l.fund_share_yen ELSE 0 END) AS BIGINT) AS sample_yen
     FROM proposal_cost_line l
     JOIN proposal p ON p.id = l.proposal_id
     JOIN fiscal_year fy ON fy.year = l.fiscal_year
@@ -49,7 +50,8 @@ COMMITMENTS_SQL = f"""
     GROUP BY p.project_id, l.fiscal_year
 """
 
-OWED_COLUMNS = ["fiscal_year", "undrawn_yen", "reserved_yen"]
+# sample_reserved_yen: the part of reserved_yen planned by sample proposals (shown with its mark)
+OWED_COLUMNS = ["fiscal_year", "undrawn_yen", "reserved_yen", "sample_reserved_yen"]
 
 
 def params(today: date | None = None) -> dict[str, object]:
@@ -65,13 +67,15 @@ def owed_by_year(engine: Engine) -> pd.DataFrame:
         engine,
         f"""
         WITH owed AS (
-            SELECT fiscal_year, left_yen AS undrawn_yen, CAST(0 AS BIGINT) AS reserved_yen
+            SELECT fiscal_year, left_yen AS undrawn_yen, CAST(0 AS BIGINT) AS reserved_yen,
+                   CAST(0 AS BIGINT) AS sample_yen
             FROM ({ALLOCATION_LEFT_SQL}) x WHERE left_yen > 0
             UNION ALL
-            SELECT fiscal_year, CAST(0 AS BIGINT), reserved_yen FROM ({COMMITMENTS_SQL}) c
+            SELECT fiscal_year, CAST(0 AS BIGINT), reserved_yen, sample_yen FROM ({COMMITMENTS_SQL}) c
         )
         SELECT fiscal_year, CAST(SUM(undrawn_yen) AS BIGINT) AS undrawn_yen,
-               CAST(SUM(reserved_yen) AS BIGINT) AS reserved_yen
+               CAST(SUM(reserved_yen) AS BIGINT) AS reserved_yen,
+               CAST(SUM(sample_yen) AS BIGINT) AS sample_reserved_yen
         FROM owed GROUP BY fiscal_year ORDER BY fiscal_year
         """,
         PARAMS | {"from_fy": 0},
@@ -87,6 +91,7 @@ def owed_from(owed: pd.DataFrame, *, current_year: int) -> pd.DataFrame:
             "fiscal_year": owed["fiscal_year"].where(~past, current_year),
             "undrawn_yen": owed["undrawn_yen"],
             "reserved_yen": owed["reserved_yen"].where(~past, 0),
+            "sample_reserved_yen": owed["sample_reserved_yen"].where(~past, 0),
         }
     )
     out = moved.groupby("fiscal_year", as_index=False).sum().astype("int64")

@@ -55,6 +55,7 @@ from fund.kpi.rules import (
     status_for,
     status_label,
     status_of,
+    target_kinds,
     tracking_years,
     year_finished,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "status_counts",
     "status_for",
     "status_label",
+    "target_kinds",
     "status_of",
     "tracking_years",
     "trend_points",

@@ -47,6 +47,7 @@ FRAME_COLUMNS = [
     "fiscal_year",
     "target_value",
     "target_on_path",
+    "target_year_is_estimate",
     "actual_value",
     "measured_on",
     "source",
@@ -173,7 +174,8 @@ def kpi_frame(
         SELECT s.indicator_id, s.project_id, p.name AS project, s.department_id, d.name AS department,
                i.kind, i.name AS indicator, s.unit, CAST(i.baseline_value AS DOUBLE PRECISION)
                AS baseline_value, i.baseline_year, s.direction, s.perspectives_text, i.source_note,
-               s.fiscal_year, s.target_value, s.target_on_path, s.actual_value, a.measured_on,
+               s.fiscal_year, s.target_value, s.target_on_path,
+               COALESCE(t.year_is_estimate, FALSE) AS target_year_is_estimate, s.actual_value, a.measured_on,
                a.source, a.is_sample, a.entered_by, s.achievement_rate, s.status, s.year_finished
         FROM (SELECT * FROM kpi_status s {row_where} ORDER BY {order}
               {"LIMIT :limit" if limit is not None else ""}) s
@@ -181,6 +183,7 @@ def kpi_frame(
         JOIN project p ON p.id = s.project_id
         JOIN department d ON d.id = s.department_id
         LEFT JOIN kpi_actual a ON a.indicator_id = s.indicator_id AND a.fiscal_year = s.fiscal_year
+        LEFT JOIN kpi_target t ON t.indicator_id = s.indicator_id AND t.fiscal_year = s.fiscal_year
         ORDER BY {order}
         """,
         params,
@@ -202,6 +205,7 @@ def kpi_frame(
     df["entered_by"] = df["entered_by"].where(has_actual, "").astype(str)
     df["is_sample"] = df["is_sample"].where(has_actual, False).astype(bool)
     df["target_on_path"] = df["target_on_path"].astype(bool)
+    df["target_year_is_estimate"] = df["target_year_is_estimate"].astype(bool)
     df["year_finished"] = df["year_finished"].astype(bool)
     floats = ["baseline_value", "baseline_year", "target_value", "actual_value", "achievement_rate"]
     ints = ["indicator_id", "project_id", "department_id", "fiscal_year"]

@@ -9,7 +9,7 @@ from fund import export
 from fund.auth import Actor
 from fund.fiscal import fiscal_label
 from fund.kpi.queries import KpiFilter, kpi_frame
-from fund.kpi.rules import status_label
+from fund.kpi.rules import status_label, target_kinds
 
 REVIEW_SHEET_COLUMNS = [
     "事業名",
@@ -51,7 +51,7 @@ def review_sheet(df: pd.DataFrame) -> pd.DataFrame:
                 None if r is None or pd.isna(r) else round(float(r) * 100, 1) for r in df["achievement_rate"]
             ],
             "状況": df["status"].map(status_label),
-            "目標の種類": ["経路上の目標" if p else "年度目標" for p in df["target_on_path"]],
+            "目標の種類": target_kinds(df["target_on_path"], df["target_year_is_estimate"]),
             "指標の種別": df["kind_label"],
             "県民実感の観点": df["perspective_labels"],
             "測定日": [d.isoformat() if isinstance(d, date) else "" for d in df["measured_on"]],

@@ -1,10 +1,11 @@
 """The scalar rules of an indicator-year: tracked 年度, the target on the path, achievement and status."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
 from fund.fiscal import fiscal_year_bounds
-from fund.labels import KPI_STATUS
+from fund.labels import ESTIMATE_MARK, KPI_STATUS
 from fund.models import (
     Direction,
     KpiStatus,
@@ -18,6 +19,15 @@ MAX_ACTUAL = 1e12  # anything larger is a typing error
 def status_label(code: str) -> str:
     """The Japanese name of a stored status code (達成, 順調 …)."""
     return KPI_STATUS[KpiStatus(code)]
+
+
+def target_kinds(on_path: Iterable[bool], year_is_estimate: Iterable[bool]) -> list[str]:
+    """What each row's target is: the 年度's own (its year 推計 where the sources give none) or a
+    point on the path between two targets."""
+    return [
+        "経路上の目標" if path else f"年度目標（目標年度は{ESTIMATE_MARK}）" if assumed else "年度目標"
+        for path, assumed in zip(on_path, year_is_estimate, strict=True)
+    ]
 
 
 JUDGED = (KpiStatus.achieved.value, KpiStatus.on_track.value, KpiStatus.behind.value)

@@ -153,10 +153,10 @@ def _cmd_ledger(args: argparse.Namespace) -> int:
             print(f"{fiscal_label(args.year)}の記帳はありません。")
             return 0
     print("基金の年度別増減（単位：千円）")
-    header = [ledger.ROLL_FORWARD_LABELS[c] for c in ledger.ROLL_FORWARD_COLUMNS]
-    print("\t".join(header))
-    for row in rf.itertuples(index=False):
-        cells = [fiscal_label(int(row[0]))] + [format_sen_yen(int(v)) for v in row[1:]]
+    table = ledger.roll_forward_export(rf)
+    print("\t".join(["年度", *ledger.ROLL_FORWARD_AMOUNTS, "推計"]))
+    for row in table.itertuples(index=False):
+        cells = [row[1], *(format_sen_yen(int(v)) for v in row[2:-1]), row[-1]]
         print("\t".join(cells))
     return 0
 

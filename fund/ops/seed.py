@@ -43,9 +43,8 @@ from fund.models import (
     ScreeningRound,
 )
 from fund.money import sen_yen_to_yen
+from fund.reference import SEED_ACTOR
 from fund.settings import get_settings, load_fund_config
-
-SEED_ACTOR = "seed"
 
 
 @dataclass
@@ -409,7 +408,12 @@ def _seed_kpis(session: Session, seed_dir: Path, report: SeedReport) -> None:
         key = (by_key[row["indicator"]], int(row["fiscal_year"]))
         if key not in targets:
             session.add(
-                KpiTarget(indicator_id=key[0], fiscal_year=key[1], target_value=float(row["target_value"]))
+                KpiTarget(
+                    indicator_id=key[0],
+                    fiscal_year=key[1],
+                    target_value=float(row["target_value"]),
+                    year_is_estimate=_flag(row["year_is_estimate"]),
+                )
             )
             report.add("kpi_target")
     actuals = {

@@ -51,6 +51,7 @@ def proposal_table(df: pd.DataFrame) -> pd.DataFrame:
             "1,000接点あたり充当額（円）": _whole(df["yen_per_1000_touchpoints"]),
             "新規性": df["novelty_label"],
             "根拠データ": df["is_sample"].map({True: "サンプル", False: ""}).astype(object),
+            "推計": df["fund_share_is_estimate"].map({True: "基金充当額", False: ""}).astype(object),
         }
     ).reset_index(drop=True)
 

@@ -11,8 +11,9 @@ from fund import clock, duties
 from fund.auth import Action, Actor, can, department_scope, require, scoped_department
 from fund.db import contains, like_pattern, query_df, read_session
 from fund.fiscal import fiscal_label, wareki
-from fund.labels import KPI_KIND, NOVELTY, PROPOSAL_STATUS, REQUIREMENT, RETURN_KIND
+from fund.labels import ESTIMATE_MARK, KPI_KIND, NOVELTY, PROPOSAL_STATUS, REQUIREMENT, RETURN_KIND
 from fund.models import (
+    Allocation,
     Category,
     Department,
     ProposalCostLine,
@@ -26,6 +27,7 @@ from fund.proposals.access import visible_proposal
 from fund.proposals.drafts import _input_of
 from fund.proposals.rules import ProposalKpiCreate
 from fund.proposals.workflow import S, TransitionOption, available_transitions
+from fund.reference import SEED_ACTOR
 from fund.screening.rounds import decided_round_ids
 
 
@@ -96,6 +98,7 @@ class ProposalDetail:
     texts: dict[str, str]  # 事業概要・目的・現状・課題
     requirements: list[tuple[str, str]]  # (要件, 該当理由) for the ticked ones
     money: dict[str, int]  # 事業費・基金充当額・国庫支出金・その他財源 (yen)
+    money_marks: dict[str, str]  # 「推計」 beside the amounts the sources do not give
     evidence_inputs: dict[str, str]
     evidence: dict[str, float | None]
     novelty: str
@@ -107,6 +110,15 @@ class ProposalDetail:
     revision: int = 1
     recused: str | None = None  # why the actor may take none of the bureau's steps on it
     decided: bool = False  # a round that reviewed it is decided: its status is frozen but for 事業化
+
+
+def _money_marks(*, estimated_share: bool, seeded: bool) -> dict[str, str]:
+    """The sources give a project's 事業費 and, mostly, its 基金充当額: a 基金充当額 the seed had to
+    assume is 推計, and so is the seed's split of the rest (国庫支出金 0, the rest その他財源)."""
+    marks = {"基金充当額": ESTIMATE_MARK} if estimated_share else {}
+    if seeded:
+        marks |= {"国庫支出金": ESTIMATE_MARK, "その他財源": ESTIMATE_MARK}
+    return marks
 
 
 def proposal_detail(engine: Engine, *, actor: Actor, proposal_id: int) -> ProposalDetail:
@@ -121,6 +133,13 @@ def proposal_detail(engine: Engine, *, actor: Actor, proposal_id: int) -> Propos
         revision = revisions.current_revision(session, proposal_id)
         recused = duties.recusal_reason(session, login=actor.login, proposal_id=proposal_id)
         decided = bool(decided_round_ids(session, proposal_id))
+        estimated_share = session.exec(
+            select(Allocation.id).where(
+                Allocation.project_id == proposal.project_id,
+                Allocation.fiscal_year == proposal.fiscal_year,
+                col(Allocation.fund_share_is_estimate),
+            )
+        ).first()
         lines = session.exec(
             select(ProposalCostLine)
             .where(ProposalCostLine.proposal_id == proposal_id)
@@ -171,6 +190,9 @@ def proposal_detail(engine: Engine, *, actor: Actor, proposal_id: int) -> Propos
             "国庫支出金": proposal.national_funds_yen,
             "その他財源": proposal.other_funds_yen,
         },
+        money_marks=_money_marks(
+            estimated_share=estimated_share is not None, seeded=proposal.created_by == SEED_ACTOR
+        ),
         evidence_inputs={
             "想定利用者数": f"{proposal.expected_users:,}人",
             "1人あたり年間利用回数": f"{proposal.uses_per_user_per_year:,.1f}回/年",
@@ -262,7 +284,10 @@ def proposal_frame(
         SELECT pr.id, pr.fiscal_year, p.name AS project, d.name AS department, pr.status,
                pr.project_cost_yen, pr.fund_share_yen, pr.expected_users, pr.uses_per_user_per_year,
                pr.procedures_per_year, pr.minutes_saved_per_procedure, pr.novelty, pr.is_sample,
-               (p.first_fiscal_year = pr.fiscal_year) AS is_new, ret.kind AS return_kind
+               (p.first_fiscal_year = pr.fiscal_year) AS is_new, ret.kind AS return_kind,
+               EXISTS (SELECT 1 FROM allocation a WHERE a.project_id = pr.project_id
+                       AND a.fiscal_year = pr.fiscal_year AND a.fund_share_is_estimate)
+                   AS fund_share_is_estimate
         FROM proposal pr
         JOIN project p ON p.id = pr.project_id
         JOIN department d ON d.id = p.department_id

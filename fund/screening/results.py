@@ -10,7 +10,7 @@ from fund.auth import Actor
 from fund.calibration import calibrated_scores_sql
 from fund.db import query_df
 from fund.export import record_export, to_csv_bytes, to_xlsx_bytes
-from fund.labels import PERSPECTIVE
+from fund.labels import PERSPECTIVE, SAMPLE_MARK
 from fund.screening.assignments import _export_round
 from fund.screening.rubric import DISAGREEMENT_SD, PERSPECTIVES, latest_weights
 
@@ -190,6 +190,11 @@ def export_results(engine: Engine, *, actor: Actor, round_id: int, filters: Resu
     """
     title, is_sample = _export_round(engine, actor=actor, round_id=round_id, fmt=fmt)
     table = filtered_results_table(engine, round_id=round_id, filters=filters)
+    # In a file the check box is a word (Excel shows TRUE/FALSE), and a sample round's every row
+    # says so: a CSV has no title to carry the mark.
+    table["評価が割れている"] = table["評価が割れている"].map({True: "割れている", False: ""}).astype(object)
+    if is_sample:
+        table["データ"] = SAMPLE_MARK
     weights = latest_weights(engine, round_id=round_id)
     if fmt == "xlsx":
         data = to_xlsx_bytes(

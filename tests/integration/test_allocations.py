@@ -132,9 +132,10 @@ def test_commitments_are_listed_per_year_and_only_approved_allocations_are_owed(
     allocation.approve_allocation(seeded_engine, actor=EXEC, allocation_id=a.id or 0)
     owed = allocation.owed_by_year(seeded_engine).set_index("fiscal_year")
     assert owed.to_dict("index") == {
-        2025: {"undrawn_yen": 0, "reserved_yen": 231_000_000},
-        2026: {"undrawn_yen": 300_000_000, "reserved_yen": 200_000_000},
-        2027: {"undrawn_yen": 0, "reserved_yen": 172_000_000},
+        # every reserved yen is a sample later-year cost of the seeded FY2024 proposals
+        2025: {"undrawn_yen": 0, "reserved_yen": 231_000_000, "sample_reserved_yen": 231_000_000},
+        2026: {"undrawn_yen": 300_000_000, "reserved_yen": 200_000_000, "sample_reserved_yen": 200_000_000},
+        2027: {"undrawn_yen": 0, "reserved_yen": 172_000_000, "sample_reserved_yen": 172_000_000},
     }
 
 

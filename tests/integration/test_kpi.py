@@ -610,3 +610,18 @@ def test_a_submitted_proposals_kpis_count_on_the_kpi_page_only_once_it_is_adopte
     assert seen() == (True, True)
     after = kpi.status_counts(seeded_engine, actor=admin, fiscal_year=year)
     assert sum(after.values()) == sum(before.values()) + 1  # its first-year target
+
+
+def test_a_target_whose_year_the_sources_leave_out_is_marked_on_screen_and_in_the_review_sheet(
+    seeded_engine: Engine,
+) -> None:
+    """data/README.md: the year of 野犬 捕獲 100頭/年 is not printed, 令和8年度 is assumed (推計)."""
+    df = kpi.kpi_frame(seeded_engine, actor=make_actor(Role.admin), today=date(2026, 12, 4))
+    capture = df[(df["indicator"] == "捕獲システムでの野犬捕獲頭数") & (df["fiscal_year"] == 2026)]
+    stated = df[(df["indicator"] == "導入地域数") & (df["fiscal_year"] == 2026)]
+    assert kpi.target_kinds(capture["target_on_path"], capture["target_year_is_estimate"]) == [
+        "年度目標（目標年度は推計）"
+    ]
+    assert kpi.target_kinds(stated["target_on_path"], stated["target_year_is_estimate"]) == ["年度目標"]
+    sheet = pd.read_csv(io.BytesIO(kpi.review_sheet_bytes(capture, fmt="csv")), encoding="utf-8-sig")
+    assert sheet["目標の種類"].tolist() == ["年度目標（目標年度は推計）"]

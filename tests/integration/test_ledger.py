@@ -123,7 +123,7 @@ def test_the_roll_forward_lists_every_year_up_to_the_current_one(engine: Engine,
     _post(engine, admin, "deposit", 5_000, day=date(2023, 7, 1))
     _post(engine, admin, "interest", 7, day=date(2025, 7, 1))
     rf = ledger.roll_forward(engine, today=date(2026, 12, 2))
-    assert rf.values.tolist() == [
+    assert rf[ledger.ROLL_FORWARD_COLUMNS].values.tolist() == [
         [2023, 0, 5_000, 0, 0, 0, 5_000],
         [2024, 5_000, 0, 0, 0, 0, 5_000],
         [2025, 5_000, 0, 7, 0, 0, 5_007],
@@ -423,5 +423,14 @@ def test_the_roll_forward_csv_names_its_unit_in_every_amount_header(seeded_engin
     df = pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")
     assert list(df.columns) == [
         "年度", "和暦", "前年度末残高（円）", "積立（円）", "運用益（円）", "取崩し（円）", "返還等（円）", "年度末残高（円）",
+        "推計",
     ]  # fmt: skip
     assert int(df["年度末残高（円）"].iloc[-1]) == 2_060_000_000
+
+
+def test_the_roll_forward_marks_each_year_that_holds_an_estimated_posting(seeded_engine: Engine) -> None:
+    """Every seeded posting is 推計 (data/ledger.csv: 令和4〜6年度); later 年度 hold none."""
+    rf = ledger.roll_forward_export(ledger.roll_forward(seeded_engine))
+    marks = dict(zip(rf["年度"], rf["推計"], strict=True))
+    assert {y: marks[y] for y in (2022, 2023, 2024)} == dict.fromkeys((2022, 2023, 2024), "推計を含む")
+    assert {marks[y] for y in marks if y >= 2025} == {""}

@@ -245,11 +245,19 @@ def test_seeded_signals_explain_the_fund_in_plain_japanese(seeded_engine: Engine
     assert sig["保有割合"].value == f"{BALANCE / (PLANNED_2026 + PLANNED_2027):.2f}倍"
     # the plans are covered, but the runway (new projects at the recent pace) runs out in 令和10年度
     assert sig["保有割合"].level == Level.caution and "令和10年度に不足" in sig["保有割合"].explanation
+    # every planned yen is a sample later-year cost, and the signal says so
+    assert sig["保有割合"].explanation.endswith("（計画取崩しのうち 3億7,200万円 はサンプルの後年度計画）")
     assert sig["乖離率"].value == "▲100.0%" and sig["乖離率"].level == Level.caution
     assert "令和7年度" in sig["乖離率"].explanation
     assert sig["今年度の取崩し"].level == Level.caution
     assert sig["翌年度の必要額"].level == Level.ok
     assert all(s.explanation for s in sig.values())
+
+
+def test_the_owed_table_marks_the_years_planned_by_sample_proposals(seeded_engine: Engine) -> None:
+    owed = projection.owed_display(projection.figures(seeded_engine), today=TODAY)
+    assert owed["年度"].tolist() == ["令和8年度（2026年度）", "令和9年度（2027年度）"]
+    assert owed["サンプル"].tolist() == ["サンプルを含む", "サンプルを含む"]
 
 
 def test_a_drawdown_this_year_clears_the_no_drawdown_signal(seeded_engine: Engine, admin: Actor) -> None:

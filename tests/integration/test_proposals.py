@@ -548,6 +548,26 @@ def test_the_detail_shows_evidence_cost_profile_and_kpis(seeded_engine: Engine, 
     assert detail.is_new and detail.department == "健康福祉部"
 
 
+def test_the_seeds_assumed_amounts_are_marked_on_the_detail_and_in_the_list(seeded_engine: Engine) -> None:
+    """data/allocations.csv gives やまぐちデジタル実装推進事業's FY2024 基金充当額 as 推計; the sources
+    give no 国庫支出金 for any project, so the seed's split of the rest is 推計 too."""
+    admin = make_actor(Role.admin)
+    listed = proposals.proposal_frame(seeded_engine, actor=admin, fiscal_year=2024, limit=None)
+    table = proposals.proposal_table(listed).set_index("事業名")
+    assert table.loc["やまぐちデジタル実装推進事業", "推計"] == "基金充当額"
+    seeded = int(listed.set_index("project").loc["やまぐちデジタル実装推進事業", "id"])
+    detail = proposals.proposal_detail(seeded_engine, actor=admin, proposal_id=seeded)
+    assert detail.money_marks == {"基金充当額": "推計", "国庫支出金": "推計", "その他財源": "推計"}
+
+
+def test_a_departments_own_amounts_carry_no_mark(seeded_engine: Engine, year: int) -> None:
+    p = submitted(seeded_engine, year)
+    admin = make_actor(Role.admin)
+    assert proposals.proposal_detail(seeded_engine, actor=admin, proposal_id=p.id or 0).money_marks == {}
+    listed = proposals.proposal_table(proposals.proposal_frame(seeded_engine, actor=admin, limit=None))
+    assert listed.set_index("番号").loc[p.id, "推計"] == ""
+
+
 # --- The list, its count and its export -----------------------------------------------------------
 
 
@@ -627,7 +647,7 @@ def test_the_proposal_export_prints_whole_figures_not_float_noise() -> None:
             "project_cost_yen": [2_000_000, 0], "fund_share_yen": [1_000_000, 0],
             "touchpoints": [3_000.4, 0.0], "hours_saved": [12.345, 0.0],
             "yen_per_1000_touchpoints": [333_333.3333333333, float("nan")], "novelty_label": ["県内初", ""],
-            "is_sample": [False, False],
+            "is_sample": [False, False], "fund_share_is_estimate": [False, False],
         }
     )  # fmt: skip
     table = proposals.proposal_table(frame)

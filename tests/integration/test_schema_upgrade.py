@@ -93,8 +93,9 @@ def test_the_history_starts_at_the_baseline() -> None:
         ("0005", "0004"),
         ("0006", "0005"),
         ("0007", "0006"),
+        ("0008", "0007"),
     ]
-    assert schema.BASELINE == "0001" and schema.head() == "0007"
+    assert schema.BASELINE == "0001" and schema.head() == "0008"
 
 
 # --- Release 0.1.0's file --------------------------------------------------------------------------
@@ -145,6 +146,19 @@ def test_release_0_1_0_is_refused_until_upgraded_then_keeps_every_row(
     # 0004: every score given before it judged the proposal's first revision
     judged = query_df(engine, "SELECT proposal_revision, COUNT(*) AS n FROM review_score GROUP BY 1")
     assert judged.to_dict("records") == [{"proposal_revision": 1, "n": 288}]
+    # 0008: the three seeded targets whose 年度 the sources leave out are 推計 (data/README.md)
+    assumed = query_df(
+        engine,
+        "SELECT i.name, t.fiscal_year FROM kpi_target t JOIN kpi_indicator i ON i.id = t.indicator_id"
+        " WHERE t.year_is_estimate ORDER BY i.name",
+    )
+    assert sorted(zip(assumed["name"], assumed["fiscal_year"], strict=True)) == sorted(
+        [
+            ("捕獲システムでの野犬捕獲頭数", 2026),
+            ("基幹回線の通信容量", 2024),
+            ("Y-BASEのDXコンサルによる課題解決件数（累計）", 2026),
+        ]
+    )
     last = audit.audit_frame(engine, limit=1)
     assert last["操作"].iloc[0] == "database.upgrade"
 

@@ -65,6 +65,7 @@ def test_the_years_ahead_show_what_is_owed_with_the_projections_own_figures(
         "承認済み配分の未取崩し（千円）": ["0", "0"],
         "後年度負担（採択事業の計画、千円）": ["200,000", "172,000"],
         "計（千円）": ["200,000", "172,000"],
+        "サンプル": ["サンプルを含む", "サンプルを含む"],  # sample later-year costs (proposal_cost_lines.csv)
     }
     projected = next(d.value for d in at.dataframe if "計画取崩し（千円）" in d.value.columns)
     assert list(projected["計画取崩し（千円）"][:2]) == ["200,000", "172,000"]

@@ -46,9 +46,11 @@ def render_roll_forward(actor: Actor, fig: projection.Figures) -> None:
     table = pd.DataFrame({"年度": rf["和暦"]})
     for name in ledger.ROLL_FORWARD_AMOUNTS:
         table[f"{name}（千円）"] = format_sen_yen_series(rf[name])
+    table["推計"] = rf["推計"]
     st.dataframe(table, hide_index=True, width="stretch")
     st.caption(
         "年度末残高 = 前年度末残高 + 積立 + 運用益 + 返還等 − 取崩し。取消（逆仕訳）は元の区分から差し引いています。"
+        "「推計を含む」の年度は、資料に記載がなく金額または日付に前提を置いた記帳を含みます。"
     )
     _downloads(
         actor,

@@ -11,7 +11,7 @@ from fund.export import record_export
 from fund.fiscal import fiscal_label
 from ui import loaders, session, widgets
 from ui.kpi.filters import KpiView
-from ui.kpi.numbers import num, pct, target_kind
+from ui.kpi.numbers import num, pct
 
 
 def render(actor: Actor, view: KpiView, *, today: date) -> None:
@@ -29,7 +29,7 @@ def render(actor: Actor, view: KpiView, *, today: date) -> None:
             "単位": df["unit"],
             "達成度": pct(df["achievement_rate"]),
             "状況": df["status"].map(kpi.status_label),
-            "目標の種類": target_kind(df["target_on_path"]),
+            "目標の種類": kpi.target_kinds(df["target_on_path"], df["target_year_is_estimate"]),
             "基準値": num(df["baseline_value"]),
             "所管部局": df["department"],
             "種別": df["kind_label"],

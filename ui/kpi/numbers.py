@@ -25,7 +25,3 @@ def large(value: float, unit: str) -> str:
 
 def pct(values: pd.Series) -> list[str]:
     return ["—" if v is None or pd.isna(v) else f"{float(v) * 100:.0f}%" for v in values]
-
-
-def target_kind(on_path: pd.Series) -> list[str]:
-    return ["経路上の目標" if p else "年度目標" for p in on_path]

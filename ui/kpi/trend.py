@@ -11,7 +11,7 @@ from fund.auth import Actor
 from fund.fiscal import fiscal_label, wareki
 from ui import loaders, widgets
 from ui.kpi.filters import KpiView
-from ui.kpi.numbers import num, pct, target_kind
+from ui.kpi.numbers import num, pct
 
 SERIES = {"target": "目標（経路を含む）", "actual": "実績", "baseline": "基準値"}
 COLOURS = {"target": "#9aa5b1", "actual": "#2f6db5", "baseline": "#e07b39"}
@@ -31,7 +31,10 @@ def render(actor: Actor, view: KpiView, *, today: date) -> None:
     own = one[~one["target_on_path"]]
     st.text(
         "目標："
-        + "、".join(f"{wareki(int(r.fiscal_year))} {r.target_value:,.0f}{unit}" for r in own.itertuples())
+        + "、".join(
+            f"{wareki(int(r.fiscal_year))}{'（推計）' if r.target_year_is_estimate else ''} {r.target_value:,.0f}{unit}"
+            for r in own.itertuples()
+        )
         + (
             f"（基準値 {wareki(int(head['baseline_year']))} {head['baseline_value']:,.0f}{unit}）"
             if pd.notna(head["baseline_value"])
@@ -45,7 +48,7 @@ def render(actor: Actor, view: KpiView, *, today: date) -> None:
             {
                 "年度": [fiscal_label(int(y)) for y in one["fiscal_year"]],
                 "目標値": num(one["target_value"]),
-                "目標の種類": target_kind(one["target_on_path"]),
+                "目標の種類": kpi.target_kinds(one["target_on_path"], one["target_year_is_estimate"]),
                 "実績値": num(one["actual_value"]),
                 "達成度": pct(one["achievement_rate"]),
                 "状況": one["status"].map(kpi.status_label),

@@ -53,7 +53,7 @@ def render(actor: Actor, *, departments: dict[int, str]) -> None:
     widgets.limit_notice(total)
     st.caption(
         f"{total:,}件。県民接点 = 想定利用者数 × 1人あたり年間利用回数、削減時間 = 年間手続件数 × 1件あたり短縮時間。"
-        "「サンプル」は動作確認用の例示値です。"
+        "「サンプル」は動作確認用の例示値、「推計」は資料に記載がなく前提を置いた金額です。"
     )
     engine = session.engine()
     widgets.download_pair(
@@ -102,7 +102,10 @@ def _detail(actor: Actor, proposal_id: int) -> None:
         help="基金充当額 ÷ 県民接点 × 1,000",
     )
     for col, (label, yen) in zip(st.columns(4), d.money.items(), strict=True):
-        col.metric(f"{label}（千円）", format_sen_yen(yen))
+        mark = d.money_marks.get(label)
+        col.metric(f"{label}（千円）", format_sen_yen(yen) + (f"（{mark}）" if mark else ""))
+    if d.money_marks:
+        st.caption("「推計」は資料に記載がなく前提を置いた金額です（前提と出典を参照）。")
     with st.expander("提案内容", expanded=False):
         for label, text in d.texts.items():
             st.markdown(f"**{label}**")

@@ -24,6 +24,7 @@ def render(actor: Actor, chosen: ChosenRound, *, may_export: bool) -> None:
         "所管部局",
         loaders.departments()["name"].tolist(),
         placeholder="すべての部局",
+        select_all=False,
         key="res_depts",
         persist_state="page",
     )

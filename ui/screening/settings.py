@@ -126,13 +126,19 @@ def _assign(actor: Actor, chosen: ChosenRound) -> None:
     }
     with st.form(f"assign_form_{chosen.round_id}"):
         chosen_p = st.multiselect(
-            "提案", list(p_labels), format_func=p_labels.__getitem__, placeholder="提案を選択", key="assign_p"
+            "提案",
+            list(p_labels),
+            format_func=p_labels.__getitem__,
+            placeholder="提案を選択",
+            select_all=False,
+            key="assign_p",
         )
         chosen_r = st.multiselect(
             "審査担当",
             list(r_labels),
             format_func=r_labels.__getitem__,
             placeholder="審査担当を選択",
+            select_all=False,
             key="assign_r",
         )
         st.caption("提案部局と同じ所属の審査担当は自動的に除斥されます。")

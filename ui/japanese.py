@@ -1,0 +1,89 @@
+"""Streamlit's own fixed English, said in Japanese.
+
+Where Streamlit takes a parameter the pages pass Japanese (`placeholder=`, `select_all=False`). A few
+words are built into its browser code with no parameter (「No results」 in a filtered list, the
+help icon's 「Help for …」, 「Press Enter to apply」 under a text field, the status 「Running...」, the
+file uploader's 「Drag and drop a file here」 and its refusals):
+one small script in the page replaces exactly those, and nothing else, as they are drawn. It is
+inline, so nothing loads from outside the server.
+"""
+
+import json
+
+import streamlit as st
+
+CHOOSE = "選択してください"
+CHOOSE_MANY = "選択してください（複数可）"
+
+# (pattern, replacement) for whole text nodes and for the attributes assistive technology reads.
+TEXT = [
+    (r"^No results$", "該当なし"),
+    (r"^Press Enter to apply$", "Enterキーで確定"),
+    (r"^Press Enter to submit form$", "Enterキーで送信"),
+    (r"^Press (⌘|Ctrl)\+Enter to apply$", "$1+Enterキーで確定"),
+    (r"^Press (⌘|Ctrl)\+Enter to submit form$", "$1+Enterキーで送信"),
+    (r"^Running\.\.\.$", "処理中…"),
+    (r"^Stop$", "中止"),
+    (r"^Choose an option$", CHOOSE),
+    (r"^Choose options$", CHOOSE_MANY),
+    (r"^Drag and drop (a file|files) here$", "ここにファイルをドラッグ＆ドロップ"),
+    (r"^(.+) per file$", "1ファイル$1まで"),
+    (r"^Upload$", "ファイルを選択"),
+    (r"^Add files$", "ファイルを追加"),
+    (r"^File must be (.+) or smaller\.$", "ファイルは$1以下にしてください。"),
+    (r"^(.+) files are not allowed\.$", "この種類のファイル（$1）は受け付けません。"),
+    (r"^Only one file is allowed\.$", "ファイルは1つだけ選んでください。"),
+]
+ATTRIBUTES = [
+    (r"^Help for (.+)$", "$1の説明"),
+    (r"^Help$", "説明"),
+    (r"^Selectbox options$", "選択肢"),
+    (r"^Clear all$", "すべて解除"),
+]
+
+_SCRIPT = """<script>
+(() => {
+  if (window.__fundJapanese) return;
+  window.__fundJapanese = true;
+  const text = %(text)s.map(([p, r]) => [new RegExp(p), r]);
+  const attrs = %(attrs)s.map(([p, r]) => [new RegExp(p), r]);
+  const NAMES = ["aria-label", "title", "placeholder"];
+  const say = (rules, value) => {
+    for (const [p, r] of rules) if (p.test(value)) return value.replace(p, r);
+    return null;
+  };
+  const fix = (node) => {
+    if (node.nodeType === Node.TEXT_NODE) {
+      const to = say(text, node.nodeValue.trim());
+      if (to !== null) node.nodeValue = to;
+      return;
+    }
+    if (node.nodeType !== Node.ELEMENT_NODE) return;
+    for (const el of [node, ...node.querySelectorAll("[aria-label],[title],[placeholder]")]) {
+      for (const name of NAMES) {
+        const value = el.getAttribute(name);
+        const to = value && (say(attrs, value) ?? say(text, value));
+        if (to) el.setAttribute(name, to);
+      }
+    }
+    const walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+    for (let t = walker.nextNode(); t; t = walker.nextNode()) fix(t);
+  };
+  new MutationObserver((records) => {
+    for (const r of records) {
+      if (r.type === "childList") r.addedNodes.forEach(fix);
+      else fix(r.target);
+    }
+  }).observe(document.body, {subtree: true, childList: true, characterData: true,
+                             attributes: true, attributeFilter: NAMES});
+  fix(document.body);
+})();
+</script>"""
+
+
+def install() -> None:
+    """Put the script in the page once per run (it starts once per browser tab)."""
+    st.html(
+        _SCRIPT % {"text": json.dumps(TEXT), "attrs": json.dumps(ATTRIBUTES)},
+        unsafe_allow_javascript=True,
+    )
