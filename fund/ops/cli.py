@@ -153,11 +153,10 @@ def _cmd_ledger(args: argparse.Namespace) -> int:
             print(f"{fiscal_label(args.year)}の記帳はありません。")
             return 0
     print("基金の年度別増減（単位：千円）")
-    table = ledger.roll_forward_export(rf)
     print("\t".join(["年度", *ledger.ROLL_FORWARD_AMOUNTS, "推計"]))
-    for row in table.itertuples(index=False):
-        cells = [row[1], *(format_sen_yen(int(v)) for v in row[2:-1]), row[-1]]
-        print("\t".join(cells))
+    for _, row in ledger.roll_forward_export(rf).iterrows():
+        amounts = [format_sen_yen(int(row[name])) for name in ledger.ROLL_FORWARD_AMOUNTS]
+        print("\t".join([row["和暦"], *amounts, row["推計"]]))
     return 0
 
 

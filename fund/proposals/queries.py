@@ -13,7 +13,6 @@ from fund.db import contains, like_pattern, query_df, read_session
 from fund.fiscal import fiscal_label, wareki
 from fund.labels import ESTIMATE_MARK, KPI_KIND, NOVELTY, PROPOSAL_STATUS, REQUIREMENT, RETURN_KIND
 from fund.models import (
-    Allocation,
     Category,
     Department,
     ProposalCostLine,
@@ -112,6 +111,13 @@ class ProposalDetail:
     decided: bool = False  # a round that reviewed it is decided: its status is frozen but for 事業化
 
 
+# The one rule for a proposal's 基金充当額 being 推計: its project's allocation of that 年度 says so.
+_ESTIMATED_SHARE_SQL = (
+    "EXISTS (SELECT 1 FROM allocation a WHERE a.project_id = pr.project_id"
+    " AND a.fiscal_year = pr.fiscal_year AND a.fund_share_is_estimate)"
+)
+
+
 def _money_marks(*, estimated_share: bool, seeded: bool) -> dict[str, str]:
     """The sources give a project's 事業費 and, mostly, its 基金充当額: a 基金充当額 the seed had to
     assume is 推計, and so is the seed's split of the rest (国庫支出金 0, the rest その他財源)."""
@@ -133,13 +139,11 @@ def proposal_detail(engine: Engine, *, actor: Actor, proposal_id: int) -> Propos
         revision = revisions.current_revision(session, proposal_id)
         recused = duties.recusal_reason(session, login=actor.login, proposal_id=proposal_id)
         decided = bool(decided_round_ids(session, proposal_id))
-        estimated_share = session.exec(
-            select(Allocation.id).where(
-                Allocation.project_id == proposal.project_id,
-                Allocation.fiscal_year == proposal.fiscal_year,
-                col(Allocation.fund_share_is_estimate),
-            )
-        ).first()
+        estimated_share = bool(
+            session.execute(
+                text(f"SELECT {_ESTIMATED_SHARE_SQL} FROM proposal pr WHERE pr.id = :id"), {"id": proposal_id}
+            ).scalar_one()
+        )
         lines = session.exec(
             select(ProposalCostLine)
             .where(ProposalCostLine.proposal_id == proposal_id)
@@ -190,9 +194,7 @@ def proposal_detail(engine: Engine, *, actor: Actor, proposal_id: int) -> Propos
             "国庫支出金": proposal.national_funds_yen,
             "その他財源": proposal.other_funds_yen,
         },
-        money_marks=_money_marks(
-            estimated_share=estimated_share is not None, seeded=proposal.created_by == SEED_ACTOR
-        ),
+        money_marks=_money_marks(estimated_share=estimated_share, seeded=proposal.created_by == SEED_ACTOR),
         evidence_inputs={
             "想定利用者数": f"{proposal.expected_users:,}人",
             "1人あたり年間利用回数": f"{proposal.uses_per_user_per_year:,.1f}回/年",
@@ -285,9 +287,7 @@ def proposal_frame(
                pr.project_cost_yen, pr.fund_share_yen, pr.expected_users, pr.uses_per_user_per_year,
                pr.procedures_per_year, pr.minutes_saved_per_procedure, pr.novelty, pr.is_sample,
                (p.first_fiscal_year = pr.fiscal_year) AS is_new, ret.kind AS return_kind,
-               EXISTS (SELECT 1 FROM allocation a WHERE a.project_id = pr.project_id
-                       AND a.fiscal_year = pr.fiscal_year AND a.fund_share_is_estimate)
-                   AS fund_share_is_estimate
+               {_ESTIMATED_SHARE_SQL} AS fund_share_is_estimate
         FROM proposal pr
         JOIN project p ON p.id = pr.project_id
         JOIN department d ON d.id = p.department_id
