@@ -6,7 +6,7 @@ import openpyxl
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, PASSWORD, open_page, screenshot, wait_for_run
+from tests.e2e.conftest import ARTIFACTS, PASSWORD, open_page, screenshot, screenshots, wait_for_run
 
 pytestmark = pytest.mark.e2e
 
@@ -27,14 +27,30 @@ def _row(ws: openpyxl.worksheet.worksheet.Worksheet, label: str) -> tuple[object
 def test_executive_downloads_the_allocation_table_as_xlsx(page: Page) -> None:
     _sign_in(page, "e2e_exec")
     open_page(page, "年度配分")
-    expect(page.get_by_text("令和6年度（2024年度）当初予算における基金活用事業一覧")).to_be_visible()
-    table = page.get_by_test_id("stDataFrame").first
+    heading = page.get_by_text("令和6年度（2024年度）当初予算における基金活用事業一覧")
+    expect(heading).to_be_visible()
+    table = page.get_by_test_id("stTable").first
     expect(table).to_be_visible()
-    screenshot(page, "20_allocation_table")
-    # Every column, the amounts included, fits the table's width: nothing to scroll sideways.
-    scroller = table.locator(".dvn-scroller").first
-    widths = scroller.evaluate("el => [el.scrollWidth, el.clientWidth]")
+    screenshots(page, "20_allocation_table", at=heading)
+    # Amounts read as on paper: right-aligned (the figure ends at the cell's padding), on one line.
+    amount = table.get_by_role("cell", name="2,271,616", exact=True).first
+    gap, lines = amount.evaluate(
+        """td => { const r = document.createRange(); r.selectNodeContents(td.querySelector('p'));
+        const text = r.getBoundingClientRect(), cell = td.getBoundingClientRect();
+        return [cell.right - text.right, r.getClientRects().length]; }"""
+    )
+    assert gap < 12 and lines == 1, (gap, lines)
+    # Every column fits the page's width (nothing to scroll sideways) and no cell cuts its text:
+    # names and 概要 wrap in full, 合計 is the last line on the page.
+    widths = table.evaluate("el => [el.scrollWidth, el.clientWidth]")
     assert widths[0] <= widths[1] + 1, widths
+    cut = table.locator("td, th").evaluate_all(
+        "cells => cells.filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.textContent)"
+    )
+    assert cut == []
+    summary = "メタバースを活用した県内企業の紹介・展示を行うイベントの開催"
+    expect(table.get_by_text(summary, exact=True)).to_be_visible()
+    expect(table.locator("tr").last).to_contain_text("合計 24事業")
 
     with page.expect_download() as info:
         page.get_by_role("button", name="Excel（xlsx）で保存").click()

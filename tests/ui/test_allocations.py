@@ -21,6 +21,11 @@ def _cells(at: AppTest, n: int = 0) -> list[str]:
     return at.dataframe[n].value.astype(str).values.ravel().tolist()
 
 
+def _printed_cells(at: AppTest) -> list[str]:
+    """Every cell of the 配分表 (printed as a table, not the grid)."""
+    return at.table[0].value.astype(str).values.ravel().tolist()
+
+
 def _open_tab(at: AppTest, name: str) -> AppTest:
     """Switch to a tab of the page (only the open tab runs, as in the browser)."""
     at.session_state["alloc_tab"] = name
@@ -64,7 +69,7 @@ def test_page_shows_the_table_with_amount_columns_and_the_seed_figures(
     assert not at.exception
     assert at.title[0].value == "年度配分"
     assert at.subheader[0].value == "令和6年度（2024年度）当初予算における基金活用事業一覧"
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert list(table.columns) == [
         "区分",
         "事業名【所管部局】",
@@ -73,7 +78,7 @@ def test_page_shows_the_table_with_amount_columns_and_the_seed_figures(
         "基金充当額（千円）",
         "備考",
     ]
-    cells = _cells(at)
+    cells = _printed_cells(at)
     for figure in ("619,616", "1,097,090", "510,994", "38,690", "5,226", "2,271,616"):
         assert figure in cells
     metrics = {m.label: m.value for m in at.metric}
@@ -86,7 +91,7 @@ def test_the_breakdown_switch_splits_the_fund_share_into_initial_supplementary_a
     at = app_as(Role.executive, PAGE)
     at.toggle(key="alloc_breakdown").set_value(True).run()
     assert not at.exception
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert list(table.columns) == [
         "区分",
         "事業名【所管部局】",
@@ -109,10 +114,10 @@ def test_filters_narrow_the_table_to_a_department_and_a_category(
     police = int(reference.departments(seeded_engine).set_index("name").at["警察本部", "id"])
     at.selectbox(key="alloc_dept").set_value(police).run()
     assert {m.label: m.value for m in at.metric}["事業数"] == "3事業"
-    assert "合計 3事業" in _cells(at)
+    assert "合計 3事業" in _printed_cells(at)
     at.selectbox(key="alloc_dept").set_value(None).run()
     at.selectbox(key="alloc_cat").set_value("foundation").run()
-    cells = _cells(at)
+    cells = _printed_cells(at)
     assert "合計 4事業" in cells and "554,910" in cells
     assert "9事業計" not in cells
 
@@ -247,7 +252,7 @@ def test_a_long_table_shows_its_first_lines_and_says_so(
     monkeypatch.setattr(allocation_export, "SCREEN_LINES", 10)
     at = app_as(Role.executive, PAGE)
     assert not at.exception
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert len(table) == 10
     assert list(table["事業名【所管部局】"])[0].startswith("1 デジタルの力を活用した地域の社会課題解決")
     notice = at.info[0].value
@@ -261,7 +266,7 @@ def test_a_short_table_shows_every_line_without_a_notice(
     app_as: Callable[..., AppTest], seeded_engine: Engine
 ) -> None:
     at = app_as(Role.executive, PAGE)
-    assert len(at.dataframe[0].value) == _all_lines(seeded_engine)
+    assert len(at.table[0].value) == _all_lines(seeded_engine)
     assert not [i for i in at.info if "行を表示しています" in i.value]
 
 

@@ -2,7 +2,9 @@
 
 from functools import partial
 
+import pandas as pd
 import streamlit as st
+from pandas.io.formats.style import Styler
 
 from fund import allocation, allocation_export
 from fund.auth import Actor
@@ -10,24 +12,8 @@ from fund.fiscal import fiscal_label
 from fund.money import format_oku_yen, format_sen_yen
 from ui import loaders, session, widgets
 
-# Fixed widths (px) that fit a 1280px-wide screen with the sidebar open.
-COLUMNS = {
-    "区分": st.column_config.TextColumn(width=90),
-    "事業名【所管部局】": st.column_config.TextColumn(width=290),
-    "事業概要": st.column_config.TextColumn(width=230),
-    "予算額（千円）": st.column_config.TextColumn(width=105, alignment="right"),
-    "基金充当額（千円）": st.column_config.TextColumn(width=125, alignment="right"),
-    "備考": st.column_config.TextColumn(width=48, alignment="center"),
-}
-# The 内訳 view drops 事業概要 so that 当初・補正・前年度繰越・計 fit beside the names.
-BREAKDOWN_COLUMNS = {
-    **{k: v for k, v in COLUMNS.items() if k not in ("事業概要", "基金充当額（千円）")},
-    **{
-        header: st.column_config.TextColumn(width=120, alignment="right")
-        for header, _ in allocation_export.amount_columns(breakdown=True)[1:]
-    },
-}
-FULL_TABLE_LINES = 120
+# The table is printed as HTML (not the grid) so that every name and 概要 wraps in full, as on paper.
+NAME_COLUMNS = {"区分": "5.5em", "事業名【所管部局】": "18em"}
 DOWNLOADS = (
     ("xlsx", "utf-8-sig", "Excel（xlsx）で保存", ":material/table_view:"),
     ("csv", "utf-8-sig", "CSV（UTF-8 BOM付き）で保存", ":material/download:"),
@@ -89,14 +75,7 @@ def render(actor: Actor, *, may_export: bool) -> None:
             f"表の先頭 {len(shown):,} 行を表示しています（全 {lines:,} 行）。{where}",
             icon=":material/table_rows:",
         )
-    st.dataframe(
-        shown,
-        hide_index=True,
-        width="stretch",
-        # The whole table on the page, 合計 included, as printed (no scroll of its own) up to a long list.
-        height="content" if len(shown) <= FULL_TABLE_LINES else 900,
-        column_config=BREAKDOWN_COLUMNS if breakdown else COLUMNS,
-    )
+    st.table(_printed(shown), hide_index=True)
     st.caption(
         "※予算額は主たる区分で計上。(再掲) は他の区分に再掲した事業で、小計・合計には含みません。"
         "新規はその年度が事業の初年度であることを示します。金額は千円未満を四捨五入し、小計・合計は円単位の合計を四捨五入しているため、内訳の和と一致しない場合があります。"
@@ -147,3 +126,20 @@ def _downloads(
             kwargs={"engine": engine, "actor": actor, "rows": rows, **filters, **wanted},
         )
     st.caption("保存するのは画面の絞り込みどおりの内容（全行）です。保存は監査ログに記録されます。")
+
+
+def _printed(shown: pd.DataFrame) -> Styler:
+    """Amounts right-aligned on one line, 備考 centred; names at a width that leaves room for the
+    概要. `!important` because the table aligns each text cell inline; the paragraph inside each
+    cell decides the wrapping."""
+    rules = []
+    for i, column in enumerate(shown.columns):
+        if column.endswith("（千円）") or column == "備考":
+            align = "center" if column == "備考" else "right"
+            rules += [
+                {"selector": f"td.col{i}", "props": f"text-align: {align} !important"},
+                {"selector": f"td.col{i} p", "props": "white-space: nowrap"},
+            ]
+        if column in NAME_COLUMNS:
+            rules.append({"selector": f"td.col{i}", "props": f"min-width: {NAME_COLUMNS[column]}"})
+    return shown.style.set_table_styles(rules)
