@@ -1,10 +1,13 @@
 """Shared widgets: filters, download pairs, the error-to-message handler, field errors, pickers."""
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
+import pandas as pd
 import streamlit as st
+from pandas.io.formats.style import Styler
 from streamlit.delta_generator import DeltaGenerator
 
 from fund import auth, reference
@@ -18,11 +21,32 @@ T = TypeVar("T")
 DISPLAY_LIMIT = 1_000  # rows a table sends to the browser; downloads always hold every row
 PICK_LIMIT = 2_000  # options a picker lists; above this a page asks for part of a name or a number
 ERROR_ICON = ":material/error:"
+# st.table reads every cell as Markdown; these are the marks that would turn a user's text into
+# emphasis, a link, code, math, a coloured span or an icon, or (at a line's start) a list or heading.
+_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>~$&|]|:(?=[A-Za-z]))")
+_MARKDOWN_LINE_START = re.compile(r"^(\s*)([#>+\-=])", re.MULTILINE)
+_MARKDOWN_LIST_NUMBER = re.compile(r"^(\s*\d+)([.)])", re.MULTILINE)
 MIME = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv",
     "pdf": "application/pdf",
 }
+
+
+def literal(text: str) -> str:
+    """Text that Markdown prints exactly as typed."""
+    text = _MARKDOWN_INLINE.sub(r"\\\1", text)
+    text = _MARKDOWN_LIST_NUMBER.sub(r"\1\\\2", text)
+    return _MARKDOWN_LINE_START.sub(r"\1\\\2", text)
+
+
+def table(
+    frame: pd.DataFrame, *, style: Callable[[pd.DataFrame], Styler] | None = None, **options: Any
+) -> None:
+    """A static table that wraps long text; the cells (users' text) print as typed, never as
+    Markdown. Headers and index are the app's own words."""
+    shown = frame.map(lambda v: literal(v) if isinstance(v, str) else v)
+    st.table(style(shown) if style else shown, **options)
 
 
 def flash(message: str) -> None:

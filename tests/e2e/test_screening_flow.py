@@ -14,6 +14,7 @@ from tests.e2e.conftest import (
     open_page,
     rerun_after,
     screenshot,
+    screenshots,
     sign_in,
     wait_for_run,
 )
@@ -64,7 +65,12 @@ def test_screener_scores_a_proposal_and_the_ranking_shows_it(page: Page) -> None
     expect(page.get_by_test_id("stMetric").filter(has_text="表示中の提案")).to_contain_text(
         "1 件", timeout=WAIT_MS
     )
-    screenshot(page, "22_screening_results")
+    screenshots(page, "22_screening_results", at=ranking)
+    # On an office laptop the whole ranking fits the page: no column hidden off the right edge.
+    page.set_viewport_size({"width": 1366, "height": 768})
+    scroller = ranking.locator(".dvn-scroller").first.element_handle()
+    page.wait_for_function("el => el.clientWidth > 0 && el.scrollWidth <= el.clientWidth + 1", arg=scroller)
+    page.set_viewport_size({"width": 1440, "height": 1800})
 
     page.get_by_role("tab", name="感度分析").click()
     expect(page.get_by_test_id("stMetric").filter(has_text="安定（区分が変わらない）")).to_contain_text(

@@ -111,7 +111,7 @@ def test_menu_is_built_per_role() -> None:
 
 def test_allocation_page_shows_the_published_totals(app_as: Callable[..., AppTest]) -> None:
     at = app_as(Role.screener, "pages/allocations.py")
-    df = at.dataframe[0].value
+    df = at.table[0].value
     cells = df.astype(str).values.ravel().tolist()
     assert "9事業計" in cells and "619,616" in cells
     assert "11事業計" in cells and "1,097,090" in cells

@@ -81,6 +81,17 @@ def test_submitting_an_empty_form_opens_the_first_step_with_its_messages_and_cou
     assert "新規性を選択してください。" in errors(at)
 
 
+def test_the_confirmation_prints_the_typed_name_as_typed_never_as_markdown(
+    app_as: Callable[..., AppTest], health_id: int
+) -> None:
+    at = fill_valid(
+        app_as(Role.department, PAGE, department_id=health_id), "**太字** [x](javascript:alert(1))"
+    )
+    confirmation = at.table[0].value
+    # st.table reads its cells as Markdown: each mark arrives escaped, so the browser prints it
+    assert confirmation.loc["事業名", "内容"] == r"\*\*太字\*\* \[x\](javascript\:alert(1))"
+
+
 def test_fund_share_above_project_cost_is_shown_under_the_cost_row(
     app_as: Callable[..., AppTest], health_id: int
 ) -> None:

@@ -92,6 +92,16 @@ def test_no_page_passes_data_to_unsafe_html() -> None:
     assert offenders == []
 
 
+def test_static_tables_go_through_the_widget_that_prints_cells_as_typed() -> None:
+    """st.table reads every cell as Markdown; only widgets.table, which escapes the cells, calls it."""
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in _ui_sources()
+        if "st.table(" in p.read_text(encoding="utf-8") and p != ROOT / "ui" / "widgets.py"
+    ]
+    assert offenders == []
+
+
 def test_readme_starts_with_the_two_commands_and_ci_calls_make_test() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     head = readme[:1500]

@@ -75,7 +75,7 @@ def render(actor: Actor, *, may_export: bool) -> None:
             f"表の先頭 {len(shown):,} 行を表示しています（全 {lines:,} 行）。{where}",
             icon=":material/table_rows:",
         )
-    st.table(_printed(shown), hide_index=True)
+    widgets.table(shown, style=_printed, hide_index=True)
     st.caption(
         "※予算額は主たる区分で計上。(再掲) は他の区分に再掲した事業で、小計・合計には含みません。"
         "新規はその年度が事業の初年度であることを示します。金額は千円未満を四捨五入し、小計・合計は円単位の合計を四捨五入しているため、内訳の和と一致しない場合があります。"

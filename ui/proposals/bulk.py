@@ -67,7 +67,7 @@ def render(actor: Actor) -> None:
         )
         errors = exc.frame()
         if len(errors) <= TABLE_ROWS:
-            st.table(errors.set_index("行"))  # wraps long messages; plain text, never markdown
+            widgets.table(errors.set_index("行"))  # wraps long messages
         else:
             st.dataframe(errors, hide_index=True, width="stretch")
         return

@@ -4,7 +4,7 @@ import streamlit as st
 
 from fund.auth import Actor
 from fund.models import ProposalStatus
-from ui import loaders
+from ui import loaders, widgets
 
 AWAITING = (ProposalStatus.submitted, ProposalStatus.in_review)
 
@@ -31,5 +31,5 @@ def render(actor: Actor, *, proposal_id: int, status: ProposalStatus) -> None:
         if fb.comments.empty:
             st.caption("このラウンドで集計された採点はありません。")
         else:
-            st.table(fb.comments, hide_index=True)  # comments are read in full, not cut in a grid cell
+            widgets.table(fb.comments, hide_index=True)  # comments are read in full, not cut in a grid cell
             st.caption("点数は1〜5点。審査担当の氏名は、ラウンドの設定で公開するとした場合にだけ表示します。")

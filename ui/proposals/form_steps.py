@@ -226,7 +226,7 @@ def _review(departments: dict[int, str]) -> None:
         "成果指標": "、".join(kpis) or "（未入力）",
     }
     st.markdown("**確認** 内容を確かめて提出してください。直す項目は上の段階を選んで戻れます。")
-    st.table(pd.DataFrame({"内容": list(rows.values())}, index=pd.Index(list(rows), name="項目")))
+    widgets.table(pd.DataFrame({"内容": list(rows.values())}, index=pd.Index(list(rows), name="項目")))
 
 
 def _total(amounts: list[int | None]) -> str:

@@ -1,21 +1,56 @@
 """結果: the ranking raw and calibrated, with filters, downloads and the chart by perspective."""
 
+import json
+import re
+
 import altair as alt
 import pandas as pd
 import streamlit as st
+from streamlit.elements.lib.column_types import ColumnConfig
 
 from fund import screening
 from fund.auth import Actor
-from fund.labels import PERSPECTIVE
+from fund.labels import PERSPECTIVE, PERSPECTIVE_FULL
 from ui import loaders, session, widgets
 from ui.screening.rounds import ChosenRound
 
 CHART_LIMIT = 50  # proposals drawn in the chart of scores by perspective (the table lists them all)
-SCORE_COLUMNS = [PERSPECTIVE[p] for p in screening.PERSPECTIVES] + [
-    "加重合計（素点）",
-    "加重合計（補正後）",
-    "最大ばらつき（標準偏差）",
-]
+
+
+def _score(label: str, full: str, *, width: int = 56) -> ColumnConfig:
+    return st.column_config.NumberColumn(label, help=full, format="%.2f", width=width)
+
+
+# On screen the ranking fits an office laptop's width: short headers, the full name in each
+# header's tooltip (the downloads keep the full headers).
+SPREAD = "最大ばらつき（標準偏差）"
+# Each perspective's axis label on two lines (after its first が・を), numbered as in the table, so
+# that four labels fit above four narrow columns.
+AXIS_LINES = (
+    json.dumps(
+        {
+            PERSPECTIVE[p]: re.split(r"(?<=[がを])", "①②③④"[p - 1] + PERSPECTIVE[p], maxsplit=1)
+            for p in screening.PERSPECTIVES
+        },
+        ensure_ascii=False,
+    )
+    + "[datum.label]"
+)
+RANKING_COLUMNS = {
+    "順位（素点）": st.column_config.NumberColumn("順位", help="順位（素点）", width=44, pinned=True),
+    "順位（補正後）": st.column_config.NumberColumn("補正順位", help="順位（補正後）", width=66),
+    "事業名": st.column_config.TextColumn(width=168, pinned=True),
+    "所管部局": st.column_config.TextColumn("部局", help="所管部局", width=76),
+    **{PERSPECTIVE[p]: _score("観点" + "①②③④"[p - 1], PERSPECTIVE_FULL[p]) for p in screening.PERSPECTIVES},
+    "加重合計（素点）": _score("合計", "加重合計（素点）", width=54),
+    "加重合計（補正後）": _score("補正合計", "加重合計（補正後）", width=68),
+    "審査数": st.column_config.NumberColumn(width=50),
+    SPREAD: st.column_config.TextColumn(  # printed as text: the grid would show a missing value as "None"
+        "ばらつき", help=SPREAD, width=64, alignment="right"
+    ),
+    "評価が割れている": st.column_config.CheckboxColumn("割れ", help="評価が割れている", width=40),
+    "修正前の版への審査数": st.column_config.NumberColumn("旧版", help="修正前の版への審査数", width=40),
+}
 
 
 def render(actor: Actor, chosen: ChosenRound, *, may_export: bool) -> None:
@@ -46,20 +81,20 @@ def render(actor: Actor, chosen: ChosenRound, *, may_export: bool) -> None:
     m2.metric("評価が割れている提案", f"{summary.disagreements:,} 件")
     m3.metric("順位が入れ替わる提案（素点と補正後）", f"{summary.rank_changes:,} 件")
     st.text(screening.ranking_headline(filtered))  # project names are user text
+    ranking = screening.results_table(filtered).head(widgets.DISPLAY_LIMIT)
+    ranking[SPREAD] = ranking[SPREAD].map(lambda sd: "—" if pd.isna(sd) else f"{sd:.2f}")  # one review
     st.dataframe(
-        screening.results_table(filtered).head(widgets.DISPLAY_LIMIT),
+        ranking,
         hide_index=True,
         width="stretch",
-        column_config={
-            **{c: st.column_config.NumberColumn(format="%.2f") for c in SCORE_COLUMNS},
-            "評価が割れている": st.column_config.CheckboxColumn(),
-        },
+        column_config=RANKING_COLUMNS,
     )
     widgets.limit_notice(summary.proposals)
     st.caption(
+        "観点" + " ".join(f"{'①②③④'[p - 1]}{PERSPECTIVE[p]}" for p in screening.PERSPECTIVES) + "。"
         "各観点は審査担当の平均点（1〜5点）、加重合計は各観点の平均点 × 重みの合計（満点5点）。"
         f"いずれかの観点で標準偏差が{screening.DISAGREEMENT_SD}を超えると「評価が割れている」としています。"
-        "除斥された審査は集計に含みません。"
+        "審査が1件の提案のばらつきは「—」です。除斥された審査は集計に含みません。"
     )
     st.caption(
         "補正後は審査担当ごとの甘さ・辛さの差をならした値です。各審査担当の点数を、その担当がこのラウンドで"
@@ -97,7 +132,7 @@ def _comments(actor: Actor, chosen: ChosenRound, filtered: pd.DataFrame) -> None
             comments = loaders.reviewer_comments(
                 actor=actor, round_id=chosen.round_id, proposal_id=int(chosen_id)
             )
-            st.table(comments, hide_index=True)  # comments are read in full, not cut in a grid cell
+            widgets.table(comments, hide_index=True)  # comments are read in full, not cut in a grid cell
 
 
 def _chart(filtered: pd.DataFrame) -> None:
@@ -114,11 +149,17 @@ def _chart(filtered: pd.DataFrame) -> None:
             "観点:N",
             sort=[PERSPECTIVE[p] for p in screening.PERSPECTIVES],
             title=None,
-            axis=alt.Axis(labelAngle=0, orient="top", labelLimit=160, labelOverlap=False, labelFontSize=11),
+            axis=alt.Axis(
+                labelAngle=0, orient="top", labelExpr=AXIS_LINES, labelOverlap=False, labelFontSize=11
+            ),
         ),
     )
     heat = base.mark_rect().encode(
-        color=alt.Color("平均点:Q", scale=alt.Scale(domain=[1, 5], scheme="blues"), title="平均点"),
+        color=alt.Color(
+            "平均点:Q",
+            scale=alt.Scale(domain=[1, 5], scheme="blues"),
+            legend=alt.Legend(title="平均点", gradientLength=120, values=[1, 2, 3, 4, 5]),
+        ),
         tooltip=["事業名", "観点", alt.Tooltip("平均点:Q", format=".2f")],
     )
     labels_layer = base.mark_text(fontSize=12).encode(
