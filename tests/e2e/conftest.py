@@ -357,16 +357,14 @@ def screenshots(page: Page, name: str, *, at: Locator | None = None) -> list[Pat
     paths = []
     for width, height in WINDOWS:
         page.set_viewport_size({"width": width, "height": height})
-        if at is not None:
-            at.evaluate("e => e.scrollIntoView({block: 'start'})")
-        paths.append(screenshot(page, f"{name}_{width}"))
+        paths.append(screenshot(page, f"{name}_{width}", at=at))
     page.set_viewport_size({"width": 1440, "height": 1800})
     return paths
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """Wait for the run to end, fonts, tables and charts (vega canvases) to paint, then save a screenshot under
-    tests/e2e/artifacts/."""
+def screenshot(page: Page, name: str, *, at: Locator | None = None) -> Path:
+    """Wait for the run to end, fonts, tables and charts (vega canvases) to paint, scroll to `at` if
+    given, then save a screenshot under tests/e2e/artifacts/."""
     wait_for_run(page)
     page.wait_for_load_state("networkidle")
     page.evaluate("document.fonts.ready.then(() => true)")
@@ -374,6 +372,9 @@ def screenshot(page: Page, name: str) -> Path:
         canvas.wait_for(state="visible")
     for chart in page.locator("[data-testid='stVegaLiteChart']:visible").all()[:3]:
         chart.locator("canvas, svg").first.wait_for(state="visible")
+    if at is not None:
+        # below Streamlit's fixed header bar
+        at.evaluate("e => { e.style.scrollMarginTop = '72px'; e.scrollIntoView({block: 'start'}) }")
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
