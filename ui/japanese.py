@@ -3,7 +3,7 @@
 Where Streamlit takes a parameter the pages pass Japanese (`placeholder=`, `select_all=False`). A few
 words are built into its browser code with no parameter (「No results」 in a filtered list, the
 help icon's 「Help for …」, 「Press Enter to apply」 under a text field, the status 「Running...」, the
-file uploader's 「Drag and drop a file here」 and its refusals):
+file uploader's 「Drag and drop a file here」 and its refusals, the date field's 「Choose date」):
 one small script in the page replaces exactly those, and nothing else, as they are drawn. It is
 inline, so nothing loads from outside the server.
 """
@@ -33,12 +33,40 @@ TEXT = [
     (r"^File must be (.+) or smaller\.$", "ファイルは$1以下にしてください。"),
     (r"^(.+) files are not allowed\.$", "この種類のファイル（$1）は受け付けません。"),
     (r"^Only one file is allowed\.$", "ファイルは1つだけ選んでください。"),
+    (r"^Choose date, (.+)$", "日付を選択（$1）"),
+    (r"^Choose date$", "日付を選択"),
+    (
+        r"^Use arrow keys to navigate dates\. Enter to select\. Escape to close\.$",
+        "矢印キーで日付を移動、Enterキーで選択、Escキーで閉じます。",
+    ),
 ]
 ATTRIBUTES = [
     (r"^Help for (.+)$", "$1の説明"),
     (r"^Help$", "説明"),
     (r"^Selectbox options$", "選択肢"),
     (r"^Clear all$", "すべて解除"),
+    # the date field and its calendar (the month and weekday names follow the browser's language)
+    (r"^year, (.+)$", "年、$1"),
+    (r"^month, (.+)$", "月、$1"),
+    (r"^day, (.+)$", "日、$1"),
+    (r"^(\d{1,2}) – [A-Z][a-z]+$", "$1月"),
+    (r"^Previous month$", "前の月"),
+    (r"^Next month$", "次の月"),
+    # what Streamlit's frame, charts and tables tell a screen reader
+    (r"^Skip to main content$", "本文へ移動"),
+    (r"^Sidebar$", "サイドバー"),
+    (r"^App pages$", "ページ一覧"),
+    (r"^Main menu$", "メニュー"),
+    (r"^Link to heading$", "見出しへのリンク"),
+    (r"^Show data$", "データを表示"),
+    (r"^Copy Vega-Lite spec$", "グラフの定義をコピー"),
+    (r"^Fullscreen$", "全画面表示"),
+    (r"^Close fullscreen$", "全画面表示を終了"),
+    (r"^Show/hide columns$", "列の表示・非表示"),
+    (r"^Search$", "検索"),
+    (r"^Download as CSV$", "CSVで保存"),
+    (r"^Open$", "開く"),
+    (r"^Close$", "閉じる"),
 ]
 
 _SCRIPT = """<script>
@@ -47,7 +75,7 @@ _SCRIPT = """<script>
   window.__fundJapanese = true;
   const text = %(text)s.map(([p, r]) => [new RegExp(p), r]);
   const attrs = %(attrs)s.map(([p, r]) => [new RegExp(p), r]);
-  const NAMES = ["aria-label", "title", "placeholder"];
+  const NAMES = ["aria-label", "aria-valuetext", "title", "placeholder"];
   const say = (rules, value) => {
     for (const [p, r] of rules) if (p.test(value)) return value.replace(p, r);
     return null;
@@ -59,7 +87,7 @@ _SCRIPT = """<script>
       return;
     }
     if (node.nodeType !== Node.ELEMENT_NODE) return;
-    for (const el of [node, ...node.querySelectorAll("[aria-label],[title],[placeholder]")]) {
+    for (const el of [node, ...node.querySelectorAll("[aria-label],[aria-valuetext],[title],[placeholder]")]) {
       for (const name of NAMES) {
         const value = el.getAttribute(name);
         const to = value && (say(attrs, value) ?? say(text, value));
