@@ -81,6 +81,22 @@ def test_submitting_an_empty_form_opens_the_first_step_with_its_messages_and_cou
     assert "新規性を選択してください。" in errors(at)
 
 
+def test_a_message_goes_when_its_field_is_corrected_and_the_others_stay_until_the_next_save(
+    app_as: Callable[..., AppTest], health_id: int
+) -> None:
+    at = press(step(app_as(Role.department, PAGE, department_id=health_id), "確認"), "提出する")
+    at.text_input(key="pf_name").input("UI確認用の訂正事業").run()
+    messages = errors(at)
+    assert "事業名を入力してください。" not in messages
+    assert "事業概要を入力してください。" in messages
+    summary = next(m for m in messages if "入力内容に誤りがあります" in m)
+    assert "（基本情報 3件、充当要件 1件、費用計画 1件、県民実感の根拠 1件、成果指標 1件）" in summary
+    at = step(at, "県民実感の根拠")
+    assert "新規性を選択してください。" in errors(at)  # a step opened later keeps its untouched message
+    at.selectbox(key="pf_novelty").select_index(1).run()
+    assert "新規性を選択してください。" not in errors(at)
+
+
 def test_the_confirmation_prints_the_typed_name_as_typed_never_as_markdown(
     app_as: Callable[..., AppTest], health_id: int
 ) -> None:

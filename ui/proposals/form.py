@@ -13,9 +13,10 @@ from fund.models import Novelty
 from fund.money import format_sen_yen
 from ui import loaders, session, widgets
 from ui.proposals import form_steps
-from ui.proposals.form_steps import COST_ROWS, KPI_ROWS, STEP_KEYS, STEPS, step_of
+from ui.proposals.form_steps import COST_ROWS, FIELD_KEYS, KPI_ROWS, STEP_KEYS, STEPS, step_of
 
 ERRORS = "pf_errors"
+ERROR_VALUES = "pf_error_values"  # what the form held when it was refused
 STEP = "pf_step"
 MONEY_KEYS = [f"pf_cost{i}_{f}" for i in range(COST_ROWS) for f in ("cost", "fund")] + [
     "pf_national",
@@ -41,8 +42,21 @@ CHOICES = ("pf_dept", "pf_cat", "pf_year")  # set to the first valid choice when
 
 
 def _errors() -> dict[str, str]:
-    errors: dict[str, str] = st.session_state.get(ERRORS, {})
-    return errors
+    """The messages of the last refused save, less those of fields changed since (a rule's refusal
+    stays until the next save)."""
+    s = st.session_state
+    errors: dict[str, str] = s.get(ERRORS, {})
+    typed: dict[str, Any] = s.get(ERROR_VALUES, {})
+    return {
+        field: message
+        for field, message in errors.items()
+        if all(_value(key) == typed.get(key, BLANK.get(key)) for key in FIELD_KEYS.get(field, ()))
+    }
+
+
+def _value(key: str) -> Any:
+    """A widget's value; one not drawn yet holds its blank value."""
+    return st.session_state.get(key, BLANK.get(key))
 
 
 def _yen(key: str) -> int | str:
@@ -96,7 +110,7 @@ def form_data() -> dict[str, Any]:
 def clear_form() -> None:
     s = st.session_state
     s.update(BLANK)
-    for key in [*CHOICES, "pf_id", "pf_version", ERRORS]:
+    for key in [*CHOICES, "pf_id", "pf_version", ERRORS, ERROR_VALUES]:
         s.pop(key, None)
     s[STEP] = 0
 
@@ -169,6 +183,7 @@ def on_save(actor: Actor, submit: bool) -> None:
         )
     except FundError as exc:
         s[ERRORS] = exc.field_errors if isinstance(exc, InputInvalid) else {"form": exc.message}
+        s[ERROR_VALUES] = {key: _value(key) for keys in STEP_KEYS for key in keys}
         s[STEP] = min((step_of(field, s.get(STEP, 0)) for field in s[ERRORS]), default=0)
         return
     clear_form()

@@ -29,20 +29,41 @@ STEP_KEYS: tuple[tuple[str, ...], ...] = (
     tuple(f"pf_kpi{i}_{f}" for i in range(KPI_ROWS) for f in ("name", "unit", "base", "first", "later")),
     (),
 )
-_FIELD_STEP = {
-    **dict.fromkeys(("project_name", "department_id", "category_id", "fiscal_year"), 0),
-    **dict.fromkeys(("summary", "purpose", "problem"), 0),
-    **dict.fromkeys(("requirements", "req1_reason", "req2_reason", "req3_reason"), 1),
-    **dict.fromkeys(("cost_lines", "national_funds_yen", "other_funds_yen"), 2),
-    **dict.fromkeys(("expected_users", "uses_per_user_per_year", "procedures_per_year"), 3),
-    **dict.fromkeys(("minutes_saved_per_procedure", "novelty", "novelty_note"), 3),
-    "kpis": 4,
+_COST_KEYS = STEP_KEYS[2][:-2]
+_KPI_KEYS = STEP_KEYS[4]
+# The widgets whose values a service field is read from: a message stays until one of them changes.
+FIELD_KEYS: dict[str, tuple[str, ...]] = {
+    "project_name": ("pf_name",),
+    "department_id": ("pf_dept",),
+    "category_id": ("pf_cat",),
+    "fiscal_year": ("pf_year",),
+    "summary": ("pf_summary",),
+    "purpose": ("pf_purpose",),
+    "problem": ("pf_problem",),
+    "requirements": ("pf_req1", "pf_req2", "pf_req3"),
+    **{f"req{n}_reason": (f"pf_req{n}_reason", f"pf_req{n}") for n in (1, 2, 3)},
+    "cost_lines": _COST_KEYS,
+    **{
+        f"cost_lines.{i}": tuple(k for k in _COST_KEYS if k.startswith(f"pf_cost{i}_"))
+        for i in range(COST_ROWS)
+    },
+    "national_funds_yen": ("pf_national",),
+    "other_funds_yen": ("pf_other", "pf_national", *_COST_KEYS),
+    "expected_users": ("pf_users",),
+    "uses_per_user_per_year": ("pf_uses",),
+    "procedures_per_year": ("pf_procs",),
+    "minutes_saved_per_procedure": ("pf_minutes",),
+    "novelty": ("pf_novelty",),
+    "novelty_note": ("pf_novelty_note", "pf_novelty"),
+    "kpis": _KPI_KEYS,
+    **{f"kpis.{i}": tuple(k for k in _KPI_KEYS if k.startswith(f"pf_kpi{i}_")) for i in range(KPI_ROWS)},
 }
 
 
 def step_of(field: str, default: int) -> int:
     """The step that holds a service field ('cost_lines.2' → 費用計画); `default` for the whole form."""
-    return _FIELD_STEP.get(field.split(".")[0], default)
+    keys = FIELD_KEYS.get(field) or FIELD_KEYS.get(field.split(".")[0])
+    return next(i for i, step in enumerate(STEP_KEYS) if keys[0] in step) if keys else default
 
 
 def draw(
