@@ -96,10 +96,13 @@ def _group(key: str) -> None:
 
 
 def field_error(errors: Mapping[str, str], name: str) -> None:
-    """The Japanese message for one field, drawn right under it (nothing when the field is fine)."""
+    """The Japanese message for one field, drawn right under it (nothing when the field is fine).
+    Its slot is drawn either way: a message that goes when the field is corrected must not move the
+    widgets after it, or the browser draws them anew and loses what is being typed there."""
+    slot = st.container()
     message = errors.get(name)
     if message:
-        st.error(message, icon=ERROR_ICON)
+        slot.error(message, icon=ERROR_ICON)
 
 
 def run_action(action: Callable[[], T], success: str | Callable[[T], str]) -> None:

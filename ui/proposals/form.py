@@ -237,6 +237,7 @@ def render(actor: Actor, *, departments: dict[int, str]) -> None:
     )
     errors = _errors()
     _error_summary(errors)
+    widgets.field_error(errors, "form")  # a rule's refusal, under the summary
     editing = st.session_state.get("pf_id") is not None
     own = auth.department_scope(actor)
     choosable = [own] if own is not None else list(departments)
@@ -259,6 +260,7 @@ def render(actor: Actor, *, departments: dict[int, str]) -> None:
 
 
 def _error_summary(errors: dict[str, str]) -> None:
+    slot = st.container()  # drawn either way, as a field's message (widgets.field_error)
     if not errors:
         return
     counts: dict[int, int] = {}
@@ -266,13 +268,12 @@ def _error_summary(errors: dict[str, str]) -> None:
         if field != "form":
             counts[step_of(field, 0)] = counts.get(step_of(field, 0), 0) + 1
     where = "、".join(f"{STEPS[i]} {n}件" for i, n in sorted(counts.items()))
-    st.error(
+    slot.error(
         f"入力内容に誤りがあります（{where}）。各段階の項目の下のメッセージを確認してください。"
         if where
         else "保存できませんでした。",
         icon=widgets.ERROR_ICON,
     )
-    widgets.field_error(errors, "form")
 
 
 def _buttons(actor: Actor, step: int) -> None:
