@@ -99,7 +99,7 @@ def field_error(errors: Mapping[str, str], name: str) -> None:
     """The Japanese message for one field, drawn right under it (nothing when the field is fine).
     Its slot is drawn either way: a message that goes when the field is corrected must not move the
     widgets after it, or the browser draws them anew and loses what is being typed there."""
-    slot = st.container()
+    slot = st.empty()
     message = errors.get(name)
     if message:
         slot.error(message, icon=ERROR_ICON)

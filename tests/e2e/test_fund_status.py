@@ -81,7 +81,7 @@ def test_posting_into_a_closed_year_is_refused_and_the_balance_is_unchanged(page
     expect(_balance(page)).to_contain_text("20億6,000万円")
     _post_form(page)
     # Any day of 2024 falls in 令和5年度 or 令和6年度, both 決算確定 in the seed.
-    year_part = page.get_by_role("spinbutton", name="year, 記帳日", exact=True)
+    year_part = page.get_by_role("spinbutton", name="年、記帳日", exact=True)
     year_part.click()
     page.keyboard.type("2024")
     page.keyboard.press("Tab")

@@ -260,7 +260,7 @@ def render(actor: Actor, *, departments: dict[int, str]) -> None:
 
 
 def _error_summary(errors: dict[str, str]) -> None:
-    slot = st.container()  # drawn either way, as a field's message (widgets.field_error)
+    slot = st.empty()  # drawn either way, as a field's message (widgets.field_error)
     if not errors:
         return
     counts: dict[int, int] = {}
