@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from fund.auth import Action, can
-from ui import japanese, session
+from ui import japanese, look, session
 
 # The tab's icon is a file served by the app: a Material icon here would be fetched from Google's font
 # server on every page, which a closed network (LGWAN) cannot reach.
@@ -28,6 +28,7 @@ PAGES = [
 ]
 
 japanese.install()
+look.install()
 session.engine()  # opens (and on first start seeds) the database, or stops with a message
 actor = session.current_actor()
 

@@ -33,6 +33,7 @@ TEXT = [
     (r"^File must be (.+) or smaller\.$", "ファイルは$1以下にしてください。"),
     (r"^(.+) files are not allowed\.$", "この種類のファイル（$1）は受け付けません。"),
     (r"^Only one file is allowed\.$", "ファイルは1つだけ選んでください。"),
+    (r"^Skip to main content$", "本文へ移動"),
     (r"^Choose date, (.+)$", "日付を選択（$1）"),
     (r"^Choose date$", "日付を選択"),
     (
@@ -52,8 +53,23 @@ ATTRIBUTES = [
     (r"^(\d{1,2}) – [A-Z][a-z]+$", "$1月"),
     (r"^Previous month$", "前の月"),
     (r"^Next month$", "次の月"),
-    # what Streamlit's frame, charts and tables tell a screen reader
-    (r"^Skip to main content$", "本文へ移動"),
+    (r"^Choose date range$", "期間を選択"),
+    (r"^(.+) start date$", "$1（開始日）"),
+    (r"^(.+) end date$", "$1（終了日）"),
+    # what Streamlit's frame, fields, charts and tables tell a screen reader
+    (r"^Collapse sidebar$", "サイドバーを閉じる"),
+    (r"^Expand sidebar$", "サイドバーを開く"),
+    (r"^file upload$", "ファイルを選択"),
+    (r"^progress$", "進み具合"),
+    (r"^Decrement$", "減らす"),
+    (r"^Increment$", "増やす"),
+    (r"^Show password$", "入力した文字を表示"),
+    (r"^Hide password$", "入力した文字を隠す"),
+    (r"^info icon$", "情報"),
+    (r"^warning icon$", "注意"),
+    (r"^[a-z_]+ icon$", "アイコン"),
+    (r"^Download as PNG$", "PNG画像で保存"),
+    (r"^Download as SVG$", "SVG画像で保存"),
     (r"^Sidebar$", "サイドバー"),
     (r"^App pages$", "ページ一覧"),
     (r"^Main menu$", "メニュー"),
@@ -67,6 +83,26 @@ ATTRIBUTES = [
     (r"^Download as CSV$", "CSVで保存"),
     (r"^Open$", "開く"),
     (r"^Close$", "閉じる"),
+    # the charts (Vega): what each part is, in the chart's own Japanese titles
+    (r"^Vega visualization$", "グラフ"),
+    (r"^visualization$", "グラフ"),
+    (r"^X-axis titled '(.*)' for .+$", "横軸「$1」"),
+    (r"^Y-axis titled '(.*)' for .+$", "縦軸「$1」"),
+    (r"^X-axis for .+$", "横軸"),
+    (r"^Y-axis for .+$", "縦軸"),
+    (r"^Title text '(.*)'$", "表題「$1」"),
+    (r"^(Symbol|Gradient) legend titled '(.*)' for .+$", "凡例「$2」"),
+    (r"^(Symbol|Gradient) legend for .+$", "凡例"),
+    (r"^axis$", "軸"),
+    (r"^legend$", "凡例"),
+    (r"^title$", "表題"),
+    (r"^[a-z]+ mark( container)?$", "グラフの要素"),
+    (r"^(bar|rect)$", "棒"),
+    (r"^(line|rule)$", "線"),
+    (r"^(point|symbol)$", "点"),
+    (r"^area$", "面"),
+    (r"^arc$", "扇形"),
+    (r"^text$", "文字"),
 ]
 
 _SCRIPT = """<script>
@@ -75,7 +111,7 @@ _SCRIPT = """<script>
   window.__fundJapanese = true;
   const text = %(text)s.map(([p, r]) => [new RegExp(p), r]);
   const attrs = %(attrs)s.map(([p, r]) => [new RegExp(p), r]);
-  const NAMES = ["aria-label", "aria-valuetext", "title", "placeholder"];
+  const NAMES = ["aria-label", "aria-roledescription", "aria-valuetext", "title", "placeholder"];
   const say = (rules, value) => {
     for (const [p, r] of rules) if (p.test(value)) return value.replace(p, r);
     return null;
@@ -87,7 +123,7 @@ _SCRIPT = """<script>
       return;
     }
     if (node.nodeType !== Node.ELEMENT_NODE) return;
-    for (const el of [node, ...node.querySelectorAll("[aria-label],[aria-valuetext],[title],[placeholder]")]) {
+    for (const el of [node, ...node.querySelectorAll("[aria-label],[aria-roledescription],[aria-valuetext],[title],[placeholder]")]) {
       for (const name of NAMES) {
         const value = el.getAttribute(name);
         const to = value && (say(attrs, value) ?? say(text, value));

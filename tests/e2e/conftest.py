@@ -350,6 +350,21 @@ def fill_proposal_form(page: Page, name: str) -> None:
 
 WINDOWS = ((1366, 768), (1920, 1080))  # an office laptop and a desk monitor
 
+# What the window cuts off: the page wider than the window (a sideways scroll), and a metric's
+# label or figure ended with 「…」 because its column is too narrow.
+_CUT_OFF = """() => {
+    const main = document.querySelector("[data-testid='stMain']");
+    const out = main.scrollWidth > main.clientWidth ? [`page ${main.scrollWidth} > ${main.clientWidth}`] : [];
+    for (const el of document.querySelectorAll("[data-testid='stMetric'] *"))
+        if (el.scrollWidth > el.clientWidth + 1) out.push(el.textContent);
+    return out;
+}"""
+
+
+def cut_off(page: Page) -> list[str]:
+    """What the window cuts off on the page as shown (nothing, when it fits)."""
+    return list(page.evaluate(_CUT_OFF))
+
 
 def screenshots(page: Page, name: str, *, at: Locator | None = None) -> list[Path]:
     """`name`_1366 and `name`_1920: the page at both window sizes, scrolled to `at` if given; then
