@@ -257,9 +257,10 @@ def test_a_new_user_walks_from_proposal_to_ledger_at_both_window_sizes(
     post.get_by_label("摘要").fill("委託料の支払（第1回）")
     post.get_by_role("button", name="記帳する").click()
     expect(admin.get_by_text("として記帳しました。")).to_be_visible()
+    expect(post.get_by_label("金額（円）")).to_have_value("")  # blank: the same entry cannot go twice
     _pick(admin, admin.get_by_role("combobox", name="事業", exact=True), name)
     count = admin.get_by_text("1件（新しい順）。金額は取崩し・取消を ▲ で表示しています。")
-    seen(admin, "57_path_ledger", count)
+    seen(admin, "57_path_ledger", admin.get_by_role("heading", name="基金台帳"), count)
     with admin.expect_download() as fetched:  # the 基金台帳's CSV: the last of the page's CSV buttons
         admin.get_by_role("button", name="CSVで保存").last.click()
     rows = list(csv.DictReader(io.StringIO(fetched.value.path().read_text(encoding="utf-8-sig"))))

@@ -323,6 +323,8 @@ def test_a_drawdown_is_posted_against_its_allocation_chosen_on_the_form(
     )
     assert row.to_dict("records") == [{"allocation_id": alloc, "amount_yen": 4_000_000}]
     assert at.selectbox(key="post_allocation").options[1].endswith("（残り 6,000,000円）")
+    # The amount and the memo are blank again: pressing 記帳する once more cannot post it twice.
+    assert (at.text_input(key="post_amount").value, at.text_input(key="post_memo").value) == ("", "")
 
 
 def test_a_drawdown_without_an_allocation_or_reason_is_refused_at_the_allocation_field(

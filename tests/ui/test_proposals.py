@@ -1,6 +1,7 @@
 """事業提案 page: the form's messages appear at their fields, a submission reaches the list, status actions."""
 
 import io
+import json
 from collections.abc import Callable
 
 import pandas as pd
@@ -182,6 +183,20 @@ def test_executives_only_see_the_list(app_as: Callable[..., AppTest]) -> None:
     at = app_as(Role.executive, PAGE)
     assert not at.exception
     assert [t.label for t in at.tabs] == ["一覧"]
+
+
+def test_the_list_shows_name_state_and_both_amounts_within_a_laptops_width(
+    app_as: Callable[..., AppTest],
+) -> None:
+    """At 1366 pixels the main area beside the menu is 904 pixels wide (measured in Chromium): the
+    columns a reader needs first fit in it, the further figures follow."""
+    at = app_as(Role.executive, PAGE)
+    table = at.dataframe[0]
+    first = ["番号", "年度", "事業名", "所管部局", "状態", "事業費（千円）", "基金充当額（千円）"]
+    assert list(table.proto.column_order)[:7] == first
+    assert set(table.proto.column_order) == set(table.value.columns)  # no column is left out
+    config = json.loads(table.proto.columns)
+    assert sum(config[c]["width"] for c in first) <= 904
 
 
 def test_a_screener_moves_a_submitted_proposal_into_review(

@@ -16,6 +16,9 @@ from ui import loaders, session, widgets
 POST_ERRORS = "ledger_post_errors"
 REVERSE_ERRORS = "ledger_reverse_errors"
 CLOSE_ERRORS = "ledger_close_errors"
+POST_CLEARED = "ledger_post_cleared"
+# What one entry says of itself: blank after it is posted, so that the same entry cannot go twice.
+POST_ENTRY_KEYS = ("post_amount", "post_memo", "post_unallocated", "post_reason")
 POST_FIELDS = (
     "posted_on",
     "fiscal_year",
@@ -48,6 +51,9 @@ def render(actor: Actor, *, today: date) -> None:
 def _post(actor: Actor, *, today: date) -> None:
     st.subheader("記帳（管理者）")
     errors: dict[str, str] = st.session_state.pop(POST_ERRORS, {})
+    if st.session_state.pop(POST_CLEARED, False):  # before the widgets: their values can change only then
+        for key in POST_ENTRY_KEYS:  # set, not forgotten: only a set value reaches the browser's field
+            st.session_state[key] = ""
     with st.columns(2)[0]:  # outside the form: the 年度 and 配分 choices follow the date at once
         posted_on = st.date_input("記帳日", value=today, key="post_date", format="YYYY/MM/DD")
         widgets.field_error(errors, "posted_on")
@@ -125,6 +131,7 @@ def _post(actor: Actor, *, today: date) -> None:
             )
         else:
             widgets.flash(f"台帳番号 {entry.id} として記帳しました。")
+        st.session_state[POST_CLEARED] = True
         st.rerun()
 
 

@@ -12,6 +12,32 @@ from fund.money import format_sen_yen
 from ui import loaders, session, widgets
 from ui.proposals import corrections, feedback
 
+# On an office laptop (1366 pixels) the name, the state and both amounts fit without scrolling
+# sideways; the figures behind them follow. A name wider than its column shows whole on hover.
+LIST_COLUMNS = {
+    "番号": st.column_config.NumberColumn(width=48, pinned=True),
+    "年度": st.column_config.TextColumn(width=150),
+    "事業名": st.column_config.TextColumn(width=250, pinned=True),
+    "所管部局": st.column_config.TextColumn(width=100),
+    "状態": st.column_config.TextColumn(width=64),
+    "事業費（千円）": st.column_config.NumberColumn(format="localized", width=100),
+    "基金充当額（千円）": st.column_config.NumberColumn(format="localized", width=116),
+} | {
+    c: st.column_config.NumberColumn(format="localized")
+    for c in proposals.PROPOSAL_TABLE_NUMBERS
+    if c not in ("事業費（千円）", "基金充当額（千円）")
+}
+LIST_ORDER = [
+    *list(LIST_COLUMNS)[:7],
+    "新規",
+    "県民接点（回/年）",
+    "削減時間（時間/年）",
+    "1,000接点あたり充当額（円）",
+    "新規性",
+    "根拠データ",
+    "推計",
+]
+
 
 def render(actor: Actor, *, departments: dict[int, str]) -> None:
     years = loaders.fiscal_years()["year"].tolist()
@@ -43,9 +69,8 @@ def render(actor: Actor, *, departments: dict[int, str]) -> None:
         proposals.proposal_table(df),
         hide_index=True,
         width="stretch",
-        column_config={
-            c: st.column_config.NumberColumn(format="localized") for c in proposals.PROPOSAL_TABLE_NUMBERS
-        },
+        column_config=LIST_COLUMNS,
+        column_order=LIST_ORDER,
     )
     total = len(df)
     if total >= widgets.DISPLAY_LIMIT:
