@@ -46,6 +46,7 @@ ATTRIBUTES = [
     (r"^Help$", "説明"),
     (r"^Selectbox options$", "選択肢"),
     (r"^Clear all$", "すべて解除"),
+    (r"^Clear value$", "選択を解除"),
     # the date field and its calendar (the month and weekday names follow the browser's language)
     (r"^year, (.+)$", "年、$1"),
     (r"^month, (.+)$", "月、$1"),

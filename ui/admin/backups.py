@@ -9,8 +9,8 @@ from ui import session, widgets
 
 
 def render(actor: Actor) -> None:
-    st.write("データベース全体の一貫したコピー（Parquet 形式と目録 manifest.json）を作成します。")
-    st.text(f"保存先: {backup.backup_root()}")
+    st.write("データベース全体の一貫したコピー（Parquet 形式と目録 `manifest.json`）を作成します。")
+    st.markdown(f"保存先: `{backup.backup_root()}`")  # a server path: shown as typed, in code
     if st.button("今すぐバックアップ", type="primary", icon=":material/backup:", key="backup_now"):
         with st.status("バックアップを作成しています…", expanded=True) as box:
             bar = st.progress(0.0)

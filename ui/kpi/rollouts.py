@@ -44,21 +44,24 @@ def _overview(actor: Actor, ro: pd.DataFrame) -> None:
         st.dataframe(per_project.rename(columns=PER_PROJECT), hide_index=True, width="stretch")
     with right:
         st.markdown("**市町別（展開された事業数）**")
-        per_city = loaders.rollout_by_municipality(actor=actor)
+        # Japanese field names: a screen reader reads each bar by them
+        per_city = loaders.rollout_by_municipality(actor=actor).rename(
+            columns={"municipality": "市町", "projects": "事業数"}
+        )
         st.altair_chart(
             alt.Chart(per_city)
             .mark_bar(color="#2f6db5")
             .encode(
                 y=alt.Y(
-                    "municipality:N",
+                    "市町:N",
                     sort=list(rollout.MUNICIPALITIES),
                     title=None,
                     axis=alt.Axis(labelLimit=0, labelOverlap=False),
                 ),
-                x=alt.X("projects:Q", title="事業数", axis=alt.Axis(tickMinStep=1)),
+                x=alt.X("事業数:Q", title="事業数", axis=alt.Axis(tickMinStep=1)),
                 tooltip=[
-                    alt.Tooltip("municipality:N", title="市町"),
-                    alt.Tooltip("projects:Q", title="事業数"),
+                    alt.Tooltip("市町:N", title="市町"),
+                    alt.Tooltip("事業数:Q", title="事業数"),
                 ],
             )
             .properties(height=24 * len(rollout.MUNICIPALITIES)),
