@@ -20,7 +20,16 @@ def budget_year(day: date) -> int:
 def default_year(years: Sequence[int], day: date) -> int:
     """The 年度 every form opens on: the budget year when it is among `years`, else the latest one
     before it (the current 年度), else the earliest offered. The forms agree on it."""
-    target = budget_year(day)
+    return _target_or_before(years, budget_year(day))
+
+
+def executing_year(years: Sequence[int], day: date) -> int:
+    """The 年度 補正・繰越 opens on: the current 年度, whose allocations are being executed, when it is
+    among `years`, else the latest one before it, else the earliest offered."""
+    return _target_or_before(years, fiscal_year_of(day))
+
+
+def _target_or_before(years: Sequence[int], target: int) -> int:
     if target in years:
         return target
     earlier = [y for y in years if y < target]

@@ -1,8 +1,10 @@
 """AppTest: the 年度配分 page — table and filters, maker–checker, the annual cap, scenarios, the optimiser."""
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
@@ -39,6 +41,15 @@ def _propose(at: AppTest, *, year: int, share: int) -> AppTest:
     at.text_input(key="reg_cost").input(str(share * 2 // 1_000))
     at.text_input(key="reg_share").input(str(share // 1_000))
     return press(at, "承認待ちとして登録")
+
+
+def test_revisions_and_carry_overs_open_on_the_year_being_executed(app_as: Callable[..., AppTest]) -> None:
+    # In November of 令和8年度 the 補正 and 繰越 are of 令和8年度's allocations, not of 令和7年度's.
+    with time_machine.travel(datetime(2026, 11, 22, 10, 0, tzinfo=UTC), tick=True):
+        at = _open_tab(app_as(Role.screener, PAGE), "補正・繰越")
+    assert not at.exception
+    assert at.selectbox(key="cyc_year").value == 2026
+    assert "令和7年度（2025年度）" in at.selectbox(key="cyc_year").options  # still offered
 
 
 def test_registration_asks_for_sen_yen_grouped_as_typed_and_refuses_what_is_not_a_number(

@@ -5,7 +5,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fund.fiscal import allowed_fiscal_years, default_year, fiscal_label, fiscal_year_of, wareki
+from fund.fiscal import (
+    allowed_fiscal_years,
+    default_year,
+    executing_year,
+    fiscal_label,
+    fiscal_year_of,
+    wareki,
+)
 from fund.money import (
     format_oku_yen,
     format_sen_yen,
@@ -99,6 +106,21 @@ def test_every_form_opens_on_the_budget_year_or_the_latest_before_it(
     years: list[int], day: date, expected: int
 ) -> None:
     assert default_year(years, day) == expected
+
+
+@pytest.mark.parametrize(
+    ("years", "day", "expected"),
+    [
+        ([2025, 2026, 2027], date(2026, 12, 3), 2026),  # December: this year's 補正, not next year's
+        ([2025, 2026, 2027], date(2027, 4, 1), 2027),  # the first day of 令和9年度
+        ([2025], date(2026, 12, 3), 2025),  # the current one not registered: the latest before it
+        ([2030], date(2026, 12, 3), 2030),  # only a later one is open
+    ],
+)
+def test_revisions_and_carry_overs_open_on_the_year_being_executed(
+    years: list[int], day: date, expected: int
+) -> None:
+    assert executing_year(years, day) == expected
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from fund import allocation, auth
+from fund import allocation, auth, clock
 from fund.auth import Action, Actor
-from fund.fiscal import fiscal_label
+from fund.fiscal import executing_year, fiscal_label
 from fund.labels import ALLOCATION_CHANGE, ALLOCATION_STATUS, ALLOCATION_STEP, BUDGET_STAGE
 from fund.models import AllocationChangeKind, AllocationStatus, AllocationStep, BudgetStage
 from fund.money import format_sen_yen, format_yen
@@ -17,7 +17,15 @@ def render(actor: Actor) -> None:
     if not open_years:
         st.info("決算確定前の年度がありません。")
         return
-    year = int(st.selectbox("年度", open_years, format_func=fiscal_label, key="cyc_year"))
+    year = int(
+        st.selectbox(
+            "年度",
+            open_years,
+            index=open_years.index(executing_year(open_years, clock.today_jst())),
+            format_func=fiscal_label,
+            key="cyc_year",
+        )
+    )
     _pending(actor, year)
     rows = loaders.allocation_drawn(fiscal_years=(year,))
     rows = rows[rows["status"] == AllocationStatus.approved.value]
