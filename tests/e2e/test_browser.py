@@ -1,4 +1,5 @@
-"""End-to-end in a real browser: sign in, open every page, and try the ledger rules."""
+"""End-to-end in a real browser: the menu per role, a refused sign-in and the ledger rule (every page as
+each role: test_every_page.py)."""
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -6,20 +7,6 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import choose, open_page, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
-
-PAGES = ["ホーム", "基金の状況", "事業提案", "審査・採点", "年度配分", "成果指標", "管理"]
-
-
-def test_admin_signs_in_and_every_page_shows_real_data(page: Page) -> None:
-    sign_in(page, "e2e_admin")
-    expect(page.get_by_text("20億6,000万円").first).to_be_visible()
-    screenshot(page, "01_home")
-    for i, title in enumerate(PAGES[1:], start=2):
-        open_page(page, title)
-        expect(page.locator("[data-testid='stException']")).to_have_count(0)
-        screenshot(page, f"{i:02d}_{title}")
-    open_page(page, "年度配分")
-    expect(page.get_by_text("令和6年度（2024年度）当初予算における基金活用事業一覧")).to_be_visible()
 
 
 def test_department_user_has_no_admin_or_screening_menu(page: Page) -> None:

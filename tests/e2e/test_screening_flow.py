@@ -1,22 +1,16 @@
 """End-to-end in a real browser: a screener scores an assigned proposal and the ranking shows it,
-and the whole way from a department's submission through assignment and scoring to the ranking."""
-
-import uuid
+the sample round's mark and the settings (the whole way from a department's submission through
+scoring to the ledger: test_new_user_path.py)."""
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import (
     SCREENING_PROJECT,
-    choose,
-    desk,
-    fill_proposal_form,
     open_page,
-    rerun_after,
     screenshot,
     screenshots,
     sign_in,
-    wait_for_run,
 )
 
 pytestmark = pytest.mark.e2e
@@ -103,58 +97,3 @@ def test_administrator_sees_rubric_versions_and_assignments(page: Page) -> None:
     expect(page.get_by_label("ラウンド名")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_text("提案", exact=True).first).to_be_visible(timeout=WAIT_MS)
     screenshot(page, "25_screening_settings")
-
-
-def test_department_submits_screener_scores_and_the_ranking_shows_it(
-    page: Page, browser: Browser, app_url: str
-) -> None:
-    """The whole way: 事業担当 submits through the form, 管理者 assigns, 審査担当 scores, ranking."""
-    name = f"E2E 審査通し 子育て相談チャット事業 {uuid.uuid4().hex[:6]}"
-    sign_in(page, "e2e_health")
-    open_page(page, "事業提案")
-    page.get_by_role("tab", name="新規提案").click()
-    fill_proposal_form(page, name)
-    page.get_by_role("button", name="提出する").click()
-    expect(page.get_by_text("を提出しました。")).to_be_visible(timeout=WAIT_MS)
-
-    admin = desk(browser, app_url, "e2e_admin")
-    open_page(admin, "審査・採点")
-    admin.get_by_role("tab", name="設定").click()
-    choose(admin, admin.get_by_label("提案", exact=True), f"{name}（健康福祉部）")
-    admin.keyboard.press("Escape")
-    choose(admin, admin.get_by_label("審査担当", exact=True), "e2e_screener")
-    admin.keyboard.press("Escape")
-    admin.get_by_role("button", name="割り当てる").click()
-    expect(
-        admin.get_by_text("1件を割り当てました（うち自動除斥 0件、割当済みのため省略 0件）。")
-    ).to_be_visible(timeout=WAIT_MS)
-    admin.context.close()
-
-    screener = desk(browser, app_url, "e2e_screener")
-    open_page(screener, "審査・採点")
-    choose(screener, screener.get_by_label("採点する提案"), f"{name}（健康福祉部）")
-    # The form that names this proposal, not the previously selected one's still on screen.
-    scoring = screener.get_by_test_id("stForm").filter(has_text=f"採点する提案: {name}（健康福祉部）")
-    expect(scoring).to_be_visible(timeout=WAIT_MS)
-    expect(screener.get_by_text("状態: 未完了（0/4観点）")).to_be_visible(timeout=WAIT_MS)
-    wait_for_run(screener)
-    for anchor in [
-        "3点：一定の利用者がある（1万人未満）",
-        "4点：週1回程度の利用",
-        "4点：手続時間が大きく短縮される",
-        "5点：全国初・先進的な取組",
-    ]:
-        scoring.get_by_text(anchor, exact=True).click()
-    scoring.get_by_role("button", name="採点を保存").click()
-    expect(screener.get_by_text(f"「{name}」の採点を保存しました（4観点を更新）。")).to_be_visible(
-        timeout=WAIT_MS
-    )
-
-    # The tab reruns the page: a click while the save's run is still going can be lost.
-    rerun_after(screener, lambda: screener.get_by_role("tab", name="結果").click())
-    screener.get_by_label("事業名で絞り込み").fill(name)
-    screener.get_by_label("事業名で絞り込み").press("Enter")
-    # (3 + 4 + 4 + 5) / 4 = 4.00 with equal weights.
-    expect(screener.get_by_text(f"素点の1位: {name}（4.00点）")).to_be_visible(timeout=WAIT_MS)
-    screenshot(screener, "26_screening_submit_score_rank")
-    screener.context.close()
