@@ -17,6 +17,7 @@ import hmac
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -108,7 +109,22 @@ COLUMN_LABELS = {
     "ledger_entry_id": "記帳した台帳番号",
     "threshold_yen": "承認基準額（円）",
     "annual_cap_yen": "年度の上限（円）",
+    # columns of the other tables' snapshots (fund/audit.py `snapshot`)
+    "id": "番号",
+    "year": "年度",
+    "name": "名称",
+    "display_name": "表示名",
+    "created_at": "作成日時",
+    "updated_at": "更新日時",
+    "created_by": "作成者",
+    "category_id": "区分番号",
+    "round_id": "審査ラウンド番号",
+    "reviewer_id": "審査担当番号",
+    "is_sample": "サンプル",
+    "version": "版",
+    "weights": "重み（%）",
 }
+_YEAR_COLUMNS = {"fiscal_year", "year"}
 
 # Codes shown in their Japanese words: (table, column) → code → word
 _CODE_WORDS: dict[tuple[str, str], dict[str, str]] = {
@@ -328,8 +344,21 @@ def shown(table: str, column: str, value: Any) -> str:
         return "（別の値）"
     if isinstance(value, bool):
         return "はい" if value else "いいえ"
+    if isinstance(value, int) and column in _YEAR_COLUMNS:
+        return fiscal_label(value)
+    if isinstance(value, int) and (column == "id" or column.endswith("_id")):
+        return str(value)  # a number that names a row, not an amount
     if isinstance(value, int):
         return f"{value:,}"
+    if isinstance(value, list):
+        return "・".join(shown(table, column, v) for v in value)
+    if isinstance(value, str) and "T" in value:  # a moment as the snapshot keeps it (UTC, ISO)
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            return clock.in_japan(moment).strftime(clock.TIMESTAMP_FORMAT)
     return str(value)
 
 
