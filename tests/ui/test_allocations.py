@@ -187,6 +187,8 @@ def test_optimiser_runs_shows_the_objective_budget_and_reasons_and_saves_a_scena
     assert at.selectbox(key="opt_year").value == 2025  # the newest 年度 with candidates
     headroom = allocation.fund_ceiling(seeded_engine, fiscal_year=2025).headroom_yen
     assert at.number_input(key="opt_ceiling_2025").value == headroom // 1_000  # its own headroom, in 千円
+    candidates = next(d.value for d in at.dataframe if "score" in d.value.columns)
+    assert set(candidates["score"]) == {"未採点"}  # the copies have no scores: said so, not 「None」
     at.radio(key="opt_objective").set_value("touchpoints")
     at.number_input(key="opt_ceiling_2025").set_value(500_000)  # 千円
     at.text_input(key="opt_name_2025_0").input("5億円の案")

@@ -20,7 +20,7 @@ FORCE_COLUMNS = {
     "project": st.column_config.TextColumn("事業名", disabled=True, width=260),
     "department": st.column_config.TextColumn("所管部局", disabled=True, width=110),
     "fund_share_yen": st.column_config.NumberColumn("基金充当額（円）", disabled=True, format="localized"),
-    "score": st.column_config.NumberColumn("重み付き点", disabled=True, format="%.2f"),
+    "score": st.column_config.TextColumn("重み付き点", disabled=True, alignment="right"),
     "touchpoints": st.column_config.NumberColumn("接点数/年", disabled=True, format="localized"),
     "force": st.column_config.SelectboxColumn(
         "指定", options=list(optimiser.FORCE_CHOICES.values()), required=True
@@ -79,7 +79,10 @@ def render(actor: Actor) -> None:
     st.markdown("**候補と指定（必ず採択・除外には理由が必要です）**")
     force_table = st.data_editor(
         frame[["id", "project", "department", "fund_share_yen", "touchpoints"]].assign(
-            score=frame["score"].round(2), force=optimiser.FORCE_CHOICES[""], reason=""
+            # a proposal not yet scored says so (the grid would print 「None」)
+            score=[f"{v:.2f}" if pd.notna(v) else "未採点" for v in frame["score"]],
+            force=optimiser.FORCE_CHOICES[""],
+            reason="",
         ),
         hide_index=True,
         width="stretch",
