@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from fund import clock, proposals, reference, screening
 from fund.auth import SYSTEM, Actor, create_user
@@ -177,6 +177,36 @@ def serve(
         log.close()
 
 
+SECOND_SCREENER = "e2e_screener2"
+
+
+@contextmanager
+def walk_server(db: Path, *, round_name: str, log_name: str) -> Iterator[str]:
+    """A server of its own for a walk whose decisions cannot be undone: seeded with the e2e users and a
+    second 審査担当, the current 年度 open whatever the date, and a screening round of that 年度."""
+    url = seeded_with_users(db)
+    engine = get_engine(url)
+    year = clock.current_fiscal_year()
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO fiscal_year (year, closed) SELECT :y, FALSE WHERE :y NOT IN (SELECT year FROM fiscal_year)"
+            ),
+            {"y": year},
+        )
+    create_user(
+        engine,
+        actor=SYSTEM,
+        login=SECOND_SCREENER,
+        role=Role.screener,
+        password=PASSWORD,
+        display_name=SECOND_SCREENER,
+    )
+    screening.create_round(engine, actor=SYSTEM, fiscal_year=year, name=round_name)
+    with serve(url, log_name=log_name) as base:
+        yield base
+
+
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = seeded_with_users(tmp_path_factory.mktemp("e2e") / "e2e.duckdb")
@@ -279,6 +309,60 @@ def rerun_after(page: Page, action: Callable[[], object]) -> None:
     page.evaluate(_ARM_RUN_COUNTER)
     action()
     page.wait_for_function(_RUN_DONE)
+
+
+# Pages whose tabs are chosen on the server: only the open tab runs, so a click reruns the page.
+TABS_RERUN = {"審査・採点", "年度配分", "成果指標"}
+
+
+def open_tab(page: Page, title: str, tab: str | None = None) -> None:
+    """Open a page afresh (another user's change is read again) and, if given, one of its tabs."""
+    open_fresh(page, title)
+    if tab is None or page.get_by_role("tab", name=tab).get_attribute("aria-selected") == "true":
+        return
+    click_tab(page, page.get_by_role("tab", name=tab), reruns=title in TABS_RERUN)
+
+
+def click_tab(page: Page, tab: Locator, *, reruns: bool) -> None:
+    """Open a tab; where tabs rerun the page, wait until the server has drawn the tab's panel (only the
+    open panel is visible, and a closed tab's panel is emptied by the run that closed it) and its
+    run has ended. Waiting for the drawn panel, not for a change of the root's run state, holds when
+    a busy host redraws the root and its observer is lost."""
+    wait_for_run(page)
+    tab.click()
+    expect(tab).to_have_attribute("aria-selected", "true")
+    if reruns:
+        panel = page.get_by_role("tabpanel").last  # nested tabs: the innermost open one is last
+        expect(panel.locator("[data-testid='stElementContainer']:visible").first).to_be_visible()
+        wait_for_run(page)
+
+
+def assign(page: Page, name: str, logins: tuple[str, ...]) -> None:
+    """On 審査・採点 → 設定, assign the 健康福祉部 proposal `name` to the 審査担当 `logins`."""
+    open_tab(page, "審査・採点", tab="設定")
+    choose(page, page.get_by_label("提案", exact=True), f"{name}（健康福祉部）")
+    page.keyboard.press("Escape")
+    for login in logins:
+        choose(page, page.get_by_label("審査担当", exact=True), login)
+        page.keyboard.press("Escape")
+    wait_for_run(page)  # the last choice reruns the page: a click during that run would be lost
+    page.get_by_role("button", name="割り当てる").click()
+    expect(page.get_by_text(f"{len(logins)}件を割り当てました（うち自動除斥 0件")).to_be_visible()
+
+
+def score(page: Page, name: str, anchors: list[str], comment: str = "") -> None:
+    """Score the 健康福祉部 proposal `name` on the four perspectives (the anchors' texts) and save."""
+    open_tab(page, "審査・採点")
+    choose(page, page.get_by_label("採点する提案"), f"{name}（健康福祉部）")
+    form = page.get_by_test_id("stForm").filter(has_text=f"採点する提案: {name}（健康福祉部）")
+    expect(form).to_be_visible()
+    wait_for_run(page)
+    for anchor in anchors:
+        form.get_by_text(anchor, exact=True).click()
+    if comment:
+        form.get_by_label("コメント（多くの人が利用する）").fill(comment)
+    form.get_by_role("button", name="採点を保存").click()
+    expect(page.get_by_text(f"「{name}」の採点を保存しました（4観点を更新）。")).to_be_visible()
 
 
 def choose(page: Page, box: Locator, option: str) -> None:

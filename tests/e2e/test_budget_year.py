@@ -22,7 +22,7 @@ from tests.e2e.conftest import (
     choose,
     desk,
     open_fresh,
-    rerun_after,
+    open_tab,
     screenshots,
     seeded_with_users,
     serve,
@@ -68,11 +68,7 @@ def cycle_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _tab(page: Page, name: str) -> None:
-    """Open 年度配分 afresh and one of its tabs."""
-    open_fresh(page, "年度配分")
-    tab = page.get_by_role("tab", name=name)
-    if tab.get_attribute("aria-selected") != "true":  # the page keeps the tab last open
-        rerun_after(page, tab.click)
+    open_tab(page, "年度配分", name)
 
 
 # What each tab prints with the chosen 年度: seeing it proves the run for that 年度 has started.

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import WINDOWS, cut_off, desk, open_fresh, rerun_after, screenshot
+from tests.e2e.conftest import TABS_RERUN, WINDOWS, click_tab, cut_off, desk, open_fresh, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -39,10 +39,8 @@ FIGURES = {
     "管理": "利用者",
     "アカウント": "パスワード",
 }
-# The pages whose first tab set divides the page: each of its tabs is opened too. The tabs of some
-# are chosen on the server (only the open one runs).
+# The pages whose first tab set divides the page: each of its tabs is opened too.
 TABBED = {"事業提案", "審査・採点", "年度配分", "成果指標", "管理"}
-TABS_RERUN = {"審査・採点", "年度配分", "成果指標"}
 # Latin words that are the documents' and the users' own: file formats, codes and names the
 # prefecture writes this way.
 ALLOWED = {
@@ -106,11 +104,7 @@ def test_every_page_of_each_role_opens_in_japanese_and_fits_both_windows(
         tabs = page.get_by_test_id("stMain").get_by_test_id("stTabs").first.get_by_role("tab")
         for tab_number, tab in enumerate(tabs.all()[1:], start=2):
             name = tab.inner_text()
-            if title in TABS_RERUN:
-                rerun_after(page, tab.click)
-            else:
-                tab.click()
-            expect(tab).to_have_attribute("aria-selected", "true")
+            click_tab(page, tab, reruns=title in TABS_RERUN)
             _check(page, f"60_{login}_{number:02d}_{title}_{tab_number}_{name}")
     page.context.close()
 

@@ -16,53 +16,37 @@ from collections.abc import Iterator
 import openpyxl
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
-from sqlalchemy import text
 
-from fund import auth, clock, screening
-from fund.auth import SYSTEM
-from fund.db import get_engine
+from fund import clock
 from fund.fiscal import fiscal_label
-from fund.models import Role
 from tests.e2e.conftest import (
-    PASSWORD,
+    SECOND_SCREENER,
     WINDOWS,
+    assign,
     choose,
     cut_off,
     desk,
     fill_proposal_form,
-    open_fresh,
+    open_tab,
     proposal_step,
     rerun_after,
+    score,
     screenshot,
-    seeded_with_users,
-    serve,
     wait_for_run,
+    walk_server,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("own_server")]
 
 YEAR = clock.current_fiscal_year()
 LABEL = fiscal_label(YEAR)
-SECOND = "e2e_screener2"
-TABS_RERUN = {"審査・採点", "年度配分"}  # their tabs are chosen on the server (only the open one runs)
+SECOND = SECOND_SCREENER
 
 
 @pytest.fixture(scope="module")
 def path_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = seeded_with_users(tmp_path_factory.mktemp("path") / "path.duckdb")
-    engine = get_engine(url)
-    with engine.begin() as conn:  # the current 年度 is open whatever the date
-        conn.execute(
-            text(
-                "INSERT INTO fiscal_year (year, closed) SELECT :y, FALSE WHERE :y NOT IN (SELECT year FROM fiscal_year)"
-            ),
-            {"y": YEAR},
-        )
-    auth.create_user(
-        engine, actor=SYSTEM, login=SECOND, role=Role.screener, password=PASSWORD, display_name=SECOND
-    )
-    screening.create_round(engine, actor=SYSTEM, fiscal_year=YEAR, name="E2E はじめての審査")
-    with serve(url, log_name="path_server") as base:
+    db = tmp_path_factory.mktemp("path") / "path.duckdb"
+    with walk_server(db, round_name="E2E はじめての審査", log_name="path_server") as base:
         yield base
 
 
@@ -82,29 +66,6 @@ def _at_desk(browser: Browser, url: str, login: str) -> Page:
     page = desk(browser, url, login)
     page.set_viewport_size({"width": WINDOWS[0][0], "height": WINDOWS[0][1]})
     return page
-
-
-def _open(page: Page, title: str, tab: str | None = None) -> None:
-    open_fresh(page, title)  # another user's change is read again
-    if tab is None or page.get_by_role("tab", name=tab).get_attribute("aria-selected") == "true":
-        return
-    click = page.get_by_role("tab", name=tab).click
-    if title in TABS_RERUN:
-        rerun_after(page, click)
-    else:
-        click()
-
-
-def _score(page: Page, name: str, anchors: list[str]) -> None:
-    _open(page, "審査・採点")
-    choose(page, page.get_by_label("採点する提案"), f"{name}（健康福祉部）")
-    form = page.get_by_test_id("stForm").filter(has_text=f"採点する提案: {name}（健康福祉部）")
-    expect(form).to_be_visible()
-    wait_for_run(page)
-    for anchor in anchors:
-        form.get_by_text(anchor, exact=True).click()
-    form.get_by_role("button", name="採点を保存").click()
-    expect(page.get_by_text(f"「{name}」の採点を保存しました（4観点を更新）。")).to_be_visible()
 
 
 def _pick(page: Page, box: Locator, part: str, *, in_form: bool = False) -> None:
@@ -129,7 +90,7 @@ def test_a_new_user_walks_from_proposal_to_ledger_at_both_window_sizes(
 
     # 事業担当: submitting an empty form shows each message at its field, counted per step.
     department = _at_desk(browser, path_url, "e2e_health")
-    _open(department, "事業提案", tab="新規提案")
+    open_tab(department, "事業提案", tab="新規提案")
     department.get_by_text("6. 確認", exact=True).click()
     department.get_by_role("button", name="提出する").click()
     summary = department.get_by_text("入力内容に誤りがあります（基本情報 4件、充当要件 1件")
@@ -159,16 +120,9 @@ def test_a_new_user_walks_from_proposal_to_ledger_at_both_window_sizes(
 
     # 管理者 assigns two 審査担当; each scores the four perspectives.
     admin = _at_desk(browser, path_url, "e2e_admin")
-    _open(admin, "審査・採点", tab="設定")
-    choose(admin, admin.get_by_label("提案", exact=True), f"{name}（健康福祉部）")
-    admin.keyboard.press("Escape")
-    for login in ("e2e_screener", SECOND):
-        choose(admin, admin.get_by_label("審査担当", exact=True), login)
-        admin.keyboard.press("Escape")
-    admin.get_by_role("button", name="割り当てる").click()
-    expect(admin.get_by_text("2件を割り当てました（うち自動除斥 0件")).to_be_visible()
+    assign(admin, name, ("e2e_screener", SECOND))
     screener = _at_desk(browser, path_url, "e2e_screener")
-    _score(
+    score(
         screener,
         name,
         [
@@ -179,7 +133,7 @@ def test_a_new_user_walks_from_proposal_to_ledger_at_both_window_sizes(
         ],
     )
     second = _at_desk(browser, path_url, SECOND)
-    _score(
+    score(
         second,
         name,
         [
@@ -190,14 +144,14 @@ def test_a_new_user_walks_from_proposal_to_ledger_at_both_window_sizes(
         ],
     )
     second.context.close()
-    _open(screener, "審査・採点", tab="結果")
+    open_tab(screener, "審査・採点", tab="結果")
     screener.get_by_label("事業名で絞り込み").fill(name)
     screener.get_by_label("事業名で絞り込み").press("Enter")
     # (3.5 + 4 + 3.5 + 4) / 4 = 3.75 with equal weights.
     seen(screener, "53_path_ranked", screener.get_by_text(f"素点の1位: {name}（3.75点）"))
 
     # 管理者 adopts it.
-    _open(admin, "事業提案")
+    open_tab(admin, "事業提案")
     _pick(admin, admin.get_by_role("combobox", name="提案を選択"), name)
     for to in ("審査中にする", "採択にする"):
         choose(admin, admin.get_by_label("変更後の状態"), to)
@@ -206,7 +160,7 @@ def test_a_new_user_walks_from_proposal_to_ledger_at_both_window_sizes(
         wait_for_run(admin)
 
     # 審査担当 registers the allocation in 千円, grouped as typed; an 幹部 approves it.
-    _open(screener, "年度配分", tab="配分の登録・承認")
+    open_tab(screener, "年度配分", tab="配分の登録・承認")
     choose(screener, screener.get_by_role("tabpanel").get_by_role("combobox", name="年度"), LABEL)
     wait_for_run(screener)
     screener.get_by_text("配分を登録する（登録者とは別の").click()
@@ -224,7 +178,7 @@ def test_a_new_user_walks_from_proposal_to_ledger_at_both_window_sizes(
     screener.context.close()
 
     executive = _at_desk(browser, path_url, "e2e_exec")
-    _open(executive, "年度配分", tab="配分の登録・承認")
+    open_tab(executive, "年度配分", tab="配分の登録・承認")
     choose(executive, executive.get_by_role("tabpanel").get_by_role("combobox", name="年度"), LABEL)
     wait_for_run(executive)
     expect(executive.get_by_role("combobox", name="対象の配分")).to_have_value(re.compile(re.escape(name)))
@@ -232,7 +186,7 @@ def test_a_new_user_walks_from_proposal_to_ledger_at_both_window_sizes(
     seen(executive, "55_path_approved", executive.get_by_text("を承認しました。"))
 
     # The 配分表 of the 年度 prints it in 千円; the Excel file holds the same figure.
-    _open(executive, "年度配分", tab="配分表")
+    open_tab(executive, "年度配分", tab="配分表")
     choose(executive, executive.get_by_role("combobox", name="年度"), LABEL)
     table = executive.get_by_test_id("stTable").first
     row = table.locator("tr").filter(has_text=name)
@@ -248,7 +202,7 @@ def test_a_new_user_walks_from_proposal_to_ledger_at_both_window_sizes(
     executive.context.close()
 
     # 管理者 draws 4,000,000円 on the allocation and reads it in the 基金台帳 (▲ for what leaves).
-    _open(admin, "基金の状況")
+    open_tab(admin, "基金の状況")
     post = admin.get_by_test_id("stForm").filter(has=admin.get_by_role("button", name="記帳する"))
     choose(admin, post.get_by_role("combobox", name="年度"), LABEL)
     choose(admin, post.get_by_role("combobox", name="区分"), "取崩し")

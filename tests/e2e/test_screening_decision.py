@@ -14,26 +14,24 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from pypdf import PdfReader
-from sqlalchemy import text
 
-from fund import auth, clock, screening
-from fund.auth import SYSTEM
-from fund.db import get_engine
-from fund.models import Role
+from fund import clock
 from tests.conftest import ROOT
 from tests.e2e.conftest import (
-    PASSWORD,
+    SECOND_SCREENER,
+    assign,
     choose,
+    click_tab,
     desk,
     fill_proposal_form,
-    open_fresh,
+    open_tab,
     proposal_step,
     rerun_after,
+    score,
     screenshot,
     screenshots,
-    seeded_with_users,
-    serve,
     wait_for_run,
+    walk_server,
 )
 
 # Runs on its own server: on the same worker as the other such module, one after the other, so
@@ -42,41 +40,16 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("own_server")]
 
 YEAR = clock.current_fiscal_year()
 ROUND = "E2E 確定の通し審査"
-SECOND = "e2e_screener2"
+SECOND = SECOND_SCREENER
 RETURN_REASON = "想定利用者数の根拠を追記してください"
-TABS_RERUN = {"審査・採点"}  # its tabs are chosen on the server (only the open one runs)
 COMMENT = "夜間の相談需要の根拠が示され、利用が見込める"
 
 
 @pytest.fixture(scope="module")
 def decision_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = seeded_with_users(tmp_path_factory.mktemp("decision") / "decision.duckdb")
-    engine = get_engine(url)
-    with engine.begin() as conn:  # the current 年度 is open whatever the date
-        conn.execute(
-            text(
-                "INSERT INTO fiscal_year (year, closed) SELECT :y, FALSE WHERE :y NOT IN (SELECT year FROM fiscal_year)"
-            ),
-            {"y": YEAR},
-        )
-    auth.create_user(
-        engine, actor=SYSTEM, login=SECOND, role=Role.screener, password=PASSWORD, display_name=SECOND
-    )
-    screening.create_round(engine, actor=SYSTEM, fiscal_year=YEAR, name=ROUND)
-    with serve(url, log_name="decision_server") as base:
+    db = tmp_path_factory.mktemp("decision") / "decision.duckdb"
+    with walk_server(db, round_name=ROUND, log_name="decision_server") as base:
         yield base
-
-
-def _open(page: Page, title: str, tab: str | None = None) -> None:
-    open_fresh(page, title)  # another user's change is read again
-    wait_for_run(page)
-    if tab is None:
-        return
-    click = page.get_by_role("tab", name=tab).click
-    if title in TABS_RERUN:
-        rerun_after(page, click)
-    else:
-        click()
 
 
 def _pick(page: Page, label: str, name: str) -> None:
@@ -90,25 +63,11 @@ def _pick(page: Page, label: str, name: str) -> None:
     rerun_after(page, lambda: page.get_by_role("option", name=re.compile(re.escape(name))).click())
 
 
-def _score(page: Page, name: str, anchors: list[str], comment: str = "") -> None:
-    _open(page, "審査・採点")
-    choose(page, page.get_by_label("採点する提案"), f"{name}（健康福祉部）")
-    form = page.get_by_test_id("stForm").filter(has_text=f"採点する提案: {name}（健康福祉部）")
-    expect(form).to_be_visible()
-    wait_for_run(page)
-    for anchor in anchors:
-        form.get_by_text(anchor, exact=True).click()
-    if comment:
-        form.get_by_label("コメント（多くの人が利用する）").fill(comment)
-    form.get_by_role("button", name="採点を保存").click()
-    expect(page.get_by_text(f"「{name}」の採点を保存しました（4観点を更新）。")).to_be_visible()
-
-
 def _decide(page: Page) -> str:
     """Decide the chosen round on 確定; the hash it shows."""
     tab = page.get_by_role("tab", name="確定")
     if tab.get_attribute("aria-selected") != "true":  # clicking the open tab would not rerun
-        rerun_after(page, tab.click)
+        click_tab(page, tab, reruns=True)
     page.get_by_role("button", name="審査結果を確定する").click()
     expect(page.get_by_text("審査結果を確定しました（ハッシュ")).to_be_visible()
     shown = page.get_by_text(re.compile(r"内容のハッシュ（SHA-256）: [0-9a-f]{64}"))
@@ -122,19 +81,19 @@ def test_a_returned_corrected_proposal_is_scored_decided_filed_and_fed_back(
     name = f"E2E 確定 子育て相談チャット事業 {uuid.uuid4().hex[:6]}"
 
     department = desk(browser, decision_url, "e2e_health")
-    _open(department, "事業提案", tab="新規提案")
+    open_tab(department, "事業提案", tab="新規提案")
     fill_proposal_form(department, name)
     department.get_by_role("button", name="提出する").click()
     expect(department.get_by_text("を提出しました。")).to_be_visible()
 
     screener = desk(browser, decision_url, "e2e_screener")
-    _open(screener, "事業提案")
+    open_tab(screener, "事業提案")
     _pick(screener, "提案を選択", name)
     screener.get_by_label("理由（必須）").fill(RETURN_REASON)
     screener.get_by_role("button", name="実行する").click()
     expect(screener.get_by_text("を差し戻しました。")).to_be_visible()
 
-    _open(department, "事業提案")
+    open_tab(department, "事業提案")
     _pick(department, "提案を選択", name)
     expect(department.get_by_text(f"差戻し：{RETURN_REASON}")).to_be_visible()
     department.get_by_role("tab", name="新規提案").click()
@@ -152,16 +111,9 @@ def test_a_returned_corrected_proposal_is_scored_decided_filed_and_fed_back(
     expect(department.get_by_text("を提出しました。")).to_be_visible()
 
     admin = desk(browser, decision_url, "e2e_admin")
-    _open(admin, "審査・採点", tab="設定")
-    choose(admin, admin.get_by_label("提案", exact=True), f"{name}（健康福祉部）")
-    admin.keyboard.press("Escape")
-    for login in ("e2e_screener", SECOND):
-        choose(admin, admin.get_by_label("審査担当", exact=True), login)
-        admin.keyboard.press("Escape")
-    admin.get_by_role("button", name="割り当てる").click()
-    expect(admin.get_by_text("2件を割り当てました（うち自動除斥 0件")).to_be_visible()
+    assign(admin, name, ("e2e_screener", SECOND))
 
-    _score(
+    score(
         screener,
         name,
         [
@@ -172,7 +124,7 @@ def test_a_returned_corrected_proposal_is_scored_decided_filed_and_fed_back(
         ],
     )
     second = desk(browser, decision_url, SECOND)
-    _score(
+    score(
         second,
         name,
         [
@@ -184,7 +136,7 @@ def test_a_returned_corrected_proposal_is_scored_decided_filed_and_fed_back(
         comment=COMMENT,
     )
 
-    _open(admin, "事業提案")
+    open_tab(admin, "事業提案")
     _pick(admin, "提案を選択", name)
     for to in ("審査中にする", "採択にする"):
         choose(admin, admin.get_by_label("変更後の状態"), to)
@@ -193,7 +145,7 @@ def test_a_returned_corrected_proposal_is_scored_decided_filed_and_fed_back(
         wait_for_run(admin)
 
     executive = desk(browser, decision_url, "e2e_exec")
-    _open(executive, "審査・採点")
+    open_tab(executive, "審査・採点")
     round_hash = _decide(executive)
     expect(executive.get_by_test_id("stMetric").filter(has_text="対象の提案")).to_contain_text("1 件")
 
@@ -213,7 +165,7 @@ def test_a_returned_corrected_proposal_is_scored_decided_filed_and_fed_back(
     assert [p for p in fy2024 if "".join(p.split()) not in whole] == []
     assert all(seeded_hash in page for page in pages)
 
-    _open(admin, "管理", tab="監査ログ")
+    open_tab(admin, "管理", tab="監査ログ")
     choose(admin, admin.get_by_label("操作"), "審査結果の確定")
     wait_for_run(admin)
     admin.get_by_role("button", name="CSV を準備").click()
@@ -225,17 +177,17 @@ def test_a_returned_corrected_proposal_is_scored_decided_filed_and_fed_back(
     assert seeded_hash in audit_text and round_hash in audit_text
 
     # After the decision nothing in the round changes: no scoring, no new weights.
-    _open(screener, "審査・採点")
+    open_tab(screener, "審査・採点")
     expect(screener.get_by_text("確定したため、採点は変更できません。")).to_be_visible()
     expect(screener.get_by_role("button", name="採点を保存")).to_have_count(0)
-    _open(admin, "審査・採点", tab="設定")
+    open_tab(admin, "審査・採点", tab="設定")
     rubric = admin.get_by_test_id("stForm").filter(has=admin.get_by_role("button", name="新しい版として保存"))
     rubric.get_by_label("多くの人が利用する（%）").fill("40")
     rubric.get_by_label("ひとりが頻繁に利用する（%）").fill("10")
     admin.get_by_role("button", name="新しい版として保存").click()
     expect(admin.get_by_text("確定済みのため、変更できません")).to_be_visible()
 
-    _open(department, "事業提案")
+    open_tab(department, "事業提案")
     _pick(department, "提案を選択", name)
     expect(department.get_by_test_id("stMetric").filter(has_text="決定")).to_contain_text("採択")
     expect(department.get_by_test_id("stMetric").filter(has_text="順位（素点）")).to_contain_text("1位 / 1件")
